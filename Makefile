@@ -1,0 +1,41 @@
+# Thin wrapper over CMake and the test scripts. See README.md.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist demo bench dist-zip clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+backend:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+frontend:
+	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent build; fi
+
+dist: backend frontend
+	@tools/assemble-dist.sh
+
+build: dist
+
+test: deps build
+	@tools/run-tests.sh
+
+test-c test-go test-frontend test-monitoring test-dist: build
+	@tools/run-tests.sh $(@:test-%=%)
+
+demo: deps build
+	@tools/demo.sh
+
+bench: deps build
+	@bench/run.sh
+
+dist-zip: build
+	@tools/dist-zip.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) dist

@@ -1,0 +1,82 @@
+/*
+** core.h — the project's error model and growable byte buffer.
+**
+** Every fallible function returns an int status (0 = GPX_OK, otherwise an
+** errno-style code such as EINVAL or ENOMEM) and, when given a non-NULL
+** gpx_error, fills its message on every failure path (nanoarrow's model).
+** gpx_buf follows "reserve, then append": callers that know their sizes
+** reserve once and then use the unchecked appenders.
+*/
+#ifndef GPX_CORE_H
+#define GPX_CORE_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GPX_OK 0
+#define GPX_ERROR_MSG_SIZE 512
+
+/** Caller-owned error message; zero-initialise or leave uninitialised. */
+typedef struct gpx_error {
+  char msg[GPX_ERROR_MSG_SIZE];
+} gpx_error;
+
+/**
+ * Format a message into err (if non-NULL) and return code unchanged, so a
+ * failure path reads `return gpx_error_set(err, EINVAL, "…", …);`.
+ */
+int gpx_error_set(gpx_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Prefix an existing message: "ctx: old message". Returns code. */
+int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Propagate a non-zero status from an expression. */
+#define GPX_RETURN_NOT_OK(expr) \
+  do {                          \
+    int gpx__rc = (expr);       \
+    if (gpx__rc != GPX_OK) return gpx__rc; \
+  } while (0)
+
+/**
+ * Growable byte buffer. Zeroed struct == empty buffer; gpx_buf_reset frees
+ * and re-zeroes (safe on a zeroed struct). Not thread-safe.
+ */
+typedef struct gpx_buf {
+  uint8_t *data;
+  size_t len;
+  size_t cap;
+} gpx_buf;
+
+void gpx_buf_init(gpx_buf *b);
+void gpx_buf_reset(gpx_buf *b);
+/** Ensure room for `extra` more bytes. ENOMEM on failure (buffer intact). */
+int gpx_buf_reserve(gpx_buf *b, size_t extra);
+int gpx_buf_append(gpx_buf *b, const void *p, size_t n);
+int gpx_buf_append_zeros(gpx_buf *b, size_t n);
+int gpx_buf_append_str(gpx_buf *b, const char *s);
+int gpx_buf_printf(gpx_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/** Append a NUL without counting it in len, so data is a C string. */
+int gpx_buf_terminate(gpx_buf *b);
+/** Hand the allocation to the caller (free() it); the buffer becomes empty. */
+uint8_t *gpx_buf_release(gpx_buf *b, size_t *len_out);
+
+/** Unchecked append: the caller reserved enough room before. */
+static inline void gpx_buf_append_unsafe(gpx_buf *b, const void *p, size_t n) {
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GPX_CORE_H */

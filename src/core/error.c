@@ -1,0 +1,31 @@
+/*
+** error.c — gpx_error formatting. Messages are truncated, never overflowed.
+*/
+#include <stdio.h>
+
+#include "gpx/core.h"
+
+int gpx_error_set(gpx_error *err, int code, const char *fmt, ...) {
+  if (err != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...) {
+  if (err != NULL) {
+    char prefix[GPX_ERROR_MSG_SIZE];
+    char old[GPX_ERROR_MSG_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    old[sizeof old - 1] = '\0';
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+  }
+  return code;
+}
