@@ -25,7 +25,16 @@ int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...) {
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Truncation is intended: an over-long message keeps its head. */
+    size_t n = strlen(prefix);
+    if (n > sizeof err->msg - 3) n = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, n);
+    memcpy(err->msg + n, ": ", 2);
+    size_t rest = sizeof err->msg - n - 3;
+    size_t m = strlen(old);
+    if (m > rest) m = rest;
+    memcpy(err->msg + n + 2, old, m);
+    err->msg[n + 2 + m] = '\0';
   }
   return code;
 }
