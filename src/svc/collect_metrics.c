@@ -1,0 +1,116 @@
+/*
+** collect_metrics.c — Diagnostics/CollectMetrics: Prometheus text exposition
+** of the plugin's own metrics. Grafana serves the bytes verbatim at
+** /api/plugins/<id>/metrics (protocol spec §4.2), so the text must parse
+** with Prometheus' own parser: HELP/TYPE once per family, label values
+** escaped, histogram buckets cumulative and ending in +Inf.
+*/
+#include <dirent.h>
+#include <grpc/grpc.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "backend.pb-c.h"
+#include "gpx/svc.h"
+
+static long gpx__rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f == NULL) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+  fclose(f);
+  return rss * sysconf(_SC_PAGESIZE);
+}
+
+static int gpx__open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  if (d == NULL) return 0;
+  while (readdir(d) != NULL) n++;
+  closedir(d);
+  return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
+}
+
+static const char *const gpx__code_names[GPX_RPC_NCODES] = {
+    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+    "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+    "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
+
+int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
+  gpx_rpc_method_stats st[32];
+  size_t n = app->server ? gpx_rpc_stats(app->server, st, 32) : 0;
+  int rc = GPX_OK;
+#define P(...) \
+  if (rc == GPX_OK) rc = gpx_buf_printf(b, __VA_ARGS__)
+
+  P("# HELP gpx_grpc_calls_total gRPC calls served, by method and status code.\n");
+  P("# TYPE gpx_grpc_calls_total counter\n");
+  for (size_t i = 0; i < n; i++)
+    for (int c = 0; c < GPX_RPC_NCODES; c++)
+      if (st[i].calls_by_code[c] || c == 0)
+        P("gpx_grpc_calls_total{method=\"%s\",code=\"%s\"} %llu\n", st[i].name,
+          gpx__code_names[c], (unsigned long long)st[i].calls_by_code[c]);
+
+  P("# HELP gpx_grpc_call_duration_seconds Time from call arrival to reply sent.\n");
+  P("# TYPE gpx_grpc_call_duration_seconds histogram\n");
+  for (size_t i = 0; i < n; i++) {
+    uint64_t cum = 0;
+    for (int k = 0; k < GPX_RPC_HIST_BUCKETS; k++) {
+      cum += st[i].hist[k];
+      P("gpx_grpc_call_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n", st[i].name,
+        gpx_rpc_hist_bounds[k], (unsigned long long)cum);
+    }
+    cum += st[i].hist[GPX_RPC_HIST_BUCKETS];
+    P("gpx_grpc_call_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n", st[i].name,
+      (unsigned long long)cum);
+    P("gpx_grpc_call_duration_seconds_sum{method=\"%s\"} %.9f\n", st[i].name, st[i].sum_seconds);
+    P("gpx_grpc_call_duration_seconds_count{method=\"%s\"} %llu\n", st[i].name,
+      (unsigned long long)st[i].count);
+  }
+
+  P("# HELP gpx_grpc_calls_in_flight Calls currently being served.\n");
+  P("# TYPE gpx_grpc_calls_in_flight gauge\n");
+  P("gpx_grpc_calls_in_flight %lld\n", (long long)(app->server ? gpx_rpc_in_flight(app->server) : 0));
+
+  P("# HELP gpx_build_info Plugin build information.\n# TYPE gpx_build_info gauge\n");
+  P("gpx_build_info{version=\"%s\",grpc_version=\"%s\"} 1\n", GPX_VERSION, grpc_version_string());
+
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+  P("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n");
+  P("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.6f\n", cpu);
+  P("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
+  P("# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n", gpx__rss_bytes());
+  P("# HELP process_open_fds Number of open file descriptors.\n");
+  P("# TYPE process_open_fds gauge\nprocess_open_fds %d\n", gpx__open_fds());
+  P("# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n");
+  P("# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n", app->start_time);
+#undef P
+  return rc;
+}
+
+void gpx_svc_collect_metrics(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len,
+                             gpx_rpc_reply *reply) {
+  Pluginv2__CollectMetricsRequest *in = pluginv2__collect_metrics_request__unpack(NULL, len, req);
+  if (in == NULL) {
+    gpx_rpc_reply_error(reply, GPX_RPC_INVALID_ARGUMENT, "malformed CollectMetricsRequest");
+    return;
+  }
+  pluginv2__collect_metrics_request__free_unpacked(in, NULL);
+  gpx_buf text = {0};
+  if (gpx_svc_metrics_text(gpx_rpc_app(ctx), &text) != GPX_OK) {
+    gpx_buf_reset(&text);
+    gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory rendering metrics");
+    return;
+  }
+  Pluginv2__CollectMetricsResponse out = PLUGINV2__COLLECT_METRICS_RESPONSE__INIT;
+  Pluginv2__CollectMetricsResponse__Payload pl = PLUGINV2__COLLECT_METRICS_RESPONSE__PAYLOAD__INIT;
+  pl.prometheus.data = text.data;
+  pl.prometheus.len = text.len;
+  out.metrics = &pl;
+  gpx_svc_pack(&out.base, reply);
+  gpx_buf_reset(&text);
+}

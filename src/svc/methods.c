@@ -1,0 +1,70 @@
+/*
+** methods.c — the method table and go-plugin's side services.
+**
+** go-plugin calls Health/Check (Ping), GRPCController/Shutdown (on Kill)
+** and GRPCStdio/StreamStdio and GRPCBroker/StartStream right after it
+** connects (protocol spec §1.7). Everything not listed here, including the
+** broker and the Stream service, is answered UNIMPLEMENTED by rpc/, which
+** go-plugin and Grafana tolerate.
+*/
+#include "goplugin.pb-c.h"
+#include "gpx/svc.h"
+#include "health.pb-c.h"
+
+void gpx_svc_pack(const ProtobufCMessage *m, gpx_rpc_reply *reply) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  if (gpx_buf_reserve(&reply->body, n) != GPX_OK) {
+    gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory packing %zu bytes", n);
+    return;
+  }
+  reply->body.len = protobuf_c_message_pack(m, reply->body.data);
+  reply->has_body = 1;
+}
+
+static void gpx__health_check(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len,
+                              gpx_rpc_reply *reply) {
+  Grpc__Health__V1__HealthCheckRequest *in =
+      grpc__health__v1__health_check_request__unpack(NULL, len, req);
+  if (in == NULL) {
+    gpx_rpc_reply_error(reply, GPX_RPC_INVALID_ARGUMENT, "malformed HealthCheckRequest");
+    return;
+  }
+  /* "" is the server as a whole; go-plugin asks about "plugin". */
+  int known = in->service[0] == '\0' || strcmp(in->service, "plugin") == 0;
+  if (!known) {
+    gpx_rpc_reply_error(reply, GPX_RPC_NOT_FOUND, "unknown service %s", in->service);
+  } else {
+    Grpc__Health__V1__HealthCheckResponse out = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+    out.status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    gpx_svc_pack(&out.base, reply);
+  }
+  grpc__health__v1__health_check_request__free_unpacked(in, NULL);
+}
+
+static void gpx__shutdown(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
+  /* Reply first, then stop: rpc/ begins shutdown once this reply is sent. */
+  Plugin__Empty out = PLUGIN__EMPTY__INIT;
+  gpx_svc_pack(&out.base, reply);
+  reply->then_shutdown = 1;
+}
+
+static void gpx__stdio(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
+  /* Our logs go to stderr as hclog lines already; keep the stream open and
+     silent until shutdown, which then ends it with OK. */
+  reply->hold_open = 1;
+}
+
+static const gpx_rpc_method gpx__methods[] = {
+    {"/grpc.health.v1.Health/Check", "Health.Check", gpx__health_check, 1},
+    {"/plugin.GRPCController/Shutdown", "Shutdown", gpx__shutdown, 1},
+    {"/plugin.GRPCStdio/StreamStdio", "StreamStdio", gpx__stdio, 1},
+    {"/pluginv2.Diagnostics/CheckHealth", "CheckHealth", gpx_svc_check_health, 0},
+    {"/pluginv2.Diagnostics/CollectMetrics", "CollectMetrics", gpx_svc_collect_metrics, 1},
+    {"/pluginv2.Data/QueryData", "QueryData", gpx_svc_query_data, 0},
+    {"/pluginv2.Resource/CallResource", "CallResource", gpx_svc_call_resource, 0},
+};
+
+const gpx_rpc_method *gpx_svc_methods(size_t *n) {
+  *n = sizeof gpx__methods / sizeof gpx__methods[0];
+  return gpx__methods;
+}
