@@ -1,0 +1,227 @@
+/*
+ * ConfigEditor.tsx — the data source's settings page.
+ *
+ * Writes exactly the keys of docs/query-model.md "Data-source settings":
+ * plain settings into jsonData, the password and PEM contents into
+ * secureJsonData. Secrets are write-only: Grafana never sends them back, only
+ * secureJsonFields.<key> = true, so a saved secret shows as "configured" and
+ * is never echoed; Reset clears it (field false, value ''), as Grafana's own
+ * SQL editors do. A new data source gets the backend's defaults filled in once
+ * so the user sees what will be used.
+ */
+import React, { useEffect } from 'react';
+import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
+import {
+  CollapsableSection,
+  FieldSet,
+  InlineField,
+  InlineFieldRow,
+  Input,
+  RadioButtonGroup,
+  SecretInput,
+  SecretTextArea,
+  Select,
+} from '@grafana/ui';
+
+import { COLUMN_KEYS, ColumnKey, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS, SslMode, TradingDays } from '../types';
+import { INPUT_WIDTH, LABEL_WIDTH, NumberField, TextField } from './fields';
+
+export type ConfigEditorProps = DataSourcePluginOptionsEditorProps<PnlOptions, PnlSecureData>;
+
+const SSL_MODES: Array<SelectableValue<SslMode>> = [
+  { value: 'disable', label: 'disable', description: 'No TLS' },
+  { value: 'require', label: 'require', description: 'TLS, certificate not verified' },
+  { value: 'verify-ca', label: 'verify-ca', description: 'TLS, server certificate signed by a trusted CA' },
+  { value: 'verify-full', label: 'verify-full', description: 'TLS, trusted CA and host name matches' },
+];
+
+const TRADING_DAYS: Array<SelectableValue<TradingDays>> = [
+  { value: 'all', label: 'All days' },
+  { value: 'weekdays', label: 'Weekdays' },
+];
+
+type SecretKey = keyof PnlSecureData;
+
+/** jsonData with every missing default key added (existing values win). */
+export function withDefaults(jsonData: PnlOptions | undefined): PnlOptions {
+  const columns: Partial<Record<ColumnKey, string>> = {};
+  for (const k of COLUMN_KEYS) {
+    columns[k] = jsonData?.columns?.[k] || k;
+  }
+  return { ...SETTINGS_DEFAULTS, ...(jsonData ?? {}), columns };
+}
+
+function needsDefaults(jsonData: PnlOptions | undefined): boolean {
+  if (!jsonData) {
+    return true;
+  }
+  const keys = Object.keys(SETTINGS_DEFAULTS) as Array<keyof PnlOptions>;
+  return keys.some((k) => jsonData[k] === undefined) || COLUMN_KEYS.some((k) => !jsonData.columns?.[k]);
+}
+
+export function ConfigEditor(props: ConfigEditorProps) {
+  const { options, onOptionsChange } = props;
+  const jsonData = options.jsonData ?? ({} as PnlOptions);
+  const secureFields = options.secureJsonFields ?? {};
+  const secureData = (options.secureJsonData ?? {}) as PnlSecureData;
+
+  // Fill in the defaults once, on a data source that lacks them.
+  useEffect(() => {
+    if (needsDefaults(options.jsonData)) {
+      onOptionsChange({ ...options, jsonData: withDefaults(options.jsonData) });
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const setJson = <K extends keyof PnlOptions>(key: K, value: PnlOptions[K] | undefined) => {
+    const next: PnlOptions = { ...jsonData };
+    if (value === undefined) {
+      delete next[key];
+    } else {
+      next[key] = value;
+    }
+    onOptionsChange({ ...options, jsonData: next });
+  };
+
+  const setColumn = (key: ColumnKey, value: string) => {
+    const columns = { ...(jsonData.columns ?? {}) };
+    if (value === '') {
+      delete columns[key];
+    } else {
+      columns[key] = value;
+    }
+    onOptionsChange({ ...options, jsonData: { ...jsonData, columns } });
+  };
+
+  const setSecret = (key: SecretKey, value: string) => {
+    onOptionsChange({ ...options, secureJsonData: { ...secureData, [key]: value } });
+  };
+
+  const resetSecret = (key: SecretKey) => {
+    onOptionsChange({
+      ...options,
+      secureJsonFields: { ...secureFields, [key]: false },
+      secureJsonData: { ...secureData, [key]: '' },
+    });
+  };
+
+  const sslmode = jsonData.sslmode ?? SETTINGS_DEFAULTS.sslmode;
+  const verifies = sslmode === 'verify-ca' || sslmode === 'verify-full';
+
+  return (
+    <>
+      <FieldSet label="Connection">
+        <TextField label="Host" tooltip="Postgres host name or unix-socket directory" value={jsonData.host}
+          placeholder={SETTINGS_DEFAULTS.host} testId="cfg-host" onChange={(v) => setJson('host', v)} />
+        <NumberField label="Port" value={jsonData.port} placeholder={String(SETTINGS_DEFAULTS.port)} min={1}
+          testId="cfg-port" onChange={(v) => setJson('port', v)} />
+        <TextField label="Database" value={jsonData.database} placeholder={SETTINGS_DEFAULTS.database}
+          testId="cfg-database" onChange={(v) => setJson('database', v)} />
+        <TextField label="User" value={jsonData.user} placeholder={SETTINGS_DEFAULTS.user} testId="cfg-user"
+          onChange={(v) => setJson('user', v)} />
+        <InlineField label="Password" labelWidth={LABEL_WIDTH} tooltip="Stored encrypted; never sent back to the browser">
+          <SecretInput
+            width={INPUT_WIDTH}
+            aria-label="Password"
+            data-testid="cfg-password"
+            placeholder="Password"
+            isConfigured={Boolean(secureFields.password)}
+            value={secureData.password ?? ''}
+            onChange={(e) => setSecret('password', e.currentTarget.value)}
+            onReset={() => resetSecret('password')}
+          />
+        </InlineField>
+      </FieldSet>
+
+      <FieldSet label="TLS">
+        <InlineField label="TLS mode" labelWidth={LABEL_WIDTH} tooltip="libpq sslmode">
+          <Select
+            width={INPUT_WIDTH}
+            inputId="cfg-sslmode"
+            aria-label="TLS mode"
+            options={SSL_MODES}
+            value={sslmode}
+            onChange={(v) => setJson('sslmode', v.value ?? 'disable')}
+          />
+        </InlineField>
+        {verifies && (
+          <TextField label="Root certificate path" tooltip="CA file on the Grafana host (or paste the CA below)"
+            value={jsonData.sslRootCertPath} placeholder="/etc/ssl/certs/pg-ca.pem" testId="cfg-sslrootcert"
+            onChange={(v) => setJson('sslRootCertPath', v)} />
+        )}
+        {verifies && (
+          <InlineField label="CA certificate" labelWidth={LABEL_WIDTH} tooltip="PEM contents, stored encrypted">
+            <SecretTextArea rows={3} cols={52} aria-label="CA certificate" placeholder="-----BEGIN CERTIFICATE-----"
+              isConfigured={Boolean(secureFields.tlsCACert)} value={secureData.tlsCACert ?? ''}
+              onChange={(e) => setSecret('tlsCACert', e.currentTarget.value)} onReset={() => resetSecret('tlsCACert')} />
+          </InlineField>
+        )}
+        {sslmode !== 'disable' && (
+          <>
+            <InlineField label="Client certificate" labelWidth={LABEL_WIDTH} tooltip="PEM contents, stored encrypted">
+              <SecretTextArea rows={3} cols={52} aria-label="Client certificate" placeholder="-----BEGIN CERTIFICATE-----"
+                isConfigured={Boolean(secureFields.tlsClientCert)} value={secureData.tlsClientCert ?? ''}
+                onChange={(e) => setSecret('tlsClientCert', e.currentTarget.value)}
+                onReset={() => resetSecret('tlsClientCert')} />
+            </InlineField>
+            <InlineField label="Client key" labelWidth={LABEL_WIDTH} tooltip="PEM contents, stored encrypted">
+              <SecretTextArea rows={3} cols={52} aria-label="Client key" placeholder="-----BEGIN PRIVATE KEY-----"
+                isConfigured={Boolean(secureFields.tlsClientKey)} value={secureData.tlsClientKey ?? ''}
+                onChange={(e) => setSecret('tlsClientKey', e.currentTarget.value)}
+                onReset={() => resetSecret('tlsClientKey')} />
+            </InlineField>
+          </>
+        )}
+      </FieldSet>
+
+      <FieldSet label="Trade table">
+        <TextField label="Schema" tooltip="Empty = the connection's search_path" value={jsonData.schema}
+          placeholder="search_path" testId="cfg-schema" onChange={(v) => setJson('schema', v)} />
+        <TextField label="Table" value={jsonData.table} placeholder={SETTINGS_DEFAULTS.table} testId="cfg-table"
+          onChange={(v) => setJson('table', v)} />
+        <CollapsableSection label="Column mapping" isOpen={true}>
+          <InlineFieldRow>
+            {COLUMN_KEYS.map((k) => (
+              <InlineField key={k} label={k} labelWidth={22} tooltip={`Column holding ${k}`}>
+                <Input width={22} aria-label={`column ${k}`} data-testid={`cfg-col-${k}`} value={jsonData.columns?.[k] ?? ''}
+                  placeholder={k} onChange={(e) => setColumn(k, e.currentTarget.value)} />
+              </InlineField>
+            ))}
+          </InlineFieldRow>
+        </CollapsableSection>
+      </FieldSet>
+
+      <FieldSet label="Analytics defaults">
+        <NumberField label="Initial capital" tooltip="Equity before the first trade" value={jsonData.initialCapital}
+          placeholder={String(SETTINGS_DEFAULTS.initialCapital)} min={0} testId="cfg-initialCapital"
+          onChange={(v) => setJson('initialCapital', v)} />
+        <TextField label="Currency" tooltip="ISO 4217 code, e.g. USD" value={jsonData.currency}
+          placeholder={SETTINGS_DEFAULTS.currency} testId="cfg-currency"
+          onChange={(v) => setJson('currency', v?.toUpperCase())} />
+        <TextField label="Time zone" tooltip="IANA zone that defines calendar days" value={jsonData.timezone}
+          placeholder={SETTINGS_DEFAULTS.timezone} testId="cfg-timezone" onChange={(v) => setJson('timezone', v)} />
+        <InlineField label="Trading days" labelWidth={LABEL_WIDTH}>
+          <RadioButtonGroup options={TRADING_DAYS} value={jsonData.tradingDays ?? SETTINGS_DEFAULTS.tradingDays}
+            onChange={(v) => setJson('tradingDays', v)} />
+        </InlineField>
+        <NumberField label="Annualization" tooltip="Periods per year (252 trading days, 365 calendar days)"
+          value={jsonData.annualization} placeholder={String(SETTINGS_DEFAULTS.annualization)} min={1}
+          testId="cfg-annualization" onChange={(v) => setJson('annualization', v)} />
+        <NumberField label="Risk-free rate" tooltip="Annual, as a fraction (0.04 = 4%)" value={jsonData.riskFreeRate}
+          placeholder="0" step={0.001} testId="cfg-riskFreeRate" onChange={(v) => setJson('riskFreeRate', v)} />
+      </FieldSet>
+
+      <FieldSet label="Limits">
+        <NumberField label="Max open connections" value={jsonData.maxOpenConnections}
+          placeholder={String(SETTINGS_DEFAULTS.maxOpenConnections)} min={1} testId="cfg-maxOpenConnections"
+          onChange={(v) => setJson('maxOpenConnections', v)} />
+        <NumberField label="Query timeout (s)" tooltip="Postgres statement_timeout per query"
+          value={jsonData.queryTimeoutSeconds} placeholder={String(SETTINGS_DEFAULTS.queryTimeoutSeconds)} min={1}
+          testId="cfg-queryTimeoutSeconds" onChange={(v) => setJson('queryTimeoutSeconds', v)} />
+        <NumberField label="Row limit" tooltip="Maximum rows of a trades table query" value={jsonData.rowLimit}
+          placeholder={String(SETTINGS_DEFAULTS.rowLimit)} min={1} testId="cfg-rowLimit"
+          onChange={(v) => setJson('rowLimit', v)} />
+      </FieldSet>
+    </>
+  );
+}

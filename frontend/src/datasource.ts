@@ -1,0 +1,104 @@
+/*
+ * datasource.ts — the frontend half of the data source.
+ *
+ * Queries go to the C backend through DataSourceWithBackend (POST /api/ds/query);
+ * this class only prepares them: defaults for a new query, template-variable
+ * expansion of the filter lists (see interpolate.ts for the "All" policy),
+ * skipping hidden or type-less queries, and the list resources
+ * (GET strategies|symbols|accounts) used by the editors and by dashboard
+ * variables. It holds no state beyond the instance settings.
+ */
+import {
+  CoreApp,
+  CustomVariableSupport,
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  MetricFindValue,
+  ScopedVars,
+  toDataFrame,
+} from '@grafana/data';
+import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
+import { from, map, Observable } from 'rxjs';
+
+import { expandList } from './interpolate';
+import { DEFAULT_QUERY, LIST_RESOURCES, ListResource, PnlOptions, PnlQuery, PnlVariableQuery } from './types';
+import { VariableQueryEditor } from './components/VariableQueryEditor';
+
+/** Resource lists are capped by the backend at 1000 (docs/query-model.md "Resources"). */
+export const RESOURCE_LIMIT = 1000;
+
+export function isListResource(x: unknown): x is ListResource {
+  return typeof x === 'string' && (LIST_RESOURCES as string[]).includes(x);
+}
+
+export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
+  constructor(instanceSettings: DataSourceInstanceSettings<PnlOptions>) {
+    super(instanceSettings);
+    this.variables = new PnlVariableSupport(this);
+  }
+
+  getDefaultQuery(_app: CoreApp): Partial<PnlQuery> {
+    return { ...DEFAULT_QUERY };
+  }
+
+  /** Hidden queries and queries without a type never reach the backend. */
+  filterQuery(query: PnlQuery): boolean {
+    return !query.hide && typeof query.queryType === 'string' && query.queryType.length > 0;
+  }
+
+  applyTemplateVariables(query: PnlQuery, scopedVars: ScopedVars): PnlQuery {
+    const srv = getTemplateSrv();
+    const out: PnlQuery = { ...query };
+    // Only lists the query actually has are rewritten, so a stored query
+    // without filters stays without them.
+    for (const key of ['strategies', 'symbols', 'accounts'] as const) {
+      if (query[key] !== undefined) {
+        out[key] = expandList(query[key], srv, scopedVars);
+      }
+    }
+    if (typeof query.timezone === 'string' && query.timezone !== '') {
+      out.timezone = srv.replace(query.timezone, scopedVars);
+    }
+    return out;
+  }
+
+  /** Distinct values of one column (sorted by the backend); `q` filters by substring. */
+  async listValues(resource: ListResource, q?: string, limit = RESOURCE_LIMIT): Promise<string[]> {
+    const params: Record<string, string | number> = { limit };
+    if (q) {
+      params.q = q;
+    }
+    const res = await this.getResource(resource, params);
+    return Array.isArray(res) ? res.filter((x): x is string => typeof x === 'string') : [];
+  }
+
+  /**
+   * Variable values for `{"resource":"strategies"|"symbols"|"accounts"}`.
+   * A bare string ("strategies") is accepted too, as older variable editors store that.
+   */
+  async metricFindQuery(query: PnlVariableQuery | string, options?: { searchFilter?: string }): Promise<MetricFindValue[]> {
+    const resource = typeof query === 'string' ? query.trim() : query?.resource;
+    if (!isListResource(resource)) {
+      return [];
+    }
+    const values = await this.listValues(resource, options?.searchFilter);
+    return values.map((v) => ({ text: v, value: v }));
+  }
+}
+
+/** Dashboard variables: Grafana calls query() with the variable's stored query as the only target. */
+export class PnlVariableSupport extends CustomVariableSupport<DataSource, PnlVariableQuery> {
+  editor = VariableQueryEditor;
+
+  constructor(private readonly ds: DataSource) {
+    super();
+  }
+
+  query(request: DataQueryRequest<PnlVariableQuery>): Observable<DataQueryResponse> {
+    const target = request.targets[0];
+    return from(this.ds.metricFindQuery(target)).pipe(
+      map((values) => ({ data: [toDataFrame(values.map((v) => ({ text: v.text, value: v.value })))] }))
+    );
+  }
+}
