@@ -1,0 +1,291 @@
+/*
+** trading.h — the pure analytics layer: equity curve, drawdown, down-sampling,
+** the daily series, risk/return statistics and slippage.
+**
+** What it is: functions over arrays and small streaming accumulators. No I/O,
+** no Postgres, no globals; every object is caller-owned, so the functions are
+** thread-safe as long as one object is not shared between threads.
+**
+** What it is not: time-zone code or exact aggregation. Postgres does both (the
+** architecture of issue 4): it delivers per-trade streams ordered by closed_at
+** in chunks, the equity before the range, and daily P&L already keyed by the
+** local day ordinal in the configured IANA zone. This layer turns those into
+** the numbers of docs/trading-metrics.md (shared) and the `stats` frame of
+** docs/query-model.md. Conventions where the spec is silent: docs/analytics.md.
+**
+** Null convention: every double output that is undefined is NaN ("null"); the
+** frame layer converts NaN to null. No output is ever ±Inf.
+*/
+#ifndef GPX_TRADING_H
+#define GPX_TRADING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpx/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Settings that change the numbers (trading-metrics.md §2).                  */
+
+typedef enum gpx_trading_days {
+  GPX_DAYS_ALL = 0,      /**< every calendar day */
+  GPX_DAYS_WEEKDAYS = 1  /**< Saturday/Sunday dropped unless they have trades */
+} gpx_trading_days;
+
+typedef struct gpx_analytics_opts {
+  gpx_trading_days trading_days;
+  double annualization;   /**< A, periods per year (> 0) */
+  double risk_free_rate;  /**< annual rf (> -1); rf_d = (1+rf)^(1/A) - 1 */
+} gpx_analytics_opts;
+
+/** Defaults of the spec: all days, A = 252, rf = 0. */
+void gpx_analytics_opts_default(gpx_analytics_opts *o);
+/** EINVAL (message names the field) when A or rf is out of range. */
+int gpx_analytics_opts_validate(const gpx_analytics_opts *o, gpx_error *err);
+
+/**
+ * Day of week of a day ordinal (days since 1970-01-01, a Thursday):
+ * 0 = Monday … 6 = Sunday. Correct for negative ordinals.
+ */
+int gpx_day_weekday(int32_t day);
+
+/* ------------------------------------------------------------------------- */
+/* Trade-level aggregates: what SQL can give directly (count(*), sums with    */
+/* FILTER) or what gpx_curve collects while streaming.                        */
+
+typedef struct gpx_trade_agg {
+  int64_t count;    /**< trades closed in the range (finite P&L) */
+  int64_t wins;     /**< p > 0 */
+  int64_t losses;   /**< p < 0 (zero-P&L trades are neither) */
+  double sum_pnl;   /**< Σ p */
+  double sum_win;   /**< Σ p over p > 0 */
+  double sum_loss;  /**< Σ p over p < 0 (≤ 0) */
+} gpx_trade_agg;
+
+/* ------------------------------------------------------------------------- */
+/* Per-trade curve: a streaming accumulator fed in chunks ordered by          */
+/* closed_at. It keeps E, the running peak, the max drawdown and the trade    */
+/* aggregates, and emits down-sampled points into an internal array.          */
+
+/** One emitted point (one bucket, or one trade when not down-sampling). */
+typedef struct gpx_curve_point {
+  int64_t ts;              /**< closed_at (epoch ns) of the bucket's last trade */
+  double equity;           /**< E after that trade */
+  double pnl;              /**< C: cumulative P&L since the range start */
+  double ret;              /**< R = E/E(from) - 1; NaN when E(from) <= 0 */
+  int64_t dd_ts;           /**< closed_at of the bucket's deepest drawdown */
+  double drawdown;         /**< min DD in the bucket (fraction ≤ 0); NaN if undefined */
+  int64_t dd_amount_ts;    /**< closed_at of the bucket's deepest money drawdown */
+  double drawdown_amount;  /**< min (E - peak) in the bucket (money ≤ 0) */
+} gpx_curve_point;
+
+typedef struct gpx_curve {
+  /* configuration (set by gpx_curve_init) */
+  double base;          /**< E(from) */
+  int64_t from_ns;      /**< bucket origin */
+  int64_t bucket_ns;    /**< bucket width; 0 = one point per trade */
+  /* running state */
+  double csum, ccomp;   /* Neumaier sum of P&L: C = csum + ccomp */
+  double peak;          /* max E over [from, t], starts at E(from) */
+  double max_dd;        /* min DD so far; NaN while undefined */
+  double max_dd_amount; /* min (E - peak) so far */
+  int64_t last_ts;
+  int have_last;
+  int64_t skipped;      /**< trades ignored because their P&L was not finite */
+  gpx_trade_agg agg;    /**< aggregates of the pushed trades */
+  double wcomp, lcomp;  /* compensation terms of agg.sum_win / agg.sum_loss */
+  /* the open bucket */
+  int bucket_open;
+  int64_t bucket_idx;
+  gpx_curve_point cur;
+  /* emitted points (owned; freed by gpx_curve_reset) */
+  gpx_curve_point *pts;
+  size_t npts, cap;
+} gpx_curve;
+
+/**
+ * Bucket width in ns for down-sampling: max(interval_ms, (to-from)/max_points)
+ * per trading-metrics.md §4, or 0 (no down-sampling, one point per trade) when
+ * n_trades is known (>= 0) and does not exceed max_points, or when both
+ * interval_ms and max_points are <= 0. n_trades < 0 means "unknown".
+ */
+int64_t gpx_bucket_width_ns(int64_t from_ns, int64_t to_ns, int64_t interval_ms,
+                            int64_t max_points, int64_t n_trades);
+
+/**
+ * Start a curve at E(from) = base (initialCapital + Σ p of matching trades
+ * with closed_at <= from). bucket_ns from gpx_bucket_width_ns (0 = per trade).
+ * Safe on a zeroed or previously reset struct; does not allocate.
+ * EINVAL when base is not finite or bucket_ns < 0.
+ */
+int gpx_curve_init(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns,
+                   gpx_error *err);
+
+/**
+ * Push n trades (ts = closed_at epoch ns, pnl = realized P&L), ordered by ts
+ * across all pushes. Trades with non-finite P&L are skipped and counted in
+ * c->skipped. EINVAL (state unchanged) when ts decreases, ENOMEM when the
+ * point array cannot grow. n == 0 is a no-op. Chunking never changes results.
+ */
+int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
+                   gpx_error *err);
+
+/** Close the open bucket; call once after the last push. ENOMEM possible. */
+int gpx_curve_finish(gpx_curve *c, gpx_error *err);
+
+/** Free the points and zero the struct. Safe on a zeroed struct. */
+void gpx_curve_reset(gpx_curve *c);
+
+/** Current equity E = base + C. */
+double gpx_curve_equity(const gpx_curve *c);
+
+/* ------------------------------------------------------------------------- */
+/* Daily series.                                                              */
+
+typedef struct gpx_daily {
+  size_t n;            /**< days in the series */
+  int32_t *day;        /**< day ordinal (days since 1970-01-01 in the zone) */
+  double *pnl;         /**< D_d (0 for days without trades) */
+  int64_t *trades;     /**< trades closed that day */
+  double *equity;      /**< E(end of day d) */
+  double *ret;         /**< r_d = D_d / E(end of day d-1); NaN when that is <= 0 */
+  double base;         /**< E(end of the day before the first) = E(from) */
+  int32_t first_day;   /**< the requested range of day ordinals (inclusive), */
+  int32_t last_day;    /**< even when weekdays mode dropped an edge weekend */
+  int64_t skipped;     /**< input days whose P&L was not finite (used as 0) */
+} gpx_daily;
+
+/**
+ * Build the full daily series from SQL's sparse per-day aggregates.
+ * day[] strictly ascending within [first_day, last_day]; pnl[] the day's sum;
+ * count[] its trades (may be NULL). Days absent from the input get D = 0; in
+ * GPX_DAYS_WEEKDAYS mode absent Saturdays/Sundays are left out. The first
+ * day's previous equity is `base` = E(from).
+ * EINVAL on unordered/out-of-range days, first_day > last_day, a span over
+ * 1,000,000 days or a non-finite base; ENOMEM. On failure *out is empty.
+ * The caller frees with gpx_daily_reset.
+ */
+int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
+                    size_t n, int32_t first_day, int32_t last_day,
+                    gpx_trading_days mode, double base, gpx_daily *out,
+                    gpx_error *err);
+
+/** Free and zero. Safe on a zeroed struct. */
+void gpx_daily_reset(gpx_daily *d);
+
+/** Daily loss of day d: max(0, -D_d); NaN if D_d is NaN. */
+double gpx_daily_loss(double day_pnl);
+
+/* ------------------------------------------------------------------------- */
+/* Return statistics on a daily return array (NaN entries are skipped, as     */
+/* empyrical's nan-aware functions do). All return NaN when undefined.        */
+
+/** mean(r-rf_d)/std(r-rf_d, ddof=1)·√A; NaN for < 2 days or std = 0. */
+double gpx_sharpe(const double *r, size_t n, const gpx_analytics_opts *o);
+/** mean(r-rf_d)·A / (√mean(min(r-rf_d,0)²)·√A); NaN for < 2 days or no downside. */
+double gpx_sortino(const double *r, size_t n, const gpx_analytics_opts *o);
+/** std(r, ddof=1)·√A; NaN for < 2 days. */
+double gpx_annual_volatility(const double *r, size_t n, const gpx_analytics_opts *o);
+/** (E_end/E_start)^(A/N) - 1; NaN when N = 0, E_start <= 0 or E_end < 0. */
+double gpx_cagr(double e_start, double e_end, size_t n_days, double annualization);
+
+/* ------------------------------------------------------------------------- */
+/* Slippage (bps, positive = adverse).                                        */
+
+typedef enum gpx_side { GPX_SIDE_UNKNOWN = 0, GPX_SIDE_LONG = 1, GPX_SIDE_SHORT = 2 } gpx_side;
+
+/** "long"/"short" (case-insensitive, surrounding blanks allowed); else UNKNOWN. */
+gpx_side gpx_side_parse(const char *s);
+
+/**
+ * Notional-weighted slippage accumulator: Σ notional·bps and Σ notional over
+ * legs, notional = |qty|·expected. Zeroed struct = empty.
+ */
+typedef struct gpx_slippage_acc {
+  double sum_wbps, sum_w;     /* Neumaier sums */
+  double comp_wbps, comp_w;
+  int64_t legs;
+} gpx_slippage_acc;
+
+/** Slippage of one leg in bps; buying = 1 for a buy leg. NaN when expected
+ *  or fill is not finite or expected <= 0. */
+double gpx_leg_slippage_bps(int buying, double fill, double expected);
+
+/**
+ * Add a trade's legs (entry, exit). A leg is skipped when its expected price
+ * is NaN (NULL), not positive, its fill is not finite, qty is not finite or
+ * 0, or side is UNKNOWN. Returns the number of legs added (0..2).
+ */
+int gpx_slippage_add_trade(gpx_slippage_acc *a, gpx_side side, double qty,
+                           double entry, double exit, double exp_entry,
+                           double exp_exit);
+
+/** Notional-weighted mean bps; NaN with no legs. */
+double gpx_slippage_mean(const gpx_slippage_acc *a);
+
+/** One trade's slippage (notional-weighted over its legs); NaN with no leg. */
+double gpx_trade_slippage_bps(gpx_side side, double qty, double entry,
+                              double exit, double exp_entry, double exp_exit);
+
+/* ------------------------------------------------------------------------- */
+/* The `stats` frame (docs/query-model.md): one double per field, NaN = null. */
+
+typedef struct gpx_stats {
+  double total_pnl;
+  double total_return;
+  double equity;
+  double trade_count;
+  double win_rate;
+  double profit_factor;
+  double payoff_ratio;
+  double expectancy;
+  double max_drawdown;
+  double max_drawdown_amount;
+  double sharpe;
+  double sortino;
+  double calmar;
+  double cagr;
+  double annual_volatility;
+  double avg_slippage_bps;
+  double daily_loss;
+  double worst_day;
+  double best_day;
+} gpx_stats;
+
+/** Field names in frame order, and how many: gpx_stats viewed as double[]. */
+#define GPX_STATS_NFIELDS 19
+extern const char *const gpx_stats_field_names[GPX_STATS_NFIELDS];
+/** Value of field i (0 <= i < GPX_STATS_NFIELDS); NaN when out of range. */
+double gpx_stats_get(const gpx_stats *s, size_t i);
+/** Index of a field by name, -1 when unknown (for the `metrics` filter). */
+int gpx_stats_index(const char *name);
+
+/** Max drawdown of the curve (fraction ≤ 0, 0 if never fell; NaN if undefined). */
+typedef struct gpx_drawdown_summary {
+  double max_drawdown;
+  double max_drawdown_amount;
+} gpx_drawdown_summary;
+
+/** The curve's drawdown summary (valid after any number of pushes). */
+gpx_drawdown_summary gpx_curve_drawdown(const gpx_curve *c);
+
+/**
+ * Compute every stats field from: base = E(from); agg (from SQL or from
+ * gpx_curve.agg); dd (from gpx_curve_drawdown); the daily series; today's day
+ * ordinal (daily_loss is NaN when today is outside the series' range);
+ * slip (may be NULL → avg_slippage_bps NaN). EINVAL on bad options or
+ * inconsistent aggregates (negative counts, wins+losses > count).
+ */
+int gpx_stats_compute(double base, const gpx_trade_agg *agg,
+                      const gpx_drawdown_summary *dd, const gpx_daily *daily,
+                      int32_t today, const gpx_slippage_acc *slip,
+                      const gpx_analytics_opts *o, gpx_stats *out, gpx_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GPX_TRADING_H */

@@ -1,0 +1,218 @@
+/*
+** stats.c — risk/return statistics and the `stats` frame's fields.
+**
+** Formulas are trading-metrics.md §3; where it is silent they follow
+** empyrical (nan-aware means, ddof=1, < 2 observations → null), see
+** docs/analytics.md. Inputs are aggregates, the daily series and the curve's
+** drawdown, so the same function serves SQL-side and C-side aggregation.
+** Sums are compensated and the variance is two-pass around the mean, which
+** avoids the catastrophic cancellation of Σx² - (Σx)²/n.
+*/
+#include <math.h>
+#include <stddef.h>
+#include <strings.h>
+
+#include "gpx/trading.h"
+#include "trading/trading_int.h"
+
+void gpx_analytics_opts_default(gpx_analytics_opts *o) {
+  o->trading_days = GPX_DAYS_ALL;
+  o->annualization = 252;
+  o->risk_free_rate = 0;
+}
+
+int gpx_analytics_opts_validate(const gpx_analytics_opts *o, gpx_error *err) {
+  if (!o) return gpx_error_set(err, EINVAL, "analytics options missing");
+  if (o->trading_days != GPX_DAYS_ALL && o->trading_days != GPX_DAYS_WEEKDAYS)
+    return gpx_error_set(err, EINVAL, "tradingDays: must be one of all, weekdays");
+  if (!isfinite(o->annualization) || o->annualization <= 0 || o->annualization > 1e6)
+    return gpx_error_set(err, EINVAL, "annualization: must be a number > 0");
+  if (!isfinite(o->risk_free_rate) || o->risk_free_rate <= -1)
+    return gpx_error_set(err, EINVAL, "riskFreeRate: must be a number > -1");
+  return GPX_OK;
+}
+
+/* rf_d = (1+rf)^(1/A) - 1, via log1p/expm1 so a small rf keeps its digits. */
+static double rf_daily(const gpx_analytics_opts *o) {
+  return expm1(log1p(o->risk_free_rate) / o->annualization);
+}
+
+static int opts_ok(const gpx_analytics_opts *o) { return gpx_analytics_opts_validate(o, NULL) == GPX_OK; }
+
+/* Moments of x - shift over the finite x: count, mean, Σ(dev²) (two-pass),
+ * and whether all values were identical (then the std is exactly 0, even if
+ * rounding in the mean would leave a 1-ulp residue). */
+typedef struct moments {
+  size_t k;
+  double mean, ssd, down2;
+  int same;
+} moments;
+
+static moments moments_of(const double *r, size_t n, double shift) {
+  moments m = {0, NAN, NAN, NAN, 1};
+  double s = 0, c = 0, first = NAN;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(r[i])) continue;
+    double x = r[i] - shift;
+    if (m.k == 0) first = x;
+    else if (x != first) m.same = 0;
+    gpx__nsum(&s, &c, x);
+    m.k++;
+  }
+  if (m.k == 0) return m;
+  m.mean = (s + c) / (double)m.k;
+  double q = 0, qc = 0, d2 = 0, dc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(r[i])) continue;
+    double x = r[i] - shift, dev = x - m.mean;
+    gpx__nsum(&q, &qc, dev * dev);
+    if (x < 0) gpx__nsum(&d2, &dc, x * x);
+  }
+  m.ssd = m.same ? 0.0 : q + qc;
+  m.down2 = d2 + dc;
+  return m;
+}
+
+static double finite_or_nan(double x) { return isfinite(x) ? x : NAN; }
+
+double gpx_sharpe(const double *r, size_t n, const gpx_analytics_opts *o) {
+  if (!r || !opts_ok(o)) return NAN;
+  moments m = moments_of(r, n, rf_daily(o));
+  if (m.k < 2 || !(m.ssd > 0)) return NAN;
+  double sd = sqrt(m.ssd / (double)(m.k - 1));
+  return finite_or_nan(m.mean / sd * sqrt(o->annualization));
+}
+
+double gpx_sortino(const double *r, size_t n, const gpx_analytics_opts *o) {
+  if (!r || !opts_ok(o)) return NAN;
+  moments m = moments_of(r, n, rf_daily(o));
+  if (m.k < 2 || !(m.down2 > 0)) return NAN;
+  /* empyrical downside_risk: √(mean over ALL days of min(r - rf_d, 0)²)·√A */
+  double dr = sqrt(m.down2 / (double)m.k) * sqrt(o->annualization);
+  return finite_or_nan(m.mean * o->annualization / dr);
+}
+
+double gpx_annual_volatility(const double *r, size_t n, const gpx_analytics_opts *o) {
+  if (!r || !opts_ok(o)) return NAN;
+  moments m = moments_of(r, n, 0);
+  if (m.k < 2) return NAN;
+  return finite_or_nan(sqrt(m.ssd / (double)(m.k - 1)) * sqrt(o->annualization));
+}
+
+/* CAGR from growth g = E_end/E_start - 1: expm1(A/N · log1p(g)), exact for
+ * tiny g where pow(1+g, A/N) - 1 would cancel. */
+static double cagr_growth(double g, size_t n_days, double a) {
+  if (n_days == 0 || !isfinite(g) || !isfinite(a) || a <= 0 || g < -1) return NAN;
+  if (g == -1) return -1.0; /* everything lost: E_end = 0 */
+  return finite_or_nan(expm1(a / (double)n_days * log1p(g)));
+}
+
+double gpx_cagr(double e_start, double e_end, size_t n_days, double annualization) {
+  if (!isfinite(e_start) || !isfinite(e_end) || e_start <= 0) return NAN;
+  return cagr_growth((e_end - e_start) / e_start, n_days, annualization);
+}
+
+/* ------------------------------------------------------------------------- */
+
+const char *const gpx_stats_field_names[GPX_STATS_NFIELDS] = {
+    "total_pnl",     "total_return", "equity",       "trade_count",   "win_rate",
+    "profit_factor", "payoff_ratio", "expectancy",   "max_drawdown",  "max_drawdown_amount",
+    "sharpe",        "sortino",      "calmar",       "cagr",          "annual_volatility",
+    "avg_slippage_bps", "daily_loss", "worst_day",   "best_day",
+};
+
+static const size_t stats_offsets[GPX_STATS_NFIELDS] = {
+    offsetof(gpx_stats, total_pnl),     offsetof(gpx_stats, total_return),
+    offsetof(gpx_stats, equity),        offsetof(gpx_stats, trade_count),
+    offsetof(gpx_stats, win_rate),      offsetof(gpx_stats, profit_factor),
+    offsetof(gpx_stats, payoff_ratio),  offsetof(gpx_stats, expectancy),
+    offsetof(gpx_stats, max_drawdown),  offsetof(gpx_stats, max_drawdown_amount),
+    offsetof(gpx_stats, sharpe),        offsetof(gpx_stats, sortino),
+    offsetof(gpx_stats, calmar),        offsetof(gpx_stats, cagr),
+    offsetof(gpx_stats, annual_volatility), offsetof(gpx_stats, avg_slippage_bps),
+    offsetof(gpx_stats, daily_loss),    offsetof(gpx_stats, worst_day),
+    offsetof(gpx_stats, best_day),
+};
+
+double gpx_stats_get(const gpx_stats *s, size_t i) {
+  if (!s || i >= GPX_STATS_NFIELDS) return NAN;
+  double v;
+  memcpy(&v, (const char *)s + stats_offsets[i], sizeof v);
+  return v;
+}
+
+int gpx_stats_index(const char *name) {
+  if (!name) return -1;
+  for (int i = 0; i < GPX_STATS_NFIELDS; i++)
+    if (strcmp(name, gpx_stats_field_names[i]) == 0) return i;
+  return -1;
+}
+
+static double ratio(double num, double den) { return den != 0 ? finite_or_nan(num / den) : NAN; }
+
+int gpx_stats_compute(double base, const gpx_trade_agg *agg,
+                      const gpx_drawdown_summary *dd, const gpx_daily *daily,
+                      int32_t today, const gpx_slippage_acc *slip,
+                      const gpx_analytics_opts *o, gpx_stats *out, gpx_error *err) {
+  for (size_t i = 0; i < GPX_STATS_NFIELDS; i++) {
+    double nan = NAN;
+    memcpy((char *)out + stats_offsets[i], &nan, sizeof nan);
+  }
+  GPX_RETURN_NOT_OK(gpx_analytics_opts_validate(o, err));
+  if (!agg || !daily) return gpx_error_set(err, EINVAL, "stats: missing aggregates or daily series");
+  if (agg->count < 0 || agg->wins < 0 || agg->losses < 0 || agg->wins > agg->count ||
+      agg->losses > agg->count - agg->wins)
+    return gpx_error_set(err, EINVAL, "stats: inconsistent trade counts (count %lld, wins %lld, losses %lld)",
+                         (long long)agg->count, (long long)agg->wins, (long long)agg->losses);
+  if (!isfinite(base)) return gpx_error_set(err, EINVAL, "stats: equity at range start is not finite");
+
+  double total = finite_or_nan(agg->sum_pnl);
+  out->total_pnl = total;
+  out->equity = finite_or_nan(base + total);
+  out->total_return = base > 0 ? finite_or_nan(total / base) : NAN; /* R(to) = C(to)/E(from) */
+  out->trade_count = (double)agg->count;
+  if (agg->count > 0) {
+    /* Zero-P&L trades count in the denominator (§3). */
+    out->win_rate = (double)agg->wins / (double)agg->count;
+    out->expectancy = ratio(total, (double)agg->count);
+  }
+  if (agg->losses > 0) out->profit_factor = ratio(agg->sum_win, fabs(agg->sum_loss));
+  if (agg->wins > 0 && agg->losses > 0)
+    out->payoff_ratio = ratio(agg->sum_win / (double)agg->wins, fabs(agg->sum_loss) / (double)agg->losses);
+
+  if (dd) {
+    out->max_drawdown = finite_or_nan(dd->max_drawdown);
+    out->max_drawdown_amount = finite_or_nan(dd->max_drawdown_amount);
+  }
+
+  out->sharpe = gpx_sharpe(daily->ret, daily->n, o);
+  out->sortino = gpx_sortino(daily->ret, daily->n, o);
+  out->annual_volatility = gpx_annual_volatility(daily->ret, daily->n, o);
+  if (base > 0) out->cagr = cagr_growth(total / base, daily->n, o->annualization);
+  /* empyrical calmar_ratio: null unless max drawdown < 0. */
+  if (isfinite(out->cagr) && out->max_drawdown < 0)
+    out->calmar = finite_or_nan(out->cagr / fabs(out->max_drawdown));
+
+  if (slip) out->avg_slippage_bps = gpx_slippage_mean(slip);
+
+  if (daily->n > 0) {
+    double lo = daily->pnl[0], hi = daily->pnl[0];
+    for (size_t i = 1; i < daily->n; i++) {
+      if (daily->pnl[i] < lo) lo = daily->pnl[i];
+      if (daily->pnl[i] > hi) hi = daily->pnl[i];
+    }
+    out->worst_day = lo;
+    out->best_day = hi;
+  }
+  /* Today inside the series' range: its loss (0 for a day without trades,
+   * including a weekend dropped in weekdays mode); outside: null. */
+  if (daily->n > 0 && today >= daily->first_day && today <= daily->last_day) {
+    size_t lo = 0, hi = daily->n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (daily->day[mid] < today) lo = mid + 1; else hi = mid;
+    }
+    out->daily_loss = lo < daily->n && daily->day[lo] == today ? gpx_daily_loss(daily->pnl[lo]) : 0.0;
+  }
+  return GPX_OK;
+}
