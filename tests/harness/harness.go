@@ -1,0 +1,248 @@
+// Package harness plays Grafana's part: it launches the plugin binary with
+// hashicorp/go-plugin exactly as Grafana does (same handshake config,
+// VersionedPlugins for version 2, gRPC only) and hands out the SDK's
+// pluginv2 clients. Every test package under tests/ uses it.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Handshake is the config Grafana uses (SDK backend/grpcplugin/handshake.go).
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  grpcplugin.ProtocolVersion,
+	MagicCookieKey:   grpcplugin.MagicCookieKey,
+	MagicCookieValue: grpcplugin.MagicCookieValue,
+}
+
+// RepoRoot finds the repository root (the folder holding plugin.json).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// BinaryPath is the plugin under test: $GPX_PLUGIN_BIN or dist/.
+func BinaryPath() string {
+	if p := os.Getenv("GPX_PLUGIN_BIN"); p != "" {
+		return p
+	}
+	return filepath.Join(RepoRoot(), "dist", "gpx_algotrading_pnl_linux_amd64")
+}
+
+// StderrLines collects the plugin's raw stderr, line by line.
+type StderrLines struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []string
+}
+
+func (s *StderrLines) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	for {
+		i := bytes.IndexByte(s.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		s.lines = append(s.lines, string(s.buf.Next(i+1)[:i]))
+	}
+	return len(p), nil
+}
+
+// Lines returns a copy of the complete lines seen so far.
+func (s *StderrLines) Lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+// Plugin is a running plugin process and its clients.
+type Plugin struct {
+	Client      *plugin.Client
+	RPC         plugin.ClientProtocol
+	Data        grpcplugin.DataClient
+	Diagnostics grpcplugin.DiagnosticsClient
+	Resource    grpcplugin.ResourceClient
+	Conn        *grpc.ClientConn
+	Stderr      *StderrLines
+	Pid         int
+	StartupTime time.Duration
+}
+
+// Options tune a launch.
+type Options struct {
+	Env []string // extra environment, e.g. "GPX_TEST_QUERIES=1"
+}
+
+// connCapture is a GRPCPlugin whose client side just keeps the connection,
+// so tests can also make raw calls on the very connection go-plugin dialled.
+type connCapture struct {
+	plugin.NetRPCUnsupportedPlugin
+	conn **grpc.ClientConn
+}
+
+func (c *connCapture) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return nil }
+func (c *connCapture) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	*c.conn = cc
+	return cc, nil
+}
+
+// Launch starts the plugin like Grafana's grpcplugin client does.
+func Launch(t testing.TB, opts Options) *Plugin {
+	t.Helper()
+	bin := BinaryPath()
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("plugin binary missing (%v): run `make build` first", err)
+	}
+	p := &Plugin{Stderr: &StderrLines{}}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "GF_PLUGIN_LOG_LEVEL=debug")
+	cmd.Env = append(cmd.Env, opts.Env...)
+	var conn *grpc.ClientConn
+	// The plugin set mirrors Grafana's (GF client.go: diagnostics, resource,
+	// data, stream, ...); "conn" is ours, to reach the raw connection.
+	set := map[int]plugin.PluginSet{
+		grpcplugin.ProtocolVersion: {
+			"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
+			"resource":    &grpcplugin.ResourceGRPCPlugin{},
+			"data":        &grpcplugin.DataGRPCPlugin{},
+			"stream":      &grpcplugin.StreamGRPCPlugin{},
+			"conn":        &connCapture{conn: &conn},
+		},
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: io.Discard, Level: hclog.Trace})
+	p.Client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: set,
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           logger,
+		Stderr:           p.Stderr,
+	})
+	start := time.Now()
+	rpc, err := p.Client.Client()
+	if err != nil {
+		p.Client.Kill()
+		t.Fatalf("handshake failed: %v\nstderr:\n%s", err, strings.Join(p.Stderr.Lines(), "\n"))
+	}
+	p.StartupTime = time.Since(start)
+	p.RPC = rpc
+	if rc := p.Client.ReattachConfig(); rc != nil {
+		p.Pid = rc.Pid
+	}
+	for name, dst := range map[string]any{"data": &p.Data, "diagnostics": &p.Diagnostics, "resource": &p.Resource, "conn": nil} {
+		raw, err := rpc.Dispense(name)
+		if err != nil {
+			p.Client.Kill()
+			t.Fatalf("dispense %s: %v", name, err)
+		}
+		switch d := dst.(type) {
+		case *grpcplugin.DataClient:
+			*d = raw.(grpcplugin.DataClient)
+		case *grpcplugin.DiagnosticsClient:
+			*d = raw.(grpcplugin.DiagnosticsClient)
+		case *grpcplugin.ResourceClient:
+			*d = raw.(grpcplugin.ResourceClient)
+		}
+	}
+	p.Conn = conn
+	t.Cleanup(func() { p.Client.Kill() })
+	return p
+}
+
+// PluginContext builds the context Grafana sends for a data-source instance.
+func PluginContext(uid string, jsonData any, secure map[string]string, updated int64) *pluginv2.PluginContext {
+	js, _ := json.Marshal(jsonData)
+	return &pluginv2.PluginContext{
+		OrgId:    1,
+		PluginId: "algotrading-pnl-datasource",
+		DataSourceInstanceSettings: &pluginv2.DataSourceInstanceSettings{
+			Id: 1, Uid: uid, Name: "Trading", JsonData: js,
+			DecryptedSecureJsonData: secure, LastUpdatedMS: updated,
+		},
+		PluginVersion: "0.1.0",
+		UserAgent:     "Grafana/12.3.0 (linux; amd64)",
+	}
+}
+
+// RawCodec sends and receives bytes as they are: for malformed-body tests.
+type RawCodec struct{}
+
+func (RawCodec) Marshal(v any) ([]byte, error) {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return nil, fmt.Errorf("RawCodec wants *[]byte, got %T", v)
+	}
+	return *b, nil
+}
+func (RawCodec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("RawCodec wants *[]byte, got %T", v)
+	}
+	*b = append((*b)[:0], data...)
+	return nil
+}
+func (RawCodec) Name() string { return "proto" }
+
+// HclogLine checks one stderr line the way go-plugin's parseJSON reads it:
+// a JSON object whose @message/@level/@timestamp are strings, a timestamp in
+// hclog's layout, and a level hclog recognises.
+func HclogLine(line string) error {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(line), &raw); err != nil {
+		return fmt.Errorf("not JSON: %v", err)
+	}
+	for _, k := range []string{"@message", "@level", "@timestamp"} {
+		v, ok := raw[k]
+		if !ok {
+			return fmt.Errorf("missing %s", k)
+		}
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("%s is %T, not a string (would panic go-plugin)", k, v)
+		}
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", raw["@timestamp"].(string)); err != nil {
+		return fmt.Errorf("@timestamp: %v", err)
+	}
+	if hclog.LevelFromString(raw["@level"].(string)) == hclog.NoLevel {
+		return fmt.Errorf("@level %q unknown to hclog", raw["@level"])
+	}
+	return nil
+}
+
+// ReadStatus returns a field of /proc/<pid>/status, e.g. "VmRSS".
+func ReadStatus(pid int, key string) string {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), key+":") {
+			return strings.TrimSpace(strings.TrimPrefix(sc.Text(), key+":"))
+		}
+	}
+	return ""
+}
