@@ -1,0 +1,113 @@
+import React, { useState } from 'react';
+import { fireEvent, render, screen } from '@testing-library/react';
+import type { DataSourceSettings } from '@grafana/data';
+
+import { ConfigEditor, withDefaults } from '../src/components/ConfigEditor';
+import { COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
+
+type Settings = DataSourceSettings<PnlOptions, PnlSecureData>;
+
+function settings(over: Partial<Settings> = {}): Settings {
+  return {
+    id: 1, uid: 'u', orgId: 1, name: 'P&L', type: 'algotrading-pnl-datasource', typeName: '', typeLogoUrl: '',
+    access: 'proxy', url: '', user: '', database: '', basicAuth: false, basicAuthUser: '', isDefault: false,
+    withCredentials: false, readOnly: false, version: 1,
+    jsonData: withDefaults({}), secureJsonFields: {}, ...over,
+  } as Settings;
+}
+
+/** Renders the editor the way Grafana does: it owns the settings and re-renders on change. */
+function renderEditor(initial: Settings) {
+  const changes: Settings[] = [];
+  function Host() {
+    const [opts, setOpts] = useState(initial);
+    return (
+      <ConfigEditor
+        options={opts}
+        onOptionsChange={(o) => {
+          changes.push(o);
+          setOpts(o);
+        }}
+      />
+    );
+  }
+  render(<Host />);
+  return { changes, last: () => changes[changes.length - 1] };
+}
+
+describe('ConfigEditor', () => {
+  it('fills the backend defaults into a new data source once, including all 15 columns', () => {
+    const { changes } = renderEditor(settings({ jsonData: {} as PnlOptions }));
+    expect(changes).toHaveLength(1);
+    const jd = changes[0].jsonData;
+    for (const [k, v] of Object.entries(SETTINGS_DEFAULTS)) {
+      expect(jd[k as keyof PnlOptions]).toEqual(v);
+    }
+    expect(Object.keys(jd.columns!)).toHaveLength(15);
+    for (const k of COLUMN_KEYS) {
+      expect(jd.columns![k]).toBe(k);
+      expect((screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement).value).toBe(k);
+    }
+    expect((screen.getByTestId('cfg-host') as HTMLInputElement).value).toBe('localhost');
+    expect((screen.getByTestId('cfg-port') as HTMLInputElement).value).toBe('5432');
+  });
+
+  it('keeps existing settings and does not rewrite a complete data source', () => {
+    const jd = withDefaults({ host: 'db.internal', port: 6432, columns: { realized_pnl: 'pnl_usd' } });
+    const { changes } = renderEditor(settings({ jsonData: jd }));
+    expect(changes).toHaveLength(0);
+    expect((screen.getByTestId('cfg-col-realized_pnl') as HTMLInputElement).value).toBe('pnl_usd');
+    expect((screen.getByTestId('cfg-host') as HTMLInputElement).value).toBe('db.internal');
+  });
+
+  it('a saved password shows as configured, is never echoed, and Reset clears it', () => {
+    const { last } = renderEditor(settings({ secureJsonFields: { password: true } }));
+    const pw = screen.getByLabelText('Password') as HTMLInputElement;
+    expect(pw.value).toBe('configured');
+    expect(pw.disabled).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Reset' }));
+    expect(last().secureJsonFields.password).toBe(false);
+    expect(last().secureJsonData?.password).toBe('');
+    const fresh = screen.getByLabelText('Password') as HTMLInputElement;
+    expect(fresh.disabled).toBe(false);
+    expect(fresh.value).toBe('');
+  });
+
+  it('a typed password goes to secureJsonData only', () => {
+    const { last } = renderEditor(settings());
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 's3cret' } });
+    expect(last().secureJsonData?.password).toBe('s3cret');
+    expect(JSON.stringify(last().jsonData)).not.toContain('s3cret');
+    expect((screen.getByLabelText('Password') as HTMLInputElement).type).toBe('password');
+  });
+
+  it('numbers are stored as numbers; clearing removes the key so the default applies', () => {
+    const { last } = renderEditor(settings());
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '6543' } });
+    expect(last().jsonData.port).toBe(6543);
+    fireEvent.change(screen.getByTestId('cfg-riskFreeRate'), { target: { value: '0.04' } });
+    expect(last().jsonData.riskFreeRate).toBe(0.04);
+    fireEvent.change(screen.getByTestId('cfg-rowLimit'), { target: { value: '' } });
+    expect('rowLimit' in last().jsonData).toBe(false);
+    fireEvent.change(screen.getByTestId('cfg-col-qty'), { target: { value: 'quantity' } });
+    expect(last().jsonData.columns?.qty).toBe('quantity');
+    expect(last().jsonData.columns?.side).toBe('side');
+  });
+
+  it('disable mode hides the certificate fields', () => {
+    renderEditor(settings({ secureJsonFields: { tlsCACert: true } }));
+    expect(screen.queryByLabelText('CA certificate')).toBeNull();
+    expect(screen.queryByLabelText('Client key')).toBeNull();
+  });
+
+  it('verify-full shows root cert path and CA/client PEM secrets', () => {
+    const jd = { ...withDefaults({}), sslmode: 'verify-full' as const };
+    const { last } = renderEditor(settings({ jsonData: jd, secureJsonFields: { tlsCACert: true } }));
+    expect(screen.getByTestId('cfg-sslrootcert')).toBeTruthy();
+    const ca = screen.getByLabelText('CA certificate') as HTMLTextAreaElement;
+    expect(ca.value).toBe('configured');
+    fireEvent.change(screen.getByLabelText('Client key'), { target: { value: '-----BEGIN PRIVATE KEY-----' } });
+    expect(last().secureJsonData?.tlsClientKey).toBe('-----BEGIN PRIVATE KEY-----');
+    expect(JSON.stringify(last().jsonData)).not.toContain('PRIVATE KEY');
+  });
+});
