@@ -1,0 +1,135 @@
+/*
+** ds.h — data-source instance settings and the instance cache.
+**
+** One plugin process serves every data source of this type in every org
+** (protocol spec §8.3). Each instance's jsonData and decrypted secrets are
+** parsed and validated once, then cached under uid + lastUpdatedMS; a save
+** in Grafana bumps lastUpdatedMS, so the next request builds a fresh
+** instance and the old one is freed when its last user lets go. Each
+** instance owns a bounded Postgres connection pool (pg.h).
+**
+** Secrets: the password and TLS material come only from
+** decryptedSecureJsonData and are never logged nor put in error messages.
+*/
+#ifndef GPX_DS_H
+#define GPX_DS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "backend.pb-c.h"
+#include "gpx/core.h"
+
+/* Logical columns of the trade table (docs/query-model.md). */
+typedef enum gpx_col {
+  GPX_COL_TRADE_ID = 0,
+  GPX_COL_ACCOUNT,
+  GPX_COL_EXCHANGE,
+  GPX_COL_STRATEGY,
+  GPX_COL_SYMBOL,
+  GPX_COL_SIDE,
+  GPX_COL_QTY,
+  GPX_COL_ENTRY_PRICE,
+  GPX_COL_EXIT_PRICE,
+  GPX_COL_EXPECTED_ENTRY_PRICE,
+  GPX_COL_EXPECTED_EXIT_PRICE,
+  GPX_COL_OPENED_AT,
+  GPX_COL_CLOSED_AT,
+  GPX_COL_FEES,
+  GPX_COL_REALIZED_PNL,
+  GPX_COL_COUNT
+} gpx_col;
+
+/** Logical column names, indexed by gpx_col. */
+extern const char *const gpx_col_names[GPX_COL_COUNT];
+/** 1 for the columns the metrics doc marks required. */
+extern const int gpx_col_required[GPX_COL_COUNT];
+
+/** Analytics settings a query may override. */
+typedef struct gpx_analytics_settings {
+  double initial_capital;
+  char timezone[64];
+  int trading_days;       /* 0 all, 1 weekdays (gpx_trading_days) */
+  double annualization;
+  double risk_free_rate;
+} gpx_analytics_settings;
+
+typedef struct gpx_ds_settings {
+  char host[256];
+  int port;
+  char database[128];
+  char user[128];
+  char sslmode[16];
+  char ssl_root_cert_path[512];
+  char schema[128];
+  char table[128];
+  char columns[GPX_COL_COUNT][128];
+  char currency[8];
+  gpx_analytics_settings analytics;
+  int max_open_connections;
+  int query_timeout_s;
+  int row_limit;
+  /* secrets (owned, NUL-terminated; NULL when absent) */
+  char *password;
+  char *tls_ca_cert;
+  char *tls_client_cert;
+  char *tls_client_key;
+} gpx_ds_settings;
+
+/** Defaults of docs/query-model.md. */
+void gpx_ds_settings_default(gpx_ds_settings *s);
+/** Free the secrets and zero the struct; safe on a zeroed struct. */
+void gpx_ds_settings_reset(gpx_ds_settings *s);
+
+/**
+ * Parse jsonData (may be empty) and the secure map into *s (initialised by
+ * this call). EINVAL with a message naming the field ("jsonData.port: …").
+ */
+int gpx_ds_settings_parse(const uint8_t *json, size_t len,
+                          Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry **secure,
+                          size_t n_secure, gpx_ds_settings *s, gpx_error *err);
+
+/**
+ * Parse the analytics keys (initialCapital, timezone, tradingDays,
+ * annualization, riskFreeRate) of object o over *a, keeping what is absent.
+ * Shared by jsonData and per-query overrides; prefix names the source in
+ * messages ("jsonData." or "").
+ */
+int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a, gpx_error *err);
+
+/** Validate a time-zone name's spelling (Postgres decides if it exists). */
+int gpx_ds_timezone_valid(const char *tz);
+
+/* ---------------------------------------------------------------- cache */
+
+struct gpx_pg_pool;
+
+typedef struct gpx_ds_instance {
+  gpx_ds_settings settings;
+  struct gpx_pg_pool *pool;
+  char uid[128];
+  int64_t updated_ms;
+  int refs;            /* guarded by the cache mutex */
+  int retired;         /* replaced by a newer version; freed at refs == 0 */
+  char tls_dir[256];   /* temp dir holding TLS files written from secrets */
+} gpx_ds_instance;
+
+typedef struct gpx_ds_cache gpx_ds_cache;
+
+int gpx_ds_cache_new(gpx_ds_cache **out);
+void gpx_ds_cache_free(gpx_ds_cache *c);
+
+/**
+ * Get (creating if needed) the instance for these settings; the caller holds
+ * a reference until gpx_ds_release. EINVAL (message names the field) when the
+ * settings are invalid; the bad settings are not cached.
+ */
+int gpx_ds_acquire(gpx_ds_cache *c, const Pluginv2__DataSourceInstanceSettings *dsi,
+                   gpx_ds_instance **out, gpx_error *err);
+void gpx_ds_release(gpx_ds_cache *c, gpx_ds_instance *inst);
+
+/** Pool statistics across instances, for CollectMetrics. */
+void gpx_ds_cache_pool_stats(gpx_ds_cache *c, int *open, int *idle, int *instances);
+
+#endif /* GPX_DS_H */

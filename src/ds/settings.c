@@ -1,0 +1,226 @@
+/*
+** settings.c — parse and validate a data source's jsonData and secrets.
+**
+** Every rejection names the field as the user sees it in the settings page
+** (jsonData.<key>), so Grafana's "Save & test" and each query error can say
+** exactly what to fix. Unknown keys are ignored: Grafana and older versions
+** of our own editor may store keys we do not read.
+*/
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gpx/ds.h"
+
+const char *const gpx_col_names[GPX_COL_COUNT] = {
+    "trade_id",   "account",     "exchange",   "strategy",
+    "symbol",     "side",        "qty",        "entry_price",
+    "exit_price", "expected_entry_price", "expected_exit_price", "opened_at",
+    "closed_at",  "fees",        "realized_pnl"};
+
+const int gpx_col_required[GPX_COL_COUNT] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1};
+
+void gpx_ds_settings_default(gpx_ds_settings *s) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->host, sizeof s->host, "localhost");
+  s->port = 5432;
+  snprintf(s->database, sizeof s->database, "trading");
+  snprintf(s->user, sizeof s->user, "grafana");
+  snprintf(s->sslmode, sizeof s->sslmode, "disable");
+  snprintf(s->table, sizeof s->table, "trades");
+  for (int i = 0; i < GPX_COL_COUNT; i++) snprintf(s->columns[i], sizeof s->columns[i], "%s", gpx_col_names[i]);
+  snprintf(s->currency, sizeof s->currency, "USD");
+  s->analytics.initial_capital = 100000;
+  snprintf(s->analytics.timezone, sizeof s->analytics.timezone, "UTC");
+  s->analytics.trading_days = 0;
+  s->analytics.annualization = 252;
+  s->analytics.risk_free_rate = 0;
+  s->max_open_connections = 5;
+  s->query_timeout_s = 30;
+  s->row_limit = 1000;
+}
+
+static void gpx__free_secret(char **p) {
+  if (*p) {
+    /* Wipe before free: secrets should not linger in freed heap. */
+    volatile char *v = *p;
+    while (*v) *v++ = 0;
+    free(*p);
+    *p = NULL;
+  }
+}
+
+void gpx_ds_settings_reset(gpx_ds_settings *s) {
+  gpx__free_secret(&s->password);
+  gpx__free_secret(&s->tls_ca_cert);
+  gpx__free_secret(&s->tls_client_cert);
+  gpx__free_secret(&s->tls_client_key);
+  memset(s, 0, sizeof *s);
+}
+
+int gpx_ds_timezone_valid(const char *tz) {
+  size_t n = strlen(tz);
+  if (n == 0 || n >= 64) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)tz[i];
+    if (!(isalnum(ch) || ch == '/' || ch == '_' || ch == '-' || ch == '+')) return 0;
+  }
+  return 1;
+}
+
+/* A string setting: absent/null keeps the default; empty keeps it too for
+   keys whose empty value means "default" (allow_empty = 0). */
+static int gpx__str(json_t *o, const char *key, char *dst, size_t cap, int allow_empty,
+                    gpx_error *err) {
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  if (!json_is_string(v)) return gpx_error_set(err, EINVAL, "jsonData.%s: must be a string", key);
+  const char *s = json_string_value(v);
+  size_t n = json_string_length(v);
+  if (n == 0 && !allow_empty) return GPX_OK;
+  if (n >= cap) return gpx_error_set(err, EINVAL, "jsonData.%s: longer than %zu characters", key, cap - 1);
+  if (memchr(s, '\0', n) != NULL) return gpx_error_set(err, EINVAL, "jsonData.%s: contains a NUL character", key);
+  memcpy(dst, s, n + 1);
+  return GPX_OK;
+}
+
+/* Numbers may arrive as JSON numbers or as numeric strings (Grafana's
+   Input components store what the user typed). */
+static int gpx__num(json_t *o, const char *prefix, const char *key, double *dst, double lo, double hi,
+                    int integer, gpx_error *err) {
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  double d;
+  if (json_is_number(v)) {
+    d = json_number_value(v);
+  } else if (json_is_string(v)) {
+    const char *s = json_string_value(v);
+    if (*s == '\0') return GPX_OK;
+    char *end = NULL;
+    d = strtod(s, &end);
+    while (end && isspace((unsigned char)*end)) end++;
+    if (end == s || (end && *end != '\0'))
+      return gpx_error_set(err, EINVAL, "%s%s: \"%.40s\" is not a number", prefix, key, s);
+  } else {
+    return gpx_error_set(err, EINVAL, "%s%s: must be a number", prefix, key);
+  }
+  if (!isfinite(d) || d < lo || d > hi)
+    return gpx_error_set(err, EINVAL, "%s%s: %g is out of range [%g, %g]", prefix, key, d, lo, hi);
+  if (integer && d != floor(d)) return gpx_error_set(err, EINVAL, "%s%s: must be a whole number", prefix, key);
+  *dst = d;
+  return GPX_OK;
+}
+
+/* Shared with query parsing: the analytics keys have the same names in
+   jsonData and in a query's overrides. */
+int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a, gpx_error *err) {
+  GPX_RETURN_NOT_OK(gpx__num(o, prefix, "initialCapital", &a->initial_capital, 1e-9, 1e15, 0, err));
+  GPX_RETURN_NOT_OK(gpx__num(o, prefix, "annualization", &a->annualization, 1, 100000, 0, err));
+  GPX_RETURN_NOT_OK(gpx__num(o, prefix, "riskFreeRate", &a->risk_free_rate, -0.99, 10, 0, err));
+  json_t *tz = json_object_get(o, "timezone");
+  if (tz != NULL && !json_is_null(tz)) {
+    if (!json_is_string(tz)) return gpx_error_set(err, EINVAL, "%stimezone: must be a string", prefix);
+    const char *s = json_string_value(tz);
+    if (*s) {
+      if (!gpx_ds_timezone_valid(s))
+        return gpx_error_set(err, EINVAL, "%stimezone: \"%.64s\" is not a time-zone name (e.g. UTC, America/New_York)", prefix, s);
+      snprintf(a->timezone, sizeof a->timezone, "%s", s);
+    }
+  }
+  json_t *td = json_object_get(o, "tradingDays");
+  if (td != NULL && !json_is_null(td)) {
+    const char *s = json_is_string(td) ? json_string_value(td) : NULL;
+    if (s == NULL) return gpx_error_set(err, EINVAL, "%stradingDays: must be \"all\" or \"weekdays\"", prefix);
+    if (strcmp(s, "all") == 0) a->trading_days = 0;
+    else if (strcmp(s, "weekdays") == 0) a->trading_days = 1;
+    else if (*s) return gpx_error_set(err, EINVAL, "%stradingDays: must be \"all\" or \"weekdays\", not \"%.32s\"", prefix, s);
+  }
+  return GPX_OK;
+}
+
+static char *gpx__dup_secret(const char *v) {
+  if (v == NULL || *v == '\0') return NULL;
+  return strdup(v);
+}
+
+int gpx_ds_settings_parse(const uint8_t *js, size_t len,
+                          Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry **secure,
+                          size_t n_secure, gpx_ds_settings *s, gpx_error *err) {
+  gpx_ds_settings_default(s);
+  json_t *o = NULL;
+  if (len > 0) {
+    json_error_t je;
+    o = json_loadb((const char *)js, len, 0, &je);
+    if (o == NULL) return gpx_error_set(err, EINVAL, "jsonData: invalid JSON (%s)", je.text);
+    if (!json_is_object(o)) {
+      json_decref(o);
+      return gpx_error_set(err, EINVAL, "jsonData: must be a JSON object");
+    }
+  } else {
+    o = json_object();
+  }
+  int rc = GPX_OK;
+  double d;
+#define TRY(x) \
+  if (rc == GPX_OK) rc = (x)
+  TRY(gpx__str(o, "host", s->host, sizeof s->host, 0, err));
+  d = s->port;
+  TRY(gpx__num(o, "jsonData.", "port", &d, 1, 65535, 1, err));
+  s->port = (int)d;
+  TRY(gpx__str(o, "database", s->database, sizeof s->database, 0, err));
+  TRY(gpx__str(o, "user", s->user, sizeof s->user, 0, err));
+  TRY(gpx__str(o, "sslmode", s->sslmode, sizeof s->sslmode, 0, err));
+  if (rc == GPX_OK && strcmp(s->sslmode, "disable") && strcmp(s->sslmode, "require") &&
+      strcmp(s->sslmode, "verify-ca") && strcmp(s->sslmode, "verify-full"))
+    rc = gpx_error_set(err, EINVAL, "jsonData.sslmode: must be disable, require, verify-ca or verify-full");
+  TRY(gpx__str(o, "sslRootCertPath", s->ssl_root_cert_path, sizeof s->ssl_root_cert_path, 1, err));
+  TRY(gpx__str(o, "schema", s->schema, sizeof s->schema, 1, err));
+  TRY(gpx__str(o, "table", s->table, sizeof s->table, 0, err));
+  json_t *cols = json_object_get(o, "columns");
+  if (rc == GPX_OK && cols != NULL && !json_is_null(cols)) {
+    if (!json_is_object(cols)) {
+      rc = gpx_error_set(err, EINVAL, "jsonData.columns: must be an object mapping names to columns");
+    } else {
+      for (int i = 0; i < GPX_COL_COUNT && rc == GPX_OK; i++) {
+        json_t *v = json_object_get(cols, gpx_col_names[i]);
+        if (v == NULL || json_is_null(v)) continue;
+        if (!json_is_string(v) || json_string_length(v) >= sizeof s->columns[i] ||
+            memchr(json_string_value(v), 0, json_string_length(v))) {
+          rc = gpx_error_set(err, EINVAL, "jsonData.columns.%s: must be a column name (string, < 128 characters)",
+                             gpx_col_names[i]);
+        } else if (json_string_length(v) > 0) {
+          snprintf(s->columns[i], sizeof s->columns[i], "%s", json_string_value(v));
+        }
+      }
+    }
+  }
+  TRY(gpx__str(o, "currency", s->currency, sizeof s->currency, 0, err));
+  if (rc == GPX_OK) {
+    for (const char *p = s->currency; *p; p++)
+      if (!isalpha((unsigned char)*p)) rc = gpx_error_set(err, EINVAL, "jsonData.currency: must be an ISO code such as USD");
+  }
+  TRY(gpx_analytics_parse(o, "jsonData.", &s->analytics, err));
+  d = s->max_open_connections;
+  TRY(gpx__num(o, "jsonData.", "maxOpenConnections", &d, 1, 100, 1, err));
+  s->max_open_connections = (int)d;
+  d = s->query_timeout_s;
+  TRY(gpx__num(o, "jsonData.", "queryTimeoutSeconds", &d, 1, 3600, 1, err));
+  s->query_timeout_s = (int)d;
+  d = s->row_limit;
+  TRY(gpx__num(o, "jsonData.", "rowLimit", &d, 1, 1000000, 1, err));
+  s->row_limit = (int)d;
+#undef TRY
+  json_decref(o);
+  for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {
+    const char *k = secure[i]->key, *v = secure[i]->value;
+    if (k == NULL) continue;
+    if (strcmp(k, "password") == 0) s->password = gpx__dup_secret(v);
+    else if (strcmp(k, "tlsCACert") == 0) s->tls_ca_cert = gpx__dup_secret(v);
+    else if (strcmp(k, "tlsClientCert") == 0) s->tls_client_cert = gpx__dup_secret(v);
+    else if (strcmp(k, "tlsClientKey") == 0) s->tls_client_key = gpx__dup_secret(v);
+  }
+  if (rc != GPX_OK) gpx_ds_settings_reset(s);
+  return rc;
+}
