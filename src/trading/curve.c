@@ -127,6 +127,7 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
     else if (p < 0) { a->losses++; gpx__nsum(&a->sum_loss, &c->lcomp, p); }
     gpx__nsum(&c->csum, &c->ccomp, p);
     double C = c->csum + c->ccomp;
+    a->sum_pnl = C;
     double E = c->base + C;
     if (E > c->peak) c->peak = E;
     double money = E - c->peak;

@@ -8,6 +8,7 @@
 ** Sums are compensated and the variance is two-pass around the mean, which
 ** avoids the catastrophic cancellation of Σx² - (Σx)²/n.
 */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <strings.h>
@@ -39,23 +40,26 @@ static double rf_daily(const gpx_analytics_opts *o) {
 
 static int opts_ok(const gpx_analytics_opts *o) { return gpx_analytics_opts_validate(o, NULL) == GPX_OK; }
 
-/* Moments of x - shift over the finite x: count, mean, Σ(dev²) (two-pass),
- * and whether all values were identical (then the std is exactly 0, even if
- * rounding in the mean would leave a 1-ulp residue). */
+/* Moments of x - shift over the finite x: count, mean, Σ(dev²) (two-pass)
+ * and Σ min(x,0)². The variance counts as exactly 0 when the spread of the
+ * values is within rounding noise of their magnitude (max - min <= 8 ulp of
+ * max|x|): returns like 10/100, 11/110, 12.1/121 are "the same 10%" but differ
+ * in the last bit, and a std of 1e-18 would turn into a Sharpe of 1e17 where
+ * the spec (std = 0 → null) clearly means null. */
 typedef struct moments {
   size_t k;
   double mean, ssd, down2;
-  int same;
 } moments;
 
 static moments moments_of(const double *r, size_t n, double shift) {
-  moments m = {0, NAN, NAN, NAN, 1};
-  double s = 0, c = 0, first = NAN;
+  moments m = {0, NAN, NAN, NAN};
+  double s = 0, c = 0, lo = INFINITY, hi = -INFINITY, amax = 0;
   for (size_t i = 0; i < n; i++) {
     if (!isfinite(r[i])) continue;
     double x = r[i] - shift;
-    if (m.k == 0) first = x;
-    else if (x != first) m.same = 0;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+    if (fabs(x) > amax) amax = fabs(x);
     gpx__nsum(&s, &c, x);
     m.k++;
   }
@@ -68,7 +72,7 @@ static moments moments_of(const double *r, size_t n, double shift) {
     gpx__nsum(&q, &qc, dev * dev);
     if (x < 0) gpx__nsum(&d2, &dc, x * x);
   }
-  m.ssd = m.same ? 0.0 : q + qc;
+  m.ssd = hi - lo <= 8 * DBL_EPSILON * amax ? 0.0 : q + qc;
   m.down2 = d2 + dc;
   return m;
 }
