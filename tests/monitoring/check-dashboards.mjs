@@ -1,0 +1,187 @@
+// check-dashboards.mjs — offline checks of dashboards/trading.json and dashboards/system.json
+// (ecosystem.md §6 rules we can check without Grafana, the guide's panel list, and
+// the plugin query contract). Writes the system dashboard's PromQL expressions, with
+// template variables substituted, to the file given as argv[2] (one JSON string per
+// line) so run.sh can have a real Prometheus parse them.
+import fs from 'node:fs';
+import { ROOT, check, problems, readText, queryModel, unitOk, failures } from './lib.mjs';
+
+const qm = queryModel();
+const PLUGIN = JSON.parse(readText('plugin.json')).id;
+const exprOut = process.argv[2];
+
+function load(file) {
+  let d = null;
+  check(`${file}: valid JSON`, () => { d = JSON.parse(readText(file)); });
+  return d;
+}
+const flat = (d) => d.panels.flatMap((p) => [p, ...(p.panels || [])]);
+
+function common(file, d, dsType) {
+  check(`${file}: uid set (<=40 chars), no top-level id, title, schemaVersion 39..42`, () => problems([
+    ...(typeof d.uid === 'string' && d.uid.length > 0 && d.uid.length <= 40 ? [] : ['bad uid']),
+    ...(d.id === undefined || d.id === null ? [] : ['has id']),
+    ...(d.title ? [] : ['no title']),
+    ...(d.schemaVersion >= 39 && d.schemaVersion <= 42 ? [] : [`schemaVersion ${d.schemaVersion}`])]));
+  const vars = d.templating?.list || [];
+  check(`${file}: datasource variable of type ${dsType}`, () =>
+    vars.some((v) => v.type === 'datasource' && v.name === 'datasource' && v.query === dsType) || 'missing');
+  const panels = flat(d);
+  check(`${file}: every panel has a title and a description`, () => problems(panels
+    .filter((p) => !(typeof p.title === 'string' && p.title.trim()) || !(typeof p.description === 'string' && p.description.trim()))
+    .map((p) => `panel ${p.id} "${p.title}"`)));
+  check(`${file}: panel ids are unique integers`, () => {
+    const seen = new Set(); const bad = [];
+    for (const p of panels) { if (!Number.isInteger(p.id) || seen.has(p.id)) bad.push(`id ${p.id}`); seen.add(p.id); }
+    return problems(bad);
+  });
+  check(`${file}: every non-row panel uses {type:${dsType}, uid:\${datasource}} on panel and targets`, () => problems(panels
+    .filter((p) => p.type !== 'row')
+    .flatMap((p) => {
+      const ok = (ds) => ds && ds.type === dsType && ds.uid === '${datasource}';
+      const bad = [];
+      if (!ok(p.datasource)) bad.push(`panel "${p.title}" datasource`);
+      if (!Array.isArray(p.targets) || p.targets.length === 0) bad.push(`panel "${p.title}" has no targets`);
+      for (const t of p.targets || []) if (t.datasource && !ok(t.datasource)) bad.push(`panel "${p.title}" target ${t.refId}`);
+      const refs = (p.targets || []).map((t) => t.refId);
+      if (new Set(refs).size !== refs.length) bad.push(`panel "${p.title}" duplicate refId`);
+      return bad;
+    })));
+  check(`${file}: gridPos valid (24 columns) and no two panels overlap`, () => {
+    const bad = []; const boxes = panels.map((p) => ({ p, g: p.gridPos || {} }));
+    for (const { p, g } of boxes) {
+      if (![g.x, g.y, g.w, g.h].every(Number.isInteger) || g.x < 0 || g.y < 0 || g.w < 1 || g.h < 1 || g.x + g.w > 24)
+        bad.push(`"${p.title}" gridPos ${JSON.stringify(g)}`);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i].g, b = boxes[j].g;
+      if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+        bad.push(`"${boxes[i].p.title}" overlaps "${boxes[j].p.title}"`);
+    }
+    return problems(bad);
+  });
+  check(`${file}: units are known Grafana unit ids`, () => problems(panels.flatMap((p) => {
+    const units = [p.fieldConfig?.defaults?.unit, ...(p.fieldConfig?.overrides || []).flatMap((o) =>
+      (o.properties || []).filter((x) => x.id === 'unit').map((x) => x.value))].filter((u) => u !== undefined);
+    return units.filter((u) => !unitOk(u)).map((u) => `"${p.title}": ${u}`);
+  })));
+  check(`${file}: every data panel sets a unit (or is a table)`, () => problems(panels
+    .filter((p) => p.type !== 'row' && p.type !== 'table' && !p.fieldConfig?.defaults?.unit).map((p) => p.title)));
+  return panels;
+}
+
+function requirePanels(file, panels, titles) {
+  for (const t of titles) check(`${file}: guide panel "${t}" present`, () => panels.some((p) => p.title === t) || 'missing');
+}
+
+// ---- trading dashboard (our data source)
+const T = 'dashboards/trading.json';
+const trading = load(T);
+if (trading) {
+  const panels = common(T, trading, PLUGIN);
+  requirePanels(T, panels, ['Win Rate', 'Total P&L', 'Max Drawdown', 'Trade Count', 'Sharpe Ratio', 'Sortino Ratio',
+    'Profit Factor', 'Daily Loss', 'Portfolio Value Over Time', 'Cumulative Returns', 'Daily P&L Distribution',
+    'Slippage Analysis', 'Drawdown (Underwater)', 'Trades']);
+  const vars = Object.fromEntries((trading.templating?.list || []).map((v) => [v.name, v]));
+  const targets = panels.flatMap((p) => (p.targets || []).map((t) => ({ p, t })));
+  check(`${T}: every queryType is one of docs/query-model.md (${qm.queryTypes.length} types)`, () => problems(targets
+    .filter(({ t }) => !qm.queryTypes.includes(t.queryType)).map(({ p, t }) => `"${p.title}": ${t.queryType}`)));
+  check(`${T}: stats queries list metrics, all known stat fields`, () => problems(targets.flatMap(({ p, t }) => {
+    if (t.queryType !== 'stats') return t.metrics ? [`"${p.title}": metrics on ${t.queryType}`] : [];
+    if (!Array.isArray(t.metrics) || t.metrics.length === 0) return [`"${p.title}": no metrics`];
+    return t.metrics.filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
+  })));
+  const statOf = (title) => panels.find((p) => p.title === title)?.targets?.[0]?.metrics?.[0];
+  check(`${T}: guide stat cards query the right stat field`, () => problems(Object.entries({
+    'Win Rate': 'win_rate', 'Total P&L': 'total_pnl', 'Max Drawdown': 'max_drawdown', 'Trade Count': 'trade_count',
+    'Sharpe Ratio': 'sharpe', 'Sortino Ratio': 'sortino', 'Profit Factor': 'profit_factor', 'Daily Loss': 'daily_loss' })
+    .filter(([t, f]) => statOf(t) !== f).map(([t, f]) => `${t} -> ${statOf(t)} (want ${f})`)));
+  check(`${T}: guide charts use equity / returns / pnl_distribution(histogram) / slippage / drawdown / trades(table)`, () => {
+    const want = { 'Portfolio Value Over Time': ['equity', 'timeseries'], 'Cumulative Returns': ['returns', 'timeseries'],
+      'Daily P&L Distribution': ['pnl_distribution', 'histogram'], 'Slippage Analysis': ['slippage', 'timeseries'],
+      'Drawdown (Underwater)': ['drawdown', 'timeseries'], Trades: ['trades', 'table'] };
+    return problems(Object.entries(want).flatMap(([title, [qt, type]]) => {
+      const p = panels.find((x) => x.title === title);
+      return p && p.type === type && p.targets[0].queryType === qt ? [] : [`${title}`];
+    }));
+  });
+  check(`${T}: units follow the stats/frames table (currencyUSD, percentunit, suffix: bps)`, () => {
+    const want = { 'Win Rate': 'percentunit', 'Total P&L': 'currencyUSD', 'Max Drawdown': 'percentunit', 'Daily Loss': 'currencyUSD',
+      'Portfolio Value Over Time': 'currencyUSD', 'Cumulative Returns': 'percentunit', 'Drawdown (Underwater)': 'percentunit',
+      'Slippage Analysis': 'suffix: bps', 'Daily P&L Distribution': 'currencyUSD', 'Trade Count': 'none' };
+    return problems(Object.entries(want).filter(([t, u]) => panels.find((p) => p.title === t)?.fieldConfig?.defaults?.unit !== u)
+      .map(([t, u]) => `${t} != ${u}`));
+  });
+  check(`${T}: Win Rate thresholds mark the 50% target`, () => {
+    const steps = panels.find((p) => p.title === 'Win Rate')?.fieldConfig?.defaults?.thresholds?.steps || [];
+    return steps.some((s) => s.value === 0.5 && s.color === 'green') || JSON.stringify(steps);
+  });
+  check(`${T}: strategy/symbol/account are data-source query variables {resource: strategies|symbols|accounts}`, () => problems(
+    [['strategy', 'strategies'], ['symbol', 'symbols'], ['account', 'accounts']].flatMap(([n, r]) => {
+      const v = vars[n];
+      if (!v) return [`${n} missing`];
+      const bad = [];
+      if (v.type !== 'query') bad.push(`${n} type ${v.type}`);
+      if (v.query?.resource !== r) bad.push(`${n} query ${JSON.stringify(v.query)}`);
+      if (v.datasource?.uid !== '${datasource}' || v.datasource?.type !== PLUGIN) bad.push(`${n} datasource`);
+      if (!v.multi) bad.push(`${n} not multi-value`);
+      return bad;
+    })));
+  check(`${T}: every query filters strategies/symbols/accounts by ["$strategy"]/["$symbol"]/["$account"]`, () => problems(targets
+    .filter(({ t }) => JSON.stringify([t.strategies, t.symbols, t.accounts]) !== JSON.stringify([['$strategy'], ['$symbol'], ['$account']]))
+    .map(({ p }) => p.title)));
+  check(`${T}: groupBy is a contract value or a variable whose every option is one`, () => problems(targets.flatMap(({ p, t }) => {
+    if (t.groupBy === undefined) return [];
+    const m = /^\$(\w+)$/.exec(t.groupBy);
+    const vals = m ? (vars[m[1]]?.options || []).map((o) => o.value) : [t.groupBy];
+    if (m && !vals.length) return [`"${p.title}": variable ${t.groupBy} has no options`];
+    return vals.filter((v) => !qm.groupBy.includes(v)).map((v) => `"${p.title}": ${v}`);
+  })));
+  check(`${T}: no unknown keys in plugin queries`, () => {
+    const allowed = new Set(['refId', 'datasource', 'queryType', 'strategies', 'symbols', 'accounts', 'groupBy', 'metrics',
+      'drawdownMode', 'limit', 'initialCapital', 'timezone', 'tradingDays', 'annualization', 'riskFreeRate', 'hide']);
+    return problems(targets.flatMap(({ p, t }) => Object.keys(t).filter((k) => !allowed.has(k)).map((k) => `"${p.title}": ${k}`)));
+  });
+}
+
+// ---- system dashboard (Prometheus)
+const S = 'dashboards/system.json';
+const system = load(S);
+if (system) {
+  const panels = common(S, system, 'prometheus');
+  requirePanels(S, panels, ['CPU Usage', 'Memory Usage', 'API Latency', 'Error Rate', 'CPU Over Time', 'Memory Over Time',
+    'API Request Latency', 'Error Rate Timeline', 'Redis Connected Clients', 'Redis Memory Used', 'PostgreSQL Connections',
+    'PostgreSQL Slow Queries']);
+  const exprs = panels.flatMap((p) => (p.targets || []).map((t) => ({ p, e: t.expr })));
+  const all = exprs.map((x) => x.e).join('\n');
+  check(`${S}: every target has a PromQL expr`, () => problems(exprs.filter((x) => !x.e).map((x) => x.p.title)));
+  const guideMetrics = ['system_cpu_usage', 'system_memory_usage', 'system_request_latency_ms_bucket', 'system_request_latency_ms_sum',
+    'system_request_latency_ms_count', 'system_api_errors_total', 'redis_connected_clients', 'redis_memory_used_bytes',
+    'postgres_connections', 'postgres_slow_queries_total'];
+  check(`${S}: uses the guide's system and infrastructure metrics (${guideMetrics.length})`, () =>
+    problems(guideMetrics.filter((m) => !new RegExp(`\\b${m}\\b`).test(all))));
+  check(`${S}: plugin row uses every backend metric of docs/query-model.md (${qm.backendMetrics.length})`, () =>
+    problems(qm.backendMetrics.filter((m) => !new RegExp(`\\b${m}(_bucket)?\\b`).test(all))));
+  const names = (system.templating?.list || []).map((v) => v.name);
+  check(`${S}: job and instance variables exist and are used`, () => problems(['job', 'instance']
+    .flatMap((v) => [...(names.includes(v) ? [] : [`no variable ${v}`]), ...(all.includes(`$${v}`) ? [] : [`$${v} unused`])])));
+  check(`${S}: Error Rate divides errors by the latency histogram _count`, () => {
+    const e = panels.find((p) => p.title === 'Error Rate')?.targets?.[0]?.expr || '';
+    return /system_api_errors_total[\s\S]*\/[\s\S]*system_request_latency_ms_count/.test(e) || e;
+  });
+  if (exprOut) {
+    // Grafana's substitutions: regex variables -> ".*", $__rate_interval -> a duration.
+    const sub = (e) => e.replace(/\$__rate_interval|\$__interval|\$__range/g, '1m')
+      .replace(/\$\{?(job|instance)(:\w+)?\}?/g, '.*');
+    const lines = exprs.filter((x) => x.e).map((x) => JSON.stringify({ title: x.p.title, expr: sub(x.e) }));
+    for (const v of system.templating.list.filter((v) => v.type === 'query'))
+      lines.push(JSON.stringify({ title: `variable ${v.name}`, expr: sub(v.definition.replace(/^label_values\((.*),\s*\w+\)$/, '$1')) }));
+    fs.writeFileSync(exprOut, lines.join('\n') + '\n');
+    check(`${S}: ${lines.length} PromQL expressions written for the live parse check`, () => lines.length > 10 || 'too few');
+  }
+}
+
+// ---- across dashboards
+if (trading && system) check('dashboards: uids and titles are unique across files', () =>
+  (trading.uid !== system.uid && trading.title !== system.title) || 'duplicate');
+process.exit(failures() ? 1 : 0);
