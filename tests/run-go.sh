@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# run-go.sh — the `go` stage: every Go test package under tests/ (one module,
+# tests/go.mod), e.g. tests/frames (Arrow frames checked by the Grafana SDK
+# decoder) and whatever harness packages others add. Generic on purpose:
+# `go test ./...` picks up new packages without touching this script.
+#
+# Go tests that drive C programs find them in $GPX_BUILD_DIR (default build/,
+# which `make build` fills before this stage runs); if frame_gen is missing
+# there it is built first. Counts every `--- PASS` / `--- FAIL` line,
+# subtests included, and ends with "go: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export GPX_BUILD_DIR=$(realpath -m "${GPX_BUILD_DIR:-$ROOT/build}")
+if [ ! -x "$GPX_BUILD_DIR/frame_gen" ]; then
+  echo "run-go: $GPX_BUILD_DIR/frame_gen missing, building it"
+  { cmake -S . -B "$GPX_BUILD_DIR" >/dev/null && cmake --build "$GPX_BUILD_DIR" -j "$(nproc)" --target frame_gen >/dev/null; } ||
+    { echo "run-go: cannot build frame_gen"; echo "go: 0 passed, 1 failed"; exit 1; }
+fi
+mkdir -p tests/artifacts
+log=tests/artifacts/go-test.log
+(cd tests && go test ./... -count=1 -v 2>&1) >"$log"
+rc=$?
+# Keep the console readable: failures, package results and test logs, not
+# thousands of "=== RUN" / "--- PASS" lines (the full log is kept in $log).
+grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$log" | tail -n 200
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+# A package that fails to build or panics produces no --- FAIL line.
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "go: $passed passed, $failed failed"
+exit $rc
