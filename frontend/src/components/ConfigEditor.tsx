@@ -15,7 +15,6 @@ import {
   CollapsableSection,
   FieldSet,
   InlineField,
-  InlineFieldRow,
   Input,
   RadioButtonGroup,
   SecretInput,
@@ -180,14 +179,15 @@ export function ConfigEditor(props: ConfigEditorProps) {
         <TextField label="Table" value={jsonData.table} placeholder={SETTINGS_DEFAULTS.table} testId="cfg-table"
           onChange={(v) => setJson('table', v)} />
         <CollapsableSection label="Column mapping" isOpen={true}>
-          <InlineFieldRow>
+          {/* Two columns of label/input pairs: 15 rows in one column would bury the sections below. */}
+          <div style={{ display: 'grid', gridTemplateColumns: 'repeat(2, max-content)', columnGap: 16 }}>
             {COLUMN_KEYS.map((k) => (
               <InlineField key={k} label={k} labelWidth={22} tooltip={`Column holding ${k}`}>
                 <Input width={22} aria-label={`column ${k}`} data-testid={`cfg-col-${k}`} value={jsonData.columns?.[k] ?? ''}
                   placeholder={k} onChange={(e) => setColumn(k, e.currentTarget.value)} />
               </InlineField>
             ))}
-          </InlineFieldRow>
+          </div>
         </CollapsableSection>
       </FieldSet>
 

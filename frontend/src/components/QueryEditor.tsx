@@ -127,7 +127,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <MultiSelect
               inputId={`qe-${f.key}`}
               aria-label={f.label}
-              width={30}
+              width={24}
               isLoading={loading}
               allowCustomValue
               placeholder="All"

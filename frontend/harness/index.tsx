@@ -1,0 +1,83 @@
+/*
+ * Browser harness: renders the real editors with the real @grafana/ui and
+ * React (bundled here, unlike in module.js) on Grafana's dark theme, so a
+ * headless Chromium can screenshot them and dump their DOM.
+ * ?view=config | query | variable picks what is shown. The data source's
+ * getResource is answered from fixed lists (no backend in the page).
+ */
+import React, { useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createTheme, DataSourceInstanceSettings, DataSourceSettings } from '@grafana/data';
+import { setTemplateSrv } from '@grafana/runtime';
+import { GlobalStyles, ThemeContext } from '@grafana/ui';
+
+import { DataSource } from '../src/datasource';
+import { ConfigEditor, withDefaults } from '../src/components/ConfigEditor';
+import { QueryEditor } from '../src/components/QueryEditor';
+import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
+import type { PnlOptions, PnlQuery, PnlSecureData, PnlVariableQuery } from '../src/types';
+
+const LISTS: Record<string, string[]> = {
+  strategies: ['arb', 'meanrev', 'momentum'],
+  symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+  accounts: ['main', 'paper'],
+};
+
+setTemplateSrv({
+  getVariables: () => [{ name: 'strategy', current: { value: '$__all' } }] as any,
+  replace: (s?: string) => s ?? '',
+  containsTemplate: () => false,
+  updateTimeRange: () => {},
+} as any);
+
+const theme = createTheme();
+document.body.style.background = theme.colors.background.primary;
+document.body.style.color = theme.colors.text.primary;
+document.body.style.fontFamily = theme.typography.fontFamily;
+document.body.style.fontSize = `${theme.typography.fontSize}px`;
+document.body.style.margin = '0';
+
+const ds = new DataSource({
+  id: 1, uid: 'pnl', type: 'algotrading-pnl-datasource', name: 'Algo Trading P&L', access: 'proxy', readOnly: false,
+  jsonData: {}, meta: { id: 'algotrading-pnl-datasource', info: {} },
+} as unknown as DataSourceInstanceSettings<PnlOptions>);
+(ds as any).getResource = async (path: string) => LISTS[path] ?? [];
+
+function ConfigView() {
+  const [opts, setOpts] = useState<DataSourceSettings<PnlOptions, PnlSecureData>>({
+    id: 1, uid: 'pnl', orgId: 1, name: 'Algo Trading P&L', type: 'algotrading-pnl-datasource', typeName: '',
+    typeLogoUrl: '', access: 'proxy', url: '', user: '', database: '', basicAuth: false, basicAuthUser: '',
+    isDefault: false, withCredentials: false, readOnly: false, version: 1,
+    jsonData: { ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full' },
+    secureJsonFields: { password: true, tlsCACert: true },
+  } as DataSourceSettings<PnlOptions, PnlSecureData>);
+  return <ConfigEditor options={opts} onOptionsChange={setOpts} />;
+}
+
+function QueryView() {
+  const [q, setQ] = useState<PnlQuery>({
+    refId: 'A', queryType: 'stats', strategies: ['momentum', '$strategy'], symbols: [], accounts: [],
+    groupBy: 'strategy', metrics: ['sharpe', 'max_drawdown', 'win_rate'], initialCapital: 50000,
+  });
+  return (
+    <div style={{ border: `1px solid ${theme.colors.border.weak}`, padding: 8, background: theme.colors.background.primary }}>
+      <QueryEditor datasource={ds} query={q} onChange={setQ} onRunQuery={() => {}} />
+    </div>
+  );
+}
+
+function VariableView() {
+  const [q, setQ] = useState<PnlVariableQuery>({ refId: 'V', resource: 'symbols' });
+  return <VariableQueryEditor datasource={ds} query={q} onChange={setQ} onRunQuery={() => {}} />;
+}
+
+const view = new URLSearchParams(window.location.search).get('view') ?? 'config';
+const View = view === 'query' ? QueryView : view === 'variable' ? VariableView : ConfigView;
+createRoot(document.getElementById('root')!).render(
+  <ThemeContext.Provider value={theme}>
+    <GlobalStyles />
+    <div style={{ padding: 16, maxWidth: 1100 }} id="harness" data-view={view}>
+      <View />
+    </div>
+  </ThemeContext.Provider>
+);
