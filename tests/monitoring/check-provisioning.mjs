@@ -152,4 +152,13 @@ check('alerting: contact point sends to Alertmanager (prometheus-alertmanager ty
 check('alerting: notification policy root receiver is a provisioned contact point', () => problems([
   ...(policies.length === 1 ? [] : [`${policies.length} policies`]),
   ...policies.filter((p) => !contactPoints.some((c) => c.name === p.receiver)).map((p) => `receiver ${p.receiver}`)]));
+// Prometheus rules share the runbooks: every runbook_url anchor must exist in docs/monitoring.md.
+check('deploy/prometheus/alert-rules.yml: every runbook_url anchor exists in docs/monitoring.md', () => {
+  const pr = yaml.load(readText('deploy/prometheus/alert-rules.yml'));
+  const rs = pr.groups.flatMap((g) => g.rules);
+  return problems(rs.flatMap((r) => {
+    const a = /#([\w-]+)$/.exec(r.annotations?.runbook_url || '')?.[1];
+    return a && new RegExp(`^#+ ${a}$`, 'mi').test(monitoringDoc) ? [] : [`${r.alert}: ${a}`];
+  }));
+});
 process.exit(failures() ? 1 : 0);
