@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpx/ds.h"
 #include "gpx/log.h"
 #include "gpx/rpc.h"
 #include "gpx/svc.h"
@@ -135,6 +136,10 @@ int main(int argc, char **argv) {
   app.start_time = (double)tv.tv_sec + tv.tv_usec / 1e6;
   const char *tq = getenv("GPX_TEST_QUERIES");
   app.test_queries = tq != NULL && strcmp(tq, "1") == 0;
+  if (gpx_ds_cache_new(&app.ds) != GPX_OK) {
+    gpx_log(GPX_LOG_ERROR, "out of memory", NULL);
+    return 1;
+  }
 
   size_t nm = 0;
   gpx_rpc_options opts;
@@ -176,6 +181,7 @@ int main(int argc, char **argv) {
   pthread_kill(sig_thread, SIGUSR2);
   pthread_join(sig_thread, NULL);
   gpx_rpc_server_free(server);
+  gpx_ds_cache_free(app.ds);
   gpx_log(GPX_LOG_INFO, "plugin stopped", NULL);
   return 0;
 }

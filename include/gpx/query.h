@@ -10,7 +10,11 @@
 #ifndef GPX_QUERY_H
 #define GPX_QUERY_H
 
+#include <jansson.h>
+
 #include "backend.pb-c.h"
+#include "gpx/ds.h"
+#include "gpx/pg.h"
 #include "gpx/rpc.h"
 #include "gpx/svc.h"
 
@@ -24,5 +28,13 @@ extern const char *const gpx_query_types[];
  */
 void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
                        const Pluginv2__DataQuery *q, gpx_data_response *dr);
+
+/**
+ * Check the table and column mapping; *out (new reference) is the JSON of the
+ * `schema` resource: {ok, table, tableExists, columns:[{name, column, type,
+ * required, ok, error}], trades, from, to}. Postgres failures → non-zero
+ * with pe filled.
+ */
+int gpx_schema_check(gpx_pg_session *sess, const gpx_ds_settings *s, json_t **out, gpx_pg_error *pe);
 
 #endif /* GPX_QUERY_H */

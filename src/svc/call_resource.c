@@ -1,25 +1,159 @@
 /*
 ** call_resource.c — Resource/CallResource: small JSON endpoints for the
-** query editors and dashboard variables. The reply is one stream message
-** whose `code` is a valid HTTP status (Grafana passes it to WriteHeader).
+** query editors and dashboard variables (docs/query-model.md):
+**   GET strategies|symbols|accounts[?q=substring&limit=n] → ["a","b",…]
+**   GET schema → the mapping check as JSON.
+** The reply is one stream message whose `code` is a valid HTTP status
+** (Grafana passes it to WriteHeader) with a JSON body and Content-Type.
 */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "backend.pb-c.h"
+#include "gpx/ds.h"
+#include "gpx/pg.h"
+#include "gpx/query.h"
 #include "gpx/svc.h"
+#include "../query/query_model.h"
+
+static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
+
+static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */) {
+  char *js = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(body);
+  Pluginv2__CallResourceResponse out = PLUGINV2__CALL_RESOURCE_RESPONSE__INIT;
+  Pluginv2__StringList ct = PLUGINV2__STRING_LIST__INIT;
+  char *ctv[1] = {"application/json"};
+  ct.n_values = 1;
+  ct.values = ctv;
+  Pluginv2__CallResourceResponse__HeadersEntry he = PLUGINV2__CALL_RESOURCE_RESPONSE__HEADERS_ENTRY__INIT;
+  he.key = "Content-Type";
+  he.value = &ct;
+  Pluginv2__CallResourceResponse__HeadersEntry *hp[1] = {&he};
+  out.code = code;
+  out.n_headers = 1;
+  out.headers = hp;
+  out.body.data = (uint8_t *)(js ? js : "null");
+  out.body.len = strlen(js ? js : "null");
+  gpx_svc_pack(&out.base, reply);
+  free(js);
+}
+
+static void gpx__error(gpx_rpc_reply *reply, int code, const char *msg) {
+  gpx__send(reply, code, json_pack("{s:s}", "error", msg));
+}
+
+static int gpx__hex(int c) {
+  return isdigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+}
+
+/* Value of `key` in the URL's query string, percent-decoded; 0 if found. */
+static int gpx__query_param(const char *url, const char *key, char *out, size_t cap) {
+  const char *q = url ? strchr(url, '?') : NULL;
+  if (q == NULL) return -1;
+  size_t kl = strlen(key);
+  for (const char *p = q + 1; *p;) {
+    const char *end = strchr(p, '&');
+    if (end == NULL) end = p + strlen(p);
+    if ((size_t)(end - p) > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      size_t o = 0;
+      for (const char *v = p + kl + 1; v < end && o + 1 < cap; v++) {
+        if (*v == '+') out[o++] = ' ';
+        else if (*v == '%' && v + 2 < end && gpx__hex(v[1]) >= 0 && gpx__hex(v[2]) >= 0) {
+          out[o++] = (char)(gpx__hex(v[1]) * 16 + gpx__hex(v[2]));
+          v += 2;
+        } else out[o++] = *v;
+      }
+      out[o] = '\0';
+      return 0;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return -1;
+}
 
 void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
+  gpx_app *app = gpx_rpc_app(ctx);
   Pluginv2__CallResourceRequest *in = pluginv2__call_resource_request__unpack(NULL, len, req);
   if (in == NULL) {
     gpx_rpc_reply_error(reply, GPX_RPC_INVALID_ARGUMENT, "malformed CallResourceRequest");
     return;
   }
-  char body[512];
-  int n = snprintf(body, sizeof body, "{\"error\":\"unknown resource\"}");
-  Pluginv2__CallResourceResponse out = PLUGINV2__CALL_RESOURCE_RESPONSE__INIT;
-  out.code = 404;
-  out.body.data = (uint8_t *)body;
-  out.body.len = (size_t)n;
-  gpx_svc_pack(&out.base, reply);
+  char path[64];
+  snprintf(path, sizeof path, "%s", in->path ? in->path : "");
+  char *qm = strchr(path, '?');
+  if (qm) *qm = '\0';
+  size_t pl = strlen(path);
+  while (pl && path[pl - 1] == '/') path[--pl] = '\0';
+  gpx_col col = GPX_COL_COUNT;
+  int schema = 0;
+  if (!strcmp(path, "strategies")) col = GPX_COL_STRATEGY;
+  else if (!strcmp(path, "symbols")) col = GPX_COL_SYMBOL;
+  else if (!strcmp(path, "accounts")) col = GPX_COL_ACCOUNT;
+  else if (!strcmp(path, "schema")) schema = 1;
+  const Pluginv2__DataSourceInstanceSettings *dsi =
+      in->plugincontext ? in->plugincontext->datasourceinstancesettings : NULL;
+  if (col == GPX_COL_COUNT && !schema) {
+    gpx__error(reply, 404, "unknown resource (available: strategies, symbols, accounts, schema)");
+  } else if (in->method && in->method[0] && strcmp(in->method, "GET") != 0) {
+    gpx__error(reply, 405, "only GET is supported");
+  } else if (dsi == NULL || app->ds == NULL) {
+    gpx__error(reply, 400, "no data source in the request");
+  } else {
+    gpx_error err;
+    gpx_ds_instance *inst = NULL;
+    if (gpx_ds_acquire(app->ds, dsi, &inst, &err) != GPX_OK) {
+      char m[700];
+      snprintf(m, sizeof m, "data source settings: %s", err.msg);
+      gpx__error(reply, 400, m);
+    } else {
+      gpx_pg_session sess;
+      gpx_pg_error pe;
+      char q[256] = "", lim[32] = "";
+      gpx__query_param(in->url, "q", q, sizeof q);
+      long limit = 100;
+      if (gpx__query_param(in->url, "limit", lim, sizeof lim) == 0) {
+        char *end = NULL;
+        limit = strtol(lim, &end, 10);
+        if (end == lim || *end || limit < 1) limit = -1;
+        if (limit > 1000) limit = 1000;
+      }
+      if (limit < 0) {
+        gpx__error(reply, 400, "limit: must be a positive whole number");
+      } else if (gpx_pg_acquire(inst->pool, &sess, gpx__cancelled, ctx, &pe) != GPX_OK) {
+        char m[700];
+        snprintf(m, sizeof m, "Postgres unavailable: %s", pe.msg);
+        gpx__error(reply, 502, m);
+      } else {
+        if (schema) {
+          json_t *o = NULL;
+          if (gpx_schema_check(&sess, &inst->settings, &o, &pe) == GPX_OK) gpx__send(reply, 200, o);
+          else gpx__error(reply, 502, pe.msg);
+        } else {
+          gpx_sql sql = {0};
+          PGresult *res = NULL;
+          int rc = gpx_sql_distinct(&sql, &inst->settings, col, q, (int)limit);
+          if (rc == GPX_OK)
+            rc = gpx_pg_exec(&sess, gpx_sql_cstr(&sql), sql.n, (const char *const *)sql.params, 0, &res, &pe);
+          gpx_sql_reset(&sql);
+          if (rc != GPX_OK) {
+            int code = pe.status == GPX_PG_QUERY_ERROR ? 400 : pe.status == GPX_PG_TIMEOUT ? 504 : 502;
+            gpx__error(reply, code, pe.msg);
+          } else {
+            json_t *arr = json_array();
+            for (int i = 0; i < PQntuples(res); i++) {
+              json_t *v = json_string(PQgetvalue(res, i, 0));
+              if (v) json_array_append_new(arr, v);
+            }
+            PQclear(res);
+            gpx__send(reply, 200, arr);
+          }
+        }
+        gpx_pg_release(&sess);
+      }
+      gpx_ds_release(app->ds, inst);
+    }
+  }
   pluginv2__call_resource_request__free_unpacked(in, NULL);
 }

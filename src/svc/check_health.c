@@ -1,22 +1,113 @@
 /*
 ** check_health.c — Diagnostics/CheckHealth ("Save & test").
+**
+** Connects with the instance's settings and says precisely what is wrong:
+** invalid settings (naming the field), host unreachable, authentication
+** failed, database missing, table missing, each missing or mistyped mapped
+** column — or, when healthy, how many trades and the span they cover.
+** jsonDetails carries the schema check as a JSON object.
 */
 #include <stdio.h>
 
 #include "backend.pb-c.h"
+#include "gpx/ds.h"
+#include "gpx/pg.h"
+#include "gpx/query.h"
 #include "gpx/svc.h"
 
+static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
+
+static void gpx__reply(gpx_rpc_reply *reply, int ok, const char *msg, json_t *details) {
+  Pluginv2__CheckHealthResponse out = PLUGINV2__CHECK_HEALTH_RESPONSE__INIT;
+  out.status = ok ? PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__OK
+                  : PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__ERROR;
+  out.message = (char *)msg;
+  char *js = details ? json_dumps(details, JSON_COMPACT) : NULL;
+  if (js) {
+    out.jsondetails.data = (uint8_t *)js;
+    out.jsondetails.len = strlen(js);
+  }
+  gpx_svc_pack(&out.base, reply);
+  free(js);
+}
+
 void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
+  gpx_app *app = gpx_rpc_app(ctx);
   Pluginv2__CheckHealthRequest *in = pluginv2__check_health_request__unpack(NULL, len, req);
   if (in == NULL) {
     gpx_rpc_reply_error(reply, GPX_RPC_INVALID_ARGUMENT, "malformed CheckHealthRequest");
     return;
   }
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s %s is running", GPX_PLUGIN_ID, GPX_VERSION);
-  Pluginv2__CheckHealthResponse out = PLUGINV2__CHECK_HEALTH_RESPONSE__INIT;
-  out.status = PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__OK;
-  out.message = msg;
-  gpx_svc_pack(&out.base, reply);
+  char msg[1024];
+  const Pluginv2__DataSourceInstanceSettings *dsi =
+      in->plugincontext ? in->plugincontext->datasourceinstancesettings : NULL;
+  if (dsi == NULL || app->ds == NULL) {
+    /* Called without a data source (e.g. plugin-level ping). */
+    snprintf(msg, sizeof msg, "%s %s is running", GPX_PLUGIN_ID, GPX_VERSION);
+    gpx__reply(reply, 1, msg, NULL);
+    pluginv2__check_health_request__free_unpacked(in, NULL);
+    return;
+  }
+  gpx_error err;
+  gpx_ds_instance *inst = NULL;
+  if (gpx_ds_acquire(app->ds, dsi, &inst, &err) != GPX_OK) {
+    snprintf(msg, sizeof msg, "Invalid settings: %s", err.msg);
+    gpx__reply(reply, 0, msg, NULL);
+    pluginv2__check_health_request__free_unpacked(in, NULL);
+    return;
+  }
+  const gpx_ds_settings *s = &inst->settings;
+  gpx_pg_session sess;
+  gpx_pg_error pe;
+  json_t *details = NULL;
+  int ok = 0;
+  if (gpx_pg_acquire(inst->pool, &sess, gpx__cancelled, ctx, &pe) != GPX_OK) {
+    const char *what = pe.status == GPX_PG_AUTH          ? "Authentication failed"
+                       : pe.status == GPX_PG_NO_DATABASE ? "Database not found"
+                       : pe.status == GPX_PG_TIMEOUT     ? "Timed out"
+                                                         : "Cannot reach Postgres";
+    snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", what, s->host, s->port, s->database,
+             s->user, pe.msg);
+  } else {
+    if (gpx_schema_check(&sess, s, &details, &pe) != GPX_OK) {
+      snprintf(msg, sizeof msg, "Connected, but checking the table failed: %s", pe.msg);
+    } else if (!json_is_true(json_object_get(details, "tableExists"))) {
+      snprintf(msg, sizeof msg, "Connected to %s, but table %s does not exist (or is not visible to %s)",
+               s->database, json_string_value(json_object_get(details, "table")), s->user);
+    } else {
+      char bad[700] = "", warn[300] = "";
+      size_t ob = 0, ow = 0;
+      json_t *cols = json_object_get(details, "columns");
+      for (size_t i = 0; i < json_array_size(cols); i++) {
+        json_t *c = json_array_get(cols, i);
+        if (json_is_true(json_object_get(c, "ok"))) continue;
+        const char *e = json_string_value(json_object_get(c, "error"));
+        if (json_is_true(json_object_get(c, "required"))) {
+          if (ob < sizeof bad) ob += (size_t)snprintf(bad + ob, sizeof bad - ob, "%s%s (mapping %s)", ob ? "; " : "", e,
+                                                      json_string_value(json_object_get(c, "name")));
+        } else if (ow < sizeof warn) {
+          ow += (size_t)snprintf(warn + ow, sizeof warn - ow, "%s%s", ow ? ", " : "",
+                                 json_string_value(json_object_get(c, "column")));
+        }
+      }
+      if (ob) {
+        snprintf(msg, sizeof msg, "Table %s: %s", json_string_value(json_object_get(details, "table")), bad);
+      } else {
+        ok = 1;
+        json_t *from = json_object_get(details, "from"), *to = json_object_get(details, "to");
+        int w = snprintf(msg, sizeof msg, "Connected to %s: %lld trades in %s", s->database,
+                         (long long)json_integer_value(json_object_get(details, "trades")),
+                         json_string_value(json_object_get(details, "table")));
+        if (json_is_string(from) && w > 0 && (size_t)w < sizeof msg)
+          w += snprintf(msg + w, sizeof msg - (size_t)w, ", from %s to %s", json_string_value(from), json_string_value(to));
+        if (ow && w > 0 && (size_t)w < sizeof msg)
+          snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (trades table and slippage need them): %s", warn);
+      }
+    }
+    gpx_pg_release(&sess);
+  }
+  gpx__reply(reply, ok, msg, details);
+  json_decref(details);
+  gpx_ds_release(app->ds, inst);
   pluginv2__check_health_request__free_unpacked(in, NULL);
 }

@@ -1,0 +1,199 @@
+/*
+** parse.c — the query model (docs/query-model.md) from DataQuery JSON.
+**
+** Grafana hands us the frontend's query object verbatim, and alert rules
+** store it raw, so anything may arrive: every check names the field and
+** says what was expected. Filter lists become Postgres array literals that
+** are bound as one text[] parameter each (never spliced into SQL).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "query_model.h"
+
+const char *const gpx_query_types[] = {"equity", "pnl",   "daily_pnl",        "drawdown", "returns",
+                                       "stats",  "pnl_distribution", "slippage", "trades", NULL};
+
+void gpx_query_reset(gpx_query *q) {
+  for (int i = 0; i < 3; i++) free(q->filter[i]);
+  memset(q, 0, sizeof *q);
+}
+
+/* Build {"a","b\"c"} from a JSON array of strings. */
+static int gpx__list(json_t *root, const char *key, char **out, gpx_error *err) {
+  *out = NULL;
+  json_t *v = json_object_get(root, key);
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  if (!json_is_array(v)) return gpx_error_set(err, EINVAL, "%s: must be a list of strings", key);
+  size_t n = json_array_size(v);
+  if (n == 0) return GPX_OK;
+  if (n > GPX_QUERY_MAX_LIST)
+    return gpx_error_set(err, EINVAL, "%s: %zu entries, at most %d allowed", key, n, GPX_QUERY_MAX_LIST);
+  gpx_buf b = {0};
+  int rc = gpx_buf_append(&b, "{", 1);
+  size_t used = 0;
+  for (size_t i = 0; i < n && rc == GPX_OK; i++) {
+    json_t *e = json_array_get(v, i);
+    if (!json_is_string(e)) {
+      rc = gpx_error_set(err, EINVAL, "%s[%zu]: must be a string", key, i);
+      break;
+    }
+    const char *s = json_string_value(e);
+    size_t len = json_string_length(e);
+    if (len > 512) {
+      rc = gpx_error_set(err, EINVAL, "%s[%zu]: longer than 512 characters", key, i);
+      break;
+    }
+    if (memchr(s, 0, len)) {
+      rc = gpx_error_set(err, EINVAL, "%s[%zu]: contains a NUL character", key, i);
+      break;
+    }
+    /* Grafana's "All" of a variable that was not expanded means no filter. */
+    if (strcmp(s, "$__all") == 0) {
+      gpx_buf_reset(&b);
+      return GPX_OK;
+    }
+    if (used++) rc = gpx_buf_append(&b, ",", 1);
+    if (rc == GPX_OK) rc = gpx_buf_append(&b, "\"", 1);
+    for (size_t k = 0; k < len && rc == GPX_OK; k++) {
+      if (s[k] == '"' || s[k] == '\\') rc = gpx_buf_append(&b, "\\", 1);
+      if (rc == GPX_OK) rc = gpx_buf_append(&b, &s[k], 1);
+    }
+    if (rc == GPX_OK) rc = gpx_buf_append(&b, "\"", 1);
+  }
+  if (rc == GPX_OK) rc = gpx_buf_append(&b, "}", 1);
+  if (rc == GPX_OK) rc = gpx_buf_terminate(&b);
+  if (rc != GPX_OK) {
+    gpx_buf_reset(&b);
+    if (rc == ENOMEM) gpx_error_set(err, ENOMEM, "out of memory");
+    return rc;
+  }
+  *out = (char *)gpx_buf_release(&b, NULL);
+  return GPX_OK;
+}
+
+static int gpx__enum(json_t *root, const char *key, const char *const *names, int n, int *out,
+                     gpx_error *err) {
+  json_t *v = json_object_get(root, key);
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+  if (s && *s == '\0') return GPX_OK;
+  for (int i = 0; s && i < n; i++) {
+    if (strcmp(s, names[i]) == 0) {
+      *out = i;
+      return GPX_OK;
+    }
+  }
+  char list[256];
+  size_t off = 0;
+  list[0] = 0;
+  for (int i = 0; i < n && off < sizeof list; i++)
+    off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
+  return gpx_error_set(err, EINVAL, "%s: must be one of %s", key, list);
+}
+
+int gpx_query_parse(const Pluginv2__DataQuery *pq, const gpx_ds_settings *s, gpx_query *q,
+                    gpx_error *err) {
+  memset(q, 0, sizeof *q);
+  snprintf(q->ref_id, sizeof q->ref_id, "%s", pq->refid ? pq->refid : "");
+  q->a = s->analytics;
+  q->limit = s->row_limit;
+  json_t *root = NULL;
+  if (pq->json.len > 0) {
+    json_error_t je;
+    root = json_loadb((const char *)pq->json.data, pq->json.len, 0, &je);
+    if (root == NULL) return gpx_error_set(err, EINVAL, "query JSON: %s", je.text);
+    if (!json_is_object(root)) {
+      json_decref(root);
+      return gpx_error_set(err, EINVAL, "query JSON: must be an object");
+    }
+  } else {
+    root = json_object();
+  }
+  int rc = GPX_OK;
+  const char *qt = (pq->querytype && pq->querytype[0]) ? pq->querytype : NULL;
+  json_t *t = json_object_get(root, "queryType");
+  if (t != NULL && !json_is_null(t) && !json_is_string(t)) rc = gpx_error_set(err, EINVAL, "queryType: must be a string");
+  if (json_is_string(t) && json_string_length(t) > 0) qt = json_string_value(t);
+  if (rc == GPX_OK) {
+    char types[256];
+    size_t off = 0;
+    types[0] = 0;
+    for (int i = 0; gpx_query_types[i]; i++)
+      off += (size_t)snprintf(types + off, sizeof types - off, "%s%s", i ? ", " : "", gpx_query_types[i]);
+    int found = -1;
+    for (int i = 0; qt && gpx_query_types[i]; i++)
+      if (strcmp(qt, gpx_query_types[i]) == 0) found = i;
+    if (qt == NULL) rc = gpx_error_set(err, EINVAL, "queryType: missing (expected one of %s)", types);
+    else if (found < 0)
+      rc = gpx_error_set(err, EINVAL, "queryType: unknown query type \"%.64s\" (expected one of %s)", qt, types);
+    else q->type = (gpx_qtype)found;
+  }
+  if (rc == GPX_OK) rc = gpx__list(root, "strategies", &q->filter[0], err);
+  if (rc == GPX_OK) rc = gpx__list(root, "symbols", &q->filter[1], err);
+  if (rc == GPX_OK) rc = gpx__list(root, "accounts", &q->filter[2], err);
+  if (rc == GPX_OK) {
+    static const char *const groups[] = {"none", "strategy", "symbol", "account"};
+    int g = 0;
+    rc = gpx__enum(root, "groupBy", groups, 4, &g, err);
+    q->group_by = (gpx_group)g;
+  }
+  if (rc == GPX_OK) {
+    static const char *const modes[] = {"fraction", "money"};
+    int m = 0;
+    rc = gpx__enum(root, "drawdownMode", modes, 2, &m, err);
+    q->drawdown_money = m;
+  }
+  if (rc == GPX_OK) {
+    json_t *m = json_object_get(root, "metrics");
+    if (m != NULL && !json_is_null(m) && !json_is_array(m)) {
+      rc = gpx_error_set(err, EINVAL, "metrics: must be a list of stat names");
+    } else if (m != NULL && json_array_size(m) > 0) {
+      for (size_t i = 0; i < json_array_size(m) && rc == GPX_OK; i++) {
+        json_t *e = json_array_get(m, i);
+        int idx = json_is_string(e) ? gpx_stats_index(json_string_value(e)) : -1;
+        if (idx < 0) {
+          rc = gpx_error_set(err, EINVAL, "metrics[%zu]: unknown stat %s%.48s%s (e.g. sharpe, win_rate, max_drawdown)", i,
+                             json_is_string(e) ? "\"" : "", json_is_string(e) ? json_string_value(e) : "(not a string)",
+                             json_is_string(e) ? "\"" : "");
+        } else if (q->n_metrics < GPX_STATS_NFIELDS) {
+          int dup = 0;
+          for (int k = 0; k < q->n_metrics; k++) dup |= q->metrics[k] == idx;
+          if (!dup) q->metrics[q->n_metrics++] = idx;
+        }
+      }
+    }
+    if (rc == GPX_OK && q->n_metrics == 0) {
+      for (int i = 0; i < GPX_STATS_NFIELDS; i++) q->metrics[i] = i;
+      q->n_metrics = GPX_STATS_NFIELDS;
+    }
+  }
+  if (rc == GPX_OK) {
+    json_t *l = json_object_get(root, "limit");
+    if (l != NULL && !json_is_null(l)) {
+      if (!json_is_integer(l) || json_integer_value(l) < 1)
+        rc = gpx_error_set(err, EINVAL, "limit: must be a positive whole number");
+      else if (json_integer_value(l) < q->limit)
+        q->limit = json_integer_value(l);
+    }
+  }
+  if (rc == GPX_OK) rc = gpx_analytics_parse(root, "", &q->a, err);
+  json_decref(root);
+  if (rc == GPX_OK) {
+    if (pq->timerange == NULL) {
+      rc = gpx_error_set(err, EINVAL, "timeRange: missing");
+    } else {
+      q->from_ms = pq->timerange->fromepochms;
+      q->to_ms = pq->timerange->toepochms;
+      if (q->to_ms < q->from_ms) rc = gpx_error_set(err, EINVAL, "timeRange: from is after to");
+      /* Keep timestamps inside what ns-precision frames can carry. */
+      else if (q->from_ms < -(INT64_C(9) << 40) || q->to_ms > (INT64_C(9) << 40))
+        rc = gpx_error_set(err, EINVAL, "timeRange: out of supported range");
+    }
+    q->interval_ms = pq->intervalms > 0 ? pq->intervalms : 1000;
+    q->max_points = pq->maxdatapoints > 0 ? pq->maxdatapoints : 1000;
+    if (q->max_points > 100000) q->max_points = 100000;
+  }
+  if (rc != GPX_OK) gpx_query_reset(q);
+  return rc;
+}

@@ -1,0 +1,825 @@
+/*
+** run.c — execute a parsed query: SQL through pg/, numbers through
+** trading/, frames through frame/.
+**
+** Data path (README "Design of the data path"):
+**   equity, pnl, returns  one row per bucket (Σ p), cumulated in C;
+**   drawdown, stats       a binary cursor over (closed_at, pnl), because the
+**                         drawdown needs every trade in order; never held
+**                         in memory at once;
+**   daily_pnl, stats,     Σ p per local day from Postgres (time zones/DST
+**   pnl_distribution      there), completed into a full daily series in C;
+**   slippage              sums per bucket; trades: LIMIT n+1 rows.
+** Each group is its own portfolio starting at initialCapital.
+*/
+#include <endian.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "gpx/frame.h"
+#include "gpx/log.h"
+#include "gpx/query.h"
+#include "query_model.h"
+
+typedef struct gpx__group {
+  char *name;        /* NULL when ungrouped */
+  double base_pnl;   /* Σ p before the range */
+  gpx_curve curve;
+  int curve_ready;
+  /* daily rows from SQL */
+  int32_t *day;
+  double *dpnl;
+  int64_t *dcount;
+  size_t nd, capd;
+  /* slippage sums */
+  double wbps, w;
+  /* bucket/trade rows for curves computed from SQL rows */
+  int64_t *ts;
+  double *pnl;
+  size_t nt, capt;
+} gpx__group;
+
+typedef struct gpx__run {
+  gpx_app *app;
+  gpx_rpc_ctx *ctx;
+  const gpx_ds_settings *s;
+  gpx_query *q;
+  gpx_data_response *dr;
+  gpx_pg_session sess;
+  gpx_buf executed;
+  gpx__group *g;
+  size_t ng, capg;
+  /* days query */
+  int32_t first_day, last_day, today;
+  int64_t *day_start_ms; /* index: day - first_day */
+  size_t n_days;
+} gpx__run;
+
+static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
+
+/* ------------------------------------------------------------ groups */
+
+static gpx__group *gpx__group_get(gpx__run *r, const char *name) {
+  for (size_t i = 0; i < r->ng; i++) {
+    const char *n = r->g[i].name;
+    if ((n == NULL && name == NULL) || (n && name && strcmp(n, name) == 0)) return &r->g[i];
+  }
+  if (r->ng == r->capg) {
+    size_t cap = r->capg ? r->capg * 2 : 8;
+    gpx__group *p = realloc(r->g, cap * sizeof *p);
+    if (p == NULL) return NULL;
+    r->g = p;
+    r->capg = cap;
+  }
+  gpx__group *g = &r->g[r->ng];
+  memset(g, 0, sizeof *g);
+  if (name) {
+    g->name = strdup(name);
+    if (g->name == NULL) return NULL;
+  }
+  r->ng++;
+  return g;
+}
+
+/* Group key of a result row: column 0 when grouped. NULL values get "(none)". */
+static const char *gpx__row_group(gpx__run *r, const PGresult *res, int row) {
+  if (r->q->group_by == GPX_GROUP_NONE) return NULL;
+  return PQgetisnull(res, row, 0) ? "(none)" : PQgetvalue(res, row, 0);
+}
+
+static int gpx__push_row(gpx__group *g, int64_t ts, double pnl) {
+  if (g->nt == g->capt) {
+    size_t cap = g->capt ? g->capt * 2 : 64;
+    int64_t *a = realloc(g->ts, cap * sizeof *a);
+    if (a == NULL) return ENOMEM;
+    g->ts = a;
+    double *b = realloc(g->pnl, cap * sizeof *b);
+    if (b == NULL) return ENOMEM;
+    g->pnl = b;
+    g->capt = cap;
+  }
+  g->ts[g->nt] = ts;
+  g->pnl[g->nt] = pnl;
+  g->nt++;
+  return GPX_OK;
+}
+
+static int gpx__push_day(gpx__group *g, int32_t d, double pnl, int64_t n) {
+  if (g->nd == g->capd) {
+    size_t cap = g->capd ? g->capd * 2 : 64;
+    int32_t *a = realloc(g->day, cap * sizeof *a);
+    if (a == NULL) return ENOMEM;
+    g->day = a;
+    double *b = realloc(g->dpnl, cap * sizeof *b);
+    if (b == NULL) return ENOMEM;
+    g->dpnl = b;
+    int64_t *c = realloc(g->dcount, cap * sizeof *c);
+    if (c == NULL) return ENOMEM;
+    g->dcount = c;
+    g->capd = cap;
+  }
+  g->day[g->nd] = d;
+  g->dpnl[g->nd] = pnl;
+  g->dcount[g->nd] = n;
+  g->nd++;
+  return GPX_OK;
+}
+
+static void gpx__run_reset(gpx__run *r) {
+  for (size_t i = 0; i < r->ng; i++) {
+    free(r->g[i].name);
+    gpx_curve_reset(&r->g[i].curve);
+    free(r->g[i].day);
+    free(r->g[i].dpnl);
+    free(r->g[i].dcount);
+    free(r->g[i].ts);
+    free(r->g[i].pnl);
+  }
+  free(r->g);
+  free(r->day_start_ms);
+  gpx_buf_reset(&r->executed);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void gpx__fail_pg(gpx__run *r, const gpx_pg_error *e) {
+  switch (e->status) {
+    case GPX_PG_UNAVAILABLE:
+    case GPX_PG_AUTH:
+    case GPX_PG_NO_DATABASE:
+      gpx_data_response_error(r->dr, 502, "downstream", "Postgres unavailable: %s", e->msg);
+      break;
+    case GPX_PG_TIMEOUT:
+      gpx_data_response_error(r->dr, 504, "downstream", "query timed out after %d s", r->s->query_timeout_s);
+      break;
+    case GPX_PG_CANCELLED:
+      gpx_data_response_error(r->dr, 499, "plugin", "request cancelled");
+      break;
+    default: {
+      const char *st = e->sqlstate;
+      /* Undefined table/column/function, bad values (e.g. time zone): the
+         settings or the query are wrong, not Postgres. */
+      int config = strcmp(st, "42P01") == 0 || strcmp(st, "42703") == 0 || strcmp(st, "3F000") == 0 ||
+                   strcmp(st, "42883") == 0 || strcmp(st, "42804") == 0;
+      int value = strcmp(st, "22023") == 0 || strncmp(st, "22", 2) == 0;
+      if (config)
+        gpx_data_response_error(r->dr, 400, "downstream", "%s (check the data source's table and column mapping)", e->msg);
+      else if (value)
+        gpx_data_response_error(r->dr, 400, "downstream", "%s", e->msg);
+      else
+        gpx_data_response_error(r->dr, 500, "downstream", "query failed: %s", e->msg);
+    }
+  }
+}
+
+static void gpx__fail(gpx__run *r, int rc, const char *what) {
+  if (r->dr->error[0]) return;
+  gpx_data_response_error(r->dr, 500, "plugin", "%s failed (%s)", what, strerror(rc));
+}
+
+/* Record the statement for meta.executedQueryString, then run it. */
+static int gpx__exec(gpx__run *r, gpx_sql *sql, int binary, PGresult **out) {
+  const char *text = gpx_sql_cstr(sql);
+  if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
+  gpx_buf_append_str(&r->executed, text);
+  if (sql->n) {
+    gpx_buf_append_str(&r->executed, "\n-- parameters:");
+    for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql->params[i]);
+  }
+  gpx_pg_error e;
+  int rc = gpx_pg_exec(&r->sess, text, sql->n, (const char *const *)sql->params, binary, out, &e);
+  if (rc != GPX_OK) gpx__fail_pg(r, &e);
+  return rc;
+}
+
+/* ------------------------------------------------------------ SQL steps */
+
+static int gpx__load_base(gpx__run *r) {
+  gpx_sql sql = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_base(&sql, r->s, r->q);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
+  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
+    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
+    if (g == NULL) rc = ENOMEM;
+    else g->base_pnl = gpx_pg_get_float8(res, i, pc);
+  }
+  PQclear(res);
+  if (rc == GPX_OK && r->q->group_by == GPX_GROUP_NONE && gpx__group_get(r, NULL) == NULL) rc = ENOMEM;
+  return rc;
+}
+
+static double gpx__base_equity(gpx__run *r, const gpx__group *g) {
+  return r->q->a.initial_capital + g->base_pnl;
+}
+
+/* Rows (group?, b, ts, pnl, n) from the bucket query, or (group?, ts, pnl)
+   per trade when per_trade. */
+static int gpx__load_rows(gpx__run *r, gpx_sql *sql, int per_trade, int64_t *total) {
+  PGresult *res = NULL;
+  int rc = gpx__exec(r, sql, 1, &res);
+  if (rc != GPX_OK) return rc;
+  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
+  *total = 0;
+  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
+    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
+    if (g == NULL) {
+      rc = ENOMEM;
+      break;
+    }
+    if (per_trade) {
+      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc), gpx_pg_get_float8(res, i, pc + 1));
+      (*total)++;
+    } else {
+      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), gpx_pg_get_float8(res, i, pc + 2));
+      *total += gpx_pg_get_int8(res, i, pc + 3);
+    }
+  }
+  PQclear(res);
+  return rc;
+}
+
+typedef struct gpx__stream_ctx {
+  gpx__run *r;
+  gpx__group *cur;
+  int64_t bucket_ns;
+  int rc;
+  gpx_error err;
+  int64_t tsbuf[4096];
+  double pbuf[4096];
+} gpx__stream_ctx;
+
+static int gpx__curve_start(gpx__run *r, gpx__group *g, int64_t bucket_ns, gpx_error *err) {
+  if (g->curve_ready) return GPX_OK;
+  g->curve_ready = 1;
+  return gpx_curve_init(&g->curve, gpx__base_equity(r, g), r->q->from_ms * 1000000, bucket_ns, err);
+}
+
+/* One fetched chunk: feed each group's curve in slices. */
+static int gpx__on_chunk(const PGresult *res, void *arg) {
+  gpx__stream_ctx *sc = arg;
+  gpx__run *r = sc->r;
+  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
+  int n = PQntuples(res);
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    const char *name = gpx__row_group(r, res, i);
+    if (sc->cur == NULL || (name && (sc->cur->name == NULL || strcmp(sc->cur->name, name) != 0))) {
+      if (k && sc->cur) {
+        sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, k, &sc->err);
+        k = 0;
+        if (sc->rc) return 1;
+      }
+      sc->cur = gpx__group_get(r, name);
+      if (sc->cur == NULL) return sc->rc = ENOMEM, 1;
+      if ((sc->rc = gpx__curve_start(r, sc->cur, sc->bucket_ns, &sc->err)) != GPX_OK) return 1;
+    }
+    sc->tsbuf[k] = gpx_pg_get_timestamptz_ns(res, i, pc);
+    sc->pbuf[k] = gpx_pg_get_float8(res, i, pc + 1);
+    if (++k == 4096) {
+      sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, k, &sc->err);
+      k = 0;
+      if (sc->rc) return 1;
+    }
+  }
+  if (k) sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, k, &sc->err);
+  return sc->rc ? 1 : 0;
+}
+
+static int gpx__stream_curves(gpx__run *r, int64_t bucket_ns) {
+  gpx_sql sql = {0};
+  int rc = gpx_sql_trade_stream(&sql, r->s, r->q);
+  if (rc != GPX_OK) {
+    gpx_sql_reset(&sql);
+    return rc;
+  }
+  const char *text = gpx_sql_cstr(&sql);
+  if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
+  gpx_buf_printf(&r->executed, "DECLARE gpx_stream NO SCROLL CURSOR FOR %s", text);
+  gpx_buf_append_str(&r->executed, "\n-- parameters:");
+  for (int i = 0; i < sql.n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql.params[i]);
+  gpx__stream_ctx *sc = calloc(1, sizeof *sc);
+  if (sc == NULL) {
+    gpx_sql_reset(&sql);
+    return ENOMEM;
+  }
+  sc->r = r;
+  sc->bucket_ns = bucket_ns;
+  gpx_pg_error e;
+  rc = gpx_pg_stream(&r->sess, text, sql.n, (const char *const *)sql.params, 65536, gpx__on_chunk, sc, &e);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) {
+    if (sc->rc != GPX_OK) {
+      gpx_data_response_error(r->dr, 500, "plugin", "drawdown: %s", sc->err.msg);
+      rc = sc->rc;
+    } else {
+      gpx__fail_pg(r, &e);
+    }
+  }
+  free(sc);
+  gpx_error err;
+  for (size_t i = 0; rc == GPX_OK && i < r->ng; i++) {
+    rc = gpx__curve_start(r, &r->g[i], bucket_ns, &err);
+    if (rc == GPX_OK) rc = gpx_curve_finish(&r->g[i].curve, &err);
+    if (rc != GPX_OK) gpx_data_response_error(r->dr, 500, "plugin", "drawdown: %s", err.msg);
+  }
+  return rc;
+}
+
+static int gpx__load_days(gpx__run *r) {
+  gpx_sql sql = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_days(&sql, r->q);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  int n = PQntuples(res);
+  r->n_days = (size_t)n;
+  r->day_start_ms = calloc(n ? (size_t)n : 1, sizeof *r->day_start_ms);
+  if (r->day_start_ms == NULL) rc = ENOMEM;
+  for (int i = 0; i < n && rc == GPX_OK; i++) {
+    uint32_t d;
+    memcpy(&d, PQgetvalue(res, i, 0), 4);
+    int32_t day = (int32_t)be32toh(d);
+    if (i == 0) r->first_day = day;
+    r->last_day = day;
+    memcpy(&d, PQgetvalue(res, i, 1), 4);
+    r->today = (int32_t)be32toh(d);
+    r->day_start_ms[i] = gpx_pg_get_int8(res, i, 2);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int gpx__load_daily(gpx__run *r) {
+  gpx_sql sql = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_daily(&sql, r->s, r->q);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
+  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
+    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
+    if (g == NULL) {
+      rc = ENOMEM;
+      break;
+    }
+    uint32_t d;
+    memcpy(&d, PQgetvalue(res, i, pc), 4);
+    rc = gpx__push_day(g, (int32_t)be32toh(d), gpx_pg_get_float8(res, i, pc + 1), gpx_pg_get_int8(res, i, pc + 2));
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int gpx__load_slippage(gpx__run *r, int64_t width_ms, int per_bucket) {
+  gpx_sql sql = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_slippage(&sql, r->s, r->q, width_ms);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
+  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
+    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
+    if (g == NULL) {
+      rc = ENOMEM;
+      break;
+    }
+    double wbps = gpx_pg_get_float8(res, i, pc + 2), w = gpx_pg_get_float8(res, i, pc + 3);
+    g->wbps += wbps;
+    g->w += w;
+    if (per_bucket) rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), w > 0 ? wbps / w : NAN);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static void gpx__currency_unit(const char *code, char *buf, size_t cap) {
+  static const char *const known[] = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "CNY", "INR",
+                                      "BRL", "RUB", "SEK", "NOK", "DKK", "PLN", "CZK", "ZAR", "KRW",
+                                      "BTC", "UAH", "ISK", "HKD", NULL};
+  for (int i = 0; known[i]; i++) {
+    if (strcasecmp(code, known[i]) == 0) {
+      snprintf(buf, cap, "currency%s", known[i]);
+      return;
+    }
+  }
+  snprintf(buf, cap, "suffix: %s", code);
+}
+
+static int gpx__emit(gpx__run *r, gpx_frame *f) {
+  gpx_error err;
+  int rc = gpx_frame_set_ref_id(f, r->q->ref_id, &err);
+  if (rc == GPX_OK) rc = gpx_frame_set_executed_query(f, gpx_buf_terminate(&r->executed) == GPX_OK && r->executed.data
+                                                            ? (const char *)r->executed.data : "", &err);
+  gpx_buf out = {0};
+  if (rc == GPX_OK) rc = gpx_frame_encode(f, &out, &err);
+  if (rc == GPX_OK) rc = gpx_data_response_add_frame(r->dr, &out);
+  if (rc != GPX_OK) gpx_data_response_error(r->dr, 500, "plugin", "encoding frame: %s", err.msg);
+  gpx_buf_reset(&out);
+  return rc;
+}
+
+/* A value field with the group's label, unit and display name. */
+static gpx_field *gpx__value_field(gpx__run *r, gpx_frame *f, const gpx__group *g, const char *name,
+                                   const char *unit, const char *display, gpx_error *err) {
+  gpx_field *fl = gpx_frame_add_field(f, name, GPX_FIELD_FLOAT64, 1, err);
+  if (fl == NULL) return NULL;
+  if (g->name && gpx_field_set_label(fl, gpx_group_label(r->q->group_by), g->name, err) != GPX_OK) return NULL;
+  if (unit && gpx_field_set_unit(fl, unit, err) != GPX_OK) return NULL;
+  if (display) {
+    char dn[300];
+    if (g->name) snprintf(dn, sizeof dn, "%s %s", display, g->name);
+    else snprintf(dn, sizeof dn, "%s", display);
+    if (gpx_field_set_display_name_from_ds(fl, dn, err) != GPX_OK) return NULL;
+  }
+  return fl;
+}
+
+/* One timeseries-multi frame: time + one value field for group g. */
+static int gpx__series_frame(gpx__run *r, const gpx__group *g, const char *field, const char *unit,
+                             const char *display, const int64_t *ts, const double *v, size_t n) {
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  int rc = gpx_frame_set_name(&f, g->name ? g->name : field, &err);
+  if (rc == GPX_OK) rc = gpx_frame_set_type(&f, GPX_FRAME_TYPE_TIMESERIES_MULTI, 0, 1, &err);
+  gpx_field *tf = rc == GPX_OK ? gpx_frame_add_field(&f, "time", GPX_FIELD_TIME, 0, &err) : NULL;
+  gpx_field *vf = tf ? gpx__value_field(r, &f, g, field, unit, display, &err) : NULL;
+  if (vf == NULL) rc = EINVAL;
+  if (rc == GPX_OK) rc = gpx_field_append_i64s(tf, ts, n, &err);
+  if (rc == GPX_OK) rc = gpx_field_append_f64s(vf, v, n, &err);
+  if (rc == GPX_OK) rc = gpx__emit(r, &f);
+  else gpx_data_response_error(r->dr, 500, "plugin", "building frame: %s", err.msg);
+  gpx_frame_reset(&f);
+  return rc;
+}
+
+/* ------------------------------------------------------------ query types */
+
+static int64_t gpx__width_ms(const gpx_query *q) {
+  int64_t w = (q->to_ms - q->from_ms) / (q->max_points > 0 ? q->max_points : 1);
+  if (w < q->interval_ms) w = q->interval_ms;
+  return w > 0 ? w : 1;
+}
+
+/* equity / pnl / returns: last value of each bucket, from bucket sums. */
+static int gpx__run_curve(gpx__run *r) {
+  int rc = gpx__load_base(r);
+  if (rc != GPX_OK) return rc;
+  int64_t width = gpx__width_ms(r->q), total = 0;
+  gpx_sql sql = {0};
+  rc = gpx_sql_buckets(&sql, r->s, r->q, width);
+  if (rc == GPX_OK) rc = gpx__load_rows(r, &sql, 0, &total);
+  if (rc == GPX_OK && total <= r->q->max_points) {
+    /* Few trades: one point per trade, no down-sampling. */
+    for (size_t i = 0; i < r->ng; i++) r->g[i].nt = 0;
+    rc = gpx_sql_trade_stream(&sql, r->s, r->q);
+    if (rc == GPX_OK) rc = gpx__load_rows(r, &sql, 1, &total);
+  }
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  static const char *const field[] = {[GPX_Q_EQUITY] = "equity", [GPX_Q_PNL] = "pnl", [GPX_Q_RETURNS] = "returns"};
+  static const char *const disp[] = {[GPX_Q_EQUITY] = "Portfolio value", [GPX_Q_PNL] = "Cumulative P&L",
+                                     [GPX_Q_RETURNS] = "Cumulative return"};
+  char cur[32];
+  gpx__currency_unit(r->s->currency, cur, sizeof cur);
+  const char *unit = r->q->type == GPX_Q_RETURNS ? "percentunit" : cur;
+  for (size_t i = 0; i < r->ng && rc == GPX_OK; i++) {
+    gpx__group *g = &r->g[i];
+    gpx_error err;
+    /* Each SQL row (bucket or trade) is one point of the curve. */
+    rc = gpx_curve_init(&g->curve, gpx__base_equity(r, g), r->q->from_ms * 1000000, 0, &err);
+    if (rc == GPX_OK) rc = gpx_curve_push(&g->curve, g->ts, g->pnl, g->nt, &err);
+    if (rc == GPX_OK) rc = gpx_curve_finish(&g->curve, &err);
+    if (rc != GPX_OK) {
+      gpx_data_response_error(r->dr, 500, "plugin", "%s", err.msg);
+      break;
+    }
+    size_t n = g->curve.npts;
+    int64_t *ts = malloc((n + 2) * sizeof *ts);
+    double *v = malloc((n + 2) * sizeof *v);
+    if (!ts || !v) {
+      free(ts);
+      free(v);
+      return ENOMEM;
+    }
+    /* The range start carries E(from) so the line starts where the range
+       does; the range end repeats the last value. */
+    size_t k = 0;
+    double e0 = gpx__base_equity(r, g);
+    ts[k] = r->q->from_ms * 1000000;
+    v[k++] = r->q->type == GPX_Q_EQUITY ? e0 : 0.0;
+    if (r->q->type == GPX_Q_RETURNS && !(e0 > 0)) v[0] = NAN;
+    for (size_t p = 0; p < n; p++) {
+      const gpx_curve_point *pt = &g->curve.pts[p];
+      ts[k] = pt->ts;
+      v[k++] = r->q->type == GPX_Q_EQUITY ? pt->equity : r->q->type == GPX_Q_PNL ? pt->pnl : pt->ret;
+    }
+    if (ts[k - 1] < r->q->to_ms * 1000000) {
+      ts[k] = r->q->to_ms * 1000000;
+      v[k] = v[k - 1];
+      k++;
+    }
+    rc = gpx__series_frame(r, g, field[r->q->type], unit, disp[r->q->type], ts, v, k);
+    free(ts);
+    free(v);
+  }
+  return rc;
+}
+
+static int gpx__run_drawdown(gpx__run *r) {
+  int rc = gpx__load_base(r);
+  if (rc != GPX_OK) return rc;
+  int64_t bucket_ns = gpx_bucket_width_ns(r->q->from_ms * 1000000, r->q->to_ms * 1000000, r->q->interval_ms,
+                                          r->q->max_points, -1);
+  rc = gpx__stream_curves(r, bucket_ns);
+  if (rc != GPX_OK) return rc;
+  char cur[32];
+  gpx__currency_unit(r->s->currency, cur, sizeof cur);
+  int money = r->q->drawdown_money;
+  for (size_t i = 0; i < r->ng && rc == GPX_OK; i++) {
+    gpx__group *g = &r->g[i];
+    size_t n = g->curve.npts;
+    int64_t *ts = malloc((n + 2) * sizeof *ts);
+    double *v = malloc((n + 2) * sizeof *v);
+    if (!ts || !v) {
+      free(ts);
+      free(v);
+      return ENOMEM;
+    }
+    size_t k = 0;
+    ts[k] = r->q->from_ms * 1000000;
+    v[k++] = gpx__base_equity(r, g) > 0 || money ? 0.0 : NAN;
+    for (size_t p = 0; p < n; p++) {
+      const gpx_curve_point *pt = &g->curve.pts[p];
+      /* the bucket's minimum, at the time it happened, so troughs show */
+      ts[k] = money ? pt->dd_amount_ts : pt->dd_ts;
+      v[k] = money ? pt->drawdown_amount : pt->drawdown;
+      if (ts[k] <= ts[k - 1]) ts[k] = ts[k - 1] + 1;
+      k++;
+    }
+    rc = gpx__series_frame(r, g, "drawdown", money ? cur : "percentunit", "Drawdown", ts, v, k);
+    free(ts);
+    free(v);
+  }
+  return rc;
+}
+
+static int gpx__build_daily(gpx__run *r, gpx__group *g, gpx_daily *d) {
+  gpx_error err;
+  int rc = gpx_daily_build(g->day, g->dpnl, g->dcount, g->nd, r->first_day, r->last_day,
+                           (gpx_trading_days)r->q->a.trading_days, gpx__base_equity(r, g), d, &err);
+  if (rc != GPX_OK) gpx_data_response_error(r->dr, 500, "plugin", "daily series: %s", err.msg);
+  return rc;
+}
+
+static int gpx__run_daily(gpx__run *r) {
+  int rc = gpx__load_base(r);
+  if (rc == GPX_OK) rc = gpx__load_days(r);
+  if (rc == GPX_OK) rc = gpx__load_daily(r);
+  if (rc != GPX_OK) return rc;
+  char cur[32];
+  gpx__currency_unit(r->s->currency, cur, sizeof cur);
+  for (size_t i = 0; i < r->ng && rc == GPX_OK; i++) {
+    gpx__group *g = &r->g[i];
+    gpx_daily d;
+    memset(&d, 0, sizeof d);
+    rc = gpx__build_daily(r, g, &d);
+    if (rc != GPX_OK) break;
+    if (r->q->type == GPX_Q_DAILY_PNL) {
+      int64_t *ts = malloc((d.n ? d.n : 1) * sizeof *ts);
+      if (ts == NULL) rc = ENOMEM;
+      for (size_t k = 0; rc == GPX_OK && k < d.n; k++) {
+        int64_t idx = (int64_t)d.day[k] - r->first_day;
+        ts[k] = (idx >= 0 && (size_t)idx < r->n_days ? r->day_start_ms[idx] : (int64_t)d.day[k] * 86400000) * 1000000;
+      }
+      if (rc == GPX_OK) rc = gpx__series_frame(r, g, "daily_pnl", cur, "Daily P&L", ts, d.pnl, d.n);
+      free(ts);
+    } else {
+      gpx_frame f;
+      gpx_frame_init(&f);
+      gpx_error err;
+      rc = gpx_frame_set_name(&f, g->name ? g->name : "pnl_distribution", &err);
+      if (rc == GPX_OK) rc = gpx_frame_set_type(&f, GPX_FRAME_TYPE_NUMERIC_LONG, 0, 1, &err);
+      gpx_field *vf = rc == GPX_OK ? gpx__value_field(r, &f, g, "daily_pnl", cur, "Daily P&L", &err) : NULL;
+      if (vf == NULL) rc = EINVAL;
+      if (rc == GPX_OK) rc = gpx_field_append_f64s(vf, d.pnl, d.n, &err);
+      if (rc == GPX_OK) rc = gpx__emit(r, &f);
+      else gpx_data_response_error(r->dr, 500, "plugin", "building frame: %s", err.msg);
+      gpx_frame_reset(&f);
+    }
+    gpx_daily_reset(&d);
+  }
+  return rc;
+}
+
+static const char *const gpx__stat_display[GPX_STATS_NFIELDS] = {
+    "Total P&L", "Total return", "Portfolio value", "Trade count", "Win rate", "Profit factor",
+    "Payoff ratio", "Expectancy", "Max drawdown", "Max drawdown (money)", "Sharpe ratio", "Sortino ratio",
+    "Calmar ratio", "Annual return (CAGR)", "Annual volatility", "Average slippage", "Daily loss (today)",
+    "Worst day", "Best day"};
+
+static const char *gpx__stat_unit(int i, const char *cur) {
+  const char *name = gpx_stats_field_names[i];
+  if (!strcmp(name, "total_pnl") || !strcmp(name, "equity") || !strcmp(name, "expectancy") ||
+      !strcmp(name, "max_drawdown_amount") || !strcmp(name, "daily_loss") || !strcmp(name, "worst_day") ||
+      !strcmp(name, "best_day"))
+    return cur;
+  if (!strcmp(name, "total_return") || !strcmp(name, "win_rate") || !strcmp(name, "max_drawdown") ||
+      !strcmp(name, "cagr") || !strcmp(name, "annual_volatility"))
+    return "percentunit";
+  if (!strcmp(name, "avg_slippage_bps")) return "suffix: bps";
+  return "none";
+}
+
+static int gpx__run_stats(gpx__run *r) {
+  int rc = gpx__load_base(r);
+  if (rc == GPX_OK) rc = gpx__load_days(r);
+  if (rc == GPX_OK) rc = gpx__load_daily(r);
+  /* one bucket over the whole range */
+  if (rc == GPX_OK) rc = gpx__load_slippage(r, r->q->to_ms - r->q->from_ms + 1, 0);
+  if (rc == GPX_OK) rc = gpx__stream_curves(r, r->q->to_ms * 1000000 - r->q->from_ms * 1000000 + 1);
+  if (rc != GPX_OK) return rc;
+  char cur[32];
+  gpx__currency_unit(r->s->currency, cur, sizeof cur);
+  gpx_analytics_opts o;
+  gpx_analytics_opts_default(&o);
+  o.trading_days = (gpx_trading_days)r->q->a.trading_days;
+  o.annualization = r->q->a.annualization;
+  o.risk_free_rate = r->q->a.risk_free_rate;
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  rc = gpx_frame_set_name(&f, "stats", &err);
+  if (rc == GPX_OK) rc = gpx_frame_set_type(&f, GPX_FRAME_TYPE_NUMERIC_WIDE, 0, 1, &err);
+  for (size_t i = 0; i < r->ng && rc == GPX_OK; i++) {
+    gpx__group *g = &r->g[i];
+    gpx_daily d;
+    memset(&d, 0, sizeof d);
+    rc = gpx__build_daily(r, g, &d);
+    if (rc != GPX_OK) break;
+    gpx_slippage_acc slip;
+    memset(&slip, 0, sizeof slip);
+    slip.sum_wbps = g->wbps;
+    slip.sum_w = g->w;
+    slip.legs = g->w > 0 ? 1 : 0;
+    gpx_drawdown_summary dd = {g->curve.max_dd, g->curve.max_dd_amount};
+    gpx_stats st;
+    rc = gpx_stats_compute(gpx__base_equity(r, g), &g->curve.agg, &dd, &d, r->today, &slip, &o, &st, &err);
+    gpx_daily_reset(&d);
+    if (rc != GPX_OK) {
+      gpx_data_response_error(r->dr, 500, "plugin", "stats: %s", err.msg);
+      break;
+    }
+    for (int m = 0; m < r->q->n_metrics && rc == GPX_OK; m++) {
+      int idx = r->q->metrics[m];
+      gpx_field *fl = gpx__value_field(r, &f, g, gpx_stats_field_names[idx], gpx__stat_unit(idx, cur),
+                                       gpx__stat_display[idx], &err);
+      if (fl == NULL) rc = EINVAL;
+      else rc = gpx_field_append_f64(fl, gpx_stats_get(&st, (size_t)idx), &err);
+    }
+  }
+  if (rc == GPX_OK) rc = gpx__emit(r, &f);
+  else if (!r->dr->error[0]) gpx_data_response_error(r->dr, 500, "plugin", "building frame: %s", err.msg);
+  gpx_frame_reset(&f);
+  return rc;
+}
+
+static int gpx__run_slippage(gpx__run *r) {
+  int rc = gpx__load_slippage(r, gpx__width_ms(r->q), 1);
+  if (rc != GPX_OK) return rc;
+  if (r->q->group_by == GPX_GROUP_NONE && gpx__group_get(r, NULL) == NULL) return ENOMEM;
+  for (size_t i = 0; i < r->ng && rc == GPX_OK; i++)
+    rc = gpx__series_frame(r, &r->g[i], "slippage_bps", "suffix: bps", "Slippage", r->g[i].ts, r->g[i].pnl,
+                           r->g[i].nt);
+  return rc;
+}
+
+static int gpx__run_trades(gpx__run *r) {
+  gpx_sql sql = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_trades(&sql, r->s, r->q, r->q->limit);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 0, &res);
+  gpx_sql_reset(&sql);
+  if (rc != GPX_OK) return rc;
+  char cur[32];
+  gpx__currency_unit(r->s->currency, cur, sizeof cur);
+  int n = PQntuples(res);
+  int cut = n > r->q->limit;
+  if (cut) n = (int)r->q->limit;
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  rc = gpx_frame_set_name(&f, "trades", &err);
+  if (rc == GPX_OK) rc = gpx_frame_set_type(&f, GPX_FRAME_TYPE_TABLE, 0, 0, &err);
+  static const char *const names[] = {"closed_at", "opened_at", "trade_id", "account", "exchange", "strategy",
+                                      "symbol", "side", "qty", "entry_price", "exit_price", "fees", "realized_pnl",
+                                      "slippage_bps"};
+  gpx_field *fl[14] = {0};
+  for (int c = 0; c < 14 && rc == GPX_OK; c++) {
+    gpx_field_type t = c < 2 ? GPX_FIELD_TIME : c < 8 ? GPX_FIELD_STRING : GPX_FIELD_FLOAT64;
+    fl[c] = gpx_frame_add_field(&f, names[c], t, c == 0 ? 0 : 1, &err);
+    if (fl[c] == NULL) rc = EINVAL;
+    else if (c >= 11 && c <= 12) rc = gpx_field_set_unit(fl[c], cur, &err);
+    else if (c == 13) rc = gpx_field_set_unit(fl[c], "suffix: bps", &err);
+  }
+  for (int i = 0; i < n && rc == GPX_OK; i++) {
+    for (int c = 0; c < 13 && rc == GPX_OK; c++) {
+      if (PQgetisnull(res, i, c)) {
+        rc = gpx_field_append_null(fl[c], &err);
+      } else if (c < 2) {
+        rc = gpx_field_append_time(fl[c], strtoll(PQgetvalue(res, i, c), NULL, 10) * 1000, &err);
+      } else if (c < 8) {
+        rc = gpx_field_append_str(fl[c], PQgetvalue(res, i, c), (size_t)PQgetlength(res, i, c), &err);
+      } else {
+        rc = gpx_field_append_f64(fl[c], strtod(PQgetvalue(res, i, c), NULL), &err);
+      }
+    }
+    if (rc != GPX_OK) break;
+    const char *sd = PQgetisnull(res, i, 7) ? "" : PQgetvalue(res, i, 7);
+    gpx_side side = (!strcasecmp(sd, "long") || !strcasecmp(sd, "buy"))    ? GPX_SIDE_LONG
+                    : (!strcasecmp(sd, "short") || !strcasecmp(sd, "sell")) ? GPX_SIDE_SHORT
+                                                                             : GPX_SIDE_UNKNOWN;
+#define NUM(c) (PQgetisnull(res, i, c) ? NAN : strtod(PQgetvalue(res, i, c), NULL))
+    double bps = gpx_trade_slippage_bps(side, NUM(8), NUM(9), NUM(10), NUM(13), NUM(14));
+#undef NUM
+    rc = gpx_field_append_f64(fl[13], bps, &err);
+  }
+  PQclear(res);
+  if (rc == GPX_OK && cut) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "Showing the newest %lld trades; more match the range and filters (row limit).",
+             (long long)r->q->limit);
+    rc = gpx_frame_add_notice(&f, GPX_NOTICE_WARNING, msg, &err);
+  }
+  if (rc == GPX_OK) rc = gpx__emit(r, &f);
+  else if (!r->dr->error[0]) gpx_data_response_error(r->dr, 500, "plugin", "building frame: %s", err.msg);
+  gpx_frame_reset(&f);
+  return rc;
+}
+
+/* ------------------------------------------------------------ entry */
+
+void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
+                       const Pluginv2__DataQuery *pq, gpx_data_response *dr) {
+  gpx_error err;
+  if (app->test_queries && pq->querytype && strncmp(pq->querytype, "__test_frame", 12) == 0) {
+    gpx_query_test_frame(pq, dr);
+    return;
+  }
+  if (pctx == NULL || pctx->datasourceinstancesettings == NULL) {
+    gpx_data_response_error(dr, 400, "plugin", "request has no data-source instance settings");
+    return;
+  }
+  gpx_ds_instance *inst = NULL;
+  if (gpx_ds_acquire(app->ds, pctx->datasourceinstancesettings, &inst, &err) != GPX_OK) {
+    gpx_data_response_error(dr, 400, "plugin", "data source settings: %s", err.msg);
+    return;
+  }
+  gpx_query q;
+  if (gpx_query_parse(pq, &inst->settings, &q, &err) != GPX_OK) {
+    gpx_data_response_error(dr, 400, "plugin", "%s", err.msg);
+    gpx_ds_release(app->ds, inst);
+    return;
+  }
+  gpx__run r;
+  memset(&r, 0, sizeof r);
+  r.app = app;
+  r.ctx = ctx;
+  r.s = &inst->settings;
+  r.q = &q;
+  r.dr = dr;
+  gpx_pg_error pe;
+  int rc = gpx_pg_acquire(inst->pool, &r.sess, gpx__cancelled, ctx, &pe);
+  if (rc != GPX_OK) {
+    gpx__fail_pg(&r, &pe);
+  } else {
+    switch (q.type) {
+      case GPX_Q_EQUITY:
+      case GPX_Q_PNL:
+      case GPX_Q_RETURNS: rc = gpx__run_curve(&r); break;
+      case GPX_Q_DRAWDOWN: rc = gpx__run_drawdown(&r); break;
+      case GPX_Q_DAILY_PNL:
+      case GPX_Q_PNL_DISTRIBUTION: rc = gpx__run_daily(&r); break;
+      case GPX_Q_STATS: rc = gpx__run_stats(&r); break;
+      case GPX_Q_SLIPPAGE: rc = gpx__run_slippage(&r); break;
+      case GPX_Q_TRADES: rc = gpx__run_trades(&r); break;
+      default: rc = EINVAL; break;
+    }
+    if (rc != GPX_OK) gpx__fail(&r, rc, gpx_query_types[q.type]);
+    gpx_pg_release(&r.sess);
+  }
+  gpx__run_reset(&r);
+  gpx_query_reset(&q);
+  gpx_ds_release(app->ds, inst);
+}

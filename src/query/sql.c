@@ -1,0 +1,337 @@
+/*
+** sql.c — where SQL is built.
+**
+** Every value (time range, filters, time zone, bucket width, limits) is a
+** bound parameter; configured table and column names are quoted as
+** identifiers. The statements push to Postgres what it does exactly and
+** cheaply — range filtering on the closed_at index, sums per bucket or per
+** local day (time zones and DST are Postgres' job), slippage sums — and
+** leave to C (trading/) only what needs the trade sequence: drawdown.
+**
+** Money columns are cast to float8 in SQL: numeric sums are exact in
+** Postgres and the frame carries float64 anyway (trading-metrics.md §1).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "query_model.h"
+
+void gpx_sql_reset(gpx_sql *q) {
+  gpx_buf_reset(&q->text);
+  for (int i = 0; i < q->n; i++) free(q->params[i]);
+  memset(q, 0, sizeof *q);
+}
+
+int gpx_sql_append(gpx_sql *q, const char *s) { return gpx_buf_append_str(&q->text, s); }
+
+const char *gpx_sql_cstr(gpx_sql *q) {
+  if (gpx_buf_terminate(&q->text) != GPX_OK) return "";
+  return (const char *)q->text.data;
+}
+
+int gpx_sql_param(gpx_sql *q, const char *value, const char *cast) {
+  if (q->n >= GPX_SQL_MAX_PARAMS) return E2BIG;
+  char *v = strdup(value);
+  if (v == NULL) return ENOMEM;
+  q->params[q->n++] = v;
+  return gpx_buf_printf(&q->text, "$%d%s%s", q->n, cast ? "::" : "", cast ? cast : "");
+}
+
+static int gpx__param_i64(gpx_sql *q, int64_t v, const char *cast) {
+  char b[32];
+  snprintf(b, sizeof b, "%lld", (long long)v);
+  return gpx_sql_param(q, b, cast);
+}
+
+static int gpx__ident(gpx_sql *q, const char *id) { return gpx_pg_quote_ident(&q->text, id); }
+
+static int gpx__col(gpx_sql *q, const gpx_ds_settings *s, gpx_col c) {
+  return gpx__ident(q, s->columns[c]);
+}
+
+static int gpx__table(gpx_sql *q, const gpx_ds_settings *s) {
+  if (s->schema[0]) {
+    GPX_RETURN_NOT_OK(gpx__ident(q, s->schema));
+    GPX_RETURN_NOT_OK(gpx_sql_append(q, "."));
+  }
+  return gpx__ident(q, s->table);
+}
+
+gpx_col gpx_group_col(gpx_group g) {
+  switch (g) {
+    case GPX_GROUP_STRATEGY: return GPX_COL_STRATEGY;
+    case GPX_GROUP_SYMBOL: return GPX_COL_SYMBOL;
+    case GPX_GROUP_ACCOUNT: return GPX_COL_ACCOUNT;
+    default: return GPX_COL_COUNT;
+  }
+}
+
+const char *gpx_group_label(gpx_group g) {
+  switch (g) {
+    case GPX_GROUP_STRATEGY: return "strategy";
+    case GPX_GROUP_SYMBOL: return "symbol";
+    case GPX_GROUP_ACCOUNT: return "account";
+    default: return "";
+  }
+}
+
+/* "<group col>::text AS g, " or nothing. */
+static int gpx__group_select(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
+  if (q->group_by == GPX_GROUP_NONE) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_group_col(q->group_by)));
+  return gpx_sql_append(o, "::text AS g, ");
+}
+
+/* FROM … WHERE <time filter> AND <list filters> */
+static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r) {
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
+  GPX_RETURN_NOT_OK(gpx__table(o, s));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  if (r == GPX_RANGE_BEFORE) {
+    /* Equity includes every trade before the range (trading-metrics.md §3). */
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= to_timestamp("));
+    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
+  } else {
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " > to_timestamp("));
+    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000) AND "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= to_timestamp("));
+    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->to_ms, "float8"));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
+  }
+  static const gpx_col fcols[3] = {GPX_COL_STRATEGY, GPX_COL_SYMBOL, GPX_COL_ACCOUNT};
+  for (int i = 0; i < 3; i++) {
+    if (q->filter[i] == NULL) continue;
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, fcols[i]));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text = ANY("));
+    GPX_RETURN_NOT_OK(gpx_sql_param(o, q->filter[i], "text[]"));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, ")"));
+  }
+  return GPX_OK;
+}
+
+static int gpx__group_by(gpx_sql *o, const gpx_query *q, const char *more) {
+  if (q->group_by == GPX_GROUP_NONE && more == NULL) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " GROUP BY "));
+  if (q->group_by != GPX_GROUP_NONE) GPX_RETURN_NOT_OK(gpx_sql_append(o, more ? "g, " : "g"));
+  if (more) GPX_RETURN_NOT_OK(gpx_sql_append(o, more));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
+  if (q->group_by != GPX_GROUP_NONE) GPX_RETURN_NOT_OK(gpx_sql_append(o, more ? "g, " : "g"));
+  if (more) GPX_RETURN_NOT_OK(gpx_sql_append(o, more));
+  return GPX_OK;
+}
+
+/* Σ p of matching trades up to the range start, per group. */
+int gpx_sql_base(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "COALESCE(sum("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "), 0)::float8 AS pnl"));
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_BEFORE));
+  return gpx__group_by(o, q, NULL);
+}
+
+/* Bucket index of closed_at: floor((epoch_ms - from) / width). */
+static int gpx__bucket_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "floor((extract(epoch FROM "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") * 1000 - "));
+  GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") / "));
+  GPX_RETURN_NOT_OK(gpx__param_i64(o, width_ms > 0 ? width_ms : 1, "float8"));
+  return gpx_sql_append(o, ")::int8");
+}
+
+/* Per bucket: last closed_at, Σ p, count. Equity/P&L/returns take the last
+   value of each bucket, which is exactly base + the running sum of bucket
+   sums — so only one row per bucket crosses the wire. */
+int gpx_sql_buckets(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
+  GPX_RETURN_NOT_OK(gpx__bucket_expr(o, s, q, width_ms));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " AS b, max("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz AS ts, sum("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::float8 AS pnl, count(*)::int8 AS n"));
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
+  return gpx__group_by(o, q, "b");
+}
+
+/* Every trade in the range, ordered, for per-trade drawdown. */
+int gpx_sql_trade_stream(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::timestamptz AS ts, "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::float8 AS pnl"));
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
+  if (q->group_by != GPX_GROUP_NONE) GPX_RETURN_NOT_OK(gpx_sql_append(o, "g, "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+  return gpx__col(o, s, GPX_COL_TRADE_ID);
+}
+
+/* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz. */
+int gpx_sql_daily(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "((timezone("));
+  GPX_RETURN_NOT_OK(gpx_sql_param(o, q->a.timezone, "text"));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::timestamptz))::date - DATE '1970-01-01')::int4 AS d, sum("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::float8 AS pnl, count(*)::int8 AS n"));
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
+  return gpx__group_by(o, q, "d");
+}
+
+/* The range's first/last local day, today, and each day's start instant. */
+int gpx_sql_days(gpx_sql *o, const gpx_query *q) {
+  gpx_sql_reset(o);
+  /* $1 tz, $2 from, $3 to */
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "WITH r AS (SELECT (timezone("));
+  GPX_RETURN_NOT_OK(gpx_sql_param(o, q->a.timezone, "text"));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ", to_timestamp("));
+  GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000))::date - DATE '1970-01-01')::int4 AS f, (timezone($1::text, to_timestamp("));
+  GPX_RETURN_NOT_OK(gpx__param_i64(o, q->to_ms, "float8"));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o,
+      " / 1000))::date - DATE '1970-01-01')::int4 AS l, (timezone($1::text, now())::date - DATE '1970-01-01')::int4 AS t)"
+      " SELECT d::int4, r.t, (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8"
+      " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 36600))) AS d ORDER BY d"));
+  return GPX_OK;
+}
+
+/* Slippage sums per bucket (trading-metrics.md §3): for each leg with an
+   expected price, bps·notional = ±(fill − expected)·qty·1e4 and the weight
+   is qty·expected. Buying legs: long entry, short exit; selling legs: long
+   exit, short entry. Positive = adverse. */
+int gpx_sql_slippage(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
+  gpx_sql_reset(o);
+  gpx_buf side = {0}, qty = {0}, en = {0}, ex = {0}, een = {0}, eex = {0};
+  int rc = GPX_OK;
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&side, s->columns[GPX_COL_SIDE]);
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&qty, s->columns[GPX_COL_QTY]);
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&en, s->columns[GPX_COL_ENTRY_PRICE]);
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&ex, s->columns[GPX_COL_EXIT_PRICE]);
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&een, s->columns[GPX_COL_EXPECTED_ENTRY_PRICE]);
+  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&eex, s->columns[GPX_COL_EXPECTED_EXIT_PRICE]);
+  if (rc == GPX_OK) rc = gpx_buf_terminate(&side) | gpx_buf_terminate(&qty) | gpx_buf_terminate(&en) |
+                         gpx_buf_terminate(&ex) | gpx_buf_terminate(&een) | gpx_buf_terminate(&eex);
+  if (rc == GPX_OK) rc = gpx_sql_append(o, "SELECT ");
+  if (rc == GPX_OK) rc = gpx__group_select(o, s, q);
+  if (rc == GPX_OK) rc = gpx__bucket_expr(o, s, q, width_ms);
+  if (rc == GPX_OK) rc = gpx_sql_append(o, " AS b, max(");
+  if (rc == GPX_OK) rc = gpx__col(o, s, GPX_COL_CLOSED_AT);
+  if (rc == GPX_OK) {
+    const char *S = (const char *)side.data, *Q = (const char *)qty.data, *EN = (const char *)en.data,
+               *EX = (const char *)ex.data, *EEN = (const char *)een.data, *EEX = (const char *)eex.data;
+    /* sign of the entry leg: +1 when buying (long), -1 when selling (short) */
+    rc = gpx_buf_printf(&o->text,
+        ")::timestamptz AS ts,"
+        " COALESCE(sum(CASE WHEN lower(%s) IN ('long','buy') THEN 1 WHEN lower(%s) IN ('short','sell') THEN -1 END"
+        " * ((%s - %s) * abs(%s)))::float8, 0) * 1e4"
+        " + COALESCE(sum(CASE WHEN lower(%s) IN ('long','buy') THEN 1 WHEN lower(%s) IN ('short','sell') THEN -1 END"
+        " * ((%s - %s) * abs(%s)))::float8, 0) * 1e4 AS wbps,"
+        " COALESCE(sum(CASE WHEN lower(%s) IN ('long','buy','short','sell') THEN abs(%s) * %s END)::float8, 0)"
+        " + COALESCE(sum(CASE WHEN lower(%s) IN ('long','buy','short','sell') THEN abs(%s) * %s END)::float8, 0) AS w",
+        S, S, EN, EEN, Q, S, S, EEX, EX, Q, S, Q, EEN, S, Q, EEX);
+  }
+  if (rc == GPX_OK) rc = gpx__from_where(o, s, q, GPX_RANGE_IN);
+  if (rc == GPX_OK) rc = gpx__group_by(o, q, "b");
+  gpx_buf_reset(&side);
+  gpx_buf_reset(&qty);
+  gpx_buf_reset(&en);
+  gpx_buf_reset(&ex);
+  gpx_buf_reset(&een);
+  gpx_buf_reset(&eex);
+  return rc;
+}
+
+/* Newest first; one row more than the limit tells us it was cut. */
+int gpx_sql_trades(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t limit) {
+  gpx_sql_reset(o);
+  static const struct {
+    gpx_col c;
+    const char *cast;
+  } cols[] = {{GPX_COL_CLOSED_AT, "(extract(epoch FROM %s::timestamptz) * 1000000)::int8"},
+              {GPX_COL_OPENED_AT, "(extract(epoch FROM %s::timestamptz) * 1000000)::int8"},
+              {GPX_COL_TRADE_ID, "%s::text"},
+              {GPX_COL_ACCOUNT, "%s::text"},
+              {GPX_COL_EXCHANGE, "%s::text"},
+              {GPX_COL_STRATEGY, "%s::text"},
+              {GPX_COL_SYMBOL, "%s::text"},
+              {GPX_COL_SIDE, "%s::text"},
+              {GPX_COL_QTY, "%s::float8"},
+              {GPX_COL_ENTRY_PRICE, "%s::float8"},
+              {GPX_COL_EXIT_PRICE, "%s::float8"},
+              {GPX_COL_FEES, "%s::float8"},
+              {GPX_COL_REALIZED_PNL, "%s::float8"},
+              {GPX_COL_EXPECTED_ENTRY_PRICE, "%s::float8"},
+              {GPX_COL_EXPECTED_EXIT_PRICE, "%s::float8"}};
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    gpx_buf id = {0};
+    int rc = gpx_pg_quote_ident(&id, s->columns[cols[i].c]);
+    if (rc == GPX_OK) rc = gpx_buf_terminate(&id);
+    if (rc == GPX_OK) rc = gpx_buf_printf(&o->text, cols[i].cast, (const char *)id.data);
+    gpx_buf_reset(&id);
+    GPX_RETURN_NOT_OK(rc);
+    if (i + 1 < sizeof cols / sizeof cols[0]) GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+  }
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC, "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC LIMIT "));
+  return gpx__param_i64(o, limit + 1, "int8");
+}
+
+/* Distinct values of a column for editors and variables. */
+int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const char *substr, int limit) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT DISTINCT "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, col));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text AS v FROM "));
+  GPX_RETURN_NOT_OK(gpx__table(o, s));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, col));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NOT NULL"));
+  if (substr && *substr) {
+    /* strpos, not LIKE: the user's text is matched literally (no % or _). */
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND strpos(lower("));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, col));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text), lower("));
+    GPX_RETURN_NOT_OK(gpx_sql_param(o, substr, "text"));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, ")) > 0"));
+  }
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY 1 LIMIT "));
+  char b[16];
+  snprintf(b, sizeof b, "%d", limit);
+  return gpx_sql_param(o, b, "int8");
+}
+
+/* Trade count and time span, for CheckHealth. */
+int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
+  gpx_sql_reset(o);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT count(*)::int8, min("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text, max("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text FROM "));
+  return gpx__table(o, s);
+}
