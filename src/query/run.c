@@ -778,7 +778,16 @@ void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCon
     return;
   }
   if (pctx == NULL || pctx->datasourceinstancesettings == NULL) {
-    gpx_data_response_error(dr, 400, "plugin", "request has no data-source instance settings");
+    /* Still validate the query, so its own mistakes are named first. */
+    gpx_ds_settings defaults;
+    gpx_ds_settings_default(&defaults);
+    gpx_query q;
+    if (gpx_query_parse(pq, &defaults, &q, &err) != GPX_OK) {
+      gpx_data_response_error(dr, 400, "plugin", "%s", err.msg);
+    } else {
+      gpx_query_reset(&q);
+      gpx_data_response_error(dr, 400, "plugin", "request has no data-source instance settings");
+    }
     return;
   }
   gpx_ds_instance *inst = NULL;
