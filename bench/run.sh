@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: run benchmark sections, each on its own.
+#
+#   bench/run.sh               every section
+#   bench/run.sh arrow pg      only the named sections
+#
+# Programs come from $GPX_BUILD_DIR (default build/, filled by `make build`).
+# To add a section: write a function `section_<name>` below and append
+# <name> to SECTIONS. A section prints its own table and returns non-zero on
+# failure; the script runs every requested section and fails if any did.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export GPX_BUILD_DIR=$(realpath -m "${GPX_BUILD_DIR:-$ROOT/build}")
+mkdir -p bench/out
+
+need() { # need <program>: build it if the build dir lacks it
+  [ -x "$GPX_BUILD_DIR/$1" ] && return 0
+  cmake -S . -B "$GPX_BUILD_DIR" >/dev/null && cmake --build "$GPX_BUILD_DIR" -j "$(nproc)" --target "$1" >/dev/null
+}
+
+# --- arrow: frame encoder vs memcpy (bench/arrow_bench.c) ---------------------
+section_arrow() {
+  need arrow_bench || return 1
+  echo "Arrow IPC encode of (time, float64) frames; GB/s of column bytes (16 B/row), best of ${ARROW_BENCH_RUNS:-7}."
+  echo "warm = output buffer reused; cold = fresh allocation (page faults included)."
+  "$GPX_BUILD_DIR/arrow_bench" "${ARROW_BENCH_RUNS:-7}" | tee bench/out/arrow.txt
+  grep -q 'ratio >= 0.50 at every size: yes' bench/out/arrow.txt
+}
+
+SECTIONS=(arrow)
+[ $# -gt 0 ] && SECTIONS=("$@")
+failed=()
+for s in "${SECTIONS[@]}"; do
+  if ! declare -F "section_$s" >/dev/null; then echo "bench: unknown section $s"; failed+=("$s"); continue; fi
+  echo "=== bench: $s"
+  "section_$s" || failed+=("$s")
+done
+if [ ${#failed[@]} -ne 0 ]; then echo "bench: failed sections: ${failed[*]}"; exit 1; fi
+echo "bench: all sections done"
