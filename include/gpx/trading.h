@@ -119,7 +119,8 @@ int64_t gpx_bucket_width_ns(int64_t from_ns, int64_t to_ns, int64_t interval_ms,
 /**
  * Start a curve at E(from) = base (initialCapital + Σ p of matching trades
  * with closed_at <= from). bucket_ns from gpx_bucket_width_ns (0 = per trade).
- * Safe on a zeroed or previously reset struct; does not allocate.
+ * c must be zeroed ({0}) or a curve initialised before (its points are
+ * freed, so re-init does not leak); does not allocate.
  * EINVAL when base is not finite or bucket_ns < 0.
  */
 int gpx_curve_init(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns,
@@ -167,7 +168,8 @@ typedef struct gpx_daily {
  * day's previous equity is `base` = E(from).
  * EINVAL on unordered/out-of-range days, first_day > last_day, a span over
  * 1,000,000 days or a non-finite base; ENOMEM. On failure *out is empty.
- * The caller frees with gpx_daily_reset.
+ * *out is overwritten without freeing (reset a used one first); the caller
+ * frees with gpx_daily_reset.
  */
 int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
                     size_t n, int32_t first_day, int32_t last_day,
