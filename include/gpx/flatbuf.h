@@ -82,7 +82,8 @@ gpx_fb_ref gpx_fb_vector_end(gpx_fb_builder *b, size_t n);
 /**
  * Write the root offset and expose the finished buffer. *data points into
  * the builder (valid until the next call on it); *len is a multiple of the
- * largest alignment used, and *data is 8-byte aligned. Returns the sticky
+ * largest alignment used, and *data is aligned to it (8 once any 64-bit
+ * scalar or 8-aligned vector was written, as in every Arrow message). Returns the sticky
  * status (0 = ok) and fills err on failure.
  */
 int gpx_fb_finish(gpx_fb_builder *b, gpx_fb_ref root, const uint8_t **data, size_t *len,
