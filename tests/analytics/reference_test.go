@@ -1,0 +1,315 @@
+package analytics
+
+// An independent reference: the trade table read raw through psql and every
+// number recomputed here in Go from trading-metrics.md, never through the
+// plugin's own functions.
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata"
+
+	"github.com/algotrading/pnl-datasource/tests/pgfix"
+)
+
+type trade struct {
+	id                           int64
+	closed                       time.Time
+	strategy, symbol, account    string
+	side                         string
+	qty, entry, exit             float64
+	expEntry, expExit            float64 // NaN when NULL
+	pnl                          float64
+}
+
+func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
+	out, err := pg.Psql("trading", `SELECT trade_id, (extract(epoch FROM closed_at)*1000000)::int8, strategy, symbol,
+	  coalesce(account,''), coalesce(side,''), coalesce(qty::float8,0), coalesce(entry_price::float8,0),
+	  coalesce(exit_price::float8,0), coalesce(expected_entry_price::float8::text,'NaN'),
+	  coalesce(expected_exit_price::float8::text,'NaN'), realized_pnl::float8 FROM `+table+` ORDER BY closed_at, trade_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []trade
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
+		us, _ := strconv.ParseInt(f[1], 10, 64)
+		id, _ := strconv.ParseInt(f[0], 10, 64)
+		ts = append(ts, trade{id: id, closed: time.UnixMicro(us).UTC(), strategy: f[2], symbol: f[3], account: f[4],
+			side: f[5], qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11)})
+	}
+	return ts
+}
+
+type refQuery struct {
+	from, to   time.Time
+	strategies []string
+	capital    float64
+	tz         *time.Location
+	weekdays   bool
+	annual     float64
+	rf         float64
+	group      string // "", "strategy", "symbol", "account"
+}
+
+func (q refQuery) match(tr trade) bool {
+	if len(q.strategies) == 0 {
+		return true
+	}
+	for _, s := range q.strategies {
+		if s == tr.strategy {
+			return true
+		}
+	}
+	return false
+}
+
+func groupOf(q refQuery, tr trade) string {
+	switch q.group {
+	case "strategy":
+		return tr.strategy
+	case "symbol":
+		return tr.symbol
+	case "account":
+		return tr.account
+	}
+	return ""
+}
+
+// split returns, per group, trades before (≤ from) and in (from, to].
+func split(q refQuery, all []trade) (before, in map[string][]trade) {
+	before, in = map[string][]trade{}, map[string][]trade{}
+	for _, tr := range all {
+		if !q.match(tr) {
+			continue
+		}
+		g := groupOf(q, tr)
+		if !tr.closed.After(q.from) {
+			before[g] = append(before[g], tr)
+		} else if !tr.closed.After(q.to) {
+			in[g] = append(in[g], tr)
+		}
+	}
+	return
+}
+
+func sumPnl(ts []trade) float64 {
+	s := 0.0
+	for _, t := range ts {
+		s += t.pnl
+	}
+	return s
+}
+
+type refStats map[string]float64 // NaN = null
+
+func localDay(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+}
+
+// refDaily: every day of the range with its P&L, per trading-metrics §3.
+func refDaily(q refQuery, in []trade) (days []time.Time, pnl []float64) {
+	first, last := localDay(q.from, q.tz), localDay(q.to, q.tz)
+	sums := map[time.Time]float64{}
+	has := map[time.Time]bool{}
+	for _, t := range in {
+		d := localDay(t.closed, q.tz)
+		sums[d] += t.pnl
+		has[d] = true
+	}
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		if q.weekdays && (d.Weekday() == time.Saturday || d.Weekday() == time.Sunday) && !has[d] {
+			continue
+		}
+		days = append(days, d)
+		pnl = append(pnl, sums[d])
+	}
+	return
+}
+
+func meanStd(x []float64) (float64, float64) {
+	n := float64(len(x))
+	m := 0.0
+	for _, v := range x {
+		m += v
+	}
+	m /= n
+	ss := 0.0
+	for _, v := range x {
+		ss += (v - m) * (v - m)
+	}
+	if len(x) < 2 {
+		return m, math.NaN()
+	}
+	return m, math.Sqrt(ss / (n - 1))
+}
+
+func refComputeStats(q refQuery, before, in []trade, today time.Time) refStats {
+	s := refStats{}
+	e0 := q.capital + sumPnl(before)
+	total := sumPnl(in)
+	s["total_pnl"] = total
+	s["equity"] = e0 + total
+	s["total_return"] = total / e0
+	s["trade_count"] = float64(len(in))
+	wins, losses := 0, 0
+	sw, sl := 0.0, 0.0
+	for _, t := range in {
+		if t.pnl > 0 {
+			wins++
+			sw += t.pnl
+		} else if t.pnl < 0 {
+			losses++
+			sl += t.pnl
+		}
+	}
+	nan := math.NaN()
+	s["win_rate"], s["profit_factor"], s["payoff_ratio"], s["expectancy"] = nan, nan, nan, nan
+	if len(in) > 0 {
+		s["win_rate"] = float64(wins) / float64(len(in))
+		s["expectancy"] = total / float64(len(in))
+	}
+	if losses > 0 {
+		s["profit_factor"] = sw / math.Abs(sl)
+		if wins > 0 {
+			s["payoff_ratio"] = (sw / float64(wins)) / math.Abs(sl/float64(losses))
+		}
+	}
+	// per-trade drawdown, peak including E(from)
+	e, peak, mdd, mdda := e0, e0, 0.0, 0.0
+	for _, t := range in {
+		e += t.pnl
+		if e > peak {
+			peak = e
+		}
+		if dd := e/peak - 1; dd < mdd {
+			mdd = dd
+		}
+		if e-peak < mdda {
+			mdda = e - peak
+		}
+	}
+	s["max_drawdown"], s["max_drawdown_amount"] = mdd, mdda
+	days, dp := refDaily(q, in)
+	r := make([]float64, len(dp))
+	eq := e0
+	worst, best := math.Inf(1), math.Inf(-1)
+	for i, d := range dp {
+		r[i] = d / eq
+		eq += d
+		worst = math.Min(worst, d)
+		best = math.Max(best, d)
+	}
+	s["worst_day"], s["best_day"] = worst, best
+	if len(dp) == 0 {
+		s["worst_day"], s["best_day"] = nan, nan
+	}
+	rfd := math.Pow(1+q.rf, 1/q.annual) - 1
+	ex := make([]float64, len(r))
+	for i := range r {
+		ex[i] = r[i] - rfd
+	}
+	m, sd := meanStd(ex)
+	s["sharpe"] = nan
+	if len(ex) >= 2 && sd > 0 {
+		s["sharpe"] = m / sd * math.Sqrt(q.annual)
+	}
+	dsq := 0.0
+	for _, v := range ex {
+		if v < 0 {
+			dsq += v * v
+		}
+	}
+	s["sortino"] = nan
+	if len(ex) >= 2 && dsq > 0 {
+		s["sortino"] = m * q.annual / (math.Sqrt(dsq/float64(len(ex))) * math.Sqrt(q.annual))
+	}
+	_, sdr := meanStd(r)
+	s["annual_volatility"] = sdr * math.Sqrt(q.annual)
+	s["cagr"] = math.Pow((e0+total)/e0, q.annual/float64(len(days))) - 1
+	s["calmar"] = nan
+	if mdd < 0 {
+		s["calmar"] = s["cagr"] / math.Abs(mdd)
+	}
+	// slippage: notional-weighted over legs with an expected price
+	num, den := 0.0, 0.0
+	for _, t := range in {
+		buyEntry := t.side == "long"
+		if t.side != "long" && t.side != "short" {
+			continue
+		}
+		legs := []struct {
+			buying          bool
+			fill, expected float64
+		}{{buyEntry, t.entry, t.expEntry}, {!buyEntry, t.exit, t.expExit}}
+		for _, l := range legs {
+			if math.IsNaN(l.expected) {
+				continue
+			}
+			bps := (l.fill - l.expected) / l.expected * 1e4
+			if !l.buying {
+				bps = -bps
+			}
+			w := t.qty * l.expected
+			num += bps * w
+			den += w
+		}
+	}
+	s["avg_slippage_bps"] = nan
+	if den > 0 {
+		s["avg_slippage_bps"] = num / den
+	}
+	// today's loss (analytics.md): 0 when today is in the range without
+	// trades, null when today lies outside the dashboard range.
+	td := localDay(today, q.tz)
+	s["daily_loss"] = nan
+	if !td.Before(localDay(q.from, q.tz)) && !td.After(localDay(q.to, q.tz)) {
+		s["daily_loss"] = 0
+	}
+	for i, d := range days {
+		if d.Equal(td) {
+			s["daily_loss"] = math.Max(0, -dp[i])
+		}
+	}
+	return s
+}
+
+// refDrawdowns: per-trade DD after each trade.
+func refDrawdowns(e0 float64, in []trade) []float64 {
+	out := make([]float64, len(in))
+	e, peak := e0, e0
+	for i, t := range in {
+		e += t.pnl
+		if e > peak {
+			peak = e
+		}
+		out[i] = e/peak - 1
+	}
+	return out
+}
+
+func close(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	d := math.Abs(a - b)
+	return d <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

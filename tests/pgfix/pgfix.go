@@ -1,0 +1,209 @@
+// Package pgfix starts a real, throw-away Postgres server for tests:
+// Debian's postgresql binaries, initdb in a temp dir, a unix socket there
+// and a free TCP port on 127.0.0.1. Nothing is mocked.
+package pgfix
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is one running cluster.
+type Server struct {
+	Dir     string // data directory
+	SockDir string // unix socket directory (also the libpq "host")
+	Port    int
+	bin     string
+	asUser  string // run server binaries as this user when we are root
+}
+
+// Password of the "grafana" role the plugin connects as.
+const Password = "s3cret-Pa55"
+
+func binDir() (string, error) {
+	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(m) == 0 {
+		return "", fmt.Errorf("no /usr/lib/postgresql/*/bin/initdb: install Debian's postgresql (make deps)")
+	}
+	sort.Strings(m)
+	return filepath.Dir(m[len(m)-1]), nil
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *Server) cmd(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(s.bin, name)
+	if s.asUser != "" {
+		return exec.Command("runuser", append([]string{"-u", s.asUser, "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+// Start creates and starts a cluster; it is stopped and removed on cleanup
+// of tb (use StartMain from TestMain for a package-wide server).
+func Start(tb testing.TB) *Server {
+	s, err := StartMain()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// StartMain is Start without a testing.TB (for TestMain); call Close.
+func StartMain() (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "gpx-pg-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: filepath.Join(dir, "data"), SockDir: dir, Port: freePort(), bin: bin}
+	if os.Geteuid() == 0 {
+		// initdb refuses to run as root: hand the directory to postgres.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs the postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chown(dir, uid, gid)
+		s.asUser = "postgres"
+	}
+	out, err := s.cmd("initdb", "-D", s.Dir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
+		"-E", "UTF8", "--locale=C").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	// postgres itself connects through the socket with trust; everyone else
+	// (the plugin's "grafana" role) must authenticate with a password.
+	hba := "local all postgres trust\nlocal all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+	if err := os.WriteFile(filepath.Join(s.Dir, "pg_hba.conf"), []byte(hba), 0600); err != nil {
+		return nil, err
+	}
+	if s.asUser != "" {
+		exec.Command("chown", "-R", s.asUser, s.Dir).Run()
+	}
+	if err := s.Up(); err != nil {
+		return nil, err
+	}
+	for _, sql := range []string{fmt.Sprintf("CREATE ROLE grafana LOGIN PASSWORD '%s'", Password),
+		"CREATE DATABASE trading OWNER grafana"} {
+		if _, err := s.Psql("postgres", sql); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Up starts the (stopped) server and waits until it accepts connections.
+func (s *Server) Up() error {
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB -c work_mem=64MB", s.Port, s.SockDir)
+	out, err := s.cmd("pg_ctl", "-D", s.Dir, "-o", opts, "-l", filepath.Join(s.SockDir, "server.log"), "-w", "-t", "60", "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.SockDir, "server.log"))
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	return nil
+}
+
+// Down stops the server (fast mode: open sessions are terminated).
+func (s *Server) Down() error {
+	out, err := s.cmd("pg_ctl", "-D", s.Dir, "-m", "fast", "-w", "stop").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Close stops the server and removes its files.
+func (s *Server) Close() {
+	s.cmd("pg_ctl", "-D", s.Dir, "-m", "immediate", "-w", "stop").Run()
+	os.RemoveAll(s.SockDir)
+}
+
+func (s *Server) psqlArgs(db string) []string {
+	return []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", s.SockDir, "-p", strconv.Itoa(s.Port), "-U", "postgres", "-d", db}
+}
+
+// Psql runs SQL as the superuser and returns unaligned, tuples-only output.
+func (s *Server) Psql(db, sql string) (string, error) {
+	c := exec.Command("psql", append(s.psqlArgs(db), "-A", "-t", "-F", "\t", "-c", sql)...)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("psql: %v: %s", err, out)
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}
+
+// PsqlFiles runs SQL files with psql variables (-v k=v).
+func (s *Server) PsqlFiles(db string, vars map[string]string, files ...string) error {
+	args := s.psqlArgs(db)
+	for k, v := range vars {
+		args = append(args, "-v", k+"="+v)
+	}
+	for _, f := range files {
+		args = append(args, "-f", f)
+	}
+	out, err := exec.Command("psql", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("psql %v: %v\n%s", files, err, out)
+	}
+	return nil
+}
+
+// JSONData is the data-source jsonData that reaches this server as "grafana".
+func (s *Server) JSONData(extra map[string]any) map[string]any {
+	m := map[string]any{"host": "127.0.0.1", "port": s.Port, "database": "trading", "user": "grafana", "sslmode": "disable"}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+// Secure is the matching decryptedSecureJsonData.
+func Secure() map[string]string { return map[string]string{"password": Password} }
+
+// WaitGone polls until no backend runs a query matching substr, or times out.
+func (s *Server) WaitGone(substr string, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for time.Since(start) < timeout {
+		out, err := s.Psql("postgres", fmt.Sprintf(
+			"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%%%s%%' AND pid <> pg_backend_pid()", substr))
+		if err == nil && strings.TrimSpace(out) == "0" {
+			return time.Since(start), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start), fmt.Errorf("query %q still running after %v", substr, timeout)
+}
+
+// Alive reports whether the postmaster process is up.
+func (s *Server) Alive() bool {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
