@@ -646,8 +646,19 @@ static int gpx__run_stats(gpx__run *r) {
   int rc = gpx__load_base(r);
   if (rc == GPX_OK) rc = gpx__load_days(r);
   if (rc == GPX_OK) rc = gpx__load_daily(r);
-  /* one bucket over the whole range */
-  if (rc == GPX_OK) rc = gpx__load_slippage(r, r->q->to_ms - r->q->from_ms + 1, 0);
+  /* one bucket over the whole range; slippage needs the optional columns,
+     and a table without them still gets every other number */
+  int no_slippage = 0;
+  if (rc == GPX_OK) {
+    rc = gpx__load_slippage(r, r->q->to_ms - r->q->from_ms + 1, 0);
+    if (rc != GPX_OK && r->dr->status == 400) {
+      no_slippage = 1;
+      r->dr->error[0] = '\0';
+      r->dr->status = 200;
+      r->dr->error_source = NULL;
+      rc = GPX_OK;
+    }
+  }
   if (rc == GPX_OK) rc = gpx__stream_curves(r, r->q->to_ms * 1000000 - r->q->from_ms * 1000000 + 1);
   if (rc != GPX_OK) return rc;
   char cur[32];
@@ -689,6 +700,9 @@ static int gpx__run_stats(gpx__run *r) {
       else rc = gpx_field_append_f64(fl, gpx_stats_get(&st, (size_t)idx), &err);
     }
   }
+  if (rc == GPX_OK && no_slippage)
+    rc = gpx_frame_add_notice(&f, GPX_NOTICE_INFO,
+                              "avg_slippage_bps is null: the table lacks the side/qty/price columns it needs", &err);
   if (rc == GPX_OK) rc = gpx__emit(r, &f);
   else if (!r->dr->error[0]) gpx_data_response_error(r->dr, 500, "plugin", "building frame: %s", err.msg);
   gpx_frame_reset(&f);
