@@ -1,0 +1,165 @@
+/*
+** check_ds.c — Check suite for src/ds/: settings parsing and validation
+** (errors name the field), secrets, and the instance cache's versioning.
+*/
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpx/ds.h"
+
+static int parse(const char *js, gpx_ds_settings *s, gpx_error *e) {
+  return gpx_ds_settings_parse((const uint8_t *)js, js ? strlen(js) : 0, NULL, 0, s, e);
+}
+
+START_TEST(defaults_from_empty_json) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse(NULL, &s, &e), GPX_OK);
+  ck_assert_str_eq(s.host, "localhost");
+  ck_assert_int_eq(s.port, 5432);
+  ck_assert_str_eq(s.table, "trades");
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "realized_pnl");
+  ck_assert_double_eq(s.analytics.initial_capital, 100000);
+  ck_assert_str_eq(s.analytics.timezone, "UTC");
+  ck_assert_double_eq(s.analytics.annualization, 252);
+  ck_assert_int_eq(s.query_timeout_s, 30);
+  ck_assert_ptr_null(s.password);
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+START_TEST(values_and_numeric_strings) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse("{\"host\":\"db\",\"port\":\"6543\",\"table\":\"my trades\",\"schema\":\"bot\","
+                         "\"columns\":{\"realized_pnl\":\"pnl\",\"closed_at\":\"ts\",\"unknown\":\"x\"},"
+                         "\"initialCapital\":5e5,\"timezone\":\"Europe/Berlin\",\"tradingDays\":\"weekdays\","
+                         "\"annualization\":365,\"riskFreeRate\":0.02,\"maxOpenConnections\":3,"
+                         "\"queryTimeoutSeconds\":5,\"rowLimit\":20,\"currency\":\"EUR\",\"extra\":[1]}",
+                         &s, &e), GPX_OK);
+  ck_assert_str_eq(s.host, "db");
+  ck_assert_int_eq(s.port, 6543);
+  ck_assert_str_eq(s.table, "my trades");
+  ck_assert_str_eq(s.schema, "bot");
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "pnl");
+  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT], "ts");
+  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY], "strategy");
+  ck_assert_double_eq(s.analytics.initial_capital, 500000);
+  ck_assert_int_eq(s.analytics.trading_days, 1);
+  ck_assert_int_eq(s.row_limit, 20);
+  ck_assert_str_eq(s.currency, "EUR");
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+static const struct {
+  const char *js, *field;
+} bad[] = {
+    {"{\"port\":70000}", "jsonData.port"},
+    {"{\"port\":\"54a\"}", "jsonData.port"},
+    {"{\"port\":54.5}", "jsonData.port"},
+    {"{\"host\":5}", "jsonData.host"},
+    {"{\"sslmode\":\"prefer-ish\"}", "jsonData.sslmode"},
+    {"{\"columns\":[1]}", "jsonData.columns"},
+    {"{\"columns\":{\"symbol\":7}}", "jsonData.columns.symbol"},
+    {"{\"initialCapital\":-1}", "jsonData.initialCapital"},
+    {"{\"annualization\":0}", "jsonData.annualization"},
+    {"{\"riskFreeRate\":\"x\"}", "jsonData.riskFreeRate"},
+    {"{\"timezone\":\"UTC; DROP\"}", "jsonData.timezone"},
+    {"{\"tradingDays\":\"most\"}", "jsonData.tradingDays"},
+    {"{\"maxOpenConnections\":0}", "jsonData.maxOpenConnections"},
+    {"{\"queryTimeoutSeconds\":1e9}", "jsonData.queryTimeoutSeconds"},
+    {"{\"rowLimit\":true}", "jsonData.rowLimit"},
+    {"{\"currency\":\"U$D\"}", "jsonData.currency"},
+    {"[1,2]", "jsonData"},
+    {"{nope", "jsonData"},
+};
+
+START_TEST(bad_values_name_the_field) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse(bad[_i].js, &s, &e), EINVAL);
+  ck_assert_msg(strncmp(e.msg, bad[_i].field, strlen(bad[_i].field)) == 0, "%s → %s", bad[_i].js, e.msg);
+  /* the struct is left empty and reset is still safe */
+  ck_assert_ptr_null(s.password);
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+START_TEST(secrets_only_from_secure_map) {
+  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry e1 =
+      PLUGINV2__DATA_SOURCE_INSTANCE_SETTINGS__DECRYPTED_SECURE_JSON_DATA_ENTRY__INIT;
+  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry e2 = e1;
+  e1.key = "password";
+  e1.value = "hunter2";
+  e2.key = "tlsCACert";
+  e2.value = "-----BEGIN CERTIFICATE-----";
+  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry *sec[2] = {&e1, &e2};
+  gpx_ds_settings s;
+  gpx_error e;
+  const char *js = "{\"password\":\"from-json-ignored\"}";
+  ck_assert_int_eq(gpx_ds_settings_parse((const uint8_t *)js, strlen(js), sec, 2, &s, &e), GPX_OK);
+  ck_assert_str_eq(s.password, "hunter2");
+  ck_assert_str_eq(s.tls_ca_cert, "-----BEGIN CERTIFICATE-----");
+  ck_assert_ptr_null(s.tls_client_key);
+  gpx_ds_settings_reset(&s);
+  ck_assert_ptr_null(s.password);
+}
+END_TEST
+
+START_TEST(cache_versions_by_last_updated) {
+  gpx_ds_cache *c = NULL;
+  ck_assert_int_eq(gpx_ds_cache_new(&c), GPX_OK);
+  Pluginv2__DataSourceInstanceSettings dsi = PLUGINV2__DATA_SOURCE_INSTANCE_SETTINGS__INIT;
+  dsi.uid = "u1";
+  dsi.lastupdatedms = 1;
+  dsi.jsondata.data = (uint8_t *)"{\"port\":1111}";
+  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
+  gpx_error e;
+  gpx_ds_instance *a = NULL, *b = NULL, *d = NULL;
+  ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &a, &e), GPX_OK);
+  ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &b, &e), GPX_OK);
+  ck_assert_ptr_eq(a, b); /* same version: same instance */
+  ck_assert_int_eq(a->settings.port, 1111);
+  dsi.lastupdatedms = 2;
+  dsi.jsondata.data = (uint8_t *)"{\"port\":2222}";
+  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
+  ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &d, &e), GPX_OK);
+  ck_assert_ptr_ne(d, a);
+  ck_assert_int_eq(d->settings.port, 2222);
+  ck_assert_int_eq(a->settings.port, 1111); /* the retired one lives while in use */
+  gpx_ds_release(c, a);
+  gpx_ds_release(c, b); /* last user: freed (ASan checks) */
+  gpx_ds_release(c, d);
+  dsi.jsondata.data = (uint8_t *)"{\"port\":-5}";
+  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
+  dsi.lastupdatedms = 3;
+  ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &a, &e), EINVAL);
+  ck_assert_ptr_nonnull(strstr(e.msg, "jsonData.port"));
+  int open, idle, n;
+  gpx_ds_cache_pool_stats(c, &open, &idle, &n);
+  ck_assert_int_eq(open, 0);
+  gpx_ds_cache_free(c);
+}
+END_TEST
+
+static Suite *ds_suite(void) {
+  Suite *s = suite_create("ds");
+  TCase *tc = tcase_create("settings");
+  tcase_add_test(tc, defaults_from_empty_json);
+  tcase_add_test(tc, values_and_numeric_strings);
+  tcase_add_loop_test(tc, bad_values_name_the_field, 0, (int)(sizeof bad / sizeof bad[0]));
+  tcase_add_test(tc, secrets_only_from_secure_map);
+  tcase_add_test(tc, cache_versions_by_last_updated);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(ds_suite());
+  srunner_run_all(sr, CK_ENV);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
