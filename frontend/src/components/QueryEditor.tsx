@@ -127,7 +127,9 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <MultiSelect
               inputId={`qe-${f.key}`}
               aria-label={f.label}
-              width={24}
+              width="auto"
+              minWidth={20}
+              maxWidth={48}
               isLoading={loading}
               allowCustomValue
               placeholder="All"
