@@ -107,12 +107,23 @@ func (c *connCapture) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *gr
 	return cc, nil
 }
 
-// Launch starts the plugin like Grafana's grpcplugin client does.
+// Launch starts the plugin like Grafana's grpcplugin client does; it is
+// killed when the test ends.
 func Launch(t testing.TB, opts Options) *Plugin {
 	t.Helper()
+	p, err := LaunchE(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Client.Kill() })
+	return p
+}
+
+// LaunchE is Launch for programs (make demo, make bench); call p.Client.Kill().
+func LaunchE(opts Options) (*Plugin, error) {
 	bin := BinaryPath()
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("plugin binary missing (%v): run `make build` first", err)
+		return nil, fmt.Errorf("plugin binary missing (%v): run `make build` first", err)
 	}
 	p := &Plugin{Stderr: &StderrLines{}}
 	cmd := exec.Command(bin)
@@ -143,31 +154,30 @@ func Launch(t testing.TB, opts Options) *Plugin {
 	rpc, err := p.Client.Client()
 	if err != nil {
 		p.Client.Kill()
-		t.Fatalf("handshake failed: %v\nstderr:\n%s", err, strings.Join(p.Stderr.Lines(), "\n"))
+		return nil, fmt.Errorf("handshake failed: %v\nstderr:\n%s", err, strings.Join(p.Stderr.Lines(), "\n"))
 	}
 	p.StartupTime = time.Since(start)
 	p.RPC = rpc
 	if rc := p.Client.ReattachConfig(); rc != nil {
 		p.Pid = rc.Pid
 	}
-	for name, dst := range map[string]any{"data": &p.Data, "diagnostics": &p.Diagnostics, "resource": &p.Resource, "conn": nil} {
+	for _, name := range []string{"data", "diagnostics", "resource", "conn"} {
 		raw, err := rpc.Dispense(name)
 		if err != nil {
 			p.Client.Kill()
-			t.Fatalf("dispense %s: %v", name, err)
+			return nil, fmt.Errorf("dispense %s: %v", name, err)
 		}
-		switch d := dst.(type) {
-		case *grpcplugin.DataClient:
-			*d = raw.(grpcplugin.DataClient)
-		case *grpcplugin.DiagnosticsClient:
-			*d = raw.(grpcplugin.DiagnosticsClient)
-		case *grpcplugin.ResourceClient:
-			*d = raw.(grpcplugin.ResourceClient)
+		switch name {
+		case "data":
+			p.Data = raw.(grpcplugin.DataClient)
+		case "diagnostics":
+			p.Diagnostics = raw.(grpcplugin.DiagnosticsClient)
+		case "resource":
+			p.Resource = raw.(grpcplugin.ResourceClient)
 		}
 	}
 	p.Conn = conn
-	t.Cleanup(func() { p.Client.Kill() })
-	return p
+	return p, nil
 }
 
 // PluginContext builds the context Grafana sends for a data-source instance.

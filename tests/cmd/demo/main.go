@@ -1,0 +1,210 @@
+// Command demo is `make demo`: a local Postgres with generated trades, the
+// plugin launched the way Grafana launches it, and the main numbers the
+// plugin computes printed from its own frames.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+
+	"github.com/algotrading/pnl-datasource/tests/harness"
+	"github.com/algotrading/pnl-datasource/tests/pgfix"
+)
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func die(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", a...)
+	os.Exit(1)
+}
+
+func main() {
+	n := env("DEMO_TRADES", "100000")
+	days, _ := strconv.Atoi(env("DEMO_DAYS", "365"))
+	end := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	start := end.AddDate(0, 0, -days)
+
+	fmt.Printf("== starting a local Postgres (Debian's postgresql, initdb in a temp dir)\n")
+	pg, err := pgfix.StartMain()
+	if err != nil {
+		die("%v", err)
+	}
+	defer pg.Close()
+	root := harness.RepoRoot()
+	t0 := time.Now()
+	fmt.Printf("== generating %s demo trades over %d days (%s .. %s)\n", n, days, start.Format("2006-01-02"), end.Format("2006-01-02"))
+	if err := pg.PsqlFiles("trading", map[string]string{"n": n, "start": "'" + start.Format("2006-01-02") + "'",
+		"days": strconv.Itoa(days), "seed": "42"},
+		filepath.Join(root, "sql", "schema.sql"), filepath.Join(root, "sql", "demo_data.sql")); err != nil {
+		die("%v", err)
+	}
+	for _, sql := range []string{"ALTER TABLE trades OWNER TO grafana", "VACUUM ANALYZE trades"} {
+		if _, err := pg.Psql("trading", sql); err != nil {
+			die("%v", err)
+		}
+	}
+	fmt.Printf("   done in %.1f s\n", time.Since(t0).Seconds())
+
+	fmt.Printf("== launching %s under the Grafana-host harness (go-plugin, protocol 2)\n", filepath.Base(harness.BinaryPath()))
+	p, err := harness.LaunchE(harness.Options{})
+	if err != nil {
+		die("%v", err)
+	}
+	defer p.Client.Kill()
+	fmt.Printf("   handshake in %v, pid %d\n", p.StartupTime.Round(time.Millisecond), p.Pid)
+
+	pctx := harness.PluginContext("demo", pg.JSONData(nil), pgfix.Secure(), 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := p.Diagnostics.CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: pctx})
+	if err != nil {
+		die("CheckHealth: %v", err)
+	}
+	fmt.Printf("\n== CheckHealth (Save & test): %s\n   %s\n", h.Status, h.Message)
+
+	q := func(ref, qt string, body map[string]any) *pluginv2.DataQuery {
+		m := map[string]any{"refId": ref, "queryType": qt}
+		for k, v := range body {
+			m[k] = v
+		}
+		js, _ := json.Marshal(m)
+		return &pluginv2.DataQuery{RefId: ref, Json: js, MaxDataPoints: 60, IntervalMS: 60000,
+			TimeRange: &pluginv2.TimeRange{FromEpochMS: start.UnixMilli(), ToEpochMS: end.UnixMilli()}}
+	}
+	t1 := time.Now()
+	res, err := p.Data.QueryData(ctx, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{
+		q("S", "stats", nil), q("G", "stats", map[string]any{"groupBy": "strategy",
+			"metrics": []string{"total_pnl", "win_rate", "sharpe", "max_drawdown", "trade_count"}}),
+		q("E", "equity", nil)}})
+	if err != nil {
+		die("QueryData: %v", err)
+	}
+	took := time.Since(t1)
+	resp, err := backend.FromProto().QueryDataResponse(res)
+	if err != nil {
+		die("decoding frames with the SDK: %v", err)
+	}
+	for _, r := range resp.Responses {
+		if r.Error != nil {
+			die("query failed: %v", r.Error)
+		}
+	}
+
+	fmt.Printf("\n== Portfolio (all strategies), computed by the plugin from %s trades (3 queries in %v)\n", n, took.Round(time.Millisecond))
+	stats := resp.Responses["S"].Frames[0]
+	for _, f := range stats.Fields {
+		v, ok := f.ConcreteAt(0)
+		name := f.Name
+		if f.Config != nil && f.Config.DisplayNameFromDS != "" {
+			name = f.Config.DisplayNameFromDS
+		}
+		fmt.Printf("   %-24s %s\n", name, format(v, ok, f.Config))
+	}
+
+	fmt.Printf("\n== By strategy\n   %-16s %14s %9s %8s %13s %8s\n", "strategy", "total P&L", "win rate", "Sharpe", "max drawdown", "trades")
+	rows := map[string]map[string]string{}
+	for _, f := range resp.Responses["G"].Frames[0].Fields {
+		g := f.Labels["strategy"]
+		if rows[g] == nil {
+			rows[g] = map[string]string{}
+		}
+		v, ok := f.ConcreteAt(0)
+		rows[g][f.Name] = format(v, ok, f.Config)
+	}
+	var names []string
+	for g := range rows {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		r := rows[g]
+		fmt.Printf("   %-16s %14s %9s %8s %13s %8s\n", g, r["total_pnl"], r["win_rate"], r["sharpe"], r["max_drawdown"], r["trade_count"])
+	}
+
+	eq := resp.Responses["E"].Frames[0]
+	fmt.Printf("\n== Portfolio value over time (%d points after down-sampling)\n   %s\n", eq.Rows(), sparkline(eq))
+
+	m, err := p.Diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{})
+	if err == nil {
+		fmt.Printf("\n== Plugin metrics (CollectMetrics, excerpt)\n")
+		for _, l := range strings.Split(string(m.Metrics.Prometheus), "\n") {
+			if strings.HasPrefix(l, "gpx_grpc_calls_total") || strings.HasPrefix(l, "process_resident") ||
+				strings.HasPrefix(l, "gpx_build_info") {
+				fmt.Printf("   %s\n", l)
+			}
+		}
+	}
+	if os.Getenv("DEMO_KEEP") != "" {
+		fmt.Printf("\n== Postgres keeps running: host=%s port=%d dbname=trading user=grafana password=%s\n   Ctrl-C to stop.\n",
+			pg.SockDir, pg.Port, pgfix.Password)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+	}
+	fmt.Printf("\n== done (Postgres and the plugin are stopped; DEMO_KEEP=1 keeps Postgres running)\n")
+}
+
+func format(v any, ok bool, cfg *data.FieldConfig) string {
+	if !ok {
+		return "—"
+	}
+	x := v.(float64)
+	unit := ""
+	if cfg != nil {
+		unit = cfg.Unit
+	}
+	switch {
+	case unit == "percentunit":
+		return fmt.Sprintf("%.2f%%", x*100)
+	case strings.HasPrefix(unit, "currency"):
+		return fmt.Sprintf("%s %.2f", strings.TrimPrefix(unit, "currency"), x)
+	case strings.HasPrefix(unit, "suffix:"):
+		return fmt.Sprintf("%.2f%s", x, strings.TrimPrefix(unit, "suffix:"))
+	case x == math.Trunc(x) && math.Abs(x) < 1e15:
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.3f", x)
+}
+
+func sparkline(f *data.Frame) string {
+	bars := []rune("▁▂▃▄▅▆▇█")
+	var vs []float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := 0; i < f.Rows(); i++ {
+		v, ok := f.Fields[1].ConcreteAt(i)
+		if !ok {
+			continue
+		}
+		x := v.(float64)
+		vs = append(vs, x)
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	var sb strings.Builder
+	for _, x := range vs {
+		k := 0
+		if hi > lo {
+			k = int((x - lo) / (hi - lo) * float64(len(bars)-1))
+		}
+		sb.WriteRune(bars[k])
+	}
+	return fmt.Sprintf("%s  (%.0f .. %.0f)", sb.String(), lo, hi)
+}
