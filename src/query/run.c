@@ -723,7 +723,7 @@ static int gpx__run_trades(gpx__run *r) {
   gpx_sql sql = {0};
   PGresult *res = NULL;
   int rc = gpx_sql_trades(&sql, r->s, r->q, r->q->limit);
-  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 0, &res);
+  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
   gpx_sql_reset(&sql);
   if (rc != GPX_OK) return rc;
   char cur[32];
@@ -752,11 +752,11 @@ static int gpx__run_trades(gpx__run *r) {
       if (PQgetisnull(res, i, c)) {
         rc = gpx_field_append_null(fl[c], &err);
       } else if (c < 2) {
-        rc = gpx_field_append_time(fl[c], strtoll(PQgetvalue(res, i, c), NULL, 10) * 1000, &err);
+        rc = gpx_field_append_time(fl[c], gpx_pg_get_timestamptz_ns(res, i, c), &err);
       } else if (c < 8) {
         rc = gpx_field_append_str(fl[c], PQgetvalue(res, i, c), (size_t)PQgetlength(res, i, c), &err);
       } else {
-        rc = gpx_field_append_f64(fl[c], strtod(PQgetvalue(res, i, c), NULL), &err);
+        rc = gpx_field_append_f64(fl[c], gpx_pg_get_float8(res, i, c), &err);
       }
     }
     if (rc != GPX_OK) break;
@@ -764,7 +764,7 @@ static int gpx__run_trades(gpx__run *r) {
     gpx_side side = (!strcasecmp(sd, "long") || !strcasecmp(sd, "buy"))    ? GPX_SIDE_LONG
                     : (!strcasecmp(sd, "short") || !strcasecmp(sd, "sell")) ? GPX_SIDE_SHORT
                                                                              : GPX_SIDE_UNKNOWN;
-#define NUM(c) (PQgetisnull(res, i, c) ? NAN : strtod(PQgetvalue(res, i, c), NULL))
+#define NUM(c) (PQgetisnull(res, i, c) ? NAN : gpx_pg_get_float8(res, i, c))
     double bps = gpx_trade_slippage_bps(side, NUM(8), NUM(9), NUM(10), NUM(13), NUM(14));
 #undef NUM
     rc = gpx_field_append_f64(fl[13], bps, &err);

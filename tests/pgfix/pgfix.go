@@ -106,6 +106,7 @@ func StartMain() (*Server, error) {
 	if err := s.Up(); err != nil {
 		return nil, err
 	}
+	s.watchdog()
 	for _, sql := range []string{fmt.Sprintf("CREATE ROLE grafana LOGIN PASSWORD '%s'", Password),
 		"CREATE DATABASE trading OWNER grafana"} {
 		if _, err := s.Psql("postgres", sql); err != nil {
@@ -114,6 +115,23 @@ func StartMain() (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// watchdog stops the server and removes its files once this process is
+// gone, however it ended (a panic or os.Exit skips deferred Close calls, and
+// a leaked postmaster would outlive the test run).
+func (s *Server) watchdog() {
+	stop := fmt.Sprintf("%s -D %s -m immediate -w stop", filepath.Join(s.bin, "pg_ctl"), s.Dir)
+	if s.asUser != "" {
+		stop = "runuser -u " + s.asUser + " -- " + stop
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 0.5; done; %s >/dev/null 2>&1; rm -rf %s",
+		os.Getpid(), stop, s.SockDir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() == nil {
+		go cmd.Wait()
+	}
 }
 
 // Up starts the (stopped) server and waits until it accepts connections.
