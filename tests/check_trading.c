@@ -769,6 +769,27 @@ START_TEST(test_opts) {
 }
 END_TEST
 
+/* The SQL fast path (sums per side) must equal adding trade by trade. */
+START_TEST(test_slippage_sums_equal_per_trade) {
+  /* long: buy 2 @ 101 vs 100 expected (+100 bps), sell @ 109 vs 110 (+90.9 bps)
+     short: sell 3 @ 49 vs 50 (+200 bps), buy back @ 41 vs 40 (+250 bps);
+     one long without an expected exit. */
+  gpx_slippage_acc per = {0}, sums = {0};
+  gpx_slippage_add_trade(&per, GPX_SIDE_LONG, 2, 101, 109, 100, 110);
+  gpx_slippage_add_trade(&per, GPX_SIDE_LONG, 1, 10, 12, 10.1, NAN);
+  gpx_slippage_add_trade(&per, GPX_SIDE_SHORT, 3, 49, 41, 50, 40);
+  /* what SQL returns per side: Σ fill·qty and Σ expected·qty over legs with an expected price */
+  ck_assert(gpx_slippage_add_sums(&sums, GPX_SIDE_LONG, 2 * 101 + 1 * 10, 2 * 100 + 1 * 10.1, 2 * 109, 2 * 110, 3));
+  ck_assert(gpx_slippage_add_sums(&sums, GPX_SIDE_SHORT, 3 * 49, 3 * 50, 3 * 41, 3 * 40, 2));
+  ck_assert(!gpx_slippage_add_sums(&sums, GPX_SIDE_UNKNOWN, 1, 1, 1, 1, 2));
+  /* by hand: Σ w·bps = 2·100·100 + 2·110·(1/110·1e4) + 10.1·(-0.1/10.1·1e4) + 150·200 + 120·250
+            = 20000 + 20000 - 1000 + 30000 + 30000 = 99000; Σ w = 200 + 220 + 10.1 + 150 + 120 = 700.1 */
+  double want = 99000.0 / 700.1;
+  ck_assert_double_eq_tol(gpx_slippage_mean(&per), want, 1e-9);
+  ck_assert_double_eq_tol(gpx_slippage_mean(&sums), want, 1e-9);
+}
+END_TEST
+
 static Suite *trading_suite(void) {
   Suite *s = suite_create("trading");
   TCase *tc = tcase_create("days_buckets");
@@ -809,6 +830,7 @@ static Suite *trading_suite(void) {
   tcase_add_test(tc, test_stats_edge_cases);
   tcase_add_test(tc, test_stats_names);
   tcase_add_test(tc, test_slippage);
+  tcase_add_test(tc, test_slippage_sums_equal_per_trade);
   suite_add_tcase(s, tc);
   return s;
 }

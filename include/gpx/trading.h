@@ -226,6 +226,20 @@ int gpx_slippage_add_trade(gpx_slippage_acc *a, gpx_side side, double qty,
                            double entry, double exit, double exp_entry,
                            double exp_exit);
 
+/**
+ * Add legs summarised by SQL for one side (the fast path over millions of
+ * trades): fill_entry = Σ entry_price·|qty| and exp_entry = Σ
+ * expected_entry_price·|qty| over trades with an expected entry price;
+ * fill_exit / exp_exit the same for exits (NaN or 0 when none); legs = how
+ * many legs the sums cover. Same result as adding each trade with
+ * gpx_slippage_add_trade. Returns 1 when something was added.
+ */
+int gpx_slippage_add_sums(gpx_slippage_acc *a, gpx_side side, double fill_entry, double exp_entry,
+                          double fill_exit, double exp_exit, int64_t legs);
+
+/** Add accumulator `from` into `into` (e.g. sides of one bucket). */
+void gpx_slippage_merge(gpx_slippage_acc *into, const gpx_slippage_acc *from);
+
 /** Notional-weighted mean bps; NaN with no legs. */
 double gpx_slippage_mean(const gpx_slippage_acc *a);
 

@@ -33,8 +33,8 @@ typedef struct gpx__group {
   double *dpnl;
   int64_t *dcount;
   size_t nd, capd;
-  /* slippage sums */
-  double wbps, w;
+  /* slippage of the whole range */
+  gpx_slippage_acc slip;
   /* bucket/trade rows for curves computed from SQL rows */
   int64_t *ts;
   double *pnl;
@@ -124,6 +124,59 @@ static int gpx__push_day(gpx__group *g, int32_t d, double pnl, int64_t n) {
   g->dpnl[g->nd] = pnl;
   g->dcount[g->nd] = n;
   g->nd++;
+  return GPX_OK;
+}
+
+/* ---- ordering: aggregate SQL returns rows in hash order (sql.c) ---- */
+
+typedef struct {
+  int64_t ts;
+  double v;
+} gpx__tv;
+typedef struct {
+  int32_t d;
+  double p;
+  int64_t n;
+} gpx__dv;
+
+static int gpx__cmp_tv(const void *a, const void *b) {
+  int64_t x = ((const gpx__tv *)a)->ts, y = ((const gpx__tv *)b)->ts;
+  return (x > y) - (x < y);
+}
+static int gpx__cmp_dv(const void *a, const void *b) {
+  int32_t x = ((const gpx__dv *)a)->d, y = ((const gpx__dv *)b)->d;
+  return (x > y) - (x < y);
+}
+static int gpx__cmp_group(const void *a, const void *b) {
+  const char *x = ((const gpx__group *)a)->name, *y = ((const gpx__group *)b)->name;
+  if (x == NULL || y == NULL) return (x != NULL) - (y != NULL);
+  return strcmp(x, y);
+}
+
+/* Sort groups by name and each group's rows by time / day. */
+static int gpx__order(gpx__run *r) {
+  if (r->ng > 1) qsort(r->g, r->ng, sizeof *r->g, gpx__cmp_group);
+  for (size_t i = 0; i < r->ng; i++) {
+    gpx__group *g = &r->g[i];
+    size_t n = g->nt > g->nd ? g->nt : g->nd;
+    if (n < 2) continue;
+    if (g->nt > 1) {
+      gpx__tv *t = malloc(g->nt * sizeof *t);
+      if (t == NULL) return ENOMEM;
+      for (size_t k = 0; k < g->nt; k++) t[k] = (gpx__tv){g->ts[k], g->pnl[k]};
+      qsort(t, g->nt, sizeof *t, gpx__cmp_tv);
+      for (size_t k = 0; k < g->nt; k++) g->ts[k] = t[k].ts, g->pnl[k] = t[k].v;
+      free(t);
+    }
+    if (g->nd > 1) {
+      gpx__dv *t = malloc(g->nd * sizeof *t);
+      if (t == NULL) return ENOMEM;
+      for (size_t k = 0; k < g->nd; k++) t[k] = (gpx__dv){g->day[k], g->dpnl[k], g->dcount[k]};
+      qsort(t, g->nd, sizeof *t, gpx__cmp_dv);
+      for (size_t k = 0; k < g->nd; k++) g->day[k] = t[k].d, g->dpnl[k] = t[k].p, g->dcount[k] = t[k].n;
+      free(t);
+    }
+  }
   return GPX_OK;
 }
 
@@ -378,6 +431,25 @@ static int gpx__load_daily(gpx__run *r) {
   return rc;
 }
 
+/* Rows (group?, b, side, ts, Σfill·q entry, Σexp·q entry, Σfill·q exit,
+   Σexp·q exit, n), one per bucket and side: folded into each group's total
+   and, per bucket, into a series point. */
+typedef struct gpx__slip_row {
+  size_t g;  /* group index (pointers move when the group array grows) */
+  int64_t b, ts;
+  gpx_slippage_acc acc;
+} gpx__slip_row;
+
+static int gpx__cmp_slip(const void *x, const void *y) {
+  const gpx__slip_row *a = x, *c = y;
+  if (a->g != c->g) return (a->g > c->g) - (a->g < c->g);
+  return (a->b > c->b) - (a->b < c->b);
+}
+
+static double gpx__f8_or_nan(const PGresult *res, int row, int col) {
+  return PQgetisnull(res, row, col) ? NAN : gpx_pg_get_float8(res, row, col);
+}
+
 static int gpx__load_slippage(gpx__run *r, int64_t width_ms, int per_bucket) {
   gpx_sql sql = {0};
   PGresult *res = NULL;
@@ -386,18 +458,39 @@ static int gpx__load_slippage(gpx__run *r, int64_t width_ms, int per_bucket) {
   gpx_sql_reset(&sql);
   if (rc != GPX_OK) return rc;
   int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
-  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
+  int n = PQntuples(res);
+  gpx__slip_row *rows = calloc(n ? (size_t)n : 1, sizeof *rows);
+  if (rows == NULL) rc = ENOMEM;
+  for (int i = 0; i < n && rc == GPX_OK; i++) {
     gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
     if (g == NULL) {
       rc = ENOMEM;
       break;
     }
-    double wbps = gpx_pg_get_float8(res, i, pc + 2), w = gpx_pg_get_float8(res, i, pc + 3);
-    g->wbps += wbps;
-    g->w += w;
-    if (per_bucket) rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), w > 0 ? wbps / w : NAN);
+    rows[i].g = (size_t)(g - r->g);
+    gpx_side side = gpx_side_parse(PQgetisnull(res, i, pc + 1) ? NULL : PQgetvalue(res, i, pc + 1));
+    rows[i].b = gpx_pg_get_int8(res, i, pc);
+    rows[i].ts = gpx_pg_get_timestamptz_ns(res, i, pc + 2);
+    gpx_slippage_add_sums(&rows[i].acc, side, gpx__f8_or_nan(res, i, pc + 3), gpx__f8_or_nan(res, i, pc + 4),
+                          gpx__f8_or_nan(res, i, pc + 5), gpx__f8_or_nan(res, i, pc + 6), gpx_pg_get_int8(res, i, pc + 7));
   }
   PQclear(res);
+  if (rc == GPX_OK && n > 1) qsort(rows, (size_t)n, sizeof *rows, gpx__cmp_slip);
+  for (int i = 0; i < n && rc == GPX_OK;) {
+    /* merge the sides of one bucket */
+    gpx__group *g = &r->g[rows[i].g];
+    gpx_slippage_acc acc = {0};
+    int64_t ts = rows[i].ts;
+    int k = i;
+    for (; k < n && rows[k].g == rows[i].g && rows[k].b == rows[i].b; k++) {
+      gpx_slippage_merge(&acc, &rows[k].acc);
+      gpx_slippage_merge(&g->slip, &rows[k].acc);
+      if (rows[k].ts > ts) ts = rows[k].ts;
+    }
+    if (per_bucket) rc = gpx__push_row(g, ts, gpx_slippage_mean(&acc));
+    i = k;
+  }
+  free(rows);
   return rc;
 }
 
@@ -487,6 +580,7 @@ static int gpx__run_curve(gpx__run *r) {
     if (rc == GPX_OK) rc = gpx__load_rows(r, &sql, 1, &total);
   }
   gpx_sql_reset(&sql);
+  if (rc == GPX_OK) rc = gpx__order(r);
   if (rc != GPX_OK) return rc;
   static const char *const field[] = {[GPX_Q_EQUITY] = "equity", [GPX_Q_PNL] = "pnl", [GPX_Q_RETURNS] = "returns"};
   static const char *const disp[] = {[GPX_Q_EQUITY] = "Portfolio value", [GPX_Q_PNL] = "Cumulative P&L",
@@ -543,6 +637,7 @@ static int gpx__run_drawdown(gpx__run *r) {
   int64_t bucket_ns = gpx_bucket_width_ns(r->q->from_ms * 1000000, r->q->to_ms * 1000000, r->q->interval_ms,
                                           r->q->max_points, -1);
   rc = gpx__stream_curves(r, bucket_ns);
+  if (rc == GPX_OK) rc = gpx__order(r);
   if (rc != GPX_OK) return rc;
   char cur[32];
   gpx__currency_unit(r->s->currency, cur, sizeof cur);
@@ -584,9 +679,12 @@ static int gpx__build_daily(gpx__run *r, gpx__group *g, gpx_daily *d) {
 }
 
 static int gpx__run_daily(gpx__run *r) {
-  int rc = gpx__load_base(r);
+  /* Daily P&L needs no E(from): skip the aggregate over the whole history
+     before the range (the daily returns computed alongside are not shown). */
+  int rc = r->q->group_by == GPX_GROUP_NONE && gpx__group_get(r, NULL) == NULL ? ENOMEM : GPX_OK;
   if (rc == GPX_OK) rc = gpx__load_days(r);
   if (rc == GPX_OK) rc = gpx__load_daily(r);
+  if (rc == GPX_OK) rc = gpx__order(r);
   if (rc != GPX_OK) return rc;
   char cur[32];
   gpx__currency_unit(r->s->currency, cur, sizeof cur);
@@ -660,6 +758,7 @@ static int gpx__run_stats(gpx__run *r) {
     }
   }
   if (rc == GPX_OK) rc = gpx__stream_curves(r, r->q->to_ms * 1000000 - r->q->from_ms * 1000000 + 1);
+  if (rc == GPX_OK) rc = gpx__order(r);
   if (rc != GPX_OK) return rc;
   char cur[32];
   gpx__currency_unit(r->s->currency, cur, sizeof cur);
@@ -679,14 +778,9 @@ static int gpx__run_stats(gpx__run *r) {
     memset(&d, 0, sizeof d);
     rc = gpx__build_daily(r, g, &d);
     if (rc != GPX_OK) break;
-    gpx_slippage_acc slip;
-    memset(&slip, 0, sizeof slip);
-    slip.sum_wbps = g->wbps;
-    slip.sum_w = g->w;
-    slip.legs = g->w > 0 ? 1 : 0;
     gpx_drawdown_summary dd = {g->curve.max_dd, g->curve.max_dd_amount};
     gpx_stats st;
-    rc = gpx_stats_compute(gpx__base_equity(r, g), &g->curve.agg, &dd, &d, r->today, &slip, &o, &st, &err);
+    rc = gpx_stats_compute(gpx__base_equity(r, g), &g->curve.agg, &dd, &d, r->today, &g->slip, &o, &st, &err);
     gpx_daily_reset(&d);
     if (rc != GPX_OK) {
       gpx_data_response_error(r->dr, 500, "plugin", "stats: %s", err.msg);
@@ -713,6 +807,7 @@ static int gpx__run_slippage(gpx__run *r) {
   int rc = gpx__load_slippage(r, gpx__width_ms(r->q), 1);
   if (rc != GPX_OK) return rc;
   if (r->q->group_by == GPX_GROUP_NONE && gpx__group_get(r, NULL) == NULL) return ENOMEM;
+  if ((rc = gpx__order(r)) != GPX_OK) return rc;
   for (size_t i = 0; i < r->ng && rc == GPX_OK; i++)
     rc = gpx__series_frame(r, &r->g[i], "slippage_bps", "suffix: bps", "Slippage", r->g[i].ts, r->g[i].pnl,
                            r->g[i].nt);
@@ -760,10 +855,7 @@ static int gpx__run_trades(gpx__run *r) {
       }
     }
     if (rc != GPX_OK) break;
-    const char *sd = PQgetisnull(res, i, 7) ? "" : PQgetvalue(res, i, 7);
-    gpx_side side = (!strcasecmp(sd, "long") || !strcasecmp(sd, "buy"))    ? GPX_SIDE_LONG
-                    : (!strcasecmp(sd, "short") || !strcasecmp(sd, "sell")) ? GPX_SIDE_SHORT
-                                                                             : GPX_SIDE_UNKNOWN;
+    gpx_side side = gpx_side_parse(PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7));
 #define NUM(c) (PQgetisnull(res, i, c) ? NAN : gpx_pg_get_float8(res, i, c))
     double bps = gpx_trade_slippage_bps(side, NUM(8), NUM(9), NUM(10), NUM(13), NUM(14));
 #undef NUM

@@ -51,6 +51,35 @@ int gpx_slippage_add_trade(gpx_slippage_acc *a, gpx_side side, double qty,
   return add_leg(a, long_side, qty, entry, exp_entry) + add_leg(a, !long_side, qty, exit, exp_exit);
 }
 
+/* For a long, the entry is the buying leg: Σ (fill − expected)·|qty|·1e4 =
+   (Σ fill·|qty| − Σ expected·|qty|)·1e4 over entry legs with an expected
+   price, and the weights are Σ expected·|qty|. A short mirrors both legs. */
+int gpx_slippage_add_sums(gpx_slippage_acc *a, gpx_side side, double fill_entry, double exp_entry,
+                          double fill_exit, double exp_exit, int64_t legs) {
+  if (!a || (side != GPX_SIDE_LONG && side != GPX_SIDE_SHORT) || legs <= 0) return 0;
+  double s = side == GPX_SIDE_LONG ? 1.0 : -1.0;
+  if (!isfinite(fill_entry)) fill_entry = 0;
+  if (!isfinite(exp_entry)) exp_entry = 0;
+  if (!isfinite(fill_exit)) fill_exit = 0;
+  if (!isfinite(exp_exit)) exp_exit = 0;
+  double wbps = s * ((fill_entry - exp_entry) + (exp_exit - fill_exit)) * 1e4;
+  double w = exp_entry + exp_exit;
+  if (!isfinite(wbps) || !isfinite(w) || w <= 0) return 0;
+  gpx__nsum(&a->sum_wbps, &a->comp_wbps, wbps);
+  gpx__nsum(&a->sum_w, &a->comp_w, w);
+  a->legs += legs;
+  return 1;
+}
+
+void gpx_slippage_merge(gpx_slippage_acc *into, const gpx_slippage_acc *from) {
+  if (!into || !from || from->legs == 0) return;
+  gpx__nsum(&into->sum_wbps, &into->comp_wbps, from->sum_wbps);
+  gpx__nsum(&into->sum_wbps, &into->comp_wbps, from->comp_wbps);
+  gpx__nsum(&into->sum_w, &into->comp_w, from->sum_w);
+  gpx__nsum(&into->sum_w, &into->comp_w, from->comp_w);
+  into->legs += from->legs;
+}
+
 double gpx_slippage_mean(const gpx_slippage_acc *a) {
   if (!a || a->legs == 0) return NAN;
   double w = a->sum_w + a->comp_w;
