@@ -38,4 +38,4 @@ dist-zip: build
 	@tools/dist-zip.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) dist
+	rm -rf $(BUILD) $(BUILD_ASAN) dist frontend/dist frontend/harness/build frontend/harness/build-cache

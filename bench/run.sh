@@ -28,7 +28,14 @@ section_arrow() {
   grep -q 'ratio >= 0.50 at every size: yes' bench/out/arrow.txt
 }
 
-SECTIONS=(arrow)
+# --- pg: every query type through the plugin vs the SQL a Grafana user writes --
+section_pg() {
+  echo "QueryData through the Grafana-host harness vs psql running the equivalent SQL (median of ${BENCH_RUNS:-5})."
+  echo "trades: ${BENCH_TRADES:-1000000} (set BENCH_TRADES=10000000 for the 10M run)"
+  (cd tests && go run ./cmd/pgbench) | tee bench/out/pg.md
+}
+
+SECTIONS=(arrow pg)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()
 for s in "${SECTIONS[@]}"; do

@@ -136,6 +136,7 @@ int main(int argc, char **argv) {
   app.start_time = (double)tv.tv_sec + tv.tv_usec / 1e6;
   const char *tq = getenv("GPX_TEST_QUERIES");
   app.test_queries = tq != NULL && strcmp(tq, "1") == 0;
+  pthread_mutex_init(&app.qstats.mu, NULL);
   if (gpx_ds_cache_new(&app.ds) != GPX_OK) {
     gpx_log(GPX_LOG_ERROR, "out of memory", NULL);
     return 1;

@@ -91,6 +91,14 @@ int gpx_pg_quote_ident(gpx_buf *b, const char *ident);
 /* Binary value readers (network byte order). */
 int64_t gpx_pg_get_int8(const PGresult *r, int row, int col);
 double gpx_pg_get_float8(const PGresult *r, int row, int col);
+/**
+ * A number column in binary format, whatever its type (numeric, float8,
+ * float4, int8/4/2) → double; NaN for NULL or an unsupported type. numeric
+ * is converted exactly as strtod would round its decimal text.
+ */
+double gpx_pg_get_number(const PGresult *r, int row, int col);
+/** numeric's binary wire form → double (exposed for tests). */
+double gpx_pg_numeric_to_double(const unsigned char *p, int len);
 /** Microseconds since 2000-01-01 (binary timestamptz) → ns since 1970. */
 int64_t gpx_pg_get_timestamptz_ns(const PGresult *r, int row, int col);
 

@@ -12,11 +12,27 @@
 #define GPX_SVC_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
 
 #include "gpx/core.h"
 #include "gpx/rpc.h"
 
 struct gpx_ds_cache;
+
+/* Per query type (the 9 types + "invalid") × answer status, for CollectMetrics. */
+#define GPX_QSTAT_TYPES 10
+#define GPX_QSTAT_STATUSES 7
+extern const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES]; /* 200 … ; last = other */
+
+typedef struct gpx_query_stats {
+  pthread_mutex_t mu;
+  uint64_t count[GPX_QSTAT_TYPES][GPX_QSTAT_STATUSES];
+  uint64_t hist[GPX_QSTAT_TYPES][GPX_RPC_HIST_BUCKETS + 1];
+  double sum[GPX_QSTAT_TYPES];
+} gpx_query_stats;
+
+/** Record one answered query; type_index = GPX_QSTAT_TYPES - 1 for invalid queries. */
+void gpx_query_stats_record(gpx_query_stats *qs, int type_index, int status, double seconds);
 
 /** Process-wide state shared by every handler (thread-safe members only). */
 typedef struct gpx_app {
@@ -24,6 +40,7 @@ typedef struct gpx_app {
   double start_time;          /* epoch seconds, for process_start_time_seconds */
   int test_queries;           /* GPX_TEST_QUERIES=1 enables test-only query types */
   struct gpx_ds_cache *ds;    /* data-source instances, keyed by uid + lastUpdatedMS */
+  gpx_query_stats qstats;     /* mutex initialised by the owner (main) */
 } gpx_app;
 
 /** The method table served by the plugin binary. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gpx/frame.h"
 #include "gpx/log.h"
@@ -55,7 +56,14 @@ typedef struct gpx__run {
   int32_t first_day, last_day, today;
   int64_t *day_start_ms; /* index: day - first_day */
   size_t n_days;
+  double sql_seconds; /* time spent waiting for Postgres */
 } gpx__run;
+
+static double gpx__now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
 
@@ -242,7 +250,9 @@ static int gpx__exec(gpx__run *r, gpx_sql *sql, int binary, PGresult **out) {
     for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql->params[i]);
   }
   gpx_pg_error e;
+  double t0 = gpx__now();
   int rc = gpx_pg_exec(&r->sess, text, sql->n, (const char *const *)sql->params, binary, out, &e);
+  r->sql_seconds += gpx__now() - t0;
   if (rc != GPX_OK) gpx__fail_pg(r, &e);
   return rc;
 }
@@ -286,7 +296,7 @@ static int gpx__load_rows(gpx__run *r, gpx_sql *sql, int per_trade, int64_t *tot
       break;
     }
     if (per_trade) {
-      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc), gpx_pg_get_float8(res, i, pc + 1));
+      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc), gpx_pg_get_number(res, i, pc + 1));
       (*total)++;
     } else {
       rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), gpx_pg_get_float8(res, i, pc + 2));
@@ -333,7 +343,7 @@ static int gpx__on_chunk(const PGresult *res, void *arg) {
       if ((sc->rc = gpx__curve_start(r, sc->cur, sc->bucket_ns, &sc->err)) != GPX_OK) return 1;
     }
     sc->tsbuf[k] = gpx_pg_get_timestamptz_ns(res, i, pc);
-    sc->pbuf[k] = gpx_pg_get_float8(res, i, pc + 1);
+    sc->pbuf[k] = gpx_pg_get_number(res, i, pc + 1);
     if (++k == 4096) {
       sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, k, &sc->err);
       k = 0;
@@ -364,7 +374,9 @@ static int gpx__stream_curves(gpx__run *r, int64_t bucket_ns) {
   sc->r = r;
   sc->bucket_ns = bucket_ns;
   gpx_pg_error e;
+  double t0 = gpx__now();
   rc = gpx_pg_stream(&r->sess, text, sql.n, (const char *const *)sql.params, 65536, gpx__on_chunk, sc, &e);
+  r->sql_seconds += gpx__now() - t0; /* includes folding the chunks into the curve */
   gpx_sql_reset(&sql);
   if (rc != GPX_OK) {
     if (sc->rc != GPX_OK) {
@@ -851,12 +863,12 @@ static int gpx__run_trades(gpx__run *r) {
       } else if (c < 8) {
         rc = gpx_field_append_str(fl[c], PQgetvalue(res, i, c), (size_t)PQgetlength(res, i, c), &err);
       } else {
-        rc = gpx_field_append_f64(fl[c], gpx_pg_get_float8(res, i, c), &err);
+        rc = gpx_field_append_f64(fl[c], gpx_pg_get_number(res, i, c), &err);
       }
     }
     if (rc != GPX_OK) break;
     gpx_side side = gpx_side_parse(PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7));
-#define NUM(c) (PQgetisnull(res, i, c) ? NAN : gpx_pg_get_float8(res, i, c))
+#define NUM(c) gpx_pg_get_number(res, i, c)
     double bps = gpx_trade_slippage_bps(side, NUM(8), NUM(9), NUM(10), NUM(13), NUM(14));
 #undef NUM
     rc = gpx_field_append_f64(fl[13], bps, &err);
@@ -876,12 +888,26 @@ static int gpx__run_trades(gpx__run *r) {
 
 /* ------------------------------------------------------------ entry */
 
+static int gpx__execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
+                        const Pluginv2__DataQuery *pq, gpx_data_response *dr);
+
 void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
                        const Pluginv2__DataQuery *pq, gpx_data_response *dr) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int type = gpx__execute(app, ctx, pctx, pq, dr);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  gpx_query_stats_record(&app->qstats, type, dr->status, secs);
+}
+
+/* Returns the query type's index, or GPX_QSTAT_TYPES - 1 when invalid. */
+static int gpx__execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
+                        const Pluginv2__DataQuery *pq, gpx_data_response *dr) {
   gpx_error err;
   if (app->test_queries && pq->querytype && strncmp(pq->querytype, "__test_frame", 12) == 0) {
     gpx_query_test_frame(pq, dr);
-    return;
+    return GPX_QSTAT_TYPES - 1;
   }
   if (pctx == NULL || pctx->datasourceinstancesettings == NULL) {
     /* Still validate the query, so its own mistakes are named first. */
@@ -894,18 +920,18 @@ void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCon
       gpx_query_reset(&q);
       gpx_data_response_error(dr, 400, "plugin", "request has no data-source instance settings");
     }
-    return;
+    return GPX_QSTAT_TYPES - 1;
   }
   gpx_ds_instance *inst = NULL;
   if (gpx_ds_acquire(app->ds, pctx->datasourceinstancesettings, &inst, &err) != GPX_OK) {
     gpx_data_response_error(dr, 400, "plugin", "data source settings: %s", err.msg);
-    return;
+    return GPX_QSTAT_TYPES - 1;
   }
   gpx_query q;
   if (gpx_query_parse(pq, &inst->settings, &q, &err) != GPX_OK) {
     gpx_data_response_error(dr, 400, "plugin", "%s", err.msg);
     gpx_ds_release(app->ds, inst);
-    return;
+    return GPX_QSTAT_TYPES - 1;
   }
   gpx__run r;
   memset(&r, 0, sizeof r);
@@ -934,7 +960,14 @@ void gpx_query_execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCon
     if (rc != GPX_OK) gpx__fail(&r, rc, gpx_query_types[q.type]);
     gpx_pg_release(&r.sess);
   }
+  if (gpx_log_get_level() <= GPX_LOG_DEBUG) {
+    json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:i}", "refId", q.ref_id, "queryType", gpx_query_types[q.type],
+                          "status", dr->status, "sqlSeconds", r.sql_seconds, "frames", (int)dr->n_frames);
+    gpx_log(GPX_LOG_DEBUG, "query answered", f);
+  }
   gpx__run_reset(&r);
+  int type = (int)q.type;
   gpx_query_reset(&q);
   gpx_ds_release(app->ds, inst);
+  return type;
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "backend.pb-c.h"
+#include "gpx/ds.h"
+#include "gpx/query.h"
 #include "gpx/svc.h"
 
 static long gpx__rss_bytes(void) {
@@ -36,6 +38,21 @@ static const char *const gpx__code_names[GPX_RPC_NCODES] = {
     "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
     "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
+
+const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES] = {200, 400, 499, 500, 502, 504, 0};
+
+void gpx_query_stats_record(gpx_query_stats *qs, int t, int status, double secs) {
+  if (t < 0 || t >= GPX_QSTAT_TYPES) t = GPX_QSTAT_TYPES - 1;
+  int k = 0;
+  while (k < GPX_QSTAT_STATUSES - 1 && gpx_qstat_status_codes[k] != status) k++;
+  int b = 0;
+  while (b < GPX_RPC_HIST_BUCKETS && secs > gpx_rpc_hist_bounds[b]) b++;
+  pthread_mutex_lock(&qs->mu);
+  qs->count[t][k]++;
+  qs->hist[t][b]++;
+  qs->sum[t] += secs;
+  pthread_mutex_unlock(&qs->mu);
+}
 
 int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
   gpx_rpc_method_stats st[32];
@@ -72,6 +89,50 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
   P("# HELP gpx_grpc_calls_in_flight Calls currently being served.\n");
   P("# TYPE gpx_grpc_calls_in_flight gauge\n");
   P("gpx_grpc_calls_in_flight %lld\n", (long long)(app->server ? gpx_rpc_in_flight(app->server) : 0));
+
+  /* Queries by type and answer status; durations by type. */
+  gpx_query_stats qs;
+  pthread_mutex_lock(&app->qstats.mu);
+  memcpy(qs.count, app->qstats.count, sizeof qs.count);
+  memcpy(qs.hist, app->qstats.hist, sizeof qs.hist);
+  memcpy(qs.sum, app->qstats.sum, sizeof qs.sum);
+  pthread_mutex_unlock(&app->qstats.mu);
+  P("# HELP gpx_queries_total Queries answered, by query type and answer status (HTTP-like).\n");
+  P("# TYPE gpx_queries_total counter\n");
+  for (int t = 0; t < GPX_QSTAT_TYPES; t++) {
+    const char *tn = t < GPX_QSTAT_TYPES - 1 ? gpx_query_types[t] : "invalid";
+    for (int k = 0; k < GPX_QSTAT_STATUSES; k++) {
+      if (!qs.count[t][k] && !(k == 0 && t < GPX_QSTAT_TYPES - 1)) continue;
+      if (gpx_qstat_status_codes[k]) {
+        P("gpx_queries_total{query_type=\"%s\",status=\"%d\"} %llu\n", tn, gpx_qstat_status_codes[k],
+          (unsigned long long)qs.count[t][k]);
+      } else {
+        P("gpx_queries_total{query_type=\"%s\",status=\"other\"} %llu\n", tn, (unsigned long long)qs.count[t][k]);
+      }
+    }
+  }
+  P("# HELP gpx_query_duration_seconds Time to answer one query (SQL, analytics and encoding).\n");
+  P("# TYPE gpx_query_duration_seconds histogram\n");
+  for (int t = 0; t < GPX_QSTAT_TYPES; t++) {
+    const char *tn = t < GPX_QSTAT_TYPES - 1 ? gpx_query_types[t] : "invalid";
+    uint64_t cum = 0;
+    for (int k = 0; k < GPX_RPC_HIST_BUCKETS; k++) {
+      cum += qs.hist[t][k];
+      P("gpx_query_duration_seconds_bucket{query_type=\"%s\",le=\"%g\"} %llu\n", tn, gpx_rpc_hist_bounds[k],
+        (unsigned long long)cum);
+    }
+    cum += qs.hist[t][GPX_RPC_HIST_BUCKETS];
+    P("gpx_query_duration_seconds_bucket{query_type=\"%s\",le=\"+Inf\"} %llu\n", tn, (unsigned long long)cum);
+    P("gpx_query_duration_seconds_sum{query_type=\"%s\"} %.9f\n", tn, qs.sum[t]);
+    P("gpx_query_duration_seconds_count{query_type=\"%s\"} %llu\n", tn, (unsigned long long)cum);
+  }
+  int open = 0, idle = 0, inst = 0;
+  if (app->ds) gpx_ds_cache_pool_stats(app->ds, &open, &idle, &inst);
+  P("# HELP gpx_pg_connections Postgres connections held by the plugin's pools, by state.\n");
+  P("# TYPE gpx_pg_connections gauge\n");
+  P("gpx_pg_connections{state=\"idle\"} %d\ngpx_pg_connections{state=\"in_use\"} %d\n", idle, open - idle);
+  P("# HELP gpx_datasource_instances Data-source instances with parsed settings and a pool.\n");
+  P("# TYPE gpx_datasource_instances gauge\ngpx_datasource_instances %d\n", inst);
 
   P("# HELP gpx_build_info Plugin build information.\n# TYPE gpx_build_info gauge\n");
   P("gpx_build_info{version=\"%s\",grpc_version=\"%s\"} 1\n", GPX_VERSION, grpc_version_string());

@@ -483,3 +483,27 @@ func TestResources(t *testing.T) {
 		t.Errorf("bad limit: %d", code)
 	}
 }
+
+func TestQueryMetricsMove(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	run(t, p, pctx(nil), query("A", "equity", nil, 100), query("B", "stats", nil, 100), rawQuery("C", `{"queryType":"bogus"}`))
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := p.Diagnostics.CollectMetrics(c, &pluginv2.CollectMetricsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(res.Metrics.Prometheus)
+	for _, want := range []string{
+		`gpx_queries_total{query_type="equity",status="200"} 1`,
+		`gpx_queries_total{query_type="stats",status="200"} 1`,
+		`gpx_queries_total{query_type="invalid",status="400"} 1`,
+		`gpx_query_duration_seconds_count{query_type="equity"} 1`,
+		`gpx_pg_connections{state="idle"} 1`,
+		`gpx_datasource_instances 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
