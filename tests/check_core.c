@@ -11,6 +11,8 @@
 #include "gpx/core.h"
 #include "gpx/log.h"
 
+#include "check_main.h"
+
 START_TEST(error_set_and_prefix) {
   gpx_error e;
   ck_assert_int_eq(gpx_error_set(&e, EINVAL, "port: %d is out of range", 70000), EINVAL);
@@ -114,10 +116,4 @@ static Suite *core_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(core_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(core_suite)

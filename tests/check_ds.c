@@ -8,6 +8,8 @@
 
 #include "gpx/ds.h"
 
+#include "check_main.h"
+
 static int parse(const char *js, gpx_ds_settings *s, gpx_error *e) {
   return gpx_ds_settings_parse((const uint8_t *)js, js ? strlen(js) : 0, NULL, 0, s, e);
 }
@@ -156,10 +158,4 @@ static Suite *ds_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(ds_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(ds_suite)

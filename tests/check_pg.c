@@ -11,6 +11,8 @@
 
 #include "gpx/pg.h"
 
+#include "check_main.h"
+
 /* Encode v (a decimal string) the way Postgres sends numeric in binary. */
 static int encode_numeric(const char *text, unsigned char *out) {
   int neg = text[0] == '-';
@@ -76,10 +78,4 @@ static Suite *pg_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(pg_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(pg_suite)

@@ -9,6 +9,8 @@
 
 #include "query/query_model.h"
 
+#include "check_main.h"
+
 static Pluginv2__DataQuery mkq(const char *js) {
   static Pluginv2__TimeRange tr = PLUGINV2__TIME_RANGE__INIT;
   tr.fromepochms = 1700000000000;
@@ -154,10 +156,4 @@ static Suite *query_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(query_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(query_suite)

@@ -11,6 +11,8 @@
 
 #include "gpx/rpc.h"
 
+#include "check_main.h"
+
 static void echo(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *r) {
   gpx_buf_append(&r->body, req, len);
   r->has_body = 1;
@@ -72,10 +74,4 @@ static Suite *rpc_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(rpc_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(rpc_suite)

@@ -13,6 +13,8 @@
 
 #include "gpx/trading.h"
 
+#include "check_main.h"
+
 #define TOL 1e-12
 #define ck_near(a, b, tol) ck_assert_msg(fabs((double)(a) - (double)(b)) <= (tol), \
     "%s = %.17g, expected %.17g", #a, (double)(a), (double)(b))
@@ -835,10 +837,4 @@ static Suite *trading_suite(void) {
   return s;
 }
 
-int main(void) {
-  SRunner *sr = srunner_create(trading_suite());
-  srunner_run_all(sr, CK_ENV);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+GPX_CHECK_MAIN(trading_suite)

@@ -259,20 +259,32 @@ static int gpx__exec(gpx__run *r, gpx_sql *sql, int binary, PGresult **out) {
 
 /* ------------------------------------------------------------ SQL steps */
 
-static int gpx__load_base(gpx__run *r) {
-  gpx_sql sql = {0};
+/* Run a statement (binary results) and hand each row to fn with its group
+   and the index of the first column after the optional group column. */
+typedef int (*gpx__row_fn)(gpx__run *r, gpx__group *g, const PGresult *res, int row, int pc, void *arg);
+
+static int gpx__each_row(gpx__run *r, int build_rc, gpx_sql *sql, gpx__row_fn fn, void *arg) {
   PGresult *res = NULL;
-  int rc = gpx_sql_base(&sql, r->s, r->q);
-  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
-  gpx_sql_reset(&sql);
+  int rc = build_rc == GPX_OK ? gpx__exec(r, sql, 1, &res) : build_rc;
+  gpx_sql_reset(sql);
   if (rc != GPX_OK) return rc;
   int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
   for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
     gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
-    if (g == NULL) rc = ENOMEM;
-    else g->base_pnl = gpx_pg_get_float8(res, i, pc);
+    rc = g == NULL ? ENOMEM : fn(r, g, res, i, pc, arg);
   }
   PQclear(res);
+  return rc;
+}
+
+static int gpx__row_base(gpx__run *r, gpx__group *g, const PGresult *res, int i, int pc, void *arg) {
+  g->base_pnl = gpx_pg_get_float8(res, i, pc);
+  return GPX_OK;
+}
+
+static int gpx__load_base(gpx__run *r) {
+  gpx_sql sql = {0};
+  int rc = gpx__each_row(r, gpx_sql_base(&sql, r->s, r->q), &sql, gpx__row_base, NULL);
   if (rc == GPX_OK && r->q->group_by == GPX_GROUP_NONE && gpx__group_get(r, NULL) == NULL) rc = ENOMEM;
   return rc;
 }
@@ -283,27 +295,25 @@ static double gpx__base_equity(gpx__run *r, const gpx__group *g) {
 
 /* Rows (group?, b, ts, pnl, n) from the bucket query, or (group?, ts, pnl)
    per trade when per_trade. */
-static int gpx__load_rows(gpx__run *r, gpx_sql *sql, int per_trade, int64_t *total) {
-  PGresult *res = NULL;
-  int rc = gpx__exec(r, sql, 1, &res);
-  if (rc != GPX_OK) return rc;
-  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
-  *total = 0;
-  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
-    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
-    if (g == NULL) {
-      rc = ENOMEM;
-      break;
-    }
-    if (per_trade) {
-      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc), gpx_pg_get_number(res, i, pc + 1));
-      (*total)++;
-    } else {
-      rc = gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), gpx_pg_get_float8(res, i, pc + 2));
-      *total += gpx_pg_get_int8(res, i, pc + 3);
-    }
+typedef struct {
+  int per_trade;
+  int64_t total;
+} gpx__rows_arg;
+
+static int gpx__row_point(gpx__run *r, gpx__group *g, const PGresult *res, int i, int pc, void *arg) {
+  gpx__rows_arg *a = arg;
+  if (a->per_trade) {
+    a->total++;
+    return gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc), gpx_pg_get_number(res, i, pc + 1));
   }
-  PQclear(res);
+  a->total += gpx_pg_get_int8(res, i, pc + 3);
+  return gpx__push_row(g, gpx_pg_get_timestamptz_ns(res, i, pc + 1), gpx_pg_get_float8(res, i, pc + 2));
+}
+
+static int gpx__load_rows(gpx__run *r, int build_rc, gpx_sql *sql, int per_trade, int64_t *total) {
+  gpx__rows_arg a = {per_trade, 0};
+  int rc = gpx__each_row(r, build_rc, sql, gpx__row_point, &a);
+  *total = a.total;
   return rc;
 }
 
@@ -421,26 +431,15 @@ static int gpx__load_days(gpx__run *r) {
   return rc;
 }
 
+static int gpx__row_day(gpx__run *r, gpx__group *g, const PGresult *res, int i, int pc, void *arg) {
+  uint32_t d;
+  memcpy(&d, PQgetvalue(res, i, pc), 4);
+  return gpx__push_day(g, (int32_t)be32toh(d), gpx_pg_get_float8(res, i, pc + 1), gpx_pg_get_int8(res, i, pc + 2));
+}
+
 static int gpx__load_daily(gpx__run *r) {
   gpx_sql sql = {0};
-  PGresult *res = NULL;
-  int rc = gpx_sql_daily(&sql, r->s, r->q);
-  if (rc == GPX_OK) rc = gpx__exec(r, &sql, 1, &res);
-  gpx_sql_reset(&sql);
-  if (rc != GPX_OK) return rc;
-  int pc = r->q->group_by == GPX_GROUP_NONE ? 0 : 1;
-  for (int i = 0; i < PQntuples(res) && rc == GPX_OK; i++) {
-    gpx__group *g = gpx__group_get(r, gpx__row_group(r, res, i));
-    if (g == NULL) {
-      rc = ENOMEM;
-      break;
-    }
-    uint32_t d;
-    memcpy(&d, PQgetvalue(res, i, pc), 4);
-    rc = gpx__push_day(g, (int32_t)be32toh(d), gpx_pg_get_float8(res, i, pc + 1), gpx_pg_get_int8(res, i, pc + 2));
-  }
-  PQclear(res);
-  return rc;
+  return gpx__each_row(r, gpx_sql_daily(&sql, r->s, r->q), &sql, gpx__row_day, NULL);
 }
 
 /* Rows (group?, b, side, ts, Σfill·q entry, Σexp·q entry, Σfill·q exit,
@@ -583,15 +582,12 @@ static int gpx__run_curve(gpx__run *r) {
   if (rc != GPX_OK) return rc;
   int64_t width = gpx__width_ms(r->q), total = 0;
   gpx_sql sql = {0};
-  rc = gpx_sql_buckets(&sql, r->s, r->q, width);
-  if (rc == GPX_OK) rc = gpx__load_rows(r, &sql, 0, &total);
+  rc = gpx__load_rows(r, gpx_sql_buckets(&sql, r->s, r->q, width), &sql, 0, &total);
   if (rc == GPX_OK && total <= r->q->max_points) {
     /* Few trades: one point per trade, no down-sampling. */
     for (size_t i = 0; i < r->ng; i++) r->g[i].nt = 0;
-    rc = gpx_sql_trade_stream(&sql, r->s, r->q);
-    if (rc == GPX_OK) rc = gpx__load_rows(r, &sql, 1, &total);
+    rc = gpx__load_rows(r, gpx_sql_trade_stream(&sql, r->s, r->q), &sql, 1, &total);
   }
-  gpx_sql_reset(&sql);
   if (rc == GPX_OK) rc = gpx__order(r);
   if (rc != GPX_OK) return rc;
   static const char *const field[] = {[GPX_Q_EQUITY] = "equity", [GPX_Q_PNL] = "pnl", [GPX_Q_RETURNS] = "returns"};
