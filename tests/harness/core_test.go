@@ -403,3 +403,36 @@ func TestLatencyAndIdleRSS(t *testing.T) {
 	t.Logf("measure: CheckHealth over the unix socket p50=%v p99=%v (n=%d); idle RSS %s; threads %s",
 		lat[n/2], lat[n*99/100], n, idle, ReadStatus(p.Pid, "Threads"))
 }
+
+// TestRandomBytesNeverWedgeThePlugin sends seeded random bodies to every
+// method; each call must end with a status (any), and the plugin must still
+// answer a normal call afterwards.
+func TestRandomBytesNeverWedgeThePlugin(t *testing.T) {
+	p := Launch(t, Options{})
+	methods := []string{"/pluginv2.Data/QueryData", "/pluginv2.Diagnostics/CheckHealth",
+		"/pluginv2.Diagnostics/CollectMetrics", "/pluginv2.Resource/CallResource",
+		"/grpc.health.v1.Health/Check", "/pluginv2.Stream/SubscribeStream"}
+	seed := uint64(0x9e3779b97f4a7c15)
+	next := func() byte { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; return byte(seed) }
+	calls := 0
+	for round := 0; round < 100; round++ {
+		for _, m := range methods {
+			body := make([]byte, int(next())%200)
+			for i := range body {
+				body[i] = next()
+			}
+			var out []byte
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := p.Conn.Invoke(ctx, m, &body, &out, grpc.ForceCodec(RawCodec{}))
+			cancel()
+			if status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Unavailable {
+				t.Fatalf("%s with %d random bytes: %v (the plugin hung or died)", m, len(body), err)
+			}
+			calls++
+		}
+	}
+	if _, err := p.Diagnostics.CheckHealth(ctxT(t, 5*time.Second), &pluginv2.CheckHealthRequest{}); err != nil {
+		t.Fatalf("plugin no longer serving after %d random calls: %v", calls, err)
+	}
+	t.Logf("%d random-body calls answered", calls)
+}
