@@ -21,9 +21,22 @@ mkdir -p tests/artifacts
 log=tests/artifacts/go-test.log
 (cd tests && go test ./... -count=1 -v 2>&1) >"$log"
 rc=$?
-# Keep the console readable: failures, package results and test logs, not
-# thousands of "=== RUN" / "--- PASS" lines (the full log is kept in $log).
-grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$log" | tail -n 200
+# Second pass: the plugin-driving packages again, against the ASan + UBSan
+# build of the plugin (tests/run-c.sh built it); any sanitizer report on the
+# plugin's stderr fails the test that launched it (tests/harness).
+ASAN_BIN=${BUILD_ASAN:-$ROOT/build-asan}/dist/gpx_algotrading_pnl_linux_amd64
+if [ -x "$ASAN_BIN" ]; then
+  echo "run-go: sanitizer pass of tests/harness and tests/analytics against $ASAN_BIN" >>"$log"
+  (cd tests && GPX_PLUGIN_BIN=$ASAN_BIN ASAN_OPTIONS=detect_leaks=1 go test ./harness/ ./analytics/ -count=1 -v 2>&1) |
+    sed 's/^\(\s*--- [A-Z]*: \)/\1[asan] /' >>"$log"
+  rc2=${PIPESTATUS[0]}
+  [ "$rc2" -ne 0 ] && rc=$rc2
+else
+  echo "run-go: no sanitizer build at $ASAN_BIN (run tests/run-c.sh first); sanitizer pass skipped" | tee -a "$log"
+fi
+# Keep the console readable: top-level results, failures and test logs, not
+# thousands of "=== RUN" lines or subtest passes (the full log is kept in $log).
+grep -vE '^\s*=== (RUN|PAUSE|CONT|NAME)|^\s{4,}--- PASS' "$log" | tail -n 300
 passed=$(grep -cE '^\s*--- PASS' "$log")
 failed=$(grep -cE '^\s*--- FAIL' "$log")
 # A package that fails to build or panics produces no --- FAIL line.

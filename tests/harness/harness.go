@@ -115,7 +115,19 @@ func Launch(t testing.TB, opts Options) *Plugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Client.Kill() })
+	t.Cleanup(func() {
+		p.Client.Kill()
+		// A sanitizer build reports at exit (LeakSanitizer) or on the spot;
+		// either fails the test that launched it.
+		if os.Getenv("GPX_PLUGIN_BIN") != "" {
+			time.Sleep(200 * time.Millisecond) // let go-plugin drain the last stderr lines
+		}
+		for _, l := range p.Stderr.Lines() {
+			if strings.Contains(l, "Sanitizer") || strings.Contains(l, "runtime error:") {
+				t.Errorf("sanitizer report from the plugin: %s", l)
+			}
+		}
+	})
 	return p
 }
 
