@@ -97,16 +97,23 @@ static const char *gpx__row_group(gpx__run *r, const PGresult *res, int row) {
   return PQgetisnull(res, row, 0) ? "(none)" : PQgetvalue(res, row, 0);
 }
 
+/* Typed realloc of array p to cap elements; returns ENOMEM from the
+   enclosing function on failure (p keeps its old block). */
+#define GPX__REALLOC(p, cap)                         \
+  do {                                               \
+    void *gpx__q = realloc((p), (cap) * sizeof *(p)); \
+    if (gpx__q == NULL) return ENOMEM;               \
+    (p) = gpx__q;                                    \
+  } while (0)
+
+static size_t gpx__next_cap(size_t cap) { return cap ? cap * 2 : 64; }
+
 static int gpx__push_row(gpx__group *g, int64_t ts, double pnl) {
   if (g->nt == g->capt) {
-    size_t cap = g->capt ? g->capt * 2 : 64;
-    int64_t *a = realloc(g->ts, cap * sizeof *a);
-    if (a == NULL) return ENOMEM;
-    g->ts = a;
-    double *b = realloc(g->pnl, cap * sizeof *b);
-    if (b == NULL) return ENOMEM;
-    g->pnl = b;
-    g->capt = cap;
+    size_t c = gpx__next_cap(g->capt);
+    GPX__REALLOC(g->ts, c);
+    GPX__REALLOC(g->pnl, c);
+    g->capt = c;
   }
   g->ts[g->nt] = ts;
   g->pnl[g->nt] = pnl;
@@ -116,17 +123,11 @@ static int gpx__push_row(gpx__group *g, int64_t ts, double pnl) {
 
 static int gpx__push_day(gpx__group *g, int32_t d, double pnl, int64_t n) {
   if (g->nd == g->capd) {
-    size_t cap = g->capd ? g->capd * 2 : 64;
-    int32_t *a = realloc(g->day, cap * sizeof *a);
-    if (a == NULL) return ENOMEM;
-    g->day = a;
-    double *b = realloc(g->dpnl, cap * sizeof *b);
-    if (b == NULL) return ENOMEM;
-    g->dpnl = b;
-    int64_t *c = realloc(g->dcount, cap * sizeof *c);
-    if (c == NULL) return ENOMEM;
-    g->dcount = c;
-    g->capd = cap;
+    size_t c = gpx__next_cap(g->capd);
+    GPX__REALLOC(g->day, c);
+    GPX__REALLOC(g->dpnl, c);
+    GPX__REALLOC(g->dcount, c);
+    g->capd = c;
   }
   g->day[g->nd] = d;
   g->dpnl[g->nd] = pnl;
