@@ -116,6 +116,8 @@ int64_t gpx_rpc_in_flight(gpx_rpc_server *s);
 void *gpx_rpc_app(const gpx_rpc_ctx *ctx);
 /** 1 once the client cancelled, the deadline passed, or the server is stopping. */
 int gpx_rpc_cancelled(const gpx_rpc_ctx *ctx);
+/** gpx_rpc_cancelled for callbacks taking a void * (e.g. gpx_pg_cancel_fn). */
+int gpx_rpc_cancelled_cb(void *ctx);
 /** Absolute deadline in ms since the epoch (realtime), or 0 when none. */
 int64_t gpx_rpc_deadline_ms(const gpx_rpc_ctx *ctx);
 /** Value of request metadata `key` (lower-case), copied into buf; 0 if found. */

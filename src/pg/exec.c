@@ -151,6 +151,7 @@ int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *c
   rc = gpx__run(s, (const char *)decl.data, nparams, params, 0, &r, &cancel_sent, err);
   gpx_buf_reset(&decl);
   PQclear(r);
+  int aborted = 0; /* the consumer stopped the stream */
   char fetch[64];
   snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM gpx_stream", chunk_rows > 0 ? chunk_rows : 65536);
   while (rc == GPX_OK) {
@@ -161,6 +162,7 @@ int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *c
       PQclear(r);
       snprintf(err->msg, sizeof err->msg, "stream aborted by consumer");
       err->status = GPX_PG_QUERY_ERROR;
+      aborted = 1;
       rc = ECANCELED;
       break;
     }
@@ -176,5 +178,6 @@ int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *c
     if (gpx__run(s, "ROLLBACK", 0, NULL, 0, &r, &cs, &ignore) == GPX_OK) PQclear(r);
     else s->broken = 1;
   }
-  return rc == GPX_OK ? GPX_OK : (rc == ECANCELED && err->status == GPX_PG_QUERY_ERROR ? rc : gpx__status_rc(err));
+  if (rc == GPX_OK) return GPX_OK;
+  return aborted ? ECANCELED : gpx__status_rc(err);
 }

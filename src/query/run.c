@@ -65,8 +65,6 @@ static double gpx__now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
-
 /* ------------------------------------------------------------ groups */
 
 static gpx__group *gpx__group_get(gpx__run *r, const char *name) {
@@ -241,15 +239,22 @@ static void gpx__fail(gpx__run *r, int rc, const char *what) {
   gpx_data_response_error(r->dr, 500, "plugin", "%s failed (%s)", what, strerror(rc));
 }
 
-/* Record the statement for meta.executedQueryString, then run it. */
-static int gpx__exec(gpx__run *r, gpx_sql *sql, int binary, PGresult **out) {
+/* Append a statement and its parameter values to meta.executedQueryString;
+   returns the statement text. */
+static const char *gpx__record_sql(gpx__run *r, const char *prefix, gpx_sql *sql) {
   const char *text = gpx_sql_cstr(sql);
   if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
-  gpx_buf_append_str(&r->executed, text);
+  gpx_buf_printf(&r->executed, "%s%s", prefix, text);
   if (sql->n) {
     gpx_buf_append_str(&r->executed, "\n-- parameters:");
     for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql->params[i]);
   }
+  return text;
+}
+
+/* Record the statement for meta.executedQueryString, then run it. */
+static int gpx__exec(gpx__run *r, gpx_sql *sql, int binary, PGresult **out) {
+  const char *text = gpx__record_sql(r, "", sql);
   gpx_pg_error e;
   double t0 = gpx__now();
   int rc = gpx_pg_exec(&r->sess, text, sql->n, (const char *const *)sql->params, binary, out, &e);
@@ -372,11 +377,7 @@ static int gpx__stream_curves(gpx__run *r, int64_t bucket_ns) {
     gpx_sql_reset(&sql);
     return rc;
   }
-  const char *text = gpx_sql_cstr(&sql);
-  if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
-  gpx_buf_printf(&r->executed, "DECLARE gpx_stream NO SCROLL CURSOR FOR %s", text);
-  gpx_buf_append_str(&r->executed, "\n-- parameters:");
-  for (int i = 0; i < sql.n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql.params[i]);
+  const char *text = gpx__record_sql(r, "DECLARE gpx_stream NO SCROLL CURSOR FOR ", &sql);
   gpx__stream_ctx *sc = calloc(1, sizeof *sc);
   if (sc == NULL) {
     gpx_sql_reset(&sql);
@@ -571,6 +572,47 @@ static int gpx__series_frame(gpx__run *r, const gpx__group *g, const char *field
 
 /* ------------------------------------------------------------ query types */
 
+typedef enum { GPX__PT_EQUITY, GPX__PT_PNL, GPX__PT_RETURN, GPX__PT_DRAWDOWN, GPX__PT_DRAWDOWN_MONEY } gpx__pt_kind;
+
+/* One series frame from a group's curve: a point at the range start with
+   value `first`, one per curve point, and (extend) the last value repeated
+   at the range end. Drawdown points sit at the time of each bucket's
+   deepest trade, so troughs show; they are kept strictly increasing. */
+static int gpx__curve_frame(gpx__run *r, const gpx__group *g, gpx__pt_kind kind, double first, int extend,
+                            const char *field, const char *unit, const char *display) {
+  size_t n = g->curve.npts;
+  int64_t *ts = malloc((n + 2) * sizeof *ts);
+  double *v = malloc((n + 2) * sizeof *v);
+  if (!ts || !v) {
+    free(ts);
+    free(v);
+    return ENOMEM;
+  }
+  size_t k = 0;
+  ts[k] = r->q->from_ms * 1000000;
+  v[k++] = first;
+  for (size_t p = 0; p < n; p++, k++) {
+    const gpx_curve_point *pt = &g->curve.pts[p];
+    switch (kind) {
+      case GPX__PT_EQUITY: ts[k] = pt->ts, v[k] = pt->equity; break;
+      case GPX__PT_PNL: ts[k] = pt->ts, v[k] = pt->pnl; break;
+      case GPX__PT_RETURN: ts[k] = pt->ts, v[k] = pt->ret; break;
+      case GPX__PT_DRAWDOWN: ts[k] = pt->dd_ts, v[k] = pt->drawdown; break;
+      case GPX__PT_DRAWDOWN_MONEY: ts[k] = pt->dd_amount_ts, v[k] = pt->drawdown_amount; break;
+    }
+    if (kind >= GPX__PT_DRAWDOWN && ts[k] <= ts[k - 1]) ts[k] = ts[k - 1] + 1;
+  }
+  if (extend && ts[k - 1] < r->q->to_ms * 1000000) {
+    ts[k] = r->q->to_ms * 1000000;
+    v[k] = v[k - 1];
+    k++;
+  }
+  int rc = gpx__series_frame(r, g, field, unit, display, ts, v, k);
+  free(ts);
+  free(v);
+  return rc;
+}
+
 static int64_t gpx__width_ms(const gpx_query *q) {
   int64_t w = (q->to_ms - q->from_ms) / (q->max_points > 0 ? q->max_points : 1);
   if (w < q->interval_ms) w = q->interval_ms;
@@ -608,34 +650,12 @@ static int gpx__run_curve(gpx__run *r) {
       gpx_data_response_error(r->dr, 500, "plugin", "%s", err.msg);
       break;
     }
-    size_t n = g->curve.npts;
-    int64_t *ts = malloc((n + 2) * sizeof *ts);
-    double *v = malloc((n + 2) * sizeof *v);
-    if (!ts || !v) {
-      free(ts);
-      free(v);
-      return ENOMEM;
-    }
-    /* The range start carries E(from) so the line starts where the range
-       does; the range end repeats the last value. */
-    size_t k = 0;
     double e0 = gpx__base_equity(r, g);
-    ts[k] = r->q->from_ms * 1000000;
-    v[k++] = r->q->type == GPX_Q_EQUITY ? e0 : 0.0;
-    if (r->q->type == GPX_Q_RETURNS && !(e0 > 0)) v[0] = NAN;
-    for (size_t p = 0; p < n; p++) {
-      const gpx_curve_point *pt = &g->curve.pts[p];
-      ts[k] = pt->ts;
-      v[k++] = r->q->type == GPX_Q_EQUITY ? pt->equity : r->q->type == GPX_Q_PNL ? pt->pnl : pt->ret;
-    }
-    if (ts[k - 1] < r->q->to_ms * 1000000) {
-      ts[k] = r->q->to_ms * 1000000;
-      v[k] = v[k - 1];
-      k++;
-    }
-    rc = gpx__series_frame(r, g, field[r->q->type], unit, disp[r->q->type], ts, v, k);
-    free(ts);
-    free(v);
+    gpx__pt_kind kind = r->q->type == GPX_Q_EQUITY ? GPX__PT_EQUITY : r->q->type == GPX_Q_PNL ? GPX__PT_PNL : GPX__PT_RETURN;
+    /* The range start carries E(from) (C = R = 0) so the line starts where
+       the range does; the range end repeats the last value. */
+    double first = kind == GPX__PT_EQUITY ? e0 : kind == GPX__PT_RETURN && !(e0 > 0) ? NAN : 0.0;
+    rc = gpx__curve_frame(r, g, kind, first, 1, field[r->q->type], unit, disp[r->q->type]);
   }
   return rc;
 }
@@ -653,28 +673,9 @@ static int gpx__run_drawdown(gpx__run *r) {
   int money = r->q->drawdown_money;
   for (size_t i = 0; i < r->ng && rc == GPX_OK; i++) {
     gpx__group *g = &r->g[i];
-    size_t n = g->curve.npts;
-    int64_t *ts = malloc((n + 2) * sizeof *ts);
-    double *v = malloc((n + 2) * sizeof *v);
-    if (!ts || !v) {
-      free(ts);
-      free(v);
-      return ENOMEM;
-    }
-    size_t k = 0;
-    ts[k] = r->q->from_ms * 1000000;
-    v[k++] = gpx__base_equity(r, g) > 0 || money ? 0.0 : NAN;
-    for (size_t p = 0; p < n; p++) {
-      const gpx_curve_point *pt = &g->curve.pts[p];
-      /* the bucket's minimum, at the time it happened, so troughs show */
-      ts[k] = money ? pt->dd_amount_ts : pt->dd_ts;
-      v[k] = money ? pt->drawdown_amount : pt->drawdown;
-      if (ts[k] <= ts[k - 1]) ts[k] = ts[k - 1] + 1;
-      k++;
-    }
-    rc = gpx__series_frame(r, g, "drawdown", money ? cur : "percentunit", "Drawdown", ts, v, k);
-    free(ts);
-    free(v);
+    double first = gpx__base_equity(r, g) > 0 || money ? 0.0 : NAN;
+    rc = gpx__curve_frame(r, g, money ? GPX__PT_DRAWDOWN_MONEY : GPX__PT_DRAWDOWN, first, 0, "drawdown",
+                          money ? cur : "percentunit", "Drawdown");
   }
   return rc;
 }
@@ -938,7 +939,7 @@ static int gpx__execute(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCo
   r.q = &q;
   r.dr = dr;
   gpx_pg_error pe;
-  int rc = gpx_pg_acquire(inst->pool, &r.sess, gpx__cancelled, ctx, &pe);
+  int rc = gpx_pg_acquire(inst->pool, &r.sess, gpx_rpc_cancelled_cb, ctx, &pe);
   if (rc != GPX_OK) {
     gpx__fail_pg(&r, &pe);
   } else {

@@ -138,6 +138,8 @@ int gpx_rpc_cancelled(const gpx_rpc_ctx *ctx) {
   return 0;
 }
 
+int gpx_rpc_cancelled_cb(void *ctx) { return gpx_rpc_cancelled((const gpx_rpc_ctx *)ctx); }
+
 int gpx_rpc_metadata(const gpx_rpc_ctx *ctx, const char *key, char *buf, size_t cap) {
   for (size_t i = 0; i < ctx->req_md.count; i++) {
     const grpc_metadata *m = &ctx->req_md.metadata[i];

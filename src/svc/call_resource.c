@@ -17,8 +17,6 @@
 #include "gpx/svc.h"
 #include "../query/query_model.h"
 
-static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
-
 static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */) {
   char *js = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
   json_decref(body);
@@ -121,7 +119,7 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       }
       if (limit < 0) {
         gpx__error(reply, 400, "limit: must be a positive whole number");
-      } else if (gpx_pg_acquire(inst->pool, &sess, gpx__cancelled, ctx, &pe) != GPX_OK) {
+      } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
         char m[700];
         snprintf(m, sizeof m, "Postgres unavailable: %s", pe.msg);
         gpx__error(reply, 502, m);

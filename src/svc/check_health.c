@@ -15,8 +15,6 @@
 #include "gpx/query.h"
 #include "gpx/svc.h"
 
-static int gpx__cancelled(void *arg) { return gpx_rpc_cancelled((gpx_rpc_ctx *)arg); }
-
 static void gpx__reply(gpx_rpc_reply *reply, int ok, const char *msg, json_t *details) {
   Pluginv2__CheckHealthResponse out = PLUGINV2__CHECK_HEALTH_RESPONSE__INIT;
   out.status = ok ? PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__OK
@@ -61,7 +59,7 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
   gpx_pg_error pe;
   json_t *details = NULL;
   int ok = 0;
-  if (gpx_pg_acquire(inst->pool, &sess, gpx__cancelled, ctx, &pe) != GPX_OK) {
+  if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
     const char *what = pe.status == GPX_PG_AUTH          ? "Authentication failed"
                        : pe.status == GPX_PG_NO_DATABASE ? "Database not found"
                        : pe.status == GPX_PG_TIMEOUT     ? "Timed out"
