@@ -90,14 +90,7 @@ START_TEST(bad_values_name_the_field) {
 END_TEST
 
 START_TEST(secrets_only_from_secure_map) {
-  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry e1 =
-      PLUGINV2__DATA_SOURCE_INSTANCE_SETTINGS__DECRYPTED_SECURE_JSON_DATA_ENTRY__INIT;
-  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry e2 = e1;
-  e1.key = "password";
-  e1.value = "hunter2";
-  e2.key = "tlsCACert";
-  e2.value = "-----BEGIN CERTIFICATE-----";
-  Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry *sec[2] = {&e1, &e2};
+  const gpx_ds_secret sec[2] = {{"password", "hunter2"}, {"tlsCACert", "-----BEGIN CERTIFICATE-----"}};
   gpx_ds_settings s;
   gpx_error e;
   const char *js = "{\"password\":\"from-json-ignored\"}";
@@ -113,20 +106,20 @@ END_TEST
 START_TEST(cache_versions_by_last_updated) {
   gpx_ds_cache *c = NULL;
   ck_assert_int_eq(gpx_ds_cache_new(&c), GPX_OK);
-  Pluginv2__DataSourceInstanceSettings dsi = PLUGINV2__DATA_SOURCE_INSTANCE_SETTINGS__INIT;
+  gpx_ds_source dsi = {0};
   dsi.uid = "u1";
-  dsi.lastupdatedms = 1;
-  dsi.jsondata.data = (uint8_t *)"{\"port\":1111}";
-  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
+  dsi.updated_ms = 1;
+  dsi.json = (const uint8_t *)"{\"port\":1111}";
+  dsi.json_len = strlen((const char *)dsi.json);
   gpx_error e;
   gpx_ds_instance *a = NULL, *b = NULL, *d = NULL;
   ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &a, &e), GPX_OK);
   ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &b, &e), GPX_OK);
   ck_assert_ptr_eq(a, b); /* same version: same instance */
   ck_assert_int_eq(a->settings.port, 1111);
-  dsi.lastupdatedms = 2;
-  dsi.jsondata.data = (uint8_t *)"{\"port\":2222}";
-  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
+  dsi.updated_ms = 2;
+  dsi.json = (const uint8_t *)"{\"port\":2222}";
+  dsi.json_len = strlen((const char *)dsi.json);
   ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &d, &e), GPX_OK);
   ck_assert_ptr_ne(d, a);
   ck_assert_int_eq(d->settings.port, 2222);
@@ -134,9 +127,9 @@ START_TEST(cache_versions_by_last_updated) {
   gpx_ds_release(c, a);
   gpx_ds_release(c, b); /* last user: freed (ASan checks) */
   gpx_ds_release(c, d);
-  dsi.jsondata.data = (uint8_t *)"{\"port\":-5}";
-  dsi.jsondata.len = strlen((char *)dsi.jsondata.data);
-  dsi.lastupdatedms = 3;
+  dsi.json = (const uint8_t *)"{\"port\":-5}";
+  dsi.json_len = strlen((const char *)dsi.json);
+  dsi.updated_ms = 3;
   ck_assert_int_eq(gpx_ds_acquire(c, &dsi, &a, &e), EINVAL);
   ck_assert_ptr_nonnull(strstr(e.msg, "jsonData.port"));
   int open, idle, n;

@@ -1,40 +1,41 @@
 /*
 ** check_query.c — Check suite for src/query/ (query model and SQL
-** building) and the identifier quoting of src/pg/: values only ever appear
-** as $n parameters; identifiers are quoted; bad queries name the field.
+** building), the registry, the result record and the error mapping, and
+** the identifier quoting of src/pg/: values only ever appear as $n
+** parameters; identifiers are quoted; bad queries name the field.
 */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "query/query_model.h"
+#include "query/query_int.h"
 
 #include "check_main.h"
 
-static Pluginv2__DataQuery mkq(const char *js) {
-  static Pluginv2__TimeRange tr = PLUGINV2__TIME_RANGE__INIT;
-  tr.fromepochms = 1700000000000;
-  tr.toepochms = 1700086400000;
-  Pluginv2__DataQuery q = PLUGINV2__DATA_QUERY__INIT;
-  q.refid = "A";
-  q.json.data = (uint8_t *)js;
-  q.json.len = strlen(js);
-  q.timerange = &tr;
-  q.maxdatapoints = 500;
-  q.intervalms = 1000;
+static gpx_query_input mkq(const char *js) {
+  gpx_query_input q = {0};
+  q.ref_id = "A";
+  q.json = (const uint8_t *)js;
+  q.json_len = strlen(js);
+  q.has_time_range = 1;
+  q.from_ms = 1700000000000;
+  q.to_ms = 1700086400000;
+  q.max_points = 500;
+  q.interval_ms = 1000;
   return q;
 }
 
 START_TEST(parse_full_query) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
-  Pluginv2__DataQuery pq = mkq("{\"queryType\":\"stats\",\"strategies\":[\"a\\\"b\",\"c\\\\d\"],\"groupBy\":\"symbol\","
+  gpx_query_input pq = mkq("{\"queryType\":\"stats\",\"strategies\":[\"a\\\"b\",\"c\\\\d\"],\"groupBy\":\"symbol\","
                                "\"metrics\":[\"sharpe\",\"win_rate\",\"sharpe\"],\"timezone\":\"Asia/Tokyo\","
                                "\"initialCapital\":1000,\"datasource\":{\"uid\":\"x\"},\"intervalMs\":5}");
   gpx_query q;
   gpx_error e;
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
-  ck_assert_int_eq(q.type, GPX_Q_STATS);
+  ck_assert_str_eq(gpx_query_kinds[q.kind].name, "stats");
   ck_assert_str_eq(q.filter[0], "{\"a\\\"b\",\"c\\\\d\"}"); /* Postgres array literal, escaped */
   ck_assert_ptr_null(q.filter[1]);
   ck_assert_int_eq(q.group_by, GPX_GROUP_SYMBOL);
@@ -66,7 +67,7 @@ static const struct {
 START_TEST(bad_queries_name_the_field) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
-  Pluginv2__DataQuery pq = mkq(badq[_i].js);
+  gpx_query_input pq = mkq(badq[_i].js);
   gpx_query q;
   gpx_error e;
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), EINVAL);
@@ -77,16 +78,14 @@ END_TEST
 START_TEST(time_range_checked) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
-  Pluginv2__DataQuery pq = mkq("{\"queryType\":\"equity\"}");
-  Pluginv2__TimeRange tr = PLUGINV2__TIME_RANGE__INIT;
-  tr.fromepochms = 2000;
-  tr.toepochms = 1000;
-  pq.timerange = &tr;
+  gpx_query_input pq = mkq("{\"queryType\":\"equity\"}");
+  pq.from_ms = 2000;
+  pq.to_ms = 1000;
   gpx_query q;
   gpx_error e;
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), EINVAL);
   ck_assert_ptr_nonnull(strstr(e.msg, "timeRange"));
-  pq.timerange = NULL;
+  pq.has_time_range = 0;
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), EINVAL);
 }
 END_TEST
@@ -97,30 +96,165 @@ START_TEST(sql_binds_values_and_quotes_identifiers) {
   strcpy(s.table, "weird \"t\" name");
   strcpy(s.schema, "bot");
   strcpy(s.columns[GPX_COL_STRATEGY], "Strategy\"; DROP");
-  Pluginv2__DataQuery pq = mkq("{\"queryType\":\"equity\",\"strategies\":[\"x'); DROP TABLE trades; --\"],"
+  gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"strategies\":[\"x'); DROP TABLE trades; --\"],"
                                "\"groupBy\":\"strategy\",\"timezone\":\"America/New_York\"}");
   gpx_query q;
   gpx_error e;
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
-  gpx_sql sql = {0};
-  ck_assert_int_eq(gpx_sql_buckets(&sql, &s, &q, 60000), GPX_OK);
-  const char *t = gpx_sql_cstr(&sql);
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_buckets, &s, &q, 60000000000, 0), GPX_OK);
+  const char *t = gpx_sql_cstr(&st.sql);
   ck_assert_ptr_nonnull(strstr(t, "FROM \"bot\".\"weird \"\"t\"\" name\""));
   ck_assert_ptr_nonnull(strstr(t, "\"Strategy\"\"; DROP\"::text = ANY($"));
   ck_assert_ptr_null(strstr(t, "DROP TABLE")); /* the value is only a parameter */
   int found = 0;
-  for (int i = 0; i < sql.n; i++) found |= strstr(sql.params[i], "DROP TABLE trades") != NULL;
+  for (int i = 0; i < st.sql.n; i++) found |= strstr(st.sql.params[i], "DROP TABLE trades") != NULL;
   ck_assert(found);
-  ck_assert_int_eq(gpx_sql_daily(&sql, &s, &q), GPX_OK);
-  t = gpx_sql_cstr(&sql);
+  ck_assert_ptr_nonnull(strstr(t, " GROUP BY g, b")); /* keys derived from the column table */
+  ck_assert_int_eq(st.first, 1);                        /* the group column leads */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily, &s, &q, 0, 0), GPX_OK);
+  t = gpx_sql_cstr(&st.sql);
   ck_assert_ptr_null(strstr(t, "America")); /* time zone bound too */
-  ck_assert_str_eq(sql.params[0], "America/New_York");
-  ck_assert_int_eq(gpx_sql_trades(&sql, &s, &q, 10), GPX_OK);
-  ck_assert_str_eq(sql.params[sql.n - 1], "11"); /* limit + 1 to detect a cut */
+  ck_assert_str_eq(st.sql.params[0], "America/New_York");
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
+  ck_assert_int_eq(st.first, 0); /* the trades table never groups */
+  ck_assert_str_eq(st.sql.params[st.sql.n - 1], "11"); /* limit + 1 to detect a cut */
+  gpx_stmt_reset(&st);
+  gpx_sql sql = {0};
   ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_SYMBOL, "%_", 5), GPX_OK);
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "strpos(")); /* literal match, no LIKE */
   gpx_sql_reset(&sql);
   gpx_query_reset(&q);
+}
+END_TEST
+
+START_TEST(registry_is_the_one_list) {
+  size_t n = gpx_query_kind_count();
+  ck_assert_uint_le(n, GPX_QUERY_KINDS_MAX);
+  for (size_t i = 0; i < n; i++) {
+    const gpx_query_kind *k = &gpx_query_kinds[i];
+    ck_assert_ptr_nonnull(k->run);
+    ck_assert_msg(k->description && *k->description, "%s has no description", k->name);
+    int test_only = (k->flags & GPX_QKIND_TEST_ONLY) != 0;
+    ck_assert_int_eq(gpx_query_kind_find(k->name, 1), (int)i);
+    ck_assert_int_eq(gpx_query_kind_find(k->name, 0), test_only ? -1 : (int)i);
+    /* the list in messages names exactly the user-visible kinds */
+    ck_assert_int_eq(strstr(gpx_query_kind_list(), k->name) != NULL, !test_only);
+  }
+  ck_assert_int_eq(gpx_query_kind_find("nope", 1), -1);
+  ck_assert_int_eq(gpx_query_kind_find(NULL, 1), -1);
+  /* a query names a kind by the registry's name */
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query_input pq = mkq("{\"queryType\":\"returns\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.kind, gpx_query_kind_find("returns", 0));
+  gpx_query_reset(&q);
+}
+END_TEST
+
+START_TEST(bucket_rule_never_exceeds_max_points) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query_input pq = mkq("{\"queryType\":\"equity\"}");
+  static const int64_t ranges[] = {1, 999, 1000, 86400000, 86400001, 7 * 86400000 + 13};
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+    pq.to_ms = pq.from_ms + ranges[i];
+    pq.interval_ms = 1;
+    pq.max_points = 1000;
+    gpx_query q;
+    gpx_error e;
+    ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+    int64_t w = gpx_query_bucket_ns(&q), range = ranges[i] * 1000000;
+    int64_t nb = range / w + (range % w != 0);
+    ck_assert_msg(nb <= 1000, "range %lld ms: %lld buckets of %lld ns", (long long)ranges[i], (long long)nb,
+                  (long long)w);
+    ck_assert_int_ge(w, 1000000); /* never below the interval */
+    gpx_query_reset(&q);
+  }
+}
+END_TEST
+
+START_TEST(result_frames_and_first_error) {
+  gpx_query_result r;
+  gpx_query_result_init(&r);
+  ck_assert_int_eq(r.error.status, 200);
+  ck_assert_int_eq(r.kind, -1);
+  for (int i = 0; i < 10; i++) {
+    gpx_buf f = {0};
+    gpx_buf_append(&f, "ARROW1", 6);
+    ck_assert_int_eq(gpx_query_result_add_frame(&r, &f), GPX_OK);
+    ck_assert_ptr_null(f.data); /* moved */
+  }
+  ck_assert_uint_eq(r.n_frames, 10);
+  ck_assert_int_eq(gpx_query_fail(&r, EIO, 504, "downstream", "query timed out after %d s", 30), EIO);
+  ck_assert_uint_eq(r.n_frames, 0); /* frames dropped with the error */
+  /* written once: a later failure does not overwrite the first */
+  gpx_query_fail(&r, EINVAL, 500, "plugin", "later");
+  ck_assert_int_eq(r.error.status, 504);
+  ck_assert_str_eq(r.error.message, "query timed out after 30 s");
+  ck_assert_str_eq(r.error.source, "downstream");
+  gpx_query_result_reset(&r);
+  gpx_query_result_reset(&r); /* safe twice */
+}
+END_TEST
+
+static const struct {
+  gpx_pg_status st;
+  const char *sqlstate;
+  int status;
+  const char *source, *msg;
+} pgmap[] = {
+    {GPX_PG_UNAVAILABLE, "", 502, "downstream", "Postgres unavailable"},
+    {GPX_PG_AUTH, "28P01", 502, "downstream", "authentication failed"},
+    {GPX_PG_NO_DATABASE, "3D000", 502, "downstream", "database not found"},
+    {GPX_PG_TIMEOUT, "57014", 504, "downstream", "query timed out after 7 s"},
+    {GPX_PG_CANCELLED, "57014", 499, "plugin", "request cancelled"},
+    {GPX_PG_QUERY_ERROR, "42703", 400, "downstream", "column mapping"},
+    {GPX_PG_QUERY_ERROR, "22023", 400, "downstream", "boom"},
+    {GPX_PG_QUERY_ERROR, "XX000", 500, "downstream", "query failed"},
+};
+
+START_TEST(one_mapping_from_postgres_failures) {
+  gpx_pg_error pe = {0};
+  pe.status = pgmap[_i].st;
+  snprintf(pe.sqlstate, sizeof pe.sqlstate, "%s", pgmap[_i].sqlstate);
+  snprintf(pe.msg, sizeof pe.msg, "boom");
+  gpx_query_error e;
+  gpx_query_error_from_pg(&pe, 7, &e);
+  ck_assert_int_eq(e.status, pgmap[_i].status);
+  ck_assert_str_eq(e.source, pgmap[_i].source);
+  ck_assert_ptr_nonnull(e.what);
+  ck_assert_msg(strstr(e.message, pgmap[_i].msg) != NULL, "%s", e.message);
+}
+END_TEST
+
+START_TEST(groups_by_name_and_ordered) {
+  gpx_groups gs = {0};
+  char name[32];
+  /* many groups: the hash index grows and every name finds its own group */
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof name, "sym%04d", 4999 - i);
+    gpx_qgroup *g = gpx_groups_get(&gs, name);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_str_eq(g->name, name);
+    g->base_pnl = 4999 - i;
+  }
+  ck_assert_uint_eq(gs.n, 5000);
+  ck_assert_int_eq(gpx_groups_order(&gs), GPX_OK);
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof name, "sym%04d", i);
+    ck_assert_str_eq(gs.g[i].name, name); /* sorted by name */
+    gpx_qgroup *g = gpx_groups_get(&gs, name); /* and still found after sorting */
+    ck_assert_ptr_eq(g, &gs.g[i]);
+    ck_assert_double_eq(g->base_pnl, i); /* the group's data moved with its name */
+  }
+  ck_assert_uint_eq(gs.n, 5000);
+  ck_assert_ptr_nonnull(gpx_groups_get(&gs, NULL)); /* the ungrouped one is a group too */
+  ck_assert_ptr_null(gs.g[gs.n - 1].name);
+  gpx_groups_reset(&gs);
 }
 END_TEST
 
@@ -150,6 +284,11 @@ static Suite *query_suite(void) {
   tcase_add_loop_test(tc, bad_queries_name_the_field, 0, (int)(sizeof badq / sizeof badq[0]));
   tcase_add_test(tc, time_range_checked);
   tcase_add_test(tc, sql_binds_values_and_quotes_identifiers);
+  tcase_add_test(tc, registry_is_the_one_list);
+  tcase_add_test(tc, bucket_rule_never_exceeds_max_points);
+  tcase_add_test(tc, result_frames_and_first_error);
+  tcase_add_loop_test(tc, one_mapping_from_postgres_failures, 0, (int)(sizeof pgmap / sizeof pgmap[0]));
+  tcase_add_test(tc, groups_by_name_and_ordered);
   tcase_add_test(tc, quote_ident);
   tcase_add_test(tc, param_limit_enforced);
   suite_add_tcase(s, tc);

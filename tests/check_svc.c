@@ -1,11 +1,12 @@
 /*
 ** check_svc.c — Check suite for src/svc/: the Prometheus exposition
-** (families, labels, cumulative histogram buckets) and the DataResponse
-** builder (frames moved in, an error drops them). The handlers themselves
+** (families, labels, cumulative histogram buckets, one query_type per
+** registry kind). The handlers themselves
 ** are exercised through the protocol by the Go harness.
 */
 #include <check.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +19,25 @@ START_TEST(metrics_text_without_server) {
   memset(&app, 0, sizeof app);
   pthread_mutex_init(&app.qstats.mu, NULL);
   app.start_time = 1700000000.5;
-  gpx_query_stats_record(&app.qstats, 0, 200, 0.003);  /* equity, 3 ms */
-  gpx_query_stats_record(&app.qstats, 0, 200, 0.2);    /* equity, 200 ms */
-  gpx_query_stats_record(&app.qstats, 9, 400, 0.0001); /* invalid */
-  gpx_query_stats_record(&app.qstats, 5, 777, 1.0);    /* stats, unknown status → other */
+  int equity = gpx_query_kind_find("equity", 0);
+  gpx_query_stats_record(&app.qstats, equity, 200, 0.003); /* 3 ms */
+  gpx_query_stats_record(&app.qstats, equity, 200, 0.2);   /* 200 ms */
+  gpx_query_stats_record(&app.qstats, -1, 400, 0.0001); /* invalid */
+  gpx_query_stats_record(&app.qstats, gpx_query_kind_find("stats", 0), 777, 1.0); /* unknown status → other */
+  gpx_query_stats_record(&app.qstats, 9999, 400, 0.0001); /* out of range counts as invalid */
   gpx_buf b = {0};
   ck_assert_int_eq(gpx_svc_metrics_text(&app, &b), GPX_OK);
   gpx_buf_terminate(&b);
   const char *t = (const char *)b.data;
   ck_assert_ptr_nonnull(strstr(t, "gpx_queries_total{query_type=\"equity\",status=\"200\"} 2\n"));
-  ck_assert_ptr_nonnull(strstr(t, "gpx_queries_total{query_type=\"invalid\",status=\"400\"} 1\n"));
+  ck_assert_ptr_nonnull(strstr(t, "gpx_queries_total{query_type=\"invalid\",status=\"400\"} 2\n"));
+  /* every user-visible kind of the registry is listed (zero counts too), test-only kinds are not */
+  for (size_t k = 0; k < gpx_query_kind_count(); k++) {
+    char line[160];
+    snprintf(line, sizeof line, "gpx_queries_total{query_type=\"%s\",status=\"200\"}", gpx_query_kinds[k].name);
+    if (gpx_query_kinds[k].flags & GPX_QKIND_TEST_ONLY) ck_assert_ptr_null(strstr(t, line));
+    else ck_assert_ptr_nonnull(strstr(t, line));
+  }
   ck_assert_ptr_nonnull(strstr(t, "gpx_queries_total{query_type=\"stats\",status=\"other\"} 1\n"));
   /* cumulative buckets: 3 ms is below 5 ms, 200 ms below 250 ms, +Inf has both */
   ck_assert_ptr_nonnull(strstr(t, "gpx_query_duration_seconds_bucket{query_type=\"equity\",le=\"0.005\"} 1\n"));
@@ -45,32 +55,10 @@ START_TEST(metrics_text_without_server) {
 }
 END_TEST
 
-START_TEST(data_response_frames_and_errors) {
-  gpx_data_response r;
-  gpx_data_response_init(&r);
-  ck_assert_int_eq(r.status, 200);
-  for (int i = 0; i < 10; i++) {
-    gpx_buf f = {0};
-    gpx_buf_append(&f, "ARROW1", 6);
-    ck_assert_int_eq(gpx_data_response_add_frame(&r, &f), GPX_OK);
-    ck_assert_ptr_null(f.data); /* moved */
-  }
-  ck_assert_uint_eq(r.n_frames, 10);
-  gpx_data_response_error(&r, 504, "downstream", "query timed out after %d s", 30);
-  ck_assert_uint_eq(r.n_frames, 0); /* frames dropped with the error */
-  ck_assert_int_eq(r.status, 504);
-  ck_assert_str_eq(r.error, "query timed out after 30 s");
-  ck_assert_str_eq(r.error_source, "downstream");
-  gpx_data_response_reset(&r);
-  gpx_data_response_reset(&r); /* safe twice */
-}
-END_TEST
-
 static Suite *svc_suite(void) {
   Suite *s = suite_create("svc");
   TCase *tc = tcase_create("svc");
   tcase_add_test(tc, metrics_text_without_server);
-  tcase_add_test(tc, data_response_frames_and_errors);
   suite_add_tcase(s, tc);
   return s;
 }

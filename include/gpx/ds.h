@@ -18,7 +18,6 @@
 
 #include <jansson.h>
 
-#include "backend.pb-c.h"
 #include "gpx/core.h"
 
 /* Logical columns of the trade table (docs/query-model.md). */
@@ -86,9 +85,14 @@ void gpx_ds_settings_reset(gpx_ds_settings *s);
  * Parse jsonData (may be empty) and the secure map into *s (initialised by
  * this call). EINVAL with a message naming the field ("jsonData.port: …").
  */
-int gpx_ds_settings_parse(const uint8_t *json, size_t len,
-                          Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry **secure,
-                          size_t n_secure, gpx_ds_settings *s, gpx_error *err);
+/** One decryptedSecureJsonData entry (borrowed strings). */
+typedef struct gpx_ds_secret {
+  const char *key;
+  const char *value;
+} gpx_ds_secret;
+
+int gpx_ds_settings_parse(const uint8_t *json, size_t len, const gpx_ds_secret *secure, size_t n_secure,
+                          gpx_ds_settings *s, gpx_error *err);
 
 /**
  * Parse the analytics keys (initialCapital, timezone, tradingDays,
@@ -125,8 +129,22 @@ void gpx_ds_cache_free(gpx_ds_cache *c);
  * a reference until gpx_ds_release. EINVAL (message names the field) when the
  * settings are invalid; the bad settings are not cached.
  */
-int gpx_ds_acquire(gpx_ds_cache *c, const Pluginv2__DataSourceInstanceSettings *dsi,
-                   gpx_ds_instance **out, gpx_error *err);
+/**
+ * A data source as the request describes it (the host's
+ * DataSourceInstanceSettings, borrowed): svc/ fills it from protobuf, so
+ * this module and the query layer know nothing of the wire format.
+ */
+typedef struct gpx_ds_source {
+  const char *uid;          /* may be empty: then id names it */
+  int64_t id;
+  int64_t updated_ms;       /* lastUpdatedMS: the settings version */
+  const uint8_t *json;      /* jsonData */
+  size_t json_len;
+  const gpx_ds_secret *secure;
+  size_t n_secure;
+} gpx_ds_source;
+
+int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *src, gpx_ds_instance **out, gpx_error *err);
 void gpx_ds_release(gpx_ds_cache *c, gpx_ds_instance *inst);
 
 /** Pool statistics across instances, for CollectMetrics. */

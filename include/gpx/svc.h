@@ -14,13 +14,16 @@
 #include <protobuf-c/protobuf-c.h>
 #include <pthread.h>
 
+#include "backend.pb-c.h"
 #include "gpx/core.h"
+#include "gpx/query.h"
 #include "gpx/rpc.h"
 
 struct gpx_ds_cache;
 
-/* Per query type (the 9 types + "invalid") × answer status, for CollectMetrics. */
-#define GPX_QSTAT_TYPES 10
+/* Per query kind (registry index; one more row for "invalid") × answer
+   status, for CollectMetrics. The registry fits by its own static assert. */
+#define GPX_QSTAT_TYPES (GPX_QUERY_KINDS_MAX + 1)
 #define GPX_QSTAT_STATUSES 7
 extern const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES]; /* 200 … ; last = other */
 
@@ -31,8 +34,8 @@ typedef struct gpx_query_stats {
   double sum[GPX_QSTAT_TYPES];
 } gpx_query_stats;
 
-/** Record one answered query; type_index = GPX_QSTAT_TYPES - 1 for invalid queries. */
-void gpx_query_stats_record(gpx_query_stats *qs, int type_index, int status, double seconds);
+/** Record one answered query; kind = registry index, or -1 for a query that named no valid kind. */
+void gpx_query_stats_record(gpx_query_stats *qs, int kind, int status, double seconds);
 
 /** Process-wide state shared by every handler (thread-safe members only). */
 typedef struct gpx_app {
@@ -46,22 +49,12 @@ typedef struct gpx_app {
 /** The method table served by the plugin binary. */
 const gpx_rpc_method *gpx_svc_methods(size_t *n);
 
-/** One refId's answer while it is being built. */
-typedef struct gpx_data_response {
-  gpx_buf *frames;          /* encoded Arrow IPC files, owned */
-  size_t n_frames, cap_frames;
-  int status;               /* HTTP-like; 200 on success */
-  char error[1024];         /* empty on success */
-  const char *error_source; /* "plugin" or "downstream" when error is set */
-} gpx_data_response;
-
-void gpx_data_response_init(gpx_data_response *r);
-void gpx_data_response_reset(gpx_data_response *r);
-/** Append an encoded frame; *frame is moved (left empty). */
-int gpx_data_response_add_frame(gpx_data_response *r, gpx_buf *frame);
-/** Set the error; drops frames already added. */
-void gpx_data_response_error(gpx_data_response *r, int status, const char *source,
-                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/**
+ * The request's data-source instance from the cache (gpx_ds_acquire; the
+ * caller releases it with gpx_ds_release). ENOENT when the request names no
+ * data source, EINVAL (message naming the field) for invalid settings.
+ */
+int gpx_svc_instance(gpx_app *app, const Pluginv2__PluginContext *pctx, gpx_ds_instance **out, gpx_error *err);
 
 /** Pack a protobuf-c message into the reply body. */
 void gpx_svc_pack(const ProtobufCMessage *m, gpx_rpc_reply *reply);

@@ -88,6 +88,8 @@ typedef struct gpx_curve {
   double base;          /**< E(from) */
   int64_t from_ns;      /**< bucket origin */
   int64_t bucket_ns;    /**< bucket width; 0 = one point per trade */
+  int64_t later_bucket_ns; /**< gpx_curve_init_auto: width once per_trade_max is passed */
+  size_t per_trade_max;    /**< gpx_curve_init_auto: most per-trade points before down-sampling */
   /* running state */
   double csum, ccomp;   /* Neumaier sum of P&L: C = csum + ccomp */
   double peak;          /* max E over [from, t], starts at E(from) */
@@ -125,6 +127,17 @@ int64_t gpx_bucket_width_ns(int64_t from_ns, int64_t to_ns, int64_t interval_ms,
  */
 int gpx_curve_init(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns,
                    gpx_error *err);
+
+/**
+ * Like gpx_curve_init, for a stream whose length is not known in advance:
+ * one point per trade while the trades with a finite P&L number at most
+ * max_points, and buckets of bucket_ns (> 0) once they are more — the
+ * per-trade points so far are then folded into their buckets, exactly as
+ * if the curve had been bucketed from the start (trading-metrics.md §4:
+ * only series with more points than maxDataPoints are down-sampled).
+ */
+int gpx_curve_init_auto(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns, size_t max_points,
+                        gpx_error *err);
 
 /**
  * Push n trades (ts = closed_at epoch ns, pnl = realized P&L), ordered by ts

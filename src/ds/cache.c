@@ -72,18 +72,17 @@ static int gpx__write_secret(const char *dir, const char *name, const char *cont
   return GPX_OK;
 }
 
-static int gpx__inst_new(const Pluginv2__DataSourceInstanceSettings *dsi, const char *key,
+static int gpx__inst_new(const gpx_ds_source *dsi, const char *key,
                          gpx_ds_instance **out, gpx_error *err) {
   gpx_ds_instance *i = calloc(1, sizeof *i);
   if (i == NULL) return gpx_error_set(err, ENOMEM, "out of memory");
-  int rc = gpx_ds_settings_parse(dsi->jsondata.data, dsi->jsondata.len, dsi->decryptedsecurejsondata,
-                                 dsi->n_decryptedsecurejsondata, &i->settings, err);
+  int rc = gpx_ds_settings_parse(dsi->json, dsi->json_len, dsi->secure, dsi->n_secure, &i->settings, err);
   if (rc != GPX_OK) {
     free(i);
     return rc;
   }
   snprintf(i->uid, sizeof i->uid, "%s", key);
-  i->updated_ms = dsi->lastupdatedms;
+  i->updated_ms = dsi->updated_ms;
   gpx_ds_settings *s = &i->settings;
   if (s->tls_ca_cert || s->tls_client_cert || s->tls_client_key) {
     /* libpq reads TLS material only from files: write the secrets to a
@@ -107,8 +106,7 @@ static int gpx__inst_new(const Pluginv2__DataSourceInstanceSettings *dsi, const 
   return GPX_OK;
 }
 
-int gpx_ds_acquire(gpx_ds_cache *c, const Pluginv2__DataSourceInstanceSettings *dsi,
-                   gpx_ds_instance **out, gpx_error *err) {
+int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *dsi, gpx_ds_instance **out, gpx_error *err) {
   *out = NULL;
   if (dsi == NULL)
     return gpx_error_set(err, EINVAL, "request has no data-source instance settings");
@@ -119,7 +117,7 @@ int gpx_ds_acquire(gpx_ds_cache *c, const Pluginv2__DataSourceInstanceSettings *
   for (gpx__node **pp = &c->head; *pp; pp = &(*pp)->next) {
     gpx_ds_instance *i = (*pp)->inst;
     if (strcmp(i->uid, key) != 0) continue;
-    if (i->updated_ms == dsi->lastupdatedms) {
+    if (i->updated_ms == dsi->updated_ms) {
       i->refs++;
       pthread_mutex_unlock(&c->mu);
       *out = i;
@@ -140,7 +138,7 @@ int gpx_ds_acquire(gpx_ds_cache *c, const Pluginv2__DataSourceInstanceSettings *
   if (rc != GPX_OK) return rc;
   pthread_mutex_lock(&c->mu);
   for (gpx__node *n = c->head; n; n = n->next) {
-    if (strcmp(n->inst->uid, key) == 0 && n->inst->updated_ms == dsi->lastupdatedms) {
+    if (strcmp(n->inst->uid, key) == 0 && n->inst->updated_ms == dsi->updated_ms) {
       n->inst->refs++;
       pthread_mutex_unlock(&c->mu);
       gpx__inst_free(fresh);

@@ -145,9 +145,8 @@ static char *gpx__dup_secret(const char *v) {
   return strdup(v);
 }
 
-int gpx_ds_settings_parse(const uint8_t *js, size_t len,
-                          Pluginv2__DataSourceInstanceSettings__DecryptedSecureJsonDataEntry **secure,
-                          size_t n_secure, gpx_ds_settings *s, gpx_error *err) {
+int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *secure, size_t n_secure,
+                          gpx_ds_settings *s, gpx_error *err) {
   gpx_ds_settings_default(s);
   json_t *o = NULL;
   if (len > 0) {
@@ -214,7 +213,7 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len,
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {
-    const char *k = secure[i]->key, *v = secure[i]->value;
+    const char *k = secure[i].key, *v = secure[i].value;
     if (k == NULL) continue;
     if (strcmp(k, "password") == 0) s->password = gpx__dup_secret(v);
     else if (strcmp(k, "tlsCACert") == 0) s->tls_ca_cert = gpx__dup_secret(v);

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "query_model.h"
+#include "query_int.h"
 
-const char *const gpx_query_types[] = {"equity", "pnl",   "daily_pnl",        "drawdown", "returns",
-                                       "stats",  "pnl_distribution", "slippage", "trades", NULL};
+int64_t gpx_query_bucket_ns(const gpx_query *q) {
+  int64_t w = gpx_bucket_width_ns(q->from_ms * 1000000, q->to_ms * 1000000, q->interval_ms, q->max_points, -1);
+  return w > 0 ? w : 1;
+}
 
 void gpx_query_reset(gpx_query *q) {
   for (int i = 0; i < 3; i++) free(q->filter[i]);
@@ -92,16 +94,21 @@ static int gpx__enum(json_t *root, const char *key, const char *const *names, in
   return gpx_error_set(err, EINVAL, "%s: must be one of %s", key, list);
 }
 
-int gpx_query_parse(const Pluginv2__DataQuery *pq, const gpx_ds_settings *s, gpx_query *q,
-                    gpx_error *err) {
+int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_query *q, gpx_error *err) {
   memset(q, 0, sizeof *q);
-  snprintf(q->ref_id, sizeof q->ref_id, "%s", pq->refid ? pq->refid : "");
+  snprintf(q->ref_id, sizeof q->ref_id, "%s", pq->ref_id ? pq->ref_id : "");
   q->a = s->analytics;
   q->limit = s->row_limit;
+  /* a test-only kind reads its own JSON (kind_test_frame.c) */
+  int test_kind = pq->query_type ? gpx_query_kind_find(pq->query_type, pq->allow_test) : -1;
+  if (test_kind >= 0 && (gpx_query_kinds[test_kind].flags & GPX_QKIND_NO_DATASOURCE)) {
+    q->kind = test_kind;
+    return GPX_OK;
+  }
   json_t *root = NULL;
-  if (pq->json.len > 0) {
+  if (pq->json_len > 0) {
     json_error_t je;
-    root = json_loadb((const char *)pq->json.data, pq->json.len, 0, &je);
+    root = json_loadb((const char *)pq->json, pq->json_len, 0, &je);
     if (root == NULL) return gpx_error_set(err, EINVAL, "query JSON: %s", je.text);
     if (!json_is_object(root)) {
       json_decref(root);
@@ -111,23 +118,17 @@ int gpx_query_parse(const Pluginv2__DataQuery *pq, const gpx_ds_settings *s, gpx
     root = json_object();
   }
   int rc = GPX_OK;
-  const char *qt = (pq->querytype && pq->querytype[0]) ? pq->querytype : NULL;
+  const char *qt = (pq->query_type && pq->query_type[0]) ? pq->query_type : NULL;
   json_t *t = json_object_get(root, "queryType");
   if (t != NULL && !json_is_null(t) && !json_is_string(t)) rc = gpx_error_set(err, EINVAL, "queryType: must be a string");
   if (json_is_string(t) && json_string_length(t) > 0) qt = json_string_value(t);
   if (rc == GPX_OK) {
-    char types[256];
-    size_t off = 0;
-    types[0] = 0;
-    for (int i = 0; gpx_query_types[i]; i++)
-      off += (size_t)snprintf(types + off, sizeof types - off, "%s%s", i ? ", " : "", gpx_query_types[i]);
-    int found = -1;
-    for (int i = 0; qt && gpx_query_types[i]; i++)
-      if (strcmp(qt, gpx_query_types[i]) == 0) found = i;
-    if (qt == NULL) rc = gpx_error_set(err, EINVAL, "queryType: missing (expected one of %s)", types);
+    int found = qt ? gpx_query_kind_find(qt, pq->allow_test) : -1;
+    if (qt == NULL) rc = gpx_error_set(err, EINVAL, "queryType: missing (expected one of %s)", gpx_query_kind_list());
     else if (found < 0)
-      rc = gpx_error_set(err, EINVAL, "queryType: unknown query type \"%.64s\" (expected one of %s)", qt, types);
-    else q->type = (gpx_qtype)found;
+      rc = gpx_error_set(err, EINVAL, "queryType: unknown query type \"%.64s\" (expected one of %s)", qt,
+                         gpx_query_kind_list());
+    else q->kind = found;
   }
   if (rc == GPX_OK) rc = gpx__list(root, "strategies", &q->filter[0], err);
   if (rc == GPX_OK) rc = gpx__list(root, "symbols", &q->filter[1], err);
@@ -180,18 +181,18 @@ int gpx_query_parse(const Pluginv2__DataQuery *pq, const gpx_ds_settings *s, gpx
   if (rc == GPX_OK) rc = gpx_analytics_parse(root, "", &q->a, err);
   json_decref(root);
   if (rc == GPX_OK) {
-    if (pq->timerange == NULL) {
+    if (!pq->has_time_range) {
       rc = gpx_error_set(err, EINVAL, "timeRange: missing");
     } else {
-      q->from_ms = pq->timerange->fromepochms;
-      q->to_ms = pq->timerange->toepochms;
+      q->from_ms = pq->from_ms;
+      q->to_ms = pq->to_ms;
       if (q->to_ms < q->from_ms) rc = gpx_error_set(err, EINVAL, "timeRange: from is after to");
       /* Keep timestamps inside what ns-precision frames can carry. */
       else if (q->from_ms < -(INT64_C(9) << 40) || q->to_ms > (INT64_C(9) << 40))
         rc = gpx_error_set(err, EINVAL, "timeRange: out of supported range");
     }
-    q->interval_ms = pq->intervalms > 0 ? pq->intervalms : 1000;
-    q->max_points = pq->maxdatapoints > 0 ? pq->maxdatapoints : 1000;
+    q->interval_ms = pq->interval_ms > 0 ? pq->interval_ms : 1000;
+    q->max_points = pq->max_points > 0 ? pq->max_points : 1000;
     if (q->max_points > 100000) q->max_points = 100000;
   }
   if (rc != GPX_OK) gpx_query_reset(q);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "gpx/query.h"
-#include "query_model.h"
+#include "query_int.h"
 
 typedef enum { GPX_KIND_ANY, GPX_KIND_TEXT, GPX_KIND_NUMBER, GPX_KIND_TIME } gpx__kind;
 

@@ -8,13 +8,15 @@
 ** local day (time zones and DST are Postgres' job), slippage sums — and
 ** leave to C (trading/) only what needs the trade sequence: drawdown.
 **
-** Money columns are cast to float8 in SQL: numeric sums are exact in
-** Postgres and the frame carries float64 anyway (trading-metrics.md §1).
+** Each statement over the trade table is described once, as a column
+** table (gpx_stmt_def): the same table builds its SELECT list and GROUP BY
+** here and reads its rows in the kind files (gpx_stmt_num & co., by the
+** column's name in the statement's enum, never by a position).
 */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "query_model.h"
+#include "query_int.h"
 
 void gpx_sql_reset(gpx_sql *q) {
   gpx_buf_reset(&q->text);
@@ -45,9 +47,7 @@ static int gpx__param_i64(gpx_sql *q, int64_t v, const char *cast) {
 
 static int gpx__ident(gpx_sql *q, const char *id) { return gpx_pg_quote_ident(&q->text, id); }
 
-static int gpx__col(gpx_sql *q, const gpx_ds_settings *s, gpx_col c) {
-  return gpx__ident(q, s->columns[c]);
-}
+static int gpx__col(gpx_sql *q, const gpx_ds_settings *s, gpx_col c) { return gpx__ident(q, s->columns[c]); }
 
 static int gpx__table(gpx_sql *q, const gpx_ds_settings *s) {
   if (s->schema[0]) {
@@ -73,13 +73,6 @@ const char *gpx_group_label(gpx_group g) {
     case GPX_GROUP_ACCOUNT: return "account";
     default: return "";
   }
-}
-
-/* "<group col>::text AS g, " or nothing. */
-static int gpx__group_select(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
-  if (q->group_by == GPX_GROUP_NONE) return GPX_OK;
-  GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_group_col(q->group_by)));
-  return gpx_sql_append(o, "::text AS g, ");
 }
 
 /* FROM … WHERE <time filter> AND <list filters> */
@@ -114,100 +107,224 @@ static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query
   return GPX_OK;
 }
 
-/* GROUP BY without ORDER BY, on purpose: Postgres cannot estimate how many
-   buckets or days an expression yields, assumes one per row, and with an
-   ORDER BY picks Sort + GroupAggregate — sorting a million rows to produce
-   a thousand (measured 650 ms vs 350 ms with HashAggregate). The few result
-   rows are ordered in C (run.c). */
-static int gpx__group_by(gpx_sql *o, const gpx_query *q, const char *more) {
-  if (q->group_by == GPX_GROUP_NONE && more == NULL) return GPX_OK;
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " GROUP BY "));
-  if (q->group_by != GPX_GROUP_NONE) GPX_RETURN_NOT_OK(gpx_sql_append(o, more ? "g, " : "g"));
-  if (more) GPX_RETURN_NOT_OK(gpx_sql_append(o, more));
-  return GPX_OK;
-}
-
-/* Σ p of matching trades up to the range start, per group. */
-int gpx_sql_base(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
-  gpx_sql_reset(o);
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "COALESCE(sum("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "), 0)::float8 AS pnl"));
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_BEFORE));
-  return gpx__group_by(o, q, NULL);
-}
-
 /* Bucket index of closed_at, right-closed like the C curve (analytics.md):
-   (from + k·w, from + (k+1)·w] → k = ceil((t − from)/w) − 1. date_part is
-   float8; extract() returns numeric since Postgres 14 and costs twice as
-   much over a million rows. */
-static int gpx__bucket_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
+   (from + k·w, from + (k+1)·w] → k = ceil((t − from)/w) − 1, with w from
+   the one bucket rule (gpx_bucket_width_ns), written in ms exactly.
+   date_part is float8; extract() returns numeric since Postgres 14 and
+   costs twice as much over a million rows. */
+static int gpx__bucket_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ns) {
+  if (width_ns < 1) width_ns = 1;
+  char w[48];
+  if (width_ns % 1000000 == 0) snprintf(w, sizeof w, "%lld", (long long)(width_ns / 1000000));
+  else snprintf(w, sizeof w, "%lld.%06lld", (long long)(width_ns / 1000000), (long long)(width_ns % 1000000));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "(ceil((date_part('epoch', "));
   GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ") * 1000 - "));
   GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ") / "));
-  GPX_RETURN_NOT_OK(gpx__param_i64(o, width_ms > 0 ? width_ms : 1, "float8"));
+  GPX_RETURN_NOT_OK(gpx_sql_param(o, w, "float8"));
   return gpx_sql_append(o, ")::int8 - 1)");
 }
 
-/* Per bucket: last closed_at, Σ p, count. Equity/P&L/returns take the last
-   value of each bucket, which is exactly base + the running sum of bucket
-   sums — so only one row per bucket crosses the wire. */
-int gpx_sql_buckets(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
-  gpx_sql_reset(o);
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
-  GPX_RETURN_NOT_OK(gpx__bucket_expr(o, s, q, width_ms));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " AS b, max("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz AS ts, sum("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::float8 AS pnl, count(*)::int8 AS n"));
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
-  return gpx__group_by(o, q, "b");
-}
-
-/* Every trade in the range, ordered, for per-trade drawdown. */
-int gpx_sql_trade_stream(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
-  gpx_sql_reset(o);
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::timestamptz AS ts, "));
-  /* realized_pnl as it is: numeric's binary form is decoded in C
-     (gpx_pg_get_number), a million server-side casts cost more. */
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " AS pnl"));
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
-  if (q->group_by != GPX_GROUP_NONE) GPX_RETURN_NOT_OK(gpx_sql_append(o, "g, "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
-  return gpx__col(o, s, GPX_COL_TRADE_ID);
-}
-
-/* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz. */
-int gpx_sql_daily(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
-  gpx_sql_reset(o);
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
+static int gpx__day_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "((timezone("));
   GPX_RETURN_NOT_OK(gpx_sql_param(o, q->a.timezone, "text"));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
   GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::timestamptz))::date - DATE '1970-01-01')::int4 AS d, sum("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::float8 AS pnl, count(*)::int8 AS n"));
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
-  return gpx__group_by(o, q, "d");
+  return gpx_sql_append(o, "::timestamptz))::date - DATE '1970-01-01')");
 }
 
+static int gpx__expr(gpx_sql *o, const gpx_sql_col *c, const gpx_ds_settings *s, const gpx_query *q,
+                     int64_t width_ns) {
+  switch (c->expr) {
+    case GPX_EXPR_COL: return gpx__col(o, s, c->col);
+    case GPX_EXPR_SUM:
+    case GPX_EXPR_MAX:
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, c->expr == GPX_EXPR_SUM ? "sum(" : "max("));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
+      return gpx_sql_append(o, ")");
+    case GPX_EXPR_COUNT: return gpx_sql_append(o, "count(*)");
+    case GPX_EXPR_BUCKET: return gpx__bucket_expr(o, s, q, width_ns);
+    case GPX_EXPR_DAY: return gpx__day_expr(o, s, q);
+    case GPX_EXPR_NOTIONAL:
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, "sum("));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " * abs("));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_QTY));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, "))"));
+      if (c->filter == GPX_COL_COUNT) return GPX_OK;
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " FILTER (WHERE "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, c->filter));
+      return gpx_sql_append(o, " IS NOT NULL)");
+  }
+  return EINVAL;
+}
+
+static int gpx__is_key(const gpx_sql_col *c) {
+  return c->expr == GPX_EXPR_COL || c->expr == GPX_EXPR_BUCKET || c->expr == GPX_EXPR_DAY;
+}
+
+int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                   int64_t width_ns, int64_t limit) {
+  gpx_stmt_reset(st);
+  st->def = def;
+  gpx_sql *o = &st->sql;
+  int grouped = def->grouped && q->group_by != GPX_GROUP_NONE;
+  st->first = grouped ? 1 : 0;
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
+  if (grouped) {
+    GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_group_col(q->group_by)));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text AS g, "));
+  }
+  int aggregate = 0;
+  for (int i = 0; i < def->ncols; i++) {
+    const gpx_sql_col *c = &def->cols[i];
+    aggregate |= !gpx__is_key(c);
+    if (i) GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+    GPX_RETURN_NOT_OK(gpx__expr(o, c, s, q, width_ns));
+    if (c->cast) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "::%s", c->cast));
+    /* distinct aliases: ORDER BY "trade_id" must mean the table's column,
+       not a text output column of the same name */
+    GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " AS %s", c->as));
+  }
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, def->range));
+  if (aggregate) {
+    /* GROUP BY without ORDER BY, on purpose: Postgres cannot estimate how
+       many buckets or days an expression yields, assumes one per row, and
+       with an ORDER BY picks Sort + GroupAggregate — sorting a million rows
+       to produce a thousand (measured 650 ms vs 350 ms with HashAggregate).
+       The few result rows are ordered in C (gpx_groups_order). */
+    int keys = 0;
+    if (grouped) GPX_RETURN_NOT_OK(gpx_sql_append(o, keys++ ? ", g" : " GROUP BY g"));
+    for (int i = 0; i < def->ncols; i++) {
+      if (!gpx__is_key(&def->cols[i])) continue;
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, keys++ ? ", " : " GROUP BY "));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, def->cols[i].as));
+    }
+  }
+  switch (def->order) {
+    case GPX_ORDER_NONE: break;
+    case GPX_ORDER_TIME:
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, grouped ? " ORDER BY g, " : " ORDER BY "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
+      break;
+    case GPX_ORDER_NEWEST_LIMIT:
+      /* one row more than the limit tells the reader it was cut */
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC, "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC LIMIT "));
+      GPX_RETURN_NOT_OK(gpx__param_i64(o, limit + 1, "int8"));
+      break;
+  }
+  return GPX_OK;
+}
+
+void gpx_stmt_reset(gpx_stmt *st) {
+  gpx_sql_reset(&st->sql);
+  st->def = NULL;
+  st->first = 0;
+}
+
+/* ------------------------------------------------------------ the statements */
+
+#define NOCOL GPX_COL_COUNT
+
+/* Σ p of matching trades up to the range start, per group. */
+static const gpx_sql_col gpx__base_cols[GPX_BASE_NCOLS] = {
+    [GPX_BASE_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
+};
+const gpx_stmt_def gpx_stmt_base = {"base", gpx__base_cols, GPX_BASE_NCOLS, GPX_RANGE_BEFORE, GPX_ORDER_NONE, 1};
+
+/* Per bucket: last closed_at, Σ p, count. Equity/P&L/returns take the last
+   value of each bucket, which is exactly base + the running sum of bucket
+   sums — so only one row per bucket crosses the wire. */
+static const gpx_sql_col gpx__bucket_cols[GPX_BK_NCOLS] = {
+    [GPX_BK_B] = {GPX_EXPR_BUCKET, GPX_COL_CLOSED_AT, NOCOL, NULL, "b", GPX_DEC_I8},
+    [GPX_BK_TS] = {GPX_EXPR_MAX, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "ts", GPX_DEC_TIME},
+    [GPX_BK_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
+    [GPX_BK_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
+};
+const gpx_stmt_def gpx_stmt_buckets = {"buckets", gpx__bucket_cols, GPX_BK_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1};
+
+/* Every trade in the range, ordered, for the per-trade curve. realized_pnl
+   as it is: numeric's binary form is decoded in C (gpx_pg_get_number), a
+   million server-side casts cost more. */
+static const gpx_sql_col gpx__stream_cols[GPX_TS_NCOLS] = {
+    [GPX_TS_TS] = {GPX_EXPR_COL, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "ts", GPX_DEC_TIME},
+    [GPX_TS_PNL] = {GPX_EXPR_COL, GPX_COL_REALIZED_PNL, NOCOL, NULL, "pnl", GPX_DEC_NUMBER},
+};
+const gpx_stmt_def gpx_stmt_trade_stream = {"trade stream", gpx__stream_cols, GPX_TS_NCOLS, GPX_RANGE_IN,
+                                            GPX_ORDER_TIME, 1};
+
+/* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz. */
+static const gpx_sql_col gpx__daily_cols[GPX_DY_NCOLS] = {
+    [GPX_DY_DAY] = {GPX_EXPR_DAY, GPX_COL_CLOSED_AT, NOCOL, "int4", "d", GPX_DEC_I4},
+    [GPX_DY_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
+    [GPX_DY_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
+};
+const gpx_stmt_def gpx_stmt_daily = {"daily", gpx__daily_cols, GPX_DY_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1};
+
+/* Slippage per bucket and side as exact numeric sums (trading-metrics.md
+   §3): Σ fill·qty and Σ expected·qty over the entry legs that have an
+   expected price, the same for exits. gpx_slippage_add_sums turns them into
+   notional-weighted bps in C. No per-row casts: numeric→float8 goes through
+   text in Postgres and costs more than the multiplications. */
+static const gpx_sql_col gpx__slippage_cols[GPX_SL_NCOLS] = {
+    [GPX_SL_B] = {GPX_EXPR_BUCKET, GPX_COL_CLOSED_AT, NOCOL, NULL, "b", GPX_DEC_I8},
+    [GPX_SL_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT},
+    [GPX_SL_TS] = {GPX_EXPR_MAX, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "ts", GPX_DEC_TIME},
+    [GPX_SL_FILL_ENTRY] = {GPX_EXPR_NOTIONAL, GPX_COL_ENTRY_PRICE, GPX_COL_EXPECTED_ENTRY_PRICE, "float8", "fe",
+                           GPX_DEC_F8},
+    [GPX_SL_EXP_ENTRY] = {GPX_EXPR_NOTIONAL, GPX_COL_EXPECTED_ENTRY_PRICE, NOCOL, "float8", "ee", GPX_DEC_F8},
+    [GPX_SL_FILL_EXIT] = {GPX_EXPR_NOTIONAL, GPX_COL_EXIT_PRICE, GPX_COL_EXPECTED_EXIT_PRICE, "float8", "fx",
+                          GPX_DEC_F8},
+    [GPX_SL_EXP_EXIT] = {GPX_EXPR_NOTIONAL, GPX_COL_EXPECTED_EXIT_PRICE, NOCOL, "float8", "ex", GPX_DEC_F8},
+    [GPX_SL_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
+};
+const gpx_stmt_def gpx_stmt_slippage = {"slippage", gpx__slippage_cols, GPX_SL_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE,
+                                        1};
+
+/* Newest first, LIMIT n+1. Read in binary and number columns uncast
+   (gpx_pg_get_number decodes numeric): no float/text formatting on either
+   side. */
+static const gpx_sql_col gpx__trade_cols[GPX_TR_NCOLS] = {
+    [GPX_TR_CLOSED_AT] = {GPX_EXPR_COL, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "c_closed_at", GPX_DEC_TIME},
+    [GPX_TR_OPENED_AT] = {GPX_EXPR_COL, GPX_COL_OPENED_AT, NOCOL, "timestamptz", "c_opened_at", GPX_DEC_TIME},
+    [GPX_TR_TRADE_ID] = {GPX_EXPR_COL, GPX_COL_TRADE_ID, NOCOL, "text", "c_trade_id", GPX_DEC_TEXT},
+    [GPX_TR_ACCOUNT] = {GPX_EXPR_COL, GPX_COL_ACCOUNT, NOCOL, "text", "c_account", GPX_DEC_TEXT},
+    [GPX_TR_EXCHANGE] = {GPX_EXPR_COL, GPX_COL_EXCHANGE, NOCOL, "text", "c_exchange", GPX_DEC_TEXT},
+    [GPX_TR_STRATEGY] = {GPX_EXPR_COL, GPX_COL_STRATEGY, NOCOL, "text", "c_strategy", GPX_DEC_TEXT},
+    [GPX_TR_SYMBOL] = {GPX_EXPR_COL, GPX_COL_SYMBOL, NOCOL, "text", "c_symbol", GPX_DEC_TEXT},
+    [GPX_TR_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "c_side", GPX_DEC_TEXT},
+    [GPX_TR_QTY] = {GPX_EXPR_COL, GPX_COL_QTY, NOCOL, NULL, "c_qty", GPX_DEC_NUMBER},
+    [GPX_TR_ENTRY] = {GPX_EXPR_COL, GPX_COL_ENTRY_PRICE, NOCOL, NULL, "c_entry_price", GPX_DEC_NUMBER},
+    [GPX_TR_EXIT] = {GPX_EXPR_COL, GPX_COL_EXIT_PRICE, NOCOL, NULL, "c_exit_price", GPX_DEC_NUMBER},
+    [GPX_TR_FEES] = {GPX_EXPR_COL, GPX_COL_FEES, NOCOL, NULL, "c_fees", GPX_DEC_NUMBER},
+    [GPX_TR_PNL] = {GPX_EXPR_COL, GPX_COL_REALIZED_PNL, NOCOL, NULL, "c_realized_pnl", GPX_DEC_NUMBER},
+    [GPX_TR_EXP_ENTRY] = {GPX_EXPR_COL, GPX_COL_EXPECTED_ENTRY_PRICE, NOCOL, NULL, "c_expected_entry_price",
+                          GPX_DEC_NUMBER},
+    [GPX_TR_EXP_EXIT] = {GPX_EXPR_COL, GPX_COL_EXPECTED_EXIT_PRICE, NOCOL, NULL, "c_expected_exit_price",
+                         GPX_DEC_NUMBER},
+};
+const gpx_stmt_def gpx_stmt_trades = {"trades", gpx__trade_cols, GPX_TR_NCOLS, GPX_RANGE_IN, GPX_ORDER_NEWEST_LIMIT,
+                                      0};
+
 /* The range's first/last local day, today, and each day's start instant. */
-int gpx_sql_days(gpx_sql *o, const gpx_query *q) {
-  gpx_sql_reset(o);
+const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS] = {
+    [GPX_DAYS_DAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "d", GPX_DEC_I4},
+    [GPX_DAYS_TODAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "t", GPX_DEC_I4},
+    [GPX_DAYS_START_MS] = {GPX_EXPR_COL, NOCOL, NOCOL, "int8", "start_ms", GPX_DEC_I8},
+};
+static const gpx_stmt_def gpx__days_def = {"days", gpx_days_cols, GPX_DAYS_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 0};
+
+int gpx_sql_days(gpx_stmt *st, const gpx_query *q) {
+  gpx_stmt_reset(st);
+  st->def = &gpx__days_def;
+  gpx_sql *o = &st->sql;
   /* $1 tz, $2 from, $3 to */
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "WITH r AS (SELECT (timezone("));
   GPX_RETURN_NOT_OK(gpx_sql_param(o, q->a.timezone, "text"));
@@ -217,90 +334,10 @@ int gpx_sql_days(gpx_sql *o, const gpx_query *q) {
   GPX_RETURN_NOT_OK(gpx__param_i64(o, q->to_ms, "float8"));
   GPX_RETURN_NOT_OK(gpx_sql_append(o,
       " / 1000))::date - DATE '1970-01-01')::int4 AS l, (timezone($1::text, now())::date - DATE '1970-01-01')::int4 AS t)"
-      " SELECT d::int4, r.t, (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8"
+      " SELECT d::int4 AS d, r.t AS t,"
+      " (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8 AS start_ms"
       " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 36600))) AS d ORDER BY d"));
   return GPX_OK;
-}
-
-/* Slippage per bucket and side as exact numeric sums (trading-metrics.md
-   §3): Σ fill·qty and Σ expected·qty over the entry legs that have an
-   expected price, the same for exits. gpx_slippage_add_sums turns them into
-   notional-weighted bps in C. No per-row casts: numeric→float8 goes through
-   text in Postgres and costs more than the multiplications. */
-int gpx_sql_slippage(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t width_ms) {
-  gpx_sql_reset(o);
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  GPX_RETURN_NOT_OK(gpx__group_select(o, s, q));
-  GPX_RETURN_NOT_OK(gpx__bucket_expr(o, s, q, width_ms));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " AS b, "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_SIDE));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text AS sd, max("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz AS ts"));
-  static const struct {
-    gpx_col fill, expected;
-  } legs[2] = {{GPX_COL_ENTRY_PRICE, GPX_COL_EXPECTED_ENTRY_PRICE}, {GPX_COL_EXIT_PRICE, GPX_COL_EXPECTED_EXIT_PRICE}};
-  for (int l = 0; l < 2; l++) {
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, ", sum("));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, legs[l].fill));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " * abs("));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_QTY));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, ")) FILTER (WHERE "));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, legs[l].expected));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NOT NULL)::float8, sum("));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, legs[l].expected));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " * abs("));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_QTY));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, "))::float8"));
-  }
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ", count(*)::int8"));
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
-  return gpx__group_by(o, q, "b, sd");
-}
-
-/* Newest first; one row more than the limit tells us it was cut. Read in
-   binary and number columns uncast (gpx_pg_get_number decodes numeric):
-   no float/text formatting on either side. */
-int gpx_sql_trades(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, int64_t limit) {
-  gpx_sql_reset(o);
-  static const struct {
-    gpx_col c;
-    const char *cast;
-  } cols[] = {{GPX_COL_CLOSED_AT, "%s::timestamptz"},
-              {GPX_COL_OPENED_AT, "%s::timestamptz"},
-              {GPX_COL_TRADE_ID, "%s::text"},
-              {GPX_COL_ACCOUNT, "%s::text"},
-              {GPX_COL_EXCHANGE, "%s::text"},
-              {GPX_COL_STRATEGY, "%s::text"},
-              {GPX_COL_SYMBOL, "%s::text"},
-              {GPX_COL_SIDE, "%s::text"},
-              {GPX_COL_QTY, "%s"},
-              {GPX_COL_ENTRY_PRICE, "%s"},
-              {GPX_COL_EXIT_PRICE, "%s"},
-              {GPX_COL_FEES, "%s"},
-              {GPX_COL_REALIZED_PNL, "%s"},
-              {GPX_COL_EXPECTED_ENTRY_PRICE, "%s"},
-              {GPX_COL_EXPECTED_EXIT_PRICE, "%s"}};
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));
-  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
-    gpx_buf id = {0};
-    int rc = gpx_pg_quote_ident(&id, s->columns[cols[i].c]);
-    if (rc == GPX_OK) rc = gpx_buf_terminate(&id);
-    if (rc == GPX_OK) rc = gpx_buf_printf(&o->text, cols[i].cast, (const char *)id.data);
-    /* distinct aliases: ORDER BY "trade_id" must mean the table's column,
-       not the text output column of the same name */
-    if (rc == GPX_OK) rc = gpx_buf_printf(&o->text, " AS c%zu", i);
-    gpx_buf_reset(&id);
-    GPX_RETURN_NOT_OK(rc);
-    if (i + 1 < sizeof cols / sizeof cols[0]) GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
-  }
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, GPX_RANGE_IN));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC, "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC LIMIT "));
-  return gpx__param_i64(o, limit + 1, "int8");
 }
 
 /* Distinct values of a column for editors and variables. */
@@ -322,12 +359,11 @@ int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const ch
     GPX_RETURN_NOT_OK(gpx_sql_append(o, ")) > 0"));
   }
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY 1 LIMIT "));
-  char b[16];
-  snprintf(b, sizeof b, "%d", limit);
-  return gpx_sql_param(o, b, "int8");
+  return gpx__param_i64(o, limit, "int8");
 }
 
-/* Trade count and time span, for CheckHealth. */
+/* Count and time span of the closed trades, for CheckHealth: a bot's
+   still-open trades (closed_at NULL) are no trades to any query. */
 int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
   gpx_sql_reset(o);
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT count(*)::int8, min("));
@@ -335,5 +371,8 @@ int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text, max("));
   GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text FROM "));
-  return gpx__table(o, s);
+  GPX_RETURN_NOT_OK(gpx__table(o, s));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  return gpx_sql_append(o, " IS NOT NULL");
 }

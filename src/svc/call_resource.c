@@ -15,7 +15,6 @@
 #include "gpx/pg.h"
 #include "gpx/query.h"
 #include "gpx/svc.h"
-#include "../query/query_model.h"
 
 static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */) {
   char *js = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -40,6 +39,13 @@ static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */)
 
 static void gpx__error(gpx_rpc_reply *reply, int code, const char *msg) {
   gpx__send(reply, code, json_pack("{s:s}", "error", msg));
+}
+
+/* A Postgres failure through the query layer's one mapping. */
+static void gpx__pg_error(gpx_rpc_reply *reply, const gpx_pg_error *pe, int timeout_s) {
+  gpx_query_error e;
+  gpx_query_error_from_pg(pe, timeout_s, &e);
+  gpx__error(reply, e.status, e.message);
 }
 
 static int gpx__hex(int c) {
@@ -84,74 +90,51 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
   if (qm) *qm = '\0';
   size_t pl = strlen(path);
   while (pl && path[pl - 1] == '/') path[--pl] = '\0';
-  gpx_col col = GPX_COL_COUNT;
-  int schema = 0;
-  if (!strcmp(path, "strategies")) col = GPX_COL_STRATEGY;
-  else if (!strcmp(path, "symbols")) col = GPX_COL_SYMBOL;
-  else if (!strcmp(path, "accounts")) col = GPX_COL_ACCOUNT;
-  else if (!strcmp(path, "schema")) schema = 1;
-  const Pluginv2__DataSourceInstanceSettings *dsi =
-      in->plugincontext ? in->plugincontext->datasourceinstancesettings : NULL;
+  gpx_col col = gpx_query_resource_column(path);
+  int schema = !strcmp(path, "schema");
+  gpx_error err;
+  gpx_ds_instance *inst = NULL;
+  int irc = ENOENT;
   if (col == GPX_COL_COUNT && !schema) {
     gpx__error(reply, 404, "unknown resource (available: strategies, symbols, accounts, schema)");
   } else if (in->method && in->method[0] && strcmp(in->method, "GET") != 0) {
     gpx__error(reply, 405, "only GET is supported");
-  } else if (dsi == NULL || app->ds == NULL) {
+  } else if ((irc = gpx_svc_instance(app, in->plugincontext, &inst, &err)) == ENOENT) {
     gpx__error(reply, 400, "no data source in the request");
+  } else if (irc != GPX_OK) {
+    char m[700];
+    snprintf(m, sizeof m, "data source settings: %s", err.msg);
+    gpx__error(reply, 400, m);
   } else {
-    gpx_error err;
-    gpx_ds_instance *inst = NULL;
-    if (gpx_ds_acquire(app->ds, dsi, &inst, &err) != GPX_OK) {
-      char m[700];
-      snprintf(m, sizeof m, "data source settings: %s", err.msg);
-      gpx__error(reply, 400, m);
-    } else {
-      gpx_pg_session sess;
-      gpx_pg_error pe;
-      char q[256] = "", lim[32] = "";
-      gpx__query_param(in->url, "q", q, sizeof q);
-      long limit = 100;
-      if (gpx__query_param(in->url, "limit", lim, sizeof lim) == 0) {
-        char *end = NULL;
-        limit = strtol(lim, &end, 10);
-        if (end == lim || *end || limit < 1) limit = -1;
-        if (limit > 1000) limit = 1000;
-      }
-      if (limit < 0) {
-        gpx__error(reply, 400, "limit: must be a positive whole number");
-      } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
-        char m[700];
-        snprintf(m, sizeof m, "Postgres unavailable: %s", pe.msg);
-        gpx__error(reply, 502, m);
-      } else {
-        if (schema) {
-          json_t *o = NULL;
-          if (gpx_schema_check(&sess, &inst->settings, &o, &pe) == GPX_OK) gpx__send(reply, 200, o);
-          else gpx__error(reply, 502, pe.msg);
-        } else {
-          gpx_sql sql = {0};
-          PGresult *res = NULL;
-          int rc = gpx_sql_distinct(&sql, &inst->settings, col, q, (int)limit);
-          if (rc == GPX_OK)
-            rc = gpx_pg_exec(&sess, gpx_sql_cstr(&sql), sql.n, (const char *const *)sql.params, 0, &res, &pe);
-          gpx_sql_reset(&sql);
-          if (rc != GPX_OK) {
-            int code = pe.status == GPX_PG_QUERY_ERROR ? 400 : pe.status == GPX_PG_TIMEOUT ? 504 : 502;
-            gpx__error(reply, code, pe.msg);
-          } else {
-            json_t *arr = json_array();
-            for (int i = 0; i < PQntuples(res); i++) {
-              json_t *v = json_string(PQgetvalue(res, i, 0));
-              if (v) json_array_append_new(arr, v);
-            }
-            PQclear(res);
-            gpx__send(reply, 200, arr);
-          }
-        }
-        gpx_pg_release(&sess);
-      }
-      gpx_ds_release(app->ds, inst);
+    gpx_pg_session sess;
+    gpx_pg_error pe;
+    char q[256] = "", lim[32] = "";
+    gpx__query_param(in->url, "q", q, sizeof q);
+    long limit = 100;
+    if (gpx__query_param(in->url, "limit", lim, sizeof lim) == 0) {
+      char *end = NULL;
+      limit = strtol(lim, &end, 10);
+      if (end == lim || *end || limit < 1) limit = -1;
+      if (limit > 1000) limit = 1000;
     }
+    if (limit < 0) {
+      gpx__error(reply, 400, "limit: must be a positive whole number");
+    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
+      gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
+    } else {
+      json_t *o = NULL;
+      gpx_query_error qe;
+      if (schema) {
+        if (gpx_schema_check(&sess, &inst->settings, &o, &pe) == GPX_OK) gpx__send(reply, 200, o);
+        else gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
+      } else if (gpx_query_distinct(&sess, &inst->settings, col, q, (int)limit, &o, &qe) == GPX_OK) {
+        gpx__send(reply, 200, o);
+      } else {
+        gpx__error(reply, qe.status, qe.message);
+      }
+      gpx_pg_release(&sess);
+    }
+    gpx_ds_release(app->ds, inst);
   }
   pluginv2__call_resource_request__free_unpacked(in, NULL);
 }

@@ -37,18 +37,17 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
     return;
   }
   char msg[1024];
-  const Pluginv2__DataSourceInstanceSettings *dsi =
-      in->plugincontext ? in->plugincontext->datasourceinstancesettings : NULL;
-  if (dsi == NULL || app->ds == NULL) {
+  gpx_error err;
+  gpx_ds_instance *inst = NULL;
+  int irc = gpx_svc_instance(app, in->plugincontext, &inst, &err);
+  if (irc == ENOENT) {
     /* Called without a data source (e.g. plugin-level ping). */
     snprintf(msg, sizeof msg, "%s %s is running", GPX_PLUGIN_ID, GPX_VERSION);
     gpx__reply(reply, 1, msg, NULL);
     pluginv2__check_health_request__free_unpacked(in, NULL);
     return;
   }
-  gpx_error err;
-  gpx_ds_instance *inst = NULL;
-  if (gpx_ds_acquire(app->ds, dsi, &inst, &err) != GPX_OK) {
+  if (irc != GPX_OK) {
     snprintf(msg, sizeof msg, "Invalid settings: %s", err.msg);
     gpx__reply(reply, 0, msg, NULL);
     pluginv2__check_health_request__free_unpacked(in, NULL);
@@ -60,11 +59,9 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
   json_t *details = NULL;
   int ok = 0;
   if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
-    const char *what = pe.status == GPX_PG_AUTH          ? "Authentication failed"
-                       : pe.status == GPX_PG_NO_DATABASE ? "Database not found"
-                       : pe.status == GPX_PG_TIMEOUT     ? "Timed out"
-                                                         : "Cannot reach Postgres";
-    snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", what, s->host, s->port, s->database,
+    gpx_query_error qe;
+    gpx_query_error_from_pg(&pe, s->query_timeout_s, &qe);
+    snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", qe.what, s->host, s->port, s->database,
              s->user, pe.msg);
   } else {
     if (gpx_schema_check(&sess, s, &details, &pe) != GPX_OK) {

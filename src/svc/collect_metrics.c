@@ -41,8 +41,23 @@ static const char *const gpx__code_names[GPX_RPC_NCODES] = {
 
 const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES] = {200, 400, 499, 500, 502, 504, 0};
 
-void gpx_query_stats_record(gpx_query_stats *qs, int t, int status, double secs) {
-  if (t < 0 || t >= GPX_QSTAT_TYPES) t = GPX_QSTAT_TYPES - 1;
+/* Row of a kind in the tables; the row after the registry's is "invalid". */
+static int gpx__qstat_row(int kind) {
+  int invalid = (int)gpx_query_kind_count();
+  return kind < 0 || kind >= invalid ? invalid : kind;
+}
+
+static const char *gpx__qstat_name(int t) {
+  return t < (int)gpx_query_kind_count() ? gpx_query_kinds[t].name : "invalid";
+}
+
+/* Kinds listed with zero counts: every user-visible kind; others once used. */
+static int gpx__qstat_listed(int t) {
+  return t == (int)gpx_query_kind_count() || !(gpx_query_kinds[t].flags & GPX_QKIND_TEST_ONLY);
+}
+
+void gpx_query_stats_record(gpx_query_stats *qs, int kind, int status, double secs) {
+  int t = gpx__qstat_row(kind);
   int k = 0;
   while (k < GPX_QSTAT_STATUSES - 1 && gpx_qstat_status_codes[k] != status) k++;
   int b = 0;
@@ -99,10 +114,11 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
   pthread_mutex_unlock(&app->qstats.mu);
   P("# HELP gpx_queries_total Queries answered, by query type and answer status (HTTP-like).\n");
   P("# TYPE gpx_queries_total counter\n");
-  for (int t = 0; t < GPX_QSTAT_TYPES; t++) {
-    const char *tn = t < GPX_QSTAT_TYPES - 1 ? gpx_query_types[t] : "invalid";
+  int rows = (int)gpx_query_kind_count() + 1;
+  for (int t = 0; t < rows; t++) {
+    const char *tn = gpx__qstat_name(t);
     for (int k = 0; k < GPX_QSTAT_STATUSES; k++) {
-      if (!qs.count[t][k] && !(k == 0 && t < GPX_QSTAT_TYPES - 1)) continue;
+      if (!qs.count[t][k] && !(k == 0 && t < rows - 1 && gpx__qstat_listed(t))) continue;
       if (gpx_qstat_status_codes[k]) {
         P("gpx_queries_total{query_type=\"%s\",status=\"%d\"} %llu\n", tn, gpx_qstat_status_codes[k],
           (unsigned long long)qs.count[t][k]);
@@ -113,8 +129,11 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
   }
   P("# HELP gpx_query_duration_seconds Time to answer one query (SQL, analytics and encoding).\n");
   P("# TYPE gpx_query_duration_seconds histogram\n");
-  for (int t = 0; t < GPX_QSTAT_TYPES; t++) {
-    const char *tn = t < GPX_QSTAT_TYPES - 1 ? gpx_query_types[t] : "invalid";
+  for (int t = 0; t < rows; t++) {
+    const char *tn = gpx__qstat_name(t);
+    uint64_t total = qs.count[t][0];
+    for (int k = 1; k < GPX_QSTAT_STATUSES; k++) total += qs.count[t][k];
+    if (!total && !gpx__qstat_listed(t)) continue;
     uint64_t cum = 0;
     for (int k = 0; k < GPX_RPC_HIST_BUCKETS; k++) {
       cum += qs.hist[t][k];

@@ -2,17 +2,57 @@
 ** query_data.c — Data/QueryData: one DataResponse per refId.
 **
 ** A request batches every query of one data source in one dashboard
-** refresh (spec §4.3). Each query is answered independently: a bad or
-** failing query sets only its own refId's error, and the others still
-** answer. Frames are Arrow IPC files (format ARROW = 0, status 200).
+** refresh (spec §4.3). For each query this handler looks up the data-source
+** instance, hands the query layer plain values (gpx_query_execute),
+** converts its result into a DataResponse and records the query metrics.
+** Each query is answered independently: a bad or failing query sets only
+** its own refId's error, and the others still answer. Frames are Arrow IPC
+** files (format ARROW = 0).
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
-#include "backend.pb-c.h"
 #include "gpx/log.h"
-#include "gpx/query.h"
 #include "gpx/svc.h"
+
+static double gpx__now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Answer one query into res (initialised). */
+static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
+                        const Pluginv2__DataQuery *q, gpx_query_result *res) {
+  gpx_query_input in = {0};
+  in.ref_id = q->refid;
+  in.query_type = q->querytype;
+  in.json = q->json.data;
+  in.json_len = q->json.len;
+  in.has_time_range = q->timerange != NULL;
+  if (q->timerange) {
+    in.from_ms = q->timerange->fromepochms;
+    in.to_ms = q->timerange->toepochms;
+  }
+  in.interval_ms = q->intervalms;
+  in.max_points = q->maxdatapoints;
+  in.allow_test = app->test_queries;
+  if (gpx_rpc_cancelled(ctx)) {
+    gpx_query_fail(res, ECANCELED, 499, "plugin", "request cancelled");
+    return;
+  }
+  gpx_error err;
+  gpx_ds_instance *inst = NULL;
+  int rc = gpx_svc_instance(app, pctx, &inst, &err);
+  if (rc != GPX_OK && rc != ENOENT) {
+    gpx_query_fail(res, rc, 400, "plugin", "data source settings: %s", err.msg);
+    return;
+  }
+  /* without an instance the query is still validated, then refused (400) */
+  gpx_query_execute(inst, &in, gpx_rpc_cancelled_cb, ctx, res);
+  gpx_ds_release(app->ds, inst);
+}
 
 void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
   gpx_app *app = gpx_rpc_app(ctx);
@@ -22,26 +62,24 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
     return;
   }
   size_t n = in->n_queries;
-  gpx_data_response *drs = calloc(n ? n : 1, sizeof *drs);
+  gpx_query_result *res = calloc(n ? n : 1, sizeof *res);
   Pluginv2__QueryDataResponse__ResponsesEntry *entries = calloc(n ? n : 1, sizeof *entries);
   Pluginv2__QueryDataResponse__ResponsesEntry **eptrs = calloc(n ? n : 1, sizeof *eptrs);
   Pluginv2__DataResponse *outs = calloc(n ? n : 1, sizeof *outs);
   ProtobufCBinaryData **frames = calloc(n ? n : 1, sizeof *frames);
-  if (!drs || !entries || !eptrs || !outs || !frames) {
+  if (!res || !entries || !eptrs || !outs || !frames) {
     gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory");
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
     const Pluginv2__DataQuery *q = in->queries[i];
-    gpx_data_response_init(&drs[i]);
-    if (gpx_rpc_cancelled(ctx)) {
-      gpx_data_response_error(&drs[i], 499, "plugin", "request cancelled");
-    } else {
-      gpx_query_execute(app, ctx, in->plugincontext, q, &drs[i]);
-    }
-    if (drs[i].error[0] && drs[i].status >= 500) {
-      json_t *f = json_pack("{s:s, s:i, s:s}", "refId", q->refid, "status", drs[i].status,
-                            "error", drs[i].error);
+    gpx_query_result_init(&res[i]);
+    double t0 = gpx__now();
+    gpx__answer(app, ctx, in->plugincontext, q, &res[i]);
+    gpx_query_stats_record(&app->qstats, res[i].kind, res[i].error.status, gpx__now() - t0);
+    if (res[i].error.status >= 500) {
+      json_t *f = json_pack("{s:s, s:i, s:s}", "refId", q->refid ? q->refid : "", "status", res[i].error.status,
+                            "error", res[i].error.message);
       gpx_log(GPX_LOG_WARN, "query failed", f);
     }
   }
@@ -49,24 +87,25 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
   for (size_t i = 0; i < n; i++) {
     Pluginv2__DataResponse *o = &outs[i];
     pluginv2__data_response__init(o);
-    o->status = drs[i].status;
+    o->status = res[i].error.status;
     o->format = PLUGINV2__DATA_FRAME_FORMAT__ARROW;
-    if (drs[i].error[0]) {
-      o->error = drs[i].error;
-      o->errorsource = (char *)(drs[i].error_source ? drs[i].error_source : "plugin");
+    if (res[i].error.status != 200) {
+      o->error = res[i].error.message;
+      o->errorsource = (char *)(res[i].error.source ? res[i].error.source : "plugin");
     }
-    if (drs[i].n_frames) {
-      frames[i] = calloc(drs[i].n_frames, sizeof **frames);
+    if (res[i].n_frames) {
+      frames[i] = calloc(res[i].n_frames, sizeof **frames);
       if (frames[i] == NULL) {
         gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory");
         goto done;
       }
-      for (size_t k = 0; k < drs[i].n_frames; k++) {
-        frames[i][k].data = drs[i].frames[k].data;
-        frames[i][k].len = drs[i].frames[k].len;
+      /* zero-copy: the reply points at the encoded frames until packed */
+      for (size_t k = 0; k < res[i].n_frames; k++) {
+        frames[i][k].data = res[i].frames[k].data;
+        frames[i][k].len = res[i].frames[k].len;
       }
       o->frames = frames[i];
-      o->n_frames = drs[i].n_frames;
+      o->n_frames = res[i].n_frames;
     }
     pluginv2__query_data_response__responses_entry__init(&entries[i]);
     entries[i].key = in->queries[i]->refid;
@@ -77,11 +116,11 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
   out.responses = eptrs;
   gpx_svc_pack(&out.base, reply);
 done:
-  for (size_t i = 0; drs && i < n; i++) {
-    gpx_data_response_reset(&drs[i]);
+  for (size_t i = 0; res && i < n; i++) {
+    gpx_query_result_reset(&res[i]);
     if (frames) free(frames[i]);
   }
-  free(drs);
+  free(res);
   free(entries);
   free(eptrs);
   free(outs);

@@ -47,6 +47,15 @@ int gpx_curve_init(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns
   return GPX_OK;
 }
 
+int gpx_curve_init_auto(gpx_curve *c, double base, int64_t from_ns, int64_t bucket_ns, size_t max_points,
+                        gpx_error *err) {
+  GPX_RETURN_NOT_OK(gpx_curve_init(c, base, from_ns, 0, err));
+  if (bucket_ns < 0) return gpx_error_set(err, EINVAL, "curve: negative bucket width");
+  c->later_bucket_ns = bucket_ns;
+  c->per_trade_max = max_points;
+  return GPX_OK;
+}
+
 void gpx_curve_reset(gpx_curve *c) {
   free(c->pts);
   memset(c, 0, sizeof *c);
@@ -86,10 +95,63 @@ static int reserve(gpx_curve *c, size_t extra, gpx_error *err) {
 /* min that treats NaN as "no value" (undefined drawdowns never win). */
 static int lower(double v, double cur) { return !isnan(v) && (isnan(cur) || v < cur); }
 
+/* Fold point p (one trade or one bucket) into the open bucket point b. */
+static void fold_point(gpx_curve_point *b, const gpx_curve_point *p) {
+  /* §4: drawdown takes the bucket minimum so a trough is never hidden. */
+  if (lower(p->drawdown, b->drawdown)) { b->drawdown = p->drawdown; b->dd_ts = p->dd_ts; }
+  if (p->drawdown_amount < b->drawdown_amount) { b->drawdown_amount = p->drawdown_amount; b->dd_amount_ts = p->dd_amount_ts; }
+  /* equity / P&L / returns take the bucket's last value. */
+  b->ts = p->ts;
+  b->equity = p->equity;
+  b->pnl = p->pnl;
+  b->ret = p->ret;
+}
+
+/* gpx_curve_init_auto's switch: the per-trade points so far (emitted and
+   open) become buckets of later_bucket_ns, in place. */
+static int rebucket(gpx_curve *c, gpx_error *err) {
+  size_t n = c->npts;
+  if (c->bucket_open) {
+    GPX_RETURN_NOT_OK(reserve(c, 1, err));
+    c->pts[n++] = c->cur;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int64_t d;
+    if (__builtin_sub_overflow(c->pts[i].ts, c->from_ns, &d) || d == INT64_MIN)
+      return gpx_error_set(err, EINVAL, "curve: closed_at of trade %zu is out of range", i);
+  }
+  c->bucket_ns = c->later_bucket_ns;
+  c->per_trade_max = 0;
+  size_t out = 0;
+  int64_t cur_b = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t b = bucket_of(c, c->pts[i].ts);
+    if (out == 0 || b != cur_b) {
+      c->pts[out++] = c->pts[i];
+      cur_b = b;
+    } else {
+      fold_point(&c->pts[out - 1], &c->pts[i]);
+    }
+  }
+  c->bucket_open = out > 0;
+  if (out > 0) {
+    c->cur = c->pts[out - 1];
+    c->bucket_idx = cur_b;
+    out--;
+  }
+  c->npts = out;
+  return GPX_OK;
+}
+
 int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
                    gpx_error *err) {
   if (n == 0) return GPX_OK;
   if (!ts || !pnl) return gpx_error_set(err, EINVAL, "curve: NULL input arrays");
+  if (c->per_trade_max > 0 && c->bucket_ns == 0 && c->later_bucket_ns > 0) {
+    size_t finite = 0;
+    for (size_t i = 0; i < n; i++) finite += isfinite(pnl[i]) != 0;
+    if ((size_t)c->agg.count + finite > c->per_trade_max) GPX_RETURN_NOT_OK(rebucket(c, err));
+  }
   /* Pass 1 validates and counts the buckets this chunk can open, so the
    * point array is reserved up front and pass 2 cannot fail half-way:
    * a failed push leaves the curve exactly as it was. */
@@ -143,22 +205,14 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
       c->pts[c->npts++] = c->cur; /* reserved in pass 1 */
       c->bucket_open = 0;
     }
+    gpx_curve_point pt = {ts[i], E, C, r, ts[i], dd, ts[i], money};
     if (!c->bucket_open) {
       c->bucket_open = 1;
       c->bucket_idx = b;
-      c->cur.dd_ts = c->cur.dd_amount_ts = ts[i];
-      c->cur.drawdown = dd;
-      c->cur.drawdown_amount = money;
+      c->cur = pt;
     } else {
-      /* §4: drawdown takes the bucket minimum so a trough is never hidden. */
-      if (lower(dd, c->cur.drawdown)) { c->cur.drawdown = dd; c->cur.dd_ts = ts[i]; }
-      if (money < c->cur.drawdown_amount) { c->cur.drawdown_amount = money; c->cur.dd_amount_ts = ts[i]; }
+      fold_point(&c->cur, &pt);
     }
-    /* equity / P&L / returns take the bucket's last value. */
-    c->cur.ts = ts[i];
-    c->cur.equity = E;
-    c->cur.pnl = C;
-    c->cur.ret = r;
   }
   /* Pass 1 counted buckets of skipped trades too, so this never overflows. */
   return GPX_OK;

@@ -1,0 +1,73 @@
+/*
+** kinds.c — the registry of query kinds: the one list of them.
+**
+** Each row says everything the rest of the plugin knows of a kind: its
+** queryType name, a description (for the editor and docs), the options it
+** reads, its frame type and its runner. Parsing, dispatch, the metrics'
+** query_type label and the list in error messages all derive from this
+** table. Adding a kind = one kind_*.c file + one row here + tests + docs
+** (docs/adding-a-query-kind.md).
+*/
+#include <pthread.h>
+#include <stdio.h>
+
+#include "query_int.h"
+
+#define F GPX_QOPT_FILTERS
+#define G GPX_QOPT_GROUP_BY
+#define A GPX_QOPT_ANALYTICS
+
+const gpx_query_kind gpx_query_kinds[] = {
+    {"equity", "Portfolio value E(t) = initial capital + all P&L up to t", F | G | A, 0, "timeseries-multi",
+     gpx_kind_equity_run},
+    {"pnl", "Cumulative P&L since the range start", F | G | A, 0, "timeseries-multi", gpx_kind_pnl_run},
+    {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A, 0,
+     "timeseries-multi", gpx_kind_daily_pnl_run},
+    {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE,
+     0, "timeseries-multi", gpx_kind_drawdown_run},
+    {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A, 0, "timeseries-multi", gpx_kind_returns_run},
+    {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS,
+     0, "numeric-wide", gpx_kind_stats_run},
+    {"pnl_distribution", "The daily P&L values, for a histogram", F | G | A, 0, "numeric-long",
+     gpx_kind_pnl_distribution_run},
+    {"slippage", "Notional-weighted average slippage in bps over time", F | G, 0, "timeseries-multi",
+     gpx_kind_slippage_run},
+    {"trades", "The trades, newest first, up to the row limit", F | GPX_QOPT_LIMIT, 0, "table", gpx_kind_trades_run},
+    /* test-only kinds last: they are listed nowhere */
+    {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
+     gpx_kind_test_frame_run},
+};
+
+#undef F
+#undef G
+#undef A
+
+#define GPX__NKINDS (sizeof gpx_query_kinds / sizeof gpx_query_kinds[0])
+_Static_assert(GPX__NKINDS <= GPX_QUERY_KINDS_MAX, "raise GPX_QUERY_KINDS_MAX (query.h): the metrics tables size by it");
+
+size_t gpx_query_kind_count(void) { return GPX__NKINDS; }
+
+int gpx_query_kind_find(const char *name, int allow_test) {
+  for (size_t i = 0; name && i < GPX__NKINDS; i++) {
+    if (strcmp(name, gpx_query_kinds[i].name) != 0) continue;
+    if ((gpx_query_kinds[i].flags & GPX_QKIND_TEST_ONLY) && !allow_test) return -1;
+    return (int)i;
+  }
+  return -1;
+}
+
+static char gpx__list[GPX_QUERY_KINDS_MAX * 24];
+static pthread_once_t gpx__list_once = PTHREAD_ONCE_INIT;
+
+static void gpx__build_list(void) {
+  size_t off = 0;
+  for (size_t i = 0; i < GPX__NKINDS && off < sizeof gpx__list; i++) {
+    if (gpx_query_kinds[i].flags & GPX_QKIND_TEST_ONLY) continue;
+    off += (size_t)snprintf(gpx__list + off, sizeof gpx__list - off, "%s%s", off ? ", " : "", gpx_query_kinds[i].name);
+  }
+}
+
+const char *gpx_query_kind_list(void) {
+  pthread_once(&gpx__list_once, gpx__build_list);
+  return gpx__list;
+}

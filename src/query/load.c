@@ -1,0 +1,254 @@
+/*
+** load.c — the loaders the kind files share: run one statement (sql.c)
+** and fold its rows into the run's groups (rows.c).
+**
+** Data path (README "Design of the data path"):
+**   base             Σ p before the range per group → E(from);
+**   buckets          one row per bucket (Σ p, count), cumulated in C;
+**   trade stream     a binary cursor over (closed_at, pnl) for the
+**                    per-trade curve and drawdown — never all in memory;
+**   days, daily      the calendar of the range and Σ p per local day
+**                    (time zones/DST are Postgres' job);
+**   slippage         sums per bucket and side.
+*/
+#include <math.h>
+#include <stdlib.h>
+
+#include "query_int.h"
+
+double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g) { return r->q->a.initial_capital + g->base_pnl; }
+
+int gpx_qrun_each_row(gpx_qrun *r, const gpx_stmt_def *def, int64_t width_ns, gpx_qrun_row_fn fn, void *arg) {
+  gpx_stmt st = {0};
+  PGresult *res = NULL;
+  int rc = gpx_stmt_build(&st, def, r->s, r->q, width_ns, 0);
+  if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, def->name, "building the statement failed");
+  else rc = gpx_qrun_exec(r, &st, &res);
+  for (int i = 0; rc == GPX_OK && i < PQntuples(res); i++) {
+    gpx_qgroup *g = gpx_groups_get(&r->groups, gpx_stmt_group(&st, res, i));
+    rc = g == NULL ? gpx_qrun_fail(r, ENOMEM, def->name, NULL) : fn(r, g, &st, res, i, arg);
+  }
+  PQclear(res);
+  gpx_stmt_reset(&st);
+  return rc;
+}
+
+static int gpx__row_base(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int i, void *arg) {
+  double v = gpx_stmt_num(st, res, i, GPX_BASE_PNL);
+  g->base_pnl = isnan(v) ? 0.0 : v; /* no trade before the range: sum() is NULL */
+  return GPX_OK;
+}
+
+int gpx_qrun_load_base(gpx_qrun *r) {
+  int rc = gpx_qrun_each_row(r, &gpx_stmt_base, 0, gpx__row_base, NULL);
+  if (rc == GPX_OK && r->q->group_by == GPX_GROUP_NONE && gpx_groups_get(&r->groups, NULL) == NULL)
+    rc = gpx_qrun_fail(r, ENOMEM, "base", NULL);
+  return rc;
+}
+
+static int gpx__push(gpx_qrun *r, gpx_qgroup *g, int64_t ts, double v, int64_t n) {
+  int rc = gpx_group_push_row(g, ts, v, n);
+  return rc == GPX_OK ? GPX_OK : gpx_qrun_fail(r, rc, "collecting rows", NULL);
+}
+
+static int gpx__row_bucket(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int i, void *arg) {
+  int64_t n = gpx_stmt_i64(st, res, i, GPX_BK_N);
+  *(int64_t *)arg += n;
+  return gpx__push(r, g, gpx_stmt_i64(st, res, i, GPX_BK_TS), gpx_stmt_num(st, res, i, GPX_BK_PNL), n);
+}
+
+int gpx_qrun_load_buckets(gpx_qrun *r, int64_t width_ns, int64_t *total) {
+  *total = 0;
+  return gpx_qrun_each_row(r, &gpx_stmt_buckets, width_ns, gpx__row_bucket, total);
+}
+
+static int gpx__row_trade(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int i, void *arg) {
+  return gpx__push(r, g, gpx_stmt_i64(st, res, i, GPX_TS_TS), gpx_stmt_num(st, res, i, GPX_TS_PNL), 1);
+}
+
+int gpx_qrun_load_trades(gpx_qrun *r) { return gpx_qrun_each_row(r, &gpx_stmt_trade_stream, 0, gpx__row_trade, NULL); }
+
+/* ---- the per-trade stream ---- */
+
+typedef struct gpx__stream_ctx {
+  gpx_qrun *r;
+  const gpx_stmt *st;
+  gpx_qgroup *cur;
+  int64_t bucket_ns;
+  size_t per_trade_max;
+  int rc;
+  gpx_error err;
+  int64_t tsbuf[4096];
+  double pbuf[4096];
+} gpx__stream_ctx;
+
+static int gpx__curve_start(gpx_qrun *r, gpx_qgroup *g, int64_t bucket_ns, size_t per_trade_max, gpx_error *err) {
+  if (g->curve_ready) return GPX_OK;
+  g->curve_ready = 1;
+  double e0 = gpx_qrun_base_equity(r, g);
+  int64_t from_ns = r->q->from_ms * 1000000;
+  if (per_trade_max > 0) return gpx_curve_init_auto(&g->curve, e0, from_ns, bucket_ns, per_trade_max, err);
+  return gpx_curve_init(&g->curve, e0, from_ns, bucket_ns, err);
+}
+
+static int gpx__flush(gpx__stream_ctx *sc, size_t *k) {
+  if (*k && sc->cur) sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, *k, &sc->err);
+  *k = 0;
+  return sc->rc;
+}
+
+/* One fetched chunk: feed each group's curve in slices. Rows come ordered
+   by group, so a group's trades are contiguous. */
+static int gpx__on_chunk(const PGresult *res, void *arg) {
+  gpx__stream_ctx *sc = arg;
+  int n = PQntuples(res);
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    const char *name = gpx_stmt_group(sc->st, res, i);
+    if (sc->cur == NULL || (name && (sc->cur->name == NULL || strcmp(sc->cur->name, name) != 0))) {
+      if (gpx__flush(sc, &k)) return 1;
+      sc->cur = gpx_groups_get(&sc->r->groups, name);
+      if (sc->cur == NULL) return sc->rc = gpx_error_set(&sc->err, ENOMEM, "out of memory"), 1;
+      sc->rc = gpx__curve_start(sc->r, sc->cur, sc->bucket_ns, sc->per_trade_max, &sc->err);
+      if (sc->rc) return 1;
+    }
+    sc->tsbuf[k] = gpx_stmt_i64(sc->st, res, i, GPX_TS_TS);
+    sc->pbuf[k] = gpx_stmt_num(sc->st, res, i, GPX_TS_PNL);
+    if (++k == 4096 && gpx__flush(sc, &k)) return 1;
+  }
+  return gpx__flush(sc, &k) ? 1 : 0;
+}
+
+int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max) {
+  gpx_stmt st = {0};
+  int rc = gpx_stmt_build(&st, &gpx_stmt_trade_stream, r->s, r->q, 0, 0);
+  gpx__stream_ctx *sc = rc == GPX_OK ? calloc(1, sizeof *sc) : NULL;
+  if (rc != GPX_OK || sc == NULL) {
+    gpx_stmt_reset(&st);
+    return gpx_qrun_fail(r, rc ? rc : ENOMEM, "trade stream", "building the statement failed");
+  }
+  sc->r = r;
+  sc->st = &st;
+  sc->bucket_ns = bucket_ns;
+  sc->per_trade_max = per_trade_max;
+  gpx_pg_error pe;
+  rc = gpx_qrun_stream(r, &st, 65536, gpx__on_chunk, sc, &pe);
+  if (rc != GPX_OK) rc = sc->rc != GPX_OK ? gpx_qrun_fail(r, sc->rc, "curve", sc->err.msg) : gpx_qrun_fail_pg(r, &pe);
+  free(sc);
+  gpx_stmt_reset(&st);
+  /* groups with no trade in the range still get their (flat) curve */
+  gpx_error err;
+  for (size_t i = 0; rc == GPX_OK && i < r->groups.n; i++) {
+    gpx_qgroup *g = &r->groups.g[i];
+    rc = gpx__curve_start(r, g, bucket_ns, per_trade_max, &err);
+    if (rc == GPX_OK) rc = gpx_curve_finish(&g->curve, &err);
+    if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "curve", err.msg);
+  }
+  return rc;
+}
+
+/* ---- days ---- */
+
+int gpx_qrun_load_days(gpx_qrun *r) {
+  gpx_stmt st = {0};
+  PGresult *res = NULL;
+  int rc = gpx_sql_days(&st, r->q);
+  if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "days", "building the statement failed");
+  else rc = gpx_qrun_exec(r, &st, &res);
+  int n = rc == GPX_OK ? PQntuples(res) : 0;
+  if (rc == GPX_OK) {
+    r->n_days = (size_t)n;
+    r->day_start_ms = calloc(n ? (size_t)n : 1, sizeof *r->day_start_ms);
+    if (r->day_start_ms == NULL) rc = gpx_qrun_fail(r, ENOMEM, "days", NULL);
+  }
+  for (int i = 0; i < n && rc == GPX_OK; i++) {
+    int32_t day = (int32_t)gpx_stmt_i64(&st, res, i, GPX_DAYS_DAY);
+    if (i == 0) r->first_day = day;
+    r->last_day = day;
+    r->today = (int32_t)gpx_stmt_i64(&st, res, i, GPX_DAYS_TODAY);
+    r->day_start_ms[i] = gpx_stmt_i64(&st, res, i, GPX_DAYS_START_MS);
+  }
+  PQclear(res);
+  gpx_stmt_reset(&st);
+  return rc;
+}
+
+static int gpx__row_day(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int i, void *arg) {
+  int rc = gpx_group_push_day(g, (int32_t)gpx_stmt_i64(st, res, i, GPX_DY_DAY), gpx_stmt_num(st, res, i, GPX_DY_PNL),
+                              gpx_stmt_i64(st, res, i, GPX_DY_N));
+  return rc == GPX_OK ? GPX_OK : gpx_qrun_fail(r, rc, "daily", NULL);
+}
+
+int gpx_qrun_load_daily(gpx_qrun *r) { return gpx_qrun_each_row(r, &gpx_stmt_daily, 0, gpx__row_day, NULL); }
+
+int gpx_qrun_build_daily(gpx_qrun *r, const gpx_qgroup *g, gpx_daily *d) {
+  gpx_error err;
+  int rc = gpx_daily_build(g->day, g->dpnl, g->dcount, g->nd, r->first_day, r->last_day,
+                           (gpx_trading_days)r->q->a.trading_days, gpx_qrun_base_equity(r, g), d, &err);
+  return rc == GPX_OK ? GPX_OK : gpx_qrun_fail(r, rc, "daily series", err.msg);
+}
+
+/* ---- slippage ---- */
+
+/* Rows (group?, b, side, ts, Σfill·q entry, Σexp·q entry, Σfill·q exit,
+   Σexp·q exit, n), one per bucket and side: folded into each group's total
+   and, per bucket, into a series point. */
+typedef struct gpx__slip_row {
+  size_t g; /* group index (pointers move when the group array grows) */
+  int64_t b, ts;
+  gpx_slippage_acc acc;
+} gpx__slip_row;
+
+static int gpx__cmp_slip(const void *x, const void *y) {
+  const gpx__slip_row *a = x, *c = y;
+  if (a->g != c->g) return (a->g > c->g) - (a->g < c->g);
+  return (a->b > c->b) - (a->b < c->b);
+}
+
+int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg_error *pe) {
+  gpx_stmt st = {0};
+  PGresult *res = NULL;
+  pe->status = GPX_PG_OK;
+  int rc = gpx_stmt_build(&st, &gpx_stmt_slippage, r->s, r->q, width_ns, 0);
+  if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "slippage", "building the statement failed");
+  else if ((rc = gpx_qrun_exec_raw(r, &st, &res, pe)) != GPX_OK) {
+    gpx_stmt_reset(&st);
+    return rc; /* the caller decides what a Postgres error means here */
+  }
+  int n = rc == GPX_OK ? PQntuples(res) : 0;
+  gpx__slip_row *rows = calloc(n ? (size_t)n : 1, sizeof *rows);
+  if (rows == NULL && rc == GPX_OK) rc = gpx_qrun_fail(r, ENOMEM, "slippage", NULL);
+  for (int i = 0; i < n && rc == GPX_OK; i++) {
+    gpx_qgroup *g = gpx_groups_get(&r->groups, gpx_stmt_group(&st, res, i));
+    if (g == NULL) {
+      rc = gpx_qrun_fail(r, ENOMEM, "slippage", NULL);
+      break;
+    }
+    rows[i].g = (size_t)(g - r->groups.g);
+    gpx_side side = gpx_side_parse(gpx_stmt_text(&st, res, i, GPX_SL_SIDE, NULL));
+    rows[i].b = gpx_stmt_i64(&st, res, i, GPX_SL_B);
+    rows[i].ts = gpx_stmt_i64(&st, res, i, GPX_SL_TS);
+    gpx_slippage_add_sums(&rows[i].acc, side, gpx_stmt_num(&st, res, i, GPX_SL_FILL_ENTRY),
+                          gpx_stmt_num(&st, res, i, GPX_SL_EXP_ENTRY), gpx_stmt_num(&st, res, i, GPX_SL_FILL_EXIT),
+                          gpx_stmt_num(&st, res, i, GPX_SL_EXP_EXIT), gpx_stmt_i64(&st, res, i, GPX_SL_N));
+  }
+  PQclear(res);
+  gpx_stmt_reset(&st);
+  if (rc == GPX_OK && n > 1) qsort(rows, (size_t)n, sizeof *rows, gpx__cmp_slip);
+  for (int i = 0; i < n && rc == GPX_OK;) {
+    /* merge the sides of one bucket */
+    gpx_qgroup *g = &r->groups.g[rows[i].g];
+    gpx_slippage_acc acc = {0};
+    int64_t ts = rows[i].ts;
+    int k = i;
+    for (; k < n && rows[k].g == rows[i].g && rows[k].b == rows[i].b; k++) {
+      gpx_slippage_merge(&acc, &rows[k].acc);
+      gpx_slippage_merge(&g->slip, &rows[k].acc);
+      if (rows[k].ts > ts) ts = rows[k].ts;
+    }
+    if (per_bucket) rc = gpx__push(r, g, ts, gpx_slippage_mean(&acc), acc.legs);
+    i = k;
+  }
+  free(rows);
+  return rc;
+}

@@ -1,0 +1,276 @@
+/*
+** query_int.h — private to src/query/: the parsed query, the SQL
+** statements and the column tables that both build them and read their
+** rows, the per-run state the kind files share (groups, executed SQL, the
+** result), and the runner of every kind. Not part of the public face
+** (include/gpx/query.h); no other module includes it.
+*/
+#ifndef GPX_QUERY_INT_H
+#define GPX_QUERY_INT_H
+
+#include <jansson.h>
+
+#include "gpx/core.h"
+#include "gpx/ds.h"
+#include "gpx/frame.h"
+#include "gpx/pg.h"
+#include "gpx/query.h"
+#include "gpx/trading.h"
+
+/* ------------------------------------------------------------ the model */
+
+typedef enum gpx_group { GPX_GROUP_NONE = 0, GPX_GROUP_STRATEGY, GPX_GROUP_SYMBOL, GPX_GROUP_ACCOUNT } gpx_group;
+
+#define GPX_QUERY_MAX_LIST 1000
+
+typedef struct gpx_query {
+  int kind;                   /* registry index */
+  char ref_id[128];
+  char *filter[3];            /* Postgres array literals for strategy/symbol/account, NULL = all */
+  gpx_group group_by;
+  int metrics[GPX_STATS_NFIELDS]; /* stats fields to return, in order */
+  int n_metrics;
+  int drawdown_money;
+  int64_t limit;
+  gpx_analytics_settings a;
+  int64_t from_ms, to_ms, interval_ms, max_points;
+} gpx_query;
+
+void gpx_query_reset(gpx_query *q);
+/** Parse and validate; EINVAL with a message naming the field. */
+int gpx_query_parse(const gpx_query_input *in, const gpx_ds_settings *s, gpx_query *q, gpx_error *err);
+
+/** Column used by a group-by, and its label key. */
+gpx_col gpx_group_col(gpx_group g);
+const char *gpx_group_label(gpx_group g);
+
+/** Bucket width (ns) of the query's series: the one rule, gpx_bucket_width_ns. */
+int64_t gpx_query_bucket_ns(const gpx_query *q);
+
+/* ------------------------------------------------------------ SQL text */
+
+#define GPX_SQL_MAX_PARAMS 16
+typedef struct gpx_sql {
+  gpx_buf text;
+  char *params[GPX_SQL_MAX_PARAMS];
+  int n;
+} gpx_sql;
+
+void gpx_sql_reset(gpx_sql *q);
+/** Add a parameter value (copied) and append "$n" + cast to the text. */
+int gpx_sql_param(gpx_sql *q, const char *value, const char *cast);
+int gpx_sql_append(gpx_sql *q, const char *s);
+const char *gpx_sql_cstr(gpx_sql *q);
+
+/* ------------------------------------------------------------ statements */
+
+/* How a result column is read from its binary value. */
+typedef enum gpx_dec { GPX_DEC_TIME, GPX_DEC_TEXT, GPX_DEC_NUMBER, GPX_DEC_F8, GPX_DEC_I8, GPX_DEC_I4 } gpx_dec;
+
+/* What a statement selects for a column. Plain columns and the bucket/day
+   keys of an aggregate statement become its GROUP BY. */
+typedef enum gpx_expr {
+  GPX_EXPR_COL,      /* the column itself */
+  GPX_EXPR_SUM,      /* sum(col) */
+  GPX_EXPR_MAX,      /* max(col) */
+  GPX_EXPR_COUNT,    /* count(*) */
+  GPX_EXPR_BUCKET,   /* right-closed bucket index of closed_at (gpx_query_bucket_ns) */
+  GPX_EXPR_DAY,      /* local calendar day ordinal of closed_at in the query's time zone */
+  GPX_EXPR_NOTIONAL  /* sum(col * abs(qty)) [FILTER (WHERE filter IS NOT NULL)] */
+} gpx_expr;
+
+/** One output column: built into the SELECT list and read back by index. */
+typedef struct gpx_sql_col {
+  gpx_expr expr;
+  gpx_col col;        /* logical column (GPX_COL_COUNT when none) */
+  gpx_col filter;     /* GPX_EXPR_NOTIONAL: only rows where it IS NOT NULL; GPX_COL_COUNT: all */
+  const char *cast;   /* appended as ::cast, or NULL */
+  const char *as;     /* output name */
+  gpx_dec dec;
+} gpx_sql_col;
+
+typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE } gpx_range;
+typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT } gpx_order;
+
+/** A statement over the trade table, described once. */
+typedef struct gpx_stmt_def {
+  const char *name;         /* for messages and the debug log */
+  const gpx_sql_col *cols;
+  int ncols;
+  gpx_range range;
+  gpx_order order;          /* NEWEST_LIMIT takes the limit argument of gpx_stmt_build */
+  int grouped;              /* 1: a leading "g" column when the query groups */
+} gpx_stmt_def;
+
+/** A built statement: its text and parameters, and where its columns are. */
+typedef struct gpx_stmt {
+  const gpx_stmt_def *def;
+  gpx_sql sql;
+  int first;                /* result index of def->cols[0]: 1 after a group column */
+} gpx_stmt;
+
+/** Build def for settings s and query q; width_ns for bucket columns, limit for NEWEST_LIMIT. */
+int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                   int64_t width_ns, int64_t limit);
+void gpx_stmt_reset(gpx_stmt *st);
+
+/* Readers: c is the column's index in def->cols; NULL → NaN / 0 / NULL. */
+double gpx_stmt_num(const gpx_stmt *st, const PGresult *res, int row, int c);
+int64_t gpx_stmt_i64(const gpx_stmt *st, const PGresult *res, int row, int c);
+/** Text column: NULL when SQL NULL; *len its length. */
+const char *gpx_stmt_text(const gpx_stmt *st, const PGresult *res, int row, int c, size_t *len);
+int gpx_stmt_isnull(const gpx_stmt *st, const PGresult *res, int row, int c);
+/** The group name of a row ("(none)" for a NULL group value); NULL when ungrouped. */
+const char *gpx_stmt_group(const gpx_stmt *st, const PGresult *res, int row);
+
+/* The statements (sql.c); each enum names its columns in def order. */
+enum { GPX_BASE_PNL, GPX_BASE_NCOLS };
+extern const gpx_stmt_def gpx_stmt_base;      /* Σ p before the range, per group */
+enum { GPX_BK_B, GPX_BK_TS, GPX_BK_PNL, GPX_BK_N, GPX_BK_NCOLS };
+extern const gpx_stmt_def gpx_stmt_buckets;   /* per bucket: last closed_at, Σ p, count */
+enum { GPX_TS_TS, GPX_TS_PNL, GPX_TS_NCOLS };
+extern const gpx_stmt_def gpx_stmt_trade_stream; /* every trade of the range, in order */
+enum { GPX_DY_DAY, GPX_DY_PNL, GPX_DY_N, GPX_DY_NCOLS };
+extern const gpx_stmt_def gpx_stmt_daily;     /* Σ p and count per local day */
+enum { GPX_SL_B, GPX_SL_SIDE, GPX_SL_TS, GPX_SL_FILL_ENTRY, GPX_SL_EXP_ENTRY, GPX_SL_FILL_EXIT, GPX_SL_EXP_EXIT,
+       GPX_SL_N, GPX_SL_NCOLS };
+extern const gpx_stmt_def gpx_stmt_slippage;  /* slippage sums per bucket and side */
+enum { GPX_TR_CLOSED_AT, GPX_TR_OPENED_AT, GPX_TR_TRADE_ID, GPX_TR_ACCOUNT, GPX_TR_EXCHANGE, GPX_TR_STRATEGY,
+       GPX_TR_SYMBOL, GPX_TR_SIDE, GPX_TR_QTY, GPX_TR_ENTRY, GPX_TR_EXIT, GPX_TR_FEES, GPX_TR_PNL,
+       GPX_TR_EXP_ENTRY, GPX_TR_EXP_EXIT, GPX_TR_NCOLS };
+extern const gpx_stmt_def gpx_stmt_trades;    /* the trades, newest first */
+
+/** The calendar of the range (not over the trade table): first/last local day, today, day starts. */
+enum { GPX_DAYS_DAY, GPX_DAYS_TODAY, GPX_DAYS_START_MS, GPX_DAYS_NCOLS };
+extern const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS];
+int gpx_sql_days(gpx_stmt *st, const gpx_query *q);
+
+/** Distinct values of a column; trade count and span of closed trades (CheckHealth). */
+int gpx_sql_distinct(gpx_sql *out, const gpx_ds_settings *s, gpx_col col, const char *substr, int limit);
+int gpx_sql_count_span(gpx_sql *out, const gpx_ds_settings *s);
+
+/* ------------------------------------------------------------ groups */
+
+/** Rows one group collects: per bucket (or per trade) and per day. */
+typedef struct gpx_qgroup {
+  char *name;        /* NULL when ungrouped */
+  double base_pnl;   /* Σ p before the range */
+  gpx_curve curve;
+  int curve_ready;
+  /* points from SQL rows: time, value, count (per bucket or per trade) */
+  int64_t *ts;
+  double *v;
+  int64_t *n;
+  size_t nt, capt;
+  /* daily rows from SQL */
+  int32_t *day;
+  double *dpnl;
+  int64_t *dcount;
+  size_t nd, capd;
+  /* slippage of the whole range */
+  gpx_slippage_acc slip;
+} gpx_qgroup;
+
+/** Groups of one run, found by name through a hash index. */
+typedef struct gpx_groups {
+  gpx_qgroup *g;
+  size_t n, cap;
+  uint32_t *slots;   /* open addressing: group index + 1, 0 = empty */
+  size_t nslots;
+} gpx_groups;
+
+/** The group called name (NULL = the ungrouped one), created if new; NULL on ENOMEM. */
+gpx_qgroup *gpx_groups_get(gpx_groups *gs, const char *name);
+/** Sort groups by name and each group's rows by time and day. */
+int gpx_groups_order(gpx_groups *gs);
+void gpx_groups_reset(gpx_groups *gs);
+int gpx_group_push_row(gpx_qgroup *g, int64_t ts, double v, int64_t n);
+int gpx_group_push_day(gpx_qgroup *g, int32_t day, double pnl, int64_t n);
+
+/* ------------------------------------------------------------ a run */
+
+/** The state a kind's runner works with. */
+typedef struct gpx_qrun {
+  const gpx_query_kind *kind;
+  const gpx_query_input *in;
+  const gpx_ds_settings *s;
+  const gpx_query *q;
+  gpx_query_result *out;
+  gpx_pg_session sess;
+  gpx_buf executed;      /* meta.executedQueryString */
+  gpx_groups groups;
+  /* the calendar (gpx_qrun_load_days) */
+  int32_t first_day, last_day, today;
+  int64_t *day_start_ms; /* index: day - first_day */
+  size_t n_days;
+} gpx_qrun;
+
+/** Record the statement for executedQueryString and run it (binary results); fails the run on error. */
+int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res);
+/** The same without failing the run: the caller decides what a Postgres error means. */
+int gpx_qrun_exec_raw(gpx_qrun *r, gpx_stmt *st, PGresult **res, gpx_pg_error *pe);
+/** Record a streamed statement and stream it through a binary cursor (gpx_pg_stream). */
+int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *pe);
+/** Fail the run with a Postgres error through the one mapping. */
+int gpx_qrun_fail_pg(gpx_qrun *r, const gpx_pg_error *pe);
+/** Fail the run with an internal error (500 plugin): "<what>: <detail>". */
+int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail);
+
+/* Loaders (load.c): SQL rows into the run's groups. */
+typedef int (*gpx_qrun_row_fn)(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int row,
+                               void *arg);
+/** Build and run def (aggregate statements: one call per row, with the row's group); fn fails the run itself. */
+int gpx_qrun_each_row(gpx_qrun *r, const gpx_stmt_def *def, int64_t width_ns, gpx_qrun_row_fn fn, void *arg);
+int gpx_qrun_load_base(gpx_qrun *r);
+/** Bucket rows (ts = bucket's last trade, v = Σ p, n = count); *total = trades seen. */
+int gpx_qrun_load_buckets(gpx_qrun *r, int64_t width_ns, int64_t *total);
+/** One row per trade (ts, v = p, n = 1). */
+int gpx_qrun_load_trades(gpx_qrun *r);
+/**
+ * Stream every trade into each group's curve: one point per trade while a
+ * group has at most per_trade_max trades, buckets of bucket_ns beyond
+ * (per_trade_max 0: always buckets of bucket_ns).
+ */
+int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max);
+int gpx_qrun_load_days(gpx_qrun *r);
+int gpx_qrun_load_daily(gpx_qrun *r);
+/**
+ * Slippage sums per bucket: into each group's total and, with per_bucket,
+ * one row per bucket (ts, v = bps, n = legs). A Postgres error does not
+ * fail the run: it is left in *pe (status != GPX_PG_OK) for the caller.
+ */
+int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg_error *pe);
+/** E(from) of a group. */
+double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g);
+/** The group's full daily series (gpx_daily_build); fails the run on error. */
+int gpx_qrun_build_daily(gpx_qrun *r, const gpx_qgroup *g, gpx_daily *d);
+
+/* Frames (emit.c). */
+/** Set refId and executedQueryString, encode, append to the result. */
+int gpx_qrun_emit(gpx_qrun *r, gpx_frame *f);
+/** A float64 value field with the group's label, unit and display name. */
+gpx_field *gpx_qrun_value_field(gpx_qrun *r, gpx_frame *f, const gpx_qgroup *g, const char *name,
+                                const char *unit, const char *display, gpx_error *err);
+/** One timeseries-multi frame: time + one value field for group g. */
+int gpx_qrun_series_frame(gpx_qrun *r, const gpx_qgroup *g, const char *field, const char *unit,
+                          const char *display, const int64_t *ts, const double *v, size_t n);
+/** Finish a frame a runner built: emit it, or fail the run with err's message. */
+int gpx_qrun_finish_frame(gpx_qrun *r, gpx_frame *f, int rc, const gpx_error *err);
+/** Grafana unit of the data source's currency ("currencyUSD", or "suffix: XYZ"). */
+void gpx_qrun_currency_unit(const gpx_qrun *r, char *buf, size_t cap);
+
+/* ------------------------------------------------------------ the runners */
+
+int gpx_kind_equity_run(gpx_qrun *r);     /* kind_curve.c: equity, pnl, returns, drawdown */
+int gpx_kind_pnl_run(gpx_qrun *r);
+int gpx_kind_returns_run(gpx_qrun *r);
+int gpx_kind_drawdown_run(gpx_qrun *r);
+int gpx_kind_daily_pnl_run(gpx_qrun *r);  /* kind_daily.c: daily_pnl, pnl_distribution */
+int gpx_kind_pnl_distribution_run(gpx_qrun *r);
+int gpx_kind_stats_run(gpx_qrun *r);       /* stats (kind_stats.c) */
+int gpx_kind_slippage_run(gpx_qrun *r);    /* slippage (kind_slippage.c) */
+int gpx_kind_trades_run(gpx_qrun *r);      /* trades (kind_trades.c) */
+/** Test-only frames (GPX_TEST_QUERIES=1): JSON {"case": "<gpx_testframe_build case>", "seed": n}. */
+int gpx_kind_test_frame_run(gpx_qrun *r);
+
+#endif /* GPX_QUERY_INT_H */

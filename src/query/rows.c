@@ -1,0 +1,238 @@
+/*
+** rows.c — reading a statement's rows, and the groups they are folded into.
+**
+** Readers take the column's index in its statement's column table (sql.c)
+** and decode the binary value the table says it has; SQL NULL reads as NaN
+** (numbers), 0 (integers) or NULL (text). Groups are kept in insertion
+** order with an open-addressing hash index by name, so a result of 10,000
+** symbols × 100 buckets costs one hash probe per row, not a scan.
+*/
+#include <endian.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "query_int.h"
+
+/* ------------------------------------------------------------ readers */
+
+static int gpx__at(const gpx_stmt *st, int c) { return st->first + c; }
+
+int gpx_stmt_isnull(const gpx_stmt *st, const PGresult *res, int row, int c) {
+  return PQgetisnull(res, row, gpx__at(st, c));
+}
+
+static int64_t gpx__i4(const PGresult *res, int row, int col) {
+  if (PQgetlength(res, row, col) != 4) return 0;
+  uint32_t v;
+  memcpy(&v, PQgetvalue(res, row, col), 4);
+  return (int32_t)be32toh(v);
+}
+
+double gpx_stmt_num(const gpx_stmt *st, const PGresult *res, int row, int c) {
+  int col = gpx__at(st, c);
+  if (PQgetisnull(res, row, col)) return NAN;
+  switch (st->def->cols[c].dec) {
+    case GPX_DEC_F8: return PQgetlength(res, row, col) == 8 ? gpx_pg_get_float8(res, row, col) : NAN;
+    case GPX_DEC_I8: return PQgetlength(res, row, col) == 8 ? (double)gpx_pg_get_int8(res, row, col) : NAN;
+    case GPX_DEC_I4: return (double)gpx__i4(res, row, col);
+    case GPX_DEC_NUMBER: return gpx_pg_get_number(res, row, col);
+    default: return NAN;
+  }
+}
+
+int64_t gpx_stmt_i64(const gpx_stmt *st, const PGresult *res, int row, int c) {
+  int col = gpx__at(st, c);
+  if (PQgetisnull(res, row, col)) return 0;
+  switch (st->def->cols[c].dec) {
+    case GPX_DEC_I8: return PQgetlength(res, row, col) == 8 ? gpx_pg_get_int8(res, row, col) : 0;
+    case GPX_DEC_I4: return gpx__i4(res, row, col);
+    case GPX_DEC_TIME: return PQgetlength(res, row, col) == 8 ? gpx_pg_get_timestamptz_ns(res, row, col) : 0;
+    default: return 0;
+  }
+}
+
+const char *gpx_stmt_text(const gpx_stmt *st, const PGresult *res, int row, int c, size_t *len) {
+  int col = gpx__at(st, c);
+  if (PQgetisnull(res, row, col)) {
+    if (len) *len = 0;
+    return NULL;
+  }
+  if (len) *len = (size_t)PQgetlength(res, row, col);
+  return PQgetvalue(res, row, col);
+}
+
+const char *gpx_stmt_group(const gpx_stmt *st, const PGresult *res, int row) {
+  if (st->first == 0) return NULL;
+  return PQgetisnull(res, row, 0) ? "(none)" : PQgetvalue(res, row, 0);
+}
+
+/* ------------------------------------------------------------ groups */
+
+static uint32_t gpx__hash(const char *s) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; s && *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+static int gpx__same(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static int gpx__reindex(gpx_groups *gs, size_t nslots) {
+  uint32_t *slots = calloc(nslots, sizeof *slots);
+  if (slots == NULL) return ENOMEM;
+  for (size_t i = 0; i < gs->n; i++) {
+    size_t k = gpx__hash(gs->g[i].name) & (nslots - 1);
+    while (slots[k]) k = (k + 1) & (nslots - 1);
+    slots[k] = (uint32_t)(i + 1);
+  }
+  free(gs->slots);
+  gs->slots = slots;
+  gs->nslots = nslots;
+  return GPX_OK;
+}
+
+gpx_qgroup *gpx_groups_get(gpx_groups *gs, const char *name) {
+  if (gs->nslots) {
+    size_t k = gpx__hash(name) & (gs->nslots - 1);
+    for (; gs->slots[k]; k = (k + 1) & (gs->nslots - 1))
+      if (gpx__same(gs->g[gs->slots[k] - 1].name, name)) return &gs->g[gs->slots[k] - 1];
+  }
+  if (gs->n == gs->cap) {
+    size_t cap = gs->cap ? gs->cap * 2 : 8;
+    if (cap > UINT32_MAX / 4) return NULL;
+    gpx_qgroup *p = realloc(gs->g, cap * sizeof *p);
+    if (p == NULL) return NULL;
+    gs->g = p;
+    gs->cap = cap;
+  }
+  gpx_qgroup *g = &gs->g[gs->n];
+  memset(g, 0, sizeof *g);
+  if (name && (g->name = strdup(name)) == NULL) return NULL;
+  gs->n++;
+  if (gs->n * 2 > gs->nslots) {
+    /* keep the index at most half full: rebuilt, it covers the new group */
+    if (gpx__reindex(gs, gs->nslots ? gs->nslots * 2 : 16) != GPX_OK) {
+      free(g->name);
+      gs->n--;
+      return NULL;
+    }
+  } else {
+    size_t k = gpx__hash(name) & (gs->nslots - 1);
+    while (gs->slots[k]) k = (k + 1) & (gs->nslots - 1);
+    gs->slots[k] = (uint32_t)gs->n;
+  }
+  return g;
+}
+
+void gpx_groups_reset(gpx_groups *gs) {
+  for (size_t i = 0; i < gs->n; i++) {
+    gpx_qgroup *g = &gs->g[i];
+    free(g->name);
+    gpx_curve_reset(&g->curve);
+    free(g->ts);
+    free(g->v);
+    free(g->n);
+    free(g->day);
+    free(g->dpnl);
+    free(g->dcount);
+  }
+  free(gs->g);
+  free(gs->slots);
+  memset(gs, 0, sizeof *gs);
+}
+
+/* Typed realloc of array p to cap elements; returns ENOMEM from the
+   enclosing function on failure (p keeps its old block). */
+#define GPX__REALLOC(p, cap)                          \
+  do {                                                \
+    void *gpx__q = realloc((p), (cap) * sizeof *(p)); \
+    if (gpx__q == NULL) return ENOMEM;                \
+    (p) = gpx__q;                                     \
+  } while (0)
+
+static size_t gpx__next_cap(size_t cap) { return cap ? cap * 2 : 64; }
+
+int gpx_group_push_row(gpx_qgroup *g, int64_t ts, double v, int64_t n) {
+  if (g->nt == g->capt) {
+    size_t c = gpx__next_cap(g->capt);
+    GPX__REALLOC(g->ts, c);
+    GPX__REALLOC(g->v, c);
+    GPX__REALLOC(g->n, c);
+    g->capt = c;
+  }
+  g->ts[g->nt] = ts;
+  g->v[g->nt] = v;
+  g->n[g->nt] = n;
+  g->nt++;
+  return GPX_OK;
+}
+
+int gpx_group_push_day(gpx_qgroup *g, int32_t d, double pnl, int64_t n) {
+  if (g->nd == g->capd) {
+    size_t c = gpx__next_cap(g->capd);
+    GPX__REALLOC(g->day, c);
+    GPX__REALLOC(g->dpnl, c);
+    GPX__REALLOC(g->dcount, c);
+    g->capd = c;
+  }
+  g->day[g->nd] = d;
+  g->dpnl[g->nd] = pnl;
+  g->dcount[g->nd] = n;
+  g->nd++;
+  return GPX_OK;
+}
+
+/* ---- ordering: aggregate SQL returns rows in hash order (sql.c) ---- */
+
+typedef struct {
+  int64_t key; /* time or day */
+  double v;
+  int64_t n;
+} gpx__kv;
+
+static int gpx__cmp_kv(const void *a, const void *b) {
+  int64_t x = ((const gpx__kv *)a)->key, y = ((const gpx__kv *)b)->key;
+  return (x > y) - (x < y);
+}
+
+static int gpx__cmp_group(const void *a, const void *b) {
+  const char *x = ((const gpx_qgroup *)a)->name, *y = ((const gpx_qgroup *)b)->name;
+  if (x == NULL || y == NULL) return (x != NULL) - (y != NULL);
+  return strcmp(x, y);
+}
+
+static int gpx__sort_rows(int64_t *ts, double *v, int64_t *n, size_t count) {
+  if (count < 2) return GPX_OK;
+  gpx__kv *t = malloc(count * sizeof *t);
+  if (t == NULL) return ENOMEM;
+  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){ts[k], v[k], n[k]};
+  qsort(t, count, sizeof *t, gpx__cmp_kv);
+  for (size_t k = 0; k < count; k++) ts[k] = t[k].key, v[k] = t[k].v, n[k] = t[k].n;
+  free(t);
+  return GPX_OK;
+}
+
+static int gpx__sort_days(int32_t *day, double *v, int64_t *n, size_t count) {
+  if (count < 2) return GPX_OK;
+  gpx__kv *t = malloc(count * sizeof *t);
+  if (t == NULL) return ENOMEM;
+  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){day[k], v[k], n[k]};
+  qsort(t, count, sizeof *t, gpx__cmp_kv);
+  for (size_t k = 0; k < count; k++) day[k] = (int32_t)t[k].key, v[k] = t[k].v, n[k] = t[k].n;
+  free(t);
+  return GPX_OK;
+}
+
+int gpx_groups_order(gpx_groups *gs) {
+  if (gs->n > 1) {
+    qsort(gs->g, gs->n, sizeof *gs->g, gpx__cmp_group);
+    GPX_RETURN_NOT_OK(gpx__reindex(gs, gs->nslots ? gs->nslots : 16));
+  }
+  for (size_t i = 0; i < gs->n; i++) {
+    gpx_qgroup *g = &gs->g[i];
+    GPX_RETURN_NOT_OK(gpx__sort_rows(g->ts, g->v, g->n, g->nt));
+    GPX_RETURN_NOT_OK(gpx__sort_days(g->day, g->dpnl, g->dcount, g->nd));
+  }
+  return GPX_OK;
+}
