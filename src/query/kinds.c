@@ -13,6 +13,18 @@
 
 #include "query_int.h"
 
+/* The runners, one kind_*.c file per family. */
+int gpx_kind_equity_run(gpx_qrun *r); /* kind_curve.c */
+int gpx_kind_pnl_run(gpx_qrun *r);
+int gpx_kind_returns_run(gpx_qrun *r);
+int gpx_kind_drawdown_run(gpx_qrun *r);
+int gpx_kind_daily_pnl_run(gpx_qrun *r); /* kind_daily.c */
+int gpx_kind_pnl_distribution_run(gpx_qrun *r);
+int gpx_kind_stats_run(gpx_qrun *r);      /* kind_stats.c */
+int gpx_kind_slippage_run(gpx_qrun *r);   /* kind_slippage.c */
+int gpx_kind_trades_run(gpx_qrun *r);     /* kind_trades.c */
+int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
+
 #define F GPX_QOPT_FILTERS
 #define G GPX_QOPT_GROUP_BY
 #define A GPX_QOPT_ANALYTICS

@@ -259,18 +259,7 @@ int gpx_qrun_finish_frame(gpx_qrun *r, gpx_frame *f, int rc, const gpx_error *er
 /** Grafana unit of the data source's currency ("currencyUSD", or "suffix: XYZ"). */
 void gpx_qrun_currency_unit(const gpx_qrun *r, char *buf, size_t cap);
 
-/* ------------------------------------------------------------ the runners */
-
-int gpx_kind_equity_run(gpx_qrun *r);     /* kind_curve.c: equity, pnl, returns, drawdown */
-int gpx_kind_pnl_run(gpx_qrun *r);
-int gpx_kind_returns_run(gpx_qrun *r);
-int gpx_kind_drawdown_run(gpx_qrun *r);
-int gpx_kind_daily_pnl_run(gpx_qrun *r);  /* kind_daily.c: daily_pnl, pnl_distribution */
-int gpx_kind_pnl_distribution_run(gpx_qrun *r);
-int gpx_kind_stats_run(gpx_qrun *r);       /* stats (kind_stats.c) */
-int gpx_kind_slippage_run(gpx_qrun *r);    /* slippage (kind_slippage.c) */
-int gpx_kind_trades_run(gpx_qrun *r);      /* trades (kind_trades.c) */
-/** Test-only frames (GPX_TEST_QUERIES=1): JSON {"case": "<gpx_testframe_build case>", "seed": n}. */
-int gpx_kind_test_frame_run(gpx_qrun *r);
+/* The runners, int gpx_kind_<name>_run(gpx_qrun *r), are declared next to
+   their rows in kinds.c: a kind is its file and its row. */
 
 #endif /* GPX_QUERY_INT_H */
