@@ -348,6 +348,59 @@ START_TEST(test_curve_streaming_equivalence) {
 }
 END_TEST
 
+/* gpx_curve_init_auto: per trade while the finite trades number at most
+   max_points, and then exactly the curve bucketed from the start (the
+   per-trade points so far are folded into their buckets). */
+START_TEST(test_curve_auto_switch) {
+  int64_t bucket = 3600LL * 1000000000LL;
+  gpx_curve per = {0}, bucketed = {0};
+  run_chunked(&per, 65536, 0);
+  run_chunked(&bucketed, 65536, bucket);
+  size_t count = (size_t)per.agg.count;
+  size_t maxes[] = {count + 5, count, count - 1, BIG / 2, 10, 1};
+  size_t chunks[] = {7, 4096, BIG};
+  for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+      gpx_curve c = {0};
+      ck_assert_int_eq(gpx_curve_init_auto(&c, 1e6, big_ts[0] - 1, bucket, maxes[m], NULL), 0);
+      for (size_t i = 0; i < BIG; i += chunks[k]) {
+        size_t n = BIG - i < chunks[k] ? BIG - i : chunks[k];
+        ck_assert_int_eq(gpx_curve_push(&c, big_ts + i, big_p + i, n, NULL), 0);
+      }
+      ck_assert_int_eq(gpx_curve_finish(&c, NULL), 0);
+      const gpx_curve *want = count <= maxes[m] ? &per : &bucketed;
+      ck_assert_msg(c.npts == want->npts, "max %zu chunk %zu: %zu points, want %zu", maxes[m], chunks[k], c.npts,
+                    want->npts);
+      ck_assert_int_eq(memcmp(c.pts, want->pts, c.npts * sizeof *c.pts), 0);
+      ck_assert_int_eq(memcmp(&c.agg, &want->agg, sizeof c.agg), 0);
+      ck_assert_int_eq(memcmp(&c.max_dd, &want->max_dd, sizeof(double)), 0);
+      gpx_curve_reset(&c);
+    }
+  }
+  /* few trades: one point per trade even when they share a bucket */
+  gpx_curve c = {0};
+  int64_t ts[5] = {10, 11, 12, 13, 14};
+  double p[5] = {1, -2, 3, -4, 5};
+  ck_assert_int_eq(gpx_curve_init_auto(&c, 100, 0, 1000, 5, NULL), 0);
+  ck_assert_int_eq(gpx_curve_push(&c, ts, p, 5, NULL), 0);
+  ck_assert_int_eq(gpx_curve_finish(&c, NULL), 0);
+  ck_assert_uint_eq(c.npts, 5);
+  ck_near(c.pts[3].drawdown, (98.0 - 102.0) / 102.0, TOL); /* E 101, 99, 102, 98, 103: peak 102 */
+  gpx_curve_reset(&c);
+  /* one more trade than max_points: all in one bucket, its deepest point kept */
+  ck_assert_int_eq(gpx_curve_init_auto(&c, 100, 0, 1000, 4, NULL), 0);
+  ck_assert_int_eq(gpx_curve_push(&c, ts, p, 5, NULL), 0);
+  ck_assert_int_eq(gpx_curve_finish(&c, NULL), 0);
+  ck_assert_uint_eq(c.npts, 1);
+  ck_near(c.pts[0].drawdown, (98.0 - 102.0) / 102.0, TOL);
+  ck_assert_int_eq(c.pts[0].dd_ts, 13);
+  ck_near(c.pts[0].equity, 103.0, TOL);
+  gpx_curve_reset(&c);
+  gpx_curve_reset(&per);
+  gpx_curve_reset(&bucketed);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- daily */
 
 START_TEST(test_daily_all_days) {
@@ -814,6 +867,7 @@ static Suite *trading_suite(void) {
   tcase_add_unchecked_fixture(tc, big_setup, big_teardown);
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_curve_streaming_equivalence, 0, 2);
+  tcase_add_test(tc, test_curve_auto_switch);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("daily");

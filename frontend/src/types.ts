@@ -148,7 +148,7 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'pnl', label: 'Cumulative P&L', description: 'Running sum of realized P&L, net of fees, at each trade close.' },
   { value: 'daily_pnl', label: 'Daily P&L', description: 'Realized P&L per calendar day in the configured time zone.' },
   { value: 'drawdown', label: 'Drawdown', description: 'Distance of equity below its running peak (fraction or money).' },
-  { value: 'returns', label: 'Daily returns', description: 'Day-over-day return of the equity curve.' },
+  { value: 'returns', label: 'Cumulative return', description: 'Return of the equity curve since the range start: E(t)/E(from) − 1.' },
   { value: 'stats', label: 'Statistics', description: 'One row of KPIs: Sharpe, Sortino, win rate, max drawdown, CAGR, ...' },
   { value: 'pnl_distribution', label: 'P&L distribution', description: 'One value per day of daily P&L, for a histogram panel.' },
   { value: 'slippage', label: 'Slippage', description: 'Execution slippage in basis points against the expected prices.' },
