@@ -18,7 +18,8 @@ export type QueryType =
   | 'stats'
   | 'pnl_distribution'
   | 'slippage'
-  | 'trades';
+  | 'trades'
+  | 'trade_count';
 
 export type GroupBy = 'none' | 'strategy' | 'symbol' | 'account';
 export type DrawdownMode = 'fraction' | 'money';
@@ -153,6 +154,7 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'pnl_distribution', label: 'P&L distribution', description: 'One value per day of daily P&L, for a histogram panel.' },
   { value: 'slippage', label: 'Slippage', description: 'Execution slippage in basis points against the expected prices.' },
   { value: 'trades', label: 'Trades table', description: 'The closed trades, newest first, up to the row limit.' },
+  { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket, per group.' },
 ];
 
 /** Stat fields the `stats` query can return (docs/query-model.md "Frames"). */
