@@ -49,15 +49,17 @@ static void gpx__shutdown(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
 }
 
 static void gpx__stdio(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
-  /* Our logs go to stderr as hclog lines already; keep the stream open and
-     silent until shutdown, which then ends it with OK. */
-  reply->hold_open = 1;
+  /* Our logs go to stderr as hclog lines already: send nothing, stay open
+     until the host leaves or we shut down, then end with OK, as go-plugin
+     expects. The wait sleeps; a minute is only how often it looks up. */
+  while (!gpx_rpc_wait_cancelled(ctx, 60 * 1000)) {
+  }
 }
 
 static const gpx_rpc_method gpx__methods[] = {
     {"/grpc.health.v1.Health/Check", "Health.Check", gpx__health_check, 1},
     {"/plugin.GRPCController/Shutdown", "Shutdown", gpx__shutdown, 1},
-    {"/plugin.GRPCStdio/StreamStdio", "StreamStdio", gpx__stdio, 1},
+    {"/plugin.GRPCStdio/StreamStdio", "StreamStdio", gpx__stdio, GPX_RPC_STREAM},
     {"/pluginv2.Diagnostics/CheckHealth", "CheckHealth", gpx_svc_check_health, 0},
     {"/pluginv2.Diagnostics/CollectMetrics", "CollectMetrics", gpx_svc_collect_metrics, 1},
     {"/pluginv2.Data/QueryData", "QueryData", gpx_svc_query_data, 0},
