@@ -120,7 +120,6 @@ START_TEST(bad_input_is_an_error) {
   ck_assert_int_eq(gpx_field_set_decimals(t, 65536, &err), EINVAL);
   ck_assert_int_eq(gpx_field_set_min(t, NAN, &err), EINVAL);
   ck_assert_int_eq(gpx_field_set_max(t, INFINITY, &err), EINVAL);
-  ck_assert_int_eq(gpx_field_set_label(t, "k", "\xff\xfe", &err), EINVAL); /* not UTF-8 */
   ck_assert_int_eq(gpx_field_add_threshold(t, 0, 1, NAN, "red", &err), EINVAL);
   ck_assert_int_eq(gpx_frame_add_notice(&f, (gpx_notice_severity)7, "x", &err), EINVAL);
   ck_assert_int_eq(gpx_frame_set_type(&f, (gpx_frame_type)42, 0, 1, &err), EINVAL);
@@ -264,6 +263,66 @@ START_TEST(random_is_deterministic_and_described) {
 }
 END_TEST
 
+/* Every string of a frame is valid UTF-8: invalid bytes become U+FFFD
+   (a label from a SQL_ASCII database, a hostile notice), never an error
+   that would fail the query, never passed through. */
+START_TEST(strings_are_valid_utf8) {
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  ck_assert_int_eq(gpx_frame_set_name(&f, "n\xff", &err), 0);
+  ck_assert_str_eq(f.name, "n\xEF\xBF\xBD");
+  gpx_field *s = gpx_frame_add_field(&f, "s\xc3", GPX_FIELD_STRING, 1, &err);
+  ck_assert_ptr_nonnull(s);
+  ck_assert_str_eq(s->name, "s\xEF\xBF\xBD");
+  ck_assert_int_eq(gpx_field_set_label(s, "k", "\xff\xfe", &err), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(s->labels, "k")), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  ck_assert_int_eq(gpx_field_set_display_name_from_ds(s, "caf\xe9", &err), 0);
+  ck_assert_int_eq(gpx_frame_add_notice(&f, GPX_NOTICE_INFO, "\xed\xa0\x80 surrogate", &err), 0);
+  ck_assert_int_eq(gpx_field_append_str(s, "ok \xc3\xa9", 5, &err), 0);
+  ck_assert_int_eq(gpx_field_append_str(s, "bad \xc3", 5, &err), 0);
+  ck_assert_uint_eq(s->len, 2);
+  const char *v = (const char *)s->values.data;
+  ck_assert_int_eq(gpx_utf8_valid(v, s->values.len), 1);
+  ck_assert_uint_eq(s->values.len, 5 + 7);
+  ck_assert_int_eq(memcmp(v, "ok \xc3\xa9" "bad \xEF\xBF\xBD", s->values.len), 0);
+  gpx_buf out = {0};
+  ck_assert_int_eq(gpx_frame_encode(&f, &out, &err), 0);
+  gpx_buf_reset(&out);
+  gpx_frame_reset(&f);
+}
+END_TEST
+
+START_TEST(utf8_helpers) {
+  ck_assert_int_eq(gpx_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), 1);
+  ck_assert_int_eq(gpx_utf8_valid("\xc0\x80", 2), 0);         /* overlong NUL */
+  ck_assert_int_eq(gpx_utf8_valid("\xed\xa0\x80", 3), 0);     /* surrogate */
+  ck_assert_int_eq(gpx_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
+  ck_assert_int_eq(gpx_utf8_valid("\xe2\x82", 2), 0);         /* incomplete */
+  /* a cut never splits a character */
+  ck_assert_uint_eq(gpx_utf8_clip("ab\xc3\xa9", 3), 2);
+  ck_assert_uint_eq(gpx_utf8_clip("ab\xc3\xa9", 4), 4);
+  ck_assert_uint_eq(gpx_utf8_clip("\xf0\x9f\x98\x80x", 2), 0);
+  /* the case: queryType "a" + 40 × "é", cut for a message */
+  char e[128] = "a";
+  for (int i = 0; i < 40; i++) strcat(e, "\xc3\xa9");
+  char m[64];
+  snprintf(m, sizeof m, "%.*s", (int)gpx_utf8_clip(e, 62), e);
+  ck_assert_int_eq(gpx_utf8_valid(m, strlen(m)), 1);
+  ck_assert_uint_eq(strlen(m), 61);
+  snprintf(m, sizeof m, "x\xffy\xc3\xa9\xe2\x82");
+  gpx_utf8_scrub(m);
+  ck_assert_str_eq(m, "x?y\xc3\xa9"); /* invalid byte → '?', cut character dropped */
+  gpx_error err;
+  char big[600];
+  memset(big, 'x', sizeof big);
+  big[510] = '\xc3', big[511] = '\xa9', big[512] = 0;
+  gpx_error_set(&err, EINVAL, "%s", big); /* the 512-byte buffer cuts the é in half */
+  ck_assert_int_eq(gpx_utf8_valid(err.msg, strlen(err.msg)), 1);
+  ck_assert_uint_eq(strlen(err.msg), 510);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("frame");
   TCase *tc = tcase_create("frame");
@@ -276,6 +335,8 @@ int main(void) {
   tcase_add_test(tc, encode_copies_columns_verbatim);
   tcase_add_test(tc, testframes_build_and_encode);
   tcase_add_test(tc, random_is_deterministic_and_described);
+  tcase_add_test(tc, strings_are_valid_utf8);
+  tcase_add_test(tc, utf8_helpers);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);

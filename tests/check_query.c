@@ -214,6 +214,7 @@ static const struct {
     {GPX_PG_CANCELLED, "57014", 499, "plugin", "request cancelled"},
     {GPX_PG_QUERY_ERROR, "42703", 400, "downstream", "column mapping"},
     {GPX_PG_QUERY_ERROR, "22023", 400, "downstream", "boom"},
+    {GPX_PG_QUERY_ERROR, "42501", 400, "downstream", "grant the data source's user SELECT"},
     {GPX_PG_QUERY_ERROR, "XX000", 500, "downstream", "query failed"},
 };
 

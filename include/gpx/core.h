@@ -76,6 +76,19 @@ static inline void gpx_buf_append_unsafe(gpx_buf *b, const void *p, size_t n) {
   b->len += n;
 }
 
+/* ---- UTF-8 (utf8.c): every string the plugin emits is valid UTF-8 ---- */
+
+/** 1 when s[0..n) is valid UTF-8 (RFC 3629). */
+int gpx_utf8_valid(const char *s, size_t n);
+/** Bytes of NUL-terminated s to keep so at most max bytes remain, cut on a
+ *  character boundary: printf("%.*s", (int)gpx_utf8_clip(s, 64), s). */
+size_t gpx_utf8_clip(const char *s, size_t max);
+/** Repair NUL-terminated s in place: an incomplete last character (a cut)
+ *  is dropped, every other invalid byte becomes '?'. Never grows s. */
+void gpx_utf8_scrub(char *s);
+/** Append s[0..n), each invalid byte replaced by U+FFFD. ENOMEM. */
+int gpx_utf8_append(gpx_buf *out, const char *s, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /*
-** error.c — gpx_error formatting. Messages are truncated, never overflowed.
+** error.c — gpx_error formatting. Messages are truncated, never overflowed,
+** and always valid UTF-8 (a cut never splits a character: utf8.c).
 */
 #include <stdio.h>
 
@@ -11,6 +12,7 @@ int gpx_error_set(gpx_error *err, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    gpx_utf8_scrub(err->msg);
   }
   return code;
 }
@@ -35,6 +37,7 @@ int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...) {
     if (m > rest) m = rest;
     memcpy(err->msg + n + 2, old, m);
     err->msg[n + 2 + m] = '\0';
+    gpx_utf8_scrub(err->msg);
   }
   return code;
 }

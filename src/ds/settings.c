@@ -102,7 +102,7 @@ static int gpx__num(json_t *o, const char *prefix, const char *key, double *dst,
     d = strtod(s, &end);
     while (end && isspace((unsigned char)*end)) end++;
     if (end == s || (end && *end != '\0'))
-      return gpx_error_set(err, EINVAL, "%s%s: \"%.40s\" is not a number", prefix, key, s);
+      return gpx_error_set(err, EINVAL, "%s%s: \"%.*s\" is not a number", prefix, key, (int)gpx_utf8_clip(s, 40), s);
   } else {
     return gpx_error_set(err, EINVAL, "%s%s: must be a number", prefix, key);
   }
@@ -125,7 +125,8 @@ int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a
     const char *s = json_string_value(tz);
     if (*s) {
       if (!gpx_ds_timezone_valid(s))
-        return gpx_error_set(err, EINVAL, "%stimezone: \"%.64s\" is not a time-zone name (e.g. UTC, America/New_York)", prefix, s);
+        return gpx_error_set(err, EINVAL, "%stimezone: \"%.*s\" is not a time-zone name (e.g. UTC, America/New_York)", prefix,
+                             (int)gpx_utf8_clip(s, 64), s);
       snprintf(a->timezone, sizeof a->timezone, "%s", s);
     }
   }
@@ -135,7 +136,8 @@ int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a
     if (s == NULL) return gpx_error_set(err, EINVAL, "%stradingDays: must be \"all\" or \"weekdays\"", prefix);
     if (strcmp(s, "all") == 0) a->trading_days = 0;
     else if (strcmp(s, "weekdays") == 0) a->trading_days = 1;
-    else if (*s) return gpx_error_set(err, EINVAL, "%stradingDays: must be \"all\" or \"weekdays\", not \"%.32s\"", prefix, s);
+    else if (*s) return gpx_error_set(err, EINVAL, "%stradingDays: must be \"all\" or \"weekdays\", not \"%.*s\"", prefix,
+                                  (int)gpx_utf8_clip(s, 32), s);
   }
   return GPX_OK;
 }

@@ -19,7 +19,29 @@
 #include "gpx/arrow.h"
 #include "gpx/frame.h"
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+/* Every string of a frame is valid UTF-8 (Grafana's decoder rejects the
+   whole reply otherwise): text that is not — a SQL_ASCII database, a
+   hostile query — is copied with each invalid byte replaced by U+FFFD. */
+static char *dup_or_null(const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s);
+  if (gpx_utf8_valid(s, n)) return strdup(s);
+  gpx_buf b = {0};
+  if (gpx_utf8_append(&b, s, n) != GPX_OK || gpx_buf_terminate(&b) != GPX_OK) {
+    gpx_buf_reset(&b);
+    return NULL;
+  }
+  return (char *)gpx_buf_release(&b, NULL);
+}
+
+/* json_string of s, repaired as dup_or_null does; NULL on ENOMEM. */
+static json_t *json_text(const char *s) {
+  if (s == NULL) return NULL;
+  char *d = dup_or_null(s);
+  json_t *v = d ? json_string(d) : NULL;
+  free(d);
+  return v;
+}
 
 static int oom(gpx_error *err) { return gpx_error_set(err, ENOMEM, "frame: out of memory"); }
 
@@ -92,8 +114,8 @@ int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text
   if ((int)sev < 0 || sev > GPX_NOTICE_ERROR || text == NULL)
     return gpx_error_set(err, EINVAL, "frame: bad notice");
   if (f->notices == NULL && (f->notices = json_array()) == NULL) return oom(err);
-  json_t *n = json_pack("{s:s, s:s}", "severity", SEV[sev], "text", text);
-  if (n == NULL) return gpx_error_set(err, EINVAL, "frame: notice text is not valid UTF-8");
+  json_t *n = json_pack("{s:s, s:o}", "severity", SEV[sev], "text", json_text(text));
+  if (n == NULL) return oom(err);
   if (json_array_append_new(f->notices, n)) return oom(err);
   return 0;
 }
@@ -151,7 +173,7 @@ gpx_field *gpx_frame_add_field(gpx_frame *f, const char *name, gpx_field_type ty
     f->cap_fields = cap;
   }
   gpx_field *fl = calloc(1, sizeof *fl);
-  if (fl == NULL || (fl->name = strdup(name)) == NULL) {
+  if (fl == NULL || (fl->name = dup_or_null(name)) == NULL) {
     free(fl);
     oom(err);
     return NULL;
@@ -173,10 +195,16 @@ gpx_field *gpx_frame_add_field(gpx_frame *f, const char *name, gpx_field_type ty
 int gpx_field_set_label(gpx_field *fl, const char *key, const char *value, gpx_error *err) {
   if (key == NULL || value == NULL) return gpx_error_set(err, EINVAL, "frame: NULL label");
   if (fl->labels == NULL && (fl->labels = json_object()) == NULL) return oom(err);
-  json_t *v = json_string(value);
-  if (v == NULL) return gpx_error_set(err, EINVAL, "frame: label %s is not valid UTF-8", key);
-  if (json_object_set_new(fl->labels, key, v))
-    return gpx_error_set(err, EINVAL, "frame: label key is not valid UTF-8");
+  json_t *v = json_text(value);
+  if (v == NULL) return oom(err);
+  char *k = dup_or_null(key);
+  if (k == NULL) {
+    json_decref(v);
+    return oom(err);
+  }
+  int bad = json_object_set_new(fl->labels, k, v); /* takes v even on failure */
+  free(k);
+  if (bad) return oom(err);
   return 0;
 }
 
@@ -191,15 +219,15 @@ static int config_set(gpx_field *fl, const char *key, json_t *v, gpx_error *err)
 }
 
 int gpx_field_set_unit(gpx_field *fl, const char *unit, gpx_error *err) {
-  return config_set(fl, "unit", unit ? json_string(unit) : NULL, err);
+  return config_set(fl, "unit", json_text(unit), err);
 }
 
 int gpx_field_set_display_name_from_ds(gpx_field *fl, const char *name, gpx_error *err) {
-  return config_set(fl, "displayNameFromDS", name ? json_string(name) : NULL, err);
+  return config_set(fl, "displayNameFromDS", json_text(name), err);
 }
 
 int gpx_field_set_description(gpx_field *fl, const char *text, gpx_error *err) {
-  return config_set(fl, "description", text ? json_string(text) : NULL, err);
+  return config_set(fl, "description", json_text(text), err);
 }
 
 int gpx_field_set_decimals(gpx_field *fl, int decimals, gpx_error *err) {
@@ -323,7 +351,11 @@ static int append_var(gpx_field *fl, const char *s, size_t n, gpx_error *err) {
 int gpx_field_append_str(gpx_field *fl, const char *s, size_t n, gpx_error *err) {
   if (fl->type != GPX_FIELD_STRING) return type_err(fl, "a string", err);
   if (s == NULL && n) return gpx_error_set(err, EINVAL, "frame: NULL string");
-  return append_var(fl, s, n, err);
+  if (n == 0 || gpx_utf8_valid(s, n)) return append_var(fl, s, n, err);
+  gpx_buf b = {0};
+  int rc = gpx_utf8_append(&b, s, n) == GPX_OK ? append_var(fl, (const char *)b.data, b.len, err) : oom(err);
+  gpx_buf_reset(&b);
+  return rc;
 }
 
 int gpx_field_append_json(gpx_field *fl, const char *s, size_t n, gpx_error *err) {

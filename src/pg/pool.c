@@ -106,7 +106,14 @@ static PGconn *gpx__connect(gpx_pg_pool *p, gpx_pg_error *err) {
   vals[n] = NULL;
 #undef KV
   PGconn *c = PQconnectdbParams(keys, vals, 0);
-  if (c != NULL && PQstatus(c) == CONNECTION_OK) return c;
+  if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+    /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
+       refuses to hand them to a UTF8 client ("invalid byte sequence"): read
+       them as they are; the frame layer replaces what is not UTF-8. */
+    const char *enc = PQparameterStatus(c, "server_encoding");
+    if (enc && strcmp(enc, "SQL_ASCII") == 0) PQsetClientEncoding(c, "SQL_ASCII");
+    return c;
+  }
   const char *m = c ? PQerrorMessage(c) : "out of memory";
   err->sqlstate[0] = '\0';
   if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||

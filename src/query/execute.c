@@ -51,6 +51,7 @@ int gpx_query_fail(gpx_query_result *r, int code, int status, const char *source
   va_start(ap, fmt);
   vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
   va_end(ap);
+  gpx_utf8_scrub(r->error.message); /* Postgres' text or a cut may be anything */
   r->error.status = status;
   r->error.source = source;
   return code;
@@ -100,6 +101,9 @@ void gpx_query_error_from_pg(const gpx_pg_error *pe, int timeout_s, gpx_query_er
   if (config) {
     e->status = 400;
     snprintf(e->message, sizeof e->message, "%s (check the data source's table and column mapping)", pe->msg);
+  } else if (!strcmp(st, "42501")) {
+    e->status = 400;
+    snprintf(e->message, sizeof e->message, "%s (grant the data source's user SELECT on the table)", pe->msg);
   } else if (strncmp(st, "22", 2) == 0) {
     e->status = 400;
     snprintf(e->message, sizeof e->message, "%s", pe->msg);
@@ -134,7 +138,7 @@ static void gpx__record_sql(gpx_qrun *r, const char *prefix, gpx_sql *sql) {
   gpx_buf_printf(&r->executed, "%s%s", prefix, gpx_sql_cstr(sql));
   if (sql->n) {
     gpx_buf_append_str(&r->executed, "\n-- parameters:");
-    for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.200s", i + 1, sql->params[i]);
+    for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.*s", i + 1, (int)gpx_utf8_clip(sql->params[i], 200), sql->params[i]);
   }
 }
 

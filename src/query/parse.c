@@ -126,7 +126,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     int found = qt ? gpx_query_kind_find(qt, pq->allow_test) : -1;
     if (qt == NULL) rc = gpx_error_set(err, EINVAL, "queryType: missing (expected one of %s)", gpx_query_kind_list());
     else if (found < 0)
-      rc = gpx_error_set(err, EINVAL, "queryType: unknown query type \"%.64s\" (expected one of %s)", qt,
+      rc = gpx_error_set(err, EINVAL, "queryType: unknown query type \"%.*s\" (expected one of %s)", (int)gpx_utf8_clip(qt, 64), qt,
                          gpx_query_kind_list());
     else q->kind = found;
   }
@@ -154,9 +154,10 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
         json_t *e = json_array_get(m, i);
         int idx = json_is_string(e) ? gpx_stats_index(json_string_value(e)) : -1;
         if (idx < 0) {
-          rc = gpx_error_set(err, EINVAL, "metrics[%zu]: unknown stat %s%.48s%s (e.g. sharpe, win_rate, max_drawdown)", i,
-                             json_is_string(e) ? "\"" : "", json_is_string(e) ? json_string_value(e) : "(not a string)",
-                             json_is_string(e) ? "\"" : "");
+          const char *name = json_is_string(e) ? json_string_value(e) : "(not a string)";
+          const char *quote = json_is_string(e) ? "\"" : "";
+          rc = gpx_error_set(err, EINVAL, "metrics[%zu]: unknown stat %s%.*s%s (e.g. sharpe, win_rate, max_drawdown)", i,
+                             quote, (int)gpx_utf8_clip(name, 48), name, quote);
         } else if (q->n_metrics < GPX_STATS_NFIELDS) {
           int dup = 0;
           for (int k = 0; k < q->n_metrics; k++) dup |= q->metrics[k] == idx;

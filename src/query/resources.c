@@ -40,10 +40,15 @@ int gpx_query_distinct(gpx_pg_session *sess, const gpx_ds_settings *s, gpx_col c
     return rc;
   }
   json_t *arr = json_array();
+  gpx_buf b = {0};
   for (int i = 0; arr && i < PQntuples(res); i++) {
-    json_t *v = json_string(PQgetvalue(res, i, 0));
+    /* values as the bot wrote them; bytes that are not UTF-8 become U+FFFD */
+    b.len = 0;
+    if (gpx_utf8_append(&b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0)) != GPX_OK) break;
+    json_t *v = json_stringn(b.data ? (const char *)b.data : "", b.len);
     if (v) json_array_append_new(arr, v);
   }
+  gpx_buf_reset(&b);
   PQclear(res);
   if (arr == NULL) {
     e->status = 500;

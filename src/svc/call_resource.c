@@ -38,7 +38,10 @@ static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */)
 }
 
 static void gpx__error(gpx_rpc_reply *reply, int code, const char *msg) {
-  gpx__send(reply, code, json_pack("{s:s}", "error", msg));
+  char m[1100];
+  snprintf(m, sizeof m, "%s", msg);
+  gpx_utf8_scrub(m); /* Postgres' text is echoed; JSON needs UTF-8 */
+  gpx__send(reply, code, json_pack("{s:s}", "error", m));
 }
 
 /* A Postgres failure through the query layer's one mapping. */

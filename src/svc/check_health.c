@@ -15,10 +15,11 @@
 #include "gpx/query.h"
 #include "gpx/svc.h"
 
-static void gpx__reply(gpx_rpc_reply *reply, int ok, const char *msg, json_t *details) {
+static void gpx__reply(gpx_rpc_reply *reply, int ok, char *msg, json_t *details) {
   Pluginv2__CheckHealthResponse out = PLUGINV2__CHECK_HEALTH_RESPONSE__INIT;
   out.status = ok ? PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__OK
                   : PLUGINV2__CHECK_HEALTH_RESPONSE__HEALTH_STATUS__ERROR;
+  gpx_utf8_scrub(msg); /* names, hosts and Postgres' text are echoed */
   out.message = (char *)msg;
   char *js = details ? json_dumps(details, JSON_COMPACT) : NULL;
   if (js) {
