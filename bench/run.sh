@@ -31,6 +31,7 @@ section_arrow() {
 # --- pg: every query type through the plugin vs the SQL a Grafana user writes --
 section_pg() {
   echo "QueryData through the Grafana-host harness vs psql running the equivalent SQL (median of ${BENCH_RUNS:-5})."
+  [ -n "${BENCH_COMPARE_BIN:-}" ] && echo "compared in the same run with the build at $BENCH_COMPARE_BIN (BENCH_COMPARE_BIN)"
   echo "trades: ${BENCH_TRADES:-1000000} (set BENCH_TRADES=10000000 for the 10M run)"
   (cd tests && go run ./cmd/pgbench) | tee bench/out/pg.md
 }

@@ -141,6 +141,9 @@ int main(int argc, char **argv) {
     gpx_log(GPX_LOG_ERROR, "out of memory", NULL);
     return 1;
   }
+  /* TLS material a killed plugin process left in $TMPDIR goes now */
+  int swept = gpx_ds_sweep_tls_dirs(NULL);
+  if (swept > 0) gpx_logf(GPX_LOG_INFO, "removed %d TLS directories left by earlier plugin processes", swept);
 
   size_t nm = 0;
   gpx_rpc_options opts;

@@ -3,7 +3,10 @@
 ** (errors name the field), secrets, and the instance cache's versioning.
 */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "gpx/ds.h"
@@ -139,6 +142,77 @@ START_TEST(cache_versions_by_last_updated) {
 }
 END_TEST
 
+/* The newest lastUpdatedMS wins (issue 10, problem 7): an older version
+   (another Grafana replica mid-rollout) is answered with the newer
+   instance, never replaces it, and one version per uid is kept. */
+START_TEST(cache_keeps_the_newest_version) {
+  gpx_ds_cache *c = NULL;
+  ck_assert_int_eq(gpx_ds_cache_new(&c), GPX_OK);
+  gpx_ds_source v5 = {0}, v4 = {0}, v6 = {0};
+  v5.uid = v4.uid = v6.uid = "u";
+  v5.updated_ms = 5, v4.updated_ms = 4, v6.updated_ms = 6;
+  v5.json = (const uint8_t *)"{\"port\":5555}";
+  v4.json = (const uint8_t *)"{\"port\":4444}";
+  v6.json = (const uint8_t *)"{\"port\":6666}";
+  v5.json_len = v4.json_len = v6.json_len = 13;
+  gpx_error e;
+  gpx_ds_instance *a = NULL, *b = NULL, *d = NULL, *f = NULL;
+  ck_assert_int_eq(gpx_ds_acquire(c, &v5, &a, &e), GPX_OK);
+  for (int i = 0; i < 50; i++) { /* flip-flopping replicas: no new instance, no new pool */
+    ck_assert_int_eq(gpx_ds_acquire(c, &v4, &b, &e), GPX_OK);
+    ck_assert_ptr_eq(b, a);
+    ck_assert_int_eq(b->settings.port, 5555);
+    gpx_ds_release(c, b);
+    ck_assert_int_eq(gpx_ds_acquire(c, &v5, &b, &e), GPX_OK);
+    ck_assert_ptr_eq(b, a);
+    gpx_ds_release(c, b);
+  }
+  int open, idle, n;
+  gpx_ds_cache_pool_stats(c, &open, &idle, &n);
+  ck_assert_int_eq(n, 1);
+  ck_assert_int_eq(gpx_ds_acquire(c, &v6, &d, &e), GPX_OK); /* newer replaces */
+  ck_assert_int_eq(d->settings.port, 6666);
+  ck_assert_int_eq(gpx_ds_acquire(c, &v5, &f, &e), GPX_OK); /* and is not replaced back */
+  ck_assert_ptr_eq(f, d);
+  gpx_ds_cache_pool_stats(c, &open, &idle, &n);
+  ck_assert_int_eq(n, 1);
+  ck_assert_int_eq(a->settings.port, 5555); /* retired, alive while in use */
+  gpx_ds_release(c, a);                      /* freed here (ASan checks) */
+  gpx_ds_release(c, d);
+  gpx_ds_release(c, f);
+  gpx_ds_cache_free(c);
+}
+END_TEST
+
+/* TLS material left in $TMPDIR by a plugin process that no longer runs is
+   swept; a live process's is kept (issue 10, problem 8). */
+START_TEST(stale_tls_dirs_are_swept) {
+  char tmp[] = "/tmp/gpx-check-tls-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(tmp));
+  char dead[300], live[300], other[300], file[400];
+  /* pid 2^22+7 is above the default pid_max: no such process */
+  snprintf(dead, sizeof dead, "%s/gpx-tls-4194311-AbC123", tmp);
+  snprintf(live, sizeof live, "%s/gpx-tls-1-XyZ789", tmp); /* init lives */
+  snprintf(other, sizeof other, "%s/gpx-tls-4194311-AbC123-not-ours", tmp);
+  ck_assert_int_eq(mkdir(dead, 0700), 0);
+  ck_assert_int_eq(mkdir(live, 0700), 0);
+  ck_assert_int_eq(mkdir(other, 0700), 0);
+  snprintf(file, sizeof file, "%s/client.key", dead);
+  FILE *fp = fopen(file, "w");
+  ck_assert_ptr_nonnull(fp);
+  fputs("secret", fp);
+  fclose(fp);
+  ck_assert_int_eq(gpx_ds_sweep_tls_dirs(tmp), 1);
+  struct stat st;
+  ck_assert_int_ne(stat(dead, &st), 0);
+  ck_assert_int_eq(stat(live, &st), 0);
+  ck_assert_int_eq(stat(other, &st), 0);
+  rmdir(live);
+  rmdir(other);
+  rmdir(tmp);
+}
+END_TEST
+
 static Suite *ds_suite(void) {
   Suite *s = suite_create("ds");
   TCase *tc = tcase_create("settings");
@@ -147,6 +221,8 @@ static Suite *ds_suite(void) {
   tcase_add_loop_test(tc, bad_values_name_the_field, 0, (int)(sizeof bad / sizeof bad[0]));
   tcase_add_test(tc, secrets_only_from_secure_map);
   tcase_add_test(tc, cache_versions_by_last_updated);
+  tcase_add_test(tc, cache_keeps_the_newest_version);
+  tcase_add_test(tc, stale_tls_dirs_are_swept);
   suite_add_tcase(s, tc);
   return s;
 }

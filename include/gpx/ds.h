@@ -116,12 +116,23 @@ typedef struct gpx_ds_instance {
   int64_t updated_ms;
   int refs;            /* guarded by the cache mutex */
   int retired;         /* replaced by a newer version; freed at refs == 0 */
+  double last_used;    /* monotonic seconds of the last acquire (eviction) */
   char tls_dir[256];   /* temp dir holding TLS files written from secrets */
 } gpx_ds_instance;
 
 typedef struct gpx_ds_cache gpx_ds_cache;
 
+/** Instances unused this long are dropped with their pools (a deleted data source). */
+#define GPX_DS_EVICT_SECONDS 3600
+
 int gpx_ds_cache_new(gpx_ds_cache **out);
+
+/**
+ * Remove the TLS directories (gpx-tls-<pid>-XXXXXX in tmpdir, default
+ * $TMPDIR or /tmp) that a plugin process which no longer runs left behind
+ * (SIGKILL, a crash); called once at start-up. Returns how many.
+ */
+int gpx_ds_sweep_tls_dirs(const char *tmpdir);
 void gpx_ds_cache_free(gpx_ds_cache *c);
 
 /**

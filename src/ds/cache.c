@@ -10,7 +10,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gpx/ds.h"
@@ -34,17 +37,44 @@ int gpx_ds_cache_new(gpx_ds_cache **out) {
   return GPX_OK;
 }
 
+static void gpx__remove_tls_dir(const char *dir) {
+  const char *files[] = {"ca.pem", "client.pem", "client.key"};
+  char p[400];
+  for (int k = 0; k < 3; k++) {
+    snprintf(p, sizeof p, "%s/%s", dir, files[k]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
+int gpx_ds_sweep_tls_dirs(const char *tmpdir) {
+  const char *tmp = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
+  if (tmp == NULL || *tmp == '\0') tmp = "/tmp";
+  DIR *d = opendir(tmp);
+  if (d == NULL) return 0;
+  int removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    int pid = 0, used = 0;
+    if (sscanf(e->d_name, "gpx-tls-%d-%*6[A-Za-z0-9]%n", &pid, &used) != 1 || used == 0 || e->d_name[used] ||
+        pid <= 0 || pid == (int)getpid())
+      continue;
+    /* a live process (ours or another plugin's) keeps its directory */
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", tmp, e->d_name);
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) continue;
+    gpx__remove_tls_dir(dir);
+    removed++;
+  }
+  closedir(d);
+  return removed;
+}
+
 static void gpx__inst_free(gpx_ds_instance *i) {
   gpx_pg_pool_free(i->pool);
-  if (i->tls_dir[0]) {
-    const char *files[] = {"ca.pem", "client.pem", "client.key"};
-    char p[400];
-    for (int k = 0; k < 3; k++) {
-      snprintf(p, sizeof p, "%s/%s", i->tls_dir, files[k]);
-      unlink(p);
-    }
-    rmdir(i->tls_dir);
-  }
+  if (i->tls_dir[0]) gpx__remove_tls_dir(i->tls_dir);
   gpx_ds_settings_reset(&i->settings);
   free(i);
 }
@@ -88,7 +118,8 @@ static int gpx__inst_new(const gpx_ds_source *dsi, const char *key,
     /* libpq reads TLS material only from files: write the secrets to a
        private (0700) directory that lives as long as this instance. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(i->tls_dir, sizeof i->tls_dir, "%s/gpx-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    /* the pid in the name lets a later process sweep what a killed one left */
+    snprintf(i->tls_dir, sizeof i->tls_dir, "%s/gpx-tls-%d-XXXXXX", tmp && *tmp ? tmp : "/tmp", (int)getpid());
     if (mkdtemp(i->tls_dir) == NULL) {
       i->tls_dir[0] = '\0';
       rc = gpx_error_set(err, EIO, "cannot create a private directory for TLS material");
@@ -106,6 +137,41 @@ static int gpx__inst_new(const gpx_ds_source *dsi, const char *key,
   return GPX_OK;
 }
 
+/* The cached instance of uid, or NULL; caller holds the lock. */
+static gpx__node **gpx__find(gpx_ds_cache *c, const char *key) {
+  for (gpx__node **pp = &c->head; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->inst->uid, key) == 0) return pp;
+  return NULL;
+}
+
+static double gpx__now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Unlink node *pp and retire its instance: freed now if unused, else by
+   the last gpx_ds_release (its pool closes once its queries finish).
+   Caller holds the lock; returns the instance to free after unlocking. */
+static gpx_ds_instance *gpx__retire(gpx__node **pp) {
+  gpx__node *dead = *pp;
+  gpx_ds_instance *i = dead->inst;
+  *pp = dead->next;
+  free(dead);
+  i->retired = 1;
+  return i->refs == 0 ? i : NULL;
+}
+
+/* Instances nobody used for GPX_DS_EVICT_SECONDS (a deleted data source,
+   an org gone) are dropped with their pools. Caller holds the lock. */
+static void gpx__evict_idle(gpx_ds_cache *c, double now, gpx_ds_instance **to_free, size_t cap, size_t *n) {
+  for (gpx__node **pp = &c->head; *pp && *n < cap;) {
+    gpx_ds_instance *i = (*pp)->inst;
+    if (i->refs == 0 && now - i->last_used > GPX_DS_EVICT_SECONDS) to_free[(*n)++] = gpx__retire(pp);
+    else pp = &(*pp)->next;
+  }
+}
+
 int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *dsi, gpx_ds_instance **out, gpx_error *err) {
   *out = NULL;
   if (dsi == NULL)
@@ -113,51 +179,57 @@ int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *dsi, gpx_ds_instance **
   char key[128];
   if (dsi->uid && dsi->uid[0]) snprintf(key, sizeof key, "%s", dsi->uid);
   else snprintf(key, sizeof key, "id:%lld", (long long)dsi->id);
+  gpx_ds_instance *to_free[9] = {0};
+  size_t nfree = 0;
+  double now = gpx__now();
   pthread_mutex_lock(&c->mu);
-  for (gpx__node **pp = &c->head; *pp; pp = &(*pp)->next) {
-    gpx_ds_instance *i = (*pp)->inst;
-    if (strcmp(i->uid, key) != 0) continue;
-    if (i->updated_ms == dsi->updated_ms) {
-      i->refs++;
-      pthread_mutex_unlock(&c->mu);
-      *out = i;
-      return GPX_OK;
-    }
-    /* Settings changed: retire the old version. */
-    gpx__node *dead = *pp;
-    *pp = dead->next;
-    i->retired = 1;
-    if (i->refs == 0) gpx__inst_free(i);
-    free(dead);
-    break;
+  gpx__evict_idle(c, now, to_free, 8, &nfree);
+  gpx__node **pp = gpx__find(c, key);
+  /* The newest settings win: a request with an older lastUpdatedMS (another
+     Grafana replica mid-rollout) is answered with the newer instance
+     instead of replacing it back and forth, each time with a new pool. */
+  gpx_ds_instance *hit = pp && (*pp)->inst->updated_ms >= dsi->updated_ms ? (*pp)->inst : NULL;
+  if (hit) {
+    hit->refs++;
+    hit->last_used = now;
   }
   pthread_mutex_unlock(&c->mu);
-  /* Parse outside the lock; two racing creators are resolved below. */
+  for (size_t k = 0; k < nfree; k++) gpx__inst_free(to_free[k]);
+  if (hit) {
+    *out = hit;
+    return GPX_OK;
+  }
+  /* Parse and open outside the lock; racing creators are resolved below. */
   gpx_ds_instance *fresh = NULL;
   int rc = gpx__inst_new(dsi, key, &fresh, err);
   if (rc != GPX_OK) return rc;
+  gpx_ds_instance *loser = NULL;
   pthread_mutex_lock(&c->mu);
-  for (gpx__node *n = c->head; n; n = n->next) {
-    if (strcmp(n->inst->uid, key) == 0 && n->inst->updated_ms == dsi->updated_ms) {
-      n->inst->refs++;
+  pp = gpx__find(c, key);
+  if (pp && (*pp)->inst->updated_ms >= fresh->updated_ms) {
+    /* another request installed this version, or a newer one, meanwhile */
+    hit = (*pp)->inst;
+    hit->refs++;
+    hit->last_used = now;
+    loser = fresh;
+  } else {
+    gpx__node *n = calloc(1, sizeof *n);
+    if (n == NULL) {
       pthread_mutex_unlock(&c->mu);
       gpx__inst_free(fresh);
-      *out = n->inst;
-      return GPX_OK;
+      return gpx_error_set(err, ENOMEM, "out of memory");
     }
+    if (pp) loser = gpx__retire(pp); /* an older version: retired, one version per uid */
+    n->inst = fresh;
+    n->next = c->head;
+    c->head = n;
+    fresh->refs = 1;
+    fresh->last_used = now;
+    hit = fresh;
   }
-  gpx__node *n = calloc(1, sizeof *n);
-  if (n == NULL) {
-    pthread_mutex_unlock(&c->mu);
-    gpx__inst_free(fresh);
-    return gpx_error_set(err, ENOMEM, "out of memory");
-  }
-  n->inst = fresh;
-  n->next = c->head;
-  c->head = n;
-  fresh->refs = 1;
   pthread_mutex_unlock(&c->mu);
-  *out = fresh;
+  if (loser) gpx__inst_free(loser);
+  *out = hit;
   return GPX_OK;
 }
 

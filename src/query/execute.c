@@ -127,6 +127,28 @@ int gpx_qrun_fail_pg(gpx_qrun *r, const gpx_pg_error *pe) {
   return gpx_query_fail(r->out, EIO, e.status, e.source, "%s", e.message);
 }
 
+int gpx_qrun_group(gpx_qrun *r, const char *name, gpx_qgroup **out) {
+  *out = gpx_groups_get(&r->groups, name);
+  if (*out) return GPX_OK;
+  if (!r->groups.full) return gpx_qrun_fail(r, ENOMEM, "groups", NULL);
+  return gpx_query_fail(r->out, E2BIG, 400, "plugin",
+                        "groupBy %s: more than %zu groups (at most %d points per query: groups × maxDataPoints %lld); "
+                        "narrow the filters or lower maxDataPoints",
+                        gpx_group_label(r->q->group_by), r->groups.max, GPX_QUERY_MAX_POINTS,
+                        (long long)r->q->max_points);
+}
+
+int gpx_qrun_ensure_ungrouped(gpx_qrun *r) {
+  gpx_qgroup *g;
+  return r->q->group_by == GPX_GROUP_NONE ? gpx_qrun_group(r, NULL, &g) : GPX_OK;
+}
+
+int gpx_qrun_cancelled(gpx_qrun *r) {
+  if (r->sess.cancelled == NULL || !r->sess.cancelled(r->sess.cancel_arg)) return 0;
+  gpx_query_fail(r->out, ECANCELED, 499, "plugin", "request cancelled");
+  return 1;
+}
+
 int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail) {
   if (code == ENOMEM) detail = "out of memory";
   return gpx_query_fail(r->out, code ? code : EINVAL, 500, "plugin", "%s: %s", what, detail && *detail ? detail : strerror(code));
@@ -188,6 +210,9 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
   r.s = s;
   r.q = &q;
   r.out = out;
+  /* bounded work: groups × points held at once */
+  r.groups.max = (size_t)(GPX_QUERY_MAX_POINTS / (q.max_points > 0 ? q.max_points : 1));
+  if (r.groups.max < 1) r.groups.max = 1;
   if (r.kind->flags & GPX_QKIND_NO_DATASOURCE) {
     r.kind->run(&r);
   } else if (inst == NULL) {

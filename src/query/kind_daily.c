@@ -14,9 +14,7 @@ typedef int (*gpx__daily_frame_fn)(gpx_qrun *r, const gpx_qgroup *g, const gpx_d
    P&L needs no E(from): no aggregate over the history before the range
    (the daily returns computed alongside are not shown). */
 static int gpx__run(gpx_qrun *r, gpx__daily_frame_fn frame) {
-  int rc = GPX_OK;
-  if (r->q->group_by == GPX_GROUP_NONE && gpx_groups_get(&r->groups, NULL) == NULL)
-    rc = gpx_qrun_fail(r, ENOMEM, "daily", NULL);
+  int rc = gpx_qrun_ensure_ungrouped(r);
   if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
   if (rc == GPX_OK) rc = gpx_qrun_load_daily(r);
   if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "daily", NULL);

@@ -9,8 +9,7 @@ int gpx_kind_slippage_run(gpx_qrun *r) {
   gpx_pg_error pe;
   int rc = gpx_qrun_load_slippage(r, gpx_query_bucket_ns(r->q), 1, &pe);
   if (rc != GPX_OK) return pe.status != GPX_PG_OK ? gpx_qrun_fail_pg(r, &pe) : rc;
-  if (r->q->group_by == GPX_GROUP_NONE && gpx_groups_get(&r->groups, NULL) == NULL)
-    return gpx_qrun_fail(r, ENOMEM, "slippage", NULL);
+  if ((rc = gpx_qrun_ensure_ungrouped(r)) != GPX_OK) return rc;
   if ((rc = gpx_groups_order(&r->groups)) != GPX_OK) return gpx_qrun_fail(r, rc, "slippage", NULL);
   for (size_t i = 0; i < r->groups.n && rc == GPX_OK; i++) {
     const gpx_qgroup *g = &r->groups.g[i];

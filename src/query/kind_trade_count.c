@@ -21,8 +21,9 @@ int gpx_kind_trade_count_run(gpx_qrun *r) {
   int64_t nb = range / w + (range % w != 0);
   if (nb < 1) nb = 1;
   int rc = gpx_qrun_each_row(r, &gpx_stmt_buckets, w, gpx__row, NULL);
-  if (rc == GPX_OK && r->q->group_by == GPX_GROUP_NONE && gpx_groups_get(&r->groups, NULL) == NULL) rc = ENOMEM;
-  if (rc == GPX_OK) rc = gpx_groups_order(&r->groups);
+  if (rc == GPX_OK) rc = gpx_qrun_ensure_ungrouped(r);
+  if (rc != GPX_OK) return rc;
+  rc = gpx_groups_order(&r->groups);
   int64_t *ts = rc == GPX_OK ? malloc((size_t)nb * sizeof *ts) : NULL;
   double *v = ts ? malloc((size_t)nb * sizeof *v) : NULL;
   if (rc == GPX_OK && v == NULL) rc = ENOMEM;

@@ -15,15 +15,24 @@ static gpx_field_type gpx__type(gpx_dec d) {
   return d == GPX_DEC_TIME ? GPX_FIELD_TIME : d == GPX_DEC_TEXT ? GPX_FIELD_STRING : GPX_FIELD_FLOAT64;
 }
 
-static int gpx__row(const gpx_stmt *st, const PGresult *res, int i, gpx_field **fl, gpx_error *err) {
+static int gpx__row(const gpx_stmt *st, const PGresult *res, int i, gpx_field **fl, int64_t *out_of_range,
+                    gpx_error *err) {
   int rc = GPX_OK;
   for (int c = 0; c < GPX__SHOWN && rc == GPX_OK; c++) {
     if (gpx_stmt_isnull(st, res, i, c)) {
       rc = gpx_field_append_null(fl[c], err);
       continue;
     }
+    int64_t ns;
     switch (st->def->cols[c].dec) {
-      case GPX_DEC_TIME: rc = gpx_field_append_time(fl[c], gpx_stmt_i64(st, res, i, c), err); break;
+      case GPX_DEC_TIME:
+        if (gpx_stmt_time(st, res, i, c, &ns)) {
+          rc = gpx_field_append_time(fl[c], ns, err);
+        } else {
+          (*out_of_range)++; /* e.g. opened_at 'infinity': shown empty, with a notice */
+          rc = gpx_field_append_null(fl[c], err);
+        }
+        break;
       case GPX_DEC_TEXT: {
         size_t len;
         const char *v = gpx_stmt_text(st, res, i, c, &len);
@@ -72,13 +81,21 @@ int gpx_kind_trades_run(gpx_qrun *r) {
     else if (c == GPX_TR_FEES || c == GPX_TR_PNL) rc = gpx_field_set_unit(fl[c], cur, &err);
     else if (c == GPX__SHOWN) rc = gpx_field_set_unit(fl[c], "suffix: bps", &err);
   }
-  for (int i = 0; i < n && rc == GPX_OK; i++) rc = gpx__row(&st, res, i, fl, &err);
+  int64_t out_of_range = 0;
+  for (int i = 0; i < n && rc == GPX_OK; i++) rc = gpx__row(&st, res, i, fl, &out_of_range, &err);
   PQclear(res);
   gpx_stmt_reset(&st);
   if (rc == GPX_OK && cut) {
     char msg[160];
     snprintf(msg, sizeof msg, "Showing the newest %lld trades; more match the range and filters (row limit).",
              (long long)r->q->limit);
+    rc = gpx_frame_add_notice(&f, GPX_NOTICE_WARNING, msg, &err);
+  }
+  if (rc == GPX_OK && out_of_range) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "%lld timestamps lie outside what a frame can carry (1677-09-22 to 2262-04-11, e.g. 'infinity') "
+             "and are shown empty.", (long long)out_of_range);
     rc = gpx_frame_add_notice(&f, GPX_NOTICE_WARNING, msg, &err);
   }
   return gpx_qrun_finish_frame(r, &f, rc, &err);

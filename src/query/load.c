@@ -13,6 +13,7 @@
 */
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "query_int.h"
 
@@ -25,8 +26,9 @@ int gpx_qrun_each_row(gpx_qrun *r, const gpx_stmt_def *def, int64_t width_ns, gp
   if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, def->name, "building the statement failed");
   else rc = gpx_qrun_exec(r, &st, &res);
   for (int i = 0; rc == GPX_OK && i < PQntuples(res); i++) {
-    gpx_qgroup *g = gpx_groups_get(&r->groups, gpx_stmt_group(&st, res, i));
-    rc = g == NULL ? gpx_qrun_fail(r, ENOMEM, def->name, NULL) : fn(r, g, &st, res, i, arg);
+    gpx_qgroup *g;
+    if ((i & 4095) == 4095 && gpx_qrun_cancelled(r)) rc = ECANCELED;
+    else if ((rc = gpx_qrun_group(r, gpx_stmt_group(&st, res, i), &g)) == GPX_OK) rc = fn(r, g, &st, res, i, arg);
   }
   PQclear(res);
   gpx_stmt_reset(&st);
@@ -41,9 +43,7 @@ static int gpx__row_base(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const P
 
 int gpx_qrun_load_base(gpx_qrun *r) {
   int rc = gpx_qrun_each_row(r, &gpx_stmt_base, 0, gpx__row_base, NULL);
-  if (rc == GPX_OK && r->q->group_by == GPX_GROUP_NONE && gpx_groups_get(&r->groups, NULL) == NULL)
-    rc = gpx_qrun_fail(r, ENOMEM, "base", NULL);
-  return rc;
+  return rc == GPX_OK ? gpx_qrun_ensure_ungrouped(r) : rc;
 }
 
 static int gpx__push(gpx_qrun *r, gpx_qgroup *g, int64_t ts, double v, int64_t n) {
@@ -72,6 +72,7 @@ int gpx_qrun_load_trades(gpx_qrun *r) { return gpx_qrun_each_row(r, &gpx_stmt_tr
 
 typedef struct gpx__stream_ctx {
   gpx_qrun *r;
+  struct timespec deadline; /* the whole stream, not each FETCH, within the query timeout */
   const gpx_stmt *st;
   gpx_qgroup *cur;
   int64_t bucket_ns;
@@ -101,14 +102,22 @@ static int gpx__flush(gpx__stream_ctx *sc, size_t *k) {
    by group, so a group's trades are contiguous. */
 static int gpx__on_chunk(const PGresult *res, void *arg) {
   gpx__stream_ctx *sc = arg;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (now.tv_sec > sc->deadline.tv_sec || (now.tv_sec == sc->deadline.tv_sec && now.tv_nsec > sc->deadline.tv_nsec)) {
+    /* statement_timeout bounds each FETCH; this bounds them all together */
+    sc->rc = gpx_query_fail(sc->r->out, ETIMEDOUT, 504, "downstream", "query timed out after %d s",
+                            sc->r->s->query_timeout_s);
+    return 1;
+  }
+  if (gpx_qrun_cancelled(sc->r)) return sc->rc = ECANCELED, 1;
   int n = PQntuples(res);
   size_t k = 0;
   for (int i = 0; i < n; i++) {
     const char *name = gpx_stmt_group(sc->st, res, i);
     if (sc->cur == NULL || (name && (sc->cur->name == NULL || strcmp(sc->cur->name, name) != 0))) {
       if (gpx__flush(sc, &k)) return 1;
-      sc->cur = gpx_groups_get(&sc->r->groups, name);
-      if (sc->cur == NULL) return sc->rc = gpx_error_set(&sc->err, ENOMEM, "out of memory"), 1;
+      if ((sc->rc = gpx_qrun_group(sc->r, name, &sc->cur)) != GPX_OK) return 1; /* the run is failed */
       sc->rc = gpx__curve_start(sc->r, sc->cur, sc->bucket_ns, sc->per_trade_max, &sc->err);
       if (sc->rc) return 1;
     }
@@ -128,12 +137,15 @@ int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max)
     return gpx_qrun_fail(r, rc ? rc : ENOMEM, "trade stream", "building the statement failed");
   }
   sc->r = r;
+  clock_gettime(CLOCK_MONOTONIC, &sc->deadline);
+  sc->deadline.tv_sec += r->s->query_timeout_s;
   sc->st = &st;
   sc->bucket_ns = bucket_ns;
   sc->per_trade_max = per_trade_max;
   gpx_pg_error pe;
   rc = gpx_qrun_stream(r, &st, 65536, gpx__on_chunk, sc, &pe);
   if (rc != GPX_OK) rc = sc->rc != GPX_OK ? gpx_qrun_fail(r, sc->rc, "curve", sc->err.msg) : gpx_qrun_fail_pg(r, &pe);
+  /* (gpx_qrun_fail keeps an error the chunk callback recorded first) */
   free(sc);
   gpx_stmt_reset(&st);
   /* groups with no trade in the range still get their (flat) curve */
@@ -219,11 +231,8 @@ int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg
   gpx__slip_row *rows = calloc(n ? (size_t)n : 1, sizeof *rows);
   if (rows == NULL && rc == GPX_OK) rc = gpx_qrun_fail(r, ENOMEM, "slippage", NULL);
   for (int i = 0; i < n && rc == GPX_OK; i++) {
-    gpx_qgroup *g = gpx_groups_get(&r->groups, gpx_stmt_group(&st, res, i));
-    if (g == NULL) {
-      rc = gpx_qrun_fail(r, ENOMEM, "slippage", NULL);
-      break;
-    }
+    gpx_qgroup *g;
+    if ((rc = gpx_qrun_group(r, gpx_stmt_group(&st, res, i), &g)) != GPX_OK) break;
     rows[i].g = (size_t)(g - r->groups.g);
     gpx_side side = gpx_side_parse(gpx_stmt_text(&st, res, i, GPX_SL_SIDE, NULL));
     rows[i].b = gpx_stmt_i64(&st, res, i, GPX_SL_B);

@@ -187,10 +187,16 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     } else {
       q->from_ms = pq->from_ms;
       q->to_ms = pq->to_ms;
+      /* Frames carry nanoseconds in an int64: 1677-09-21 to 2262-04-11, and
+         bucket arithmetic needs to − from in nanoseconds too. */
+      const int64_t lim = INT64_MAX / 1000000 - 1;
       if (q->to_ms < q->from_ms) rc = gpx_error_set(err, EINVAL, "timeRange: from is after to");
-      /* Keep timestamps inside what ns-precision frames can carry. */
-      else if (q->from_ms < -(INT64_C(9) << 40) || q->to_ms > (INT64_C(9) << 40))
-        rc = gpx_error_set(err, EINVAL, "timeRange: out of supported range");
+      else if (q->from_ms < -lim || q->to_ms > lim)
+        rc = gpx_error_set(err, EINVAL,
+                           "timeRange: %lld..%lld ms is outside the representable range (1677-09-22 to 2262-04-11 UTC)",
+                           (long long)q->from_ms, (long long)q->to_ms);
+      else if (q->to_ms - q->from_ms > lim)
+        rc = gpx_error_set(err, EINVAL, "timeRange: spans more than 292 years");
     }
     q->interval_ms = pq->interval_ms > 0 ? pq->interval_ms : 1000;
     q->max_points = pq->max_points > 0 ? pq->max_points : 1000;

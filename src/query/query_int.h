@@ -117,6 +117,8 @@ void gpx_stmt_reset(gpx_stmt *st);
 /* Readers: c is the column's index in def->cols; NULL → NaN / 0 / NULL. */
 double gpx_stmt_num(const gpx_stmt *st, const PGresult *res, int row, int c);
 int64_t gpx_stmt_i64(const gpx_stmt *st, const PGresult *res, int row, int c);
+/** A timestamp column in epoch ns: 1 when present and representable (1677–2262), else 0 with *ns = 0. */
+int gpx_stmt_time(const gpx_stmt *st, const PGresult *res, int row, int c, int64_t *ns);
 /** Text column: NULL when SQL NULL; *len its length. */
 const char *gpx_stmt_text(const gpx_stmt *st, const PGresult *res, int row, int c, size_t *len);
 int gpx_stmt_isnull(const gpx_stmt *st, const PGresult *res, int row, int c);
@@ -177,9 +179,12 @@ typedef struct gpx_groups {
   size_t n, cap;
   uint32_t *slots;   /* open addressing: group index + 1, 0 = empty */
   size_t nslots;
+  size_t max;        /* most groups a run may hold (0 = no limit) */
+  int full;          /* set when a new group was refused because of max */
 } gpx_groups;
 
-/** The group called name (NULL = the ungrouped one), created if new; NULL on ENOMEM. */
+/** The group called name (NULL = the ungrouped one), created if new; NULL
+    on ENOMEM or when max groups exist already (then full is set). */
 gpx_qgroup *gpx_groups_get(gpx_groups *gs, const char *name);
 /** Sort groups by name and each group's rows by time and day. */
 int gpx_groups_order(gpx_groups *gs);
@@ -204,6 +209,16 @@ typedef struct gpx_qrun {
   int64_t *day_start_ms; /* index: day - first_day */
   size_t n_days;
 } gpx_qrun;
+
+/** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */
+#define GPX_QUERY_MAX_POINTS 2000000
+/** The run's group called name (NULL = ungrouped), created if new; fails the
+    run (400 when there are too many groups, 500 on ENOMEM) and returns its code. */
+int gpx_qrun_group(gpx_qrun *r, const char *name, gpx_qgroup **out);
+/** Ungrouped queries have their one group even when no row arrives. */
+int gpx_qrun_ensure_ungrouped(gpx_qrun *r);
+/** 1 once the caller went away; a long loop checks it every few thousand rows. */
+int gpx_qrun_cancelled(gpx_qrun *r);
 
 /** Record the statement for executedQueryString and run it (binary results); fails the run on error. */
 int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res);

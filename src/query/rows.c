@@ -40,13 +40,28 @@ double gpx_stmt_num(const gpx_stmt *st, const PGresult *res, int row, int c) {
   }
 }
 
+int gpx_stmt_time(const gpx_stmt *st, const PGresult *res, int row, int c, int64_t *ns) {
+  int col = gpx__at(st, c);
+  *ns = 0;
+  if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8) return 0;
+  /* µs since 2000-01-01 → ns since 1970; ±infinity and years past 2262
+     do not fit and read as absent */
+  int64_t us = gpx_pg_get_int8(res, row, col), t;
+  if (__builtin_add_overflow(us, INT64_C(946684800000000), &t) || __builtin_mul_overflow(t, 1000, ns)) {
+    *ns = 0;
+    return 0;
+  }
+  return 1;
+}
+
 int64_t gpx_stmt_i64(const gpx_stmt *st, const PGresult *res, int row, int c) {
   int col = gpx__at(st, c);
   if (PQgetisnull(res, row, col)) return 0;
+  int64_t ns;
   switch (st->def->cols[c].dec) {
     case GPX_DEC_I8: return PQgetlength(res, row, col) == 8 ? gpx_pg_get_int8(res, row, col) : 0;
     case GPX_DEC_I4: return gpx__i4(res, row, col);
-    case GPX_DEC_TIME: return PQgetlength(res, row, col) == 8 ? gpx_pg_get_timestamptz_ns(res, row, col) : 0;
+    case GPX_DEC_TIME: return gpx_stmt_time(st, res, row, c, &ns) ? ns : 0;
     default: return 0;
   }
 }
@@ -97,6 +112,10 @@ gpx_qgroup *gpx_groups_get(gpx_groups *gs, const char *name) {
     size_t k = gpx__hash(name) & (gs->nslots - 1);
     for (; gs->slots[k]; k = (k + 1) & (gs->nslots - 1))
       if (gpx__same(gs->g[gs->slots[k] - 1].name, name)) return &gs->g[gs->slots[k] - 1];
+  }
+  if (gs->max && gs->n >= gs->max) {
+    gs->full = 1;
+    return NULL;
   }
   if (gs->n == gs->cap) {
     size_t cap = gs->cap ? gs->cap * 2 : 8;

@@ -336,7 +336,7 @@ int gpx_sql_days(gpx_stmt *st, const gpx_query *q) {
       " / 1000))::date - DATE '1970-01-01')::int4 AS l, (timezone($1::text, now())::date - DATE '1970-01-01')::int4 AS t)"
       " SELECT d::int4 AS d, r.t AS t,"
       " (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8 AS start_ms"
-      " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 36600))) AS d ORDER BY d"));
+      " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 200000))) AS d ORDER BY d"));
   return GPX_OK;
 }
 

@@ -16,6 +16,11 @@
 #include "gpx/log.h"
 #include "gpx/svc.h"
 
+/* Queries answered per request; a request with more gets a 400 for each
+   query past the limit (bounded work per request, issue 10). Grafana sends
+   one request per panel; a panel has a handful of queries. */
+#define GPX_MAX_QUERIES_PER_REQUEST 100
+
 static double gpx__now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -75,7 +80,11 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
     const Pluginv2__DataQuery *q = in->queries[i];
     gpx_query_result_init(&res[i]);
     double t0 = gpx__now();
-    gpx__answer(app, ctx, in->plugincontext, q, &res[i]);
+    if (i >= GPX_MAX_QUERIES_PER_REQUEST)
+      gpx_query_fail(&res[i], E2BIG, 400, "plugin", "too many queries in one request (%zu; at most %d are answered)", n,
+                     GPX_MAX_QUERIES_PER_REQUEST);
+    else
+      gpx__answer(app, ctx, in->plugincontext, q, &res[i]);
     gpx_query_stats_record(&app->qstats, res[i].kind, res[i].error.status, gpx__now() - t0);
     if (res[i].error.status >= 500) {
       json_t *f = json_pack("{s:s, s:i, s:s}", "refId", q->refid ? q->refid : "", "status", res[i].error.status,

@@ -91,7 +91,8 @@ type Plugin struct {
 
 // Options tune a launch.
 type Options struct {
-	Env []string // extra environment, e.g. "GPX_TEST_QUERIES=1"
+	Env    []string // extra environment, e.g. "GPX_TEST_QUERIES=1"
+	Binary string   // the plugin binary; default BinaryPath()
 }
 
 // connCapture is a GRPCPlugin whose client side just keeps the connection,
@@ -134,6 +135,9 @@ func Launch(t testing.TB, opts Options) *Plugin {
 // LaunchE is Launch for programs (make demo, make bench); call p.Client.Kill().
 func LaunchE(opts Options) (*Plugin, error) {
 	bin := BinaryPath()
+	if opts.Binary != "" {
+		bin = opts.Binary
+	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("plugin binary missing (%v): run `make build` first", err)
 	}

@@ -62,6 +62,8 @@ func baselines(from, to time.Time, width int64) map[string]string {
 		    (SELECT sum(p) FILTER (WHERE p > 0) / abs(sum(p) FILTER (WHERE p < 0)) FROM t),
 		    (SELECT avg(ret) / stddev_samp(ret) * sqrt(252) FROM r), (SELECT mdd FROM dd)`, tf, before),
 		"trades": fmt.Sprintf("SELECT * FROM trades WHERE %s ORDER BY closed_at DESC LIMIT 1000", tf),
+		"trade_count": fmt.Sprintf(`SELECT to_timestamp(floor(extract(epoch FROM closed_at) / %[1]d) * %[1]d) AS time,
+		  count(*) AS trade_count FROM trades WHERE %[2]s GROUP BY 1 ORDER BY 1`, width/1000, tf),
 	}
 }
 
@@ -99,34 +101,72 @@ func main() {
 		die("%v", err)
 	}
 	defer p.Client.Kill()
+	// BENCH_COMPARE_BIN: an older build of the plugin, timed in the same run,
+	// interleaved run by run with this one (same Postgres, same caches), so
+	// a redesign's cost shows as a ratio free of the machine's drift.
+	var old *harness.Plugin
+	if bin := os.Getenv("BENCH_COMPARE_BIN"); bin != "" {
+		if old, err = harness.LaunchE(harness.Options{Binary: bin}); err != nil {
+			die("compare binary: %v", err)
+		}
+		defer old.Client.Kill()
+	}
 	from, to := start, start.AddDate(0, 0, days)
 	const maxPoints = 1000
 	width := to.Sub(from).Milliseconds() / maxPoints
 	pctx := harness.PluginContext("bench", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600}), pgfix.Secure(), 1)
-	types := []string{"equity", "pnl", "returns", "drawdown", "daily_pnl", "pnl_distribution", "slippage", "stats", "trades"}
+	types := []string{"equity", "pnl", "returns", "drawdown", "daily_pnl", "pnl_distribution", "slippage", "stats", "trades",
+		"trade_count"}
+	if v := os.Getenv("BENCH_TYPES"); v != "" { // e.g. BENCH_TYPES=trades,stats
+		types = strings.Split(v, ",")
+	}
 	base := baselines(from, to, width)
 
-	fmt.Printf("\n| query type | plugin median (ms) | SQL median (ms) | plugin / SQL | target |\n|---|---:|---:|---:|---:|\n")
+	if old != nil {
+		fmt.Printf("\n| query type | plugin median (ms) | SQL median (ms) | plugin / SQL | compared build (ms) | compared / SQL | plugin / compared | target |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		fmt.Printf("\n| query type | plugin median (ms) | SQL median (ms) | plugin / SQL | target |\n|---|---:|---:|---:|---:|\n")
+	}
 	var out strings.Builder
 	for _, qt := range types {
 		js, _ := json.Marshal(map[string]any{"refId": "A", "queryType": qt})
 		q := &pluginv2.DataQuery{RefId: "A", Json: js, MaxDataPoints: maxPoints, IntervalMS: width,
 			TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
-		var pl []time.Duration
-		for i := 0; i < runs+1; i++ { // first run warms caches and the pool
+		// time one QueryData; ok false when the build does not know the kind
+		timeOne := func(pp *harness.Plugin) (time.Duration, bool) {
 			c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
 			s := time.Now()
-			res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{q}})
-			cancel()
+			res, err := pp.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{q}})
 			if err != nil {
 				die("%s: %v", qt, err)
 			}
+			d := time.Since(s)
 			r, err := backend.FromProto().QueryDataResponse(res)
-			if err != nil || r.Responses["A"].Error != nil {
-				die("%s: %v %v", qt, err, r.Responses["A"].Error)
+			if err != nil {
+				die("%s: %v", qt, err)
 			}
+			if e := r.Responses["A"].Error; e != nil {
+				if pp == old && strings.Contains(e.Error(), "unknown query type") {
+					return 0, false
+				}
+				die("%s: %v", qt, e)
+			}
+			return d, true
+		}
+		var pl, ol []time.Duration
+		oldKnows := old != nil
+		for i := 0; i < runs+1; i++ { // first run warms caches and the pool
+			d, _ := timeOne(p)
 			if i > 0 {
-				pl = append(pl, time.Since(s))
+				pl = append(pl, d)
+			}
+			if oldKnows {
+				d, ok := timeOne(old)
+				oldKnows = ok
+				if i > 0 && ok {
+					ol = append(ol, d)
+				}
 			}
 		}
 		sql := base[qt]
@@ -155,8 +195,19 @@ func main() {
 		}
 		ratio := float64(median(pl)) / float64(median(sq))
 		line := fmt.Sprintf("| %s | %.1f | %.1f | %.2f | ≤ %s |\n", qt, float64(median(pl))/1e6, float64(median(sq))/1e6, ratio, target)
+		if old != nil && len(ol) > 0 {
+			oratio := float64(median(ol)) / float64(median(sq))
+			line = fmt.Sprintf("| %s | %.1f | %.1f | %.2f | %.1f | %.2f | %.2f | ≤ %s |\n", qt, float64(median(pl))/1e6,
+				float64(median(sq))/1e6, ratio, float64(median(ol))/1e6, oratio, float64(median(pl))/float64(median(ol)), target)
+		} else if old != nil {
+			line = fmt.Sprintf("| %s | %.1f | %.1f | %.2f | n/a | n/a | n/a | ≤ %s |\n", qt, float64(median(pl))/1e6,
+				float64(median(sq))/1e6, ratio, target)
+		}
 		fmt.Print(line)
 		out.WriteString(line)
 	}
 	fmt.Printf("\nplugin peak RSS (VmHWM): %s; current RSS: %s\n", harness.ReadStatus(p.Pid, "VmHWM"), harness.ReadStatus(p.Pid, "VmRSS"))
+	if old != nil {
+		fmt.Printf("compared build peak RSS (VmHWM): %s\n", harness.ReadStatus(old.Pid, "VmHWM"))
+	}
 }
