@@ -143,6 +143,25 @@ int gpx_qrun_ensure_ungrouped(gpx_qrun *r) {
   return r->q->group_by == GPX_GROUP_NONE ? gpx_qrun_group(r, NULL, &g) : GPX_OK;
 }
 
+int gpx_qrun_note_bad_pnl(gpx_qrun *r) {
+  if (r->q->finite_only) return GPX_OK;
+  r->q->finite_only = 1;
+  gpx_stmt st = {0};
+  PGresult *res = NULL;
+  int rc = gpx_stmt_build(&st, &gpx_stmt_bad_pnl, r->s, r->q, 0, 0);
+  if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "non-finite P&L", "building the statement failed");
+  else rc = gpx_qrun_exec(r, &st, &res);
+  if (rc == GPX_OK && PQntuples(res) == 1) {
+    r->bad_rows = gpx_stmt_i64(&st, res, 0, GPX_BAD_N);
+    size_t len = 0;
+    const char *id = gpx_stmt_text(&st, res, 0, GPX_BAD_FIRST_ID, &len);
+    if (id) snprintf(r->bad_first_id, sizeof r->bad_first_id, "%.*s", (int)gpx_utf8_clip(id, 60), id);
+  }
+  PQclear(res);
+  gpx_stmt_reset(&st);
+  return rc;
+}
+
 int gpx_qrun_cancelled(gpx_qrun *r) {
   if (r->sess.cancelled == NULL || !r->sess.cancelled(r->sess.cancel_arg)) return 0;
   gpx_query_fail(r->out, ECANCELED, 499, "plugin", "request cancelled");

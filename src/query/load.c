@@ -19,12 +19,32 @@
 
 double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g) { return r->q->a.initial_capital + g->base_pnl; }
 
+/* 1 when a sum of P&L in the result is NaN or ±Infinity: a broken row. */
+static int gpx__poisoned(const gpx_stmt *st, const PGresult *res) {
+  for (int c = 0; c < st->def->ncols; c++) {
+    const gpx_sql_col *col = &st->def->cols[c];
+    if (col->expr != GPX_EXPR_SUM || col->col != GPX_COL_REALIZED_PNL) continue;
+    for (int i = 0; i < PQntuples(res); i++)
+      if (!gpx_stmt_isnull(st, res, i, c) && !isfinite(gpx_stmt_num(st, res, i, c))) return 1;
+  }
+  return 0;
+}
+
 int gpx_qrun_each_row(gpx_qrun *r, const gpx_stmt_def *def, int64_t width_ns, gpx_qrun_row_fn fn, void *arg) {
   gpx_stmt st = {0};
   PGresult *res = NULL;
   int rc = gpx_stmt_build(&st, def, r->s, r->q, width_ns, 0);
   if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, def->name, "building the statement failed");
   else rc = gpx_qrun_exec(r, &st, &res);
+  if (rc == GPX_OK && !r->q->finite_only && gpx__poisoned(&st, res)) {
+    /* rare: count the broken rows once, then run again without them */
+    PQclear(res);
+    res = NULL;
+    rc = gpx_qrun_note_bad_pnl(r);
+    if (rc == GPX_OK) rc = gpx_stmt_build(&st, def, r->s, r->q, width_ns, 0);
+    if (rc == GPX_OK) rc = gpx_qrun_exec(r, &st, &res);
+    else if (r->out->error.status == 200) rc = gpx_qrun_fail(r, rc, def->name, "building the statement failed");
+  }
   for (int i = 0; rc == GPX_OK && i < PQntuples(res); i++) {
     gpx_qgroup *g;
     if ((i & 4095) == 4095 && gpx_qrun_cancelled(r)) rc = ECANCELED;
@@ -150,12 +170,16 @@ int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max)
   gpx_stmt_reset(&st);
   /* groups with no trade in the range still get their (flat) curve */
   gpx_error err;
+  int64_t skipped = 0;
   for (size_t i = 0; rc == GPX_OK && i < r->groups.n; i++) {
     gpx_qgroup *g = &r->groups.g[i];
     rc = gpx__curve_start(r, g, bucket_ns, per_trade_max, &err);
     if (rc == GPX_OK) rc = gpx_curve_finish(&g->curve, &err);
     if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "curve", err.msg);
+    skipped += g->curve.skipped;
   }
+  /* the curve left out trades whose P&L is not a number: say so */
+  if (rc == GPX_OK && skipped > 0) rc = gpx_qrun_note_bad_pnl(r);
   return rc;
 }
 

@@ -34,6 +34,7 @@ typedef struct gpx_query {
   int64_t limit;
   gpx_analytics_settings a;
   int64_t from_ms, to_ms, interval_ms, max_points;
+  int finite_only;            /* set by a run that met NaN/±Infinity P&L: statements skip those rows */
 } gpx_query;
 
 void gpx_query_reset(gpx_query *q);
@@ -76,7 +77,8 @@ typedef enum gpx_expr {
   GPX_EXPR_COUNT,    /* count(*) */
   GPX_EXPR_BUCKET,   /* right-closed bucket index of closed_at (gpx_query_bucket_ns) */
   GPX_EXPR_DAY,      /* local calendar day ordinal of closed_at in the query's time zone */
-  GPX_EXPR_NOTIONAL  /* sum(col * abs(qty)) [FILTER (WHERE filter IS NOT NULL)] */
+  GPX_EXPR_NOTIONAL, /* sum(col * abs(qty)) [FILTER (WHERE filter IS NOT NULL)] */
+  GPX_EXPR_MIN_TEXT  /* min(col)::text */
 } gpx_expr;
 
 /** One output column: built into the SELECT list and read back by index. */
@@ -89,7 +91,7 @@ typedef struct gpx_sql_col {
   gpx_dec dec;
 } gpx_sql_col;
 
-typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE } gpx_range;
+typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE, GPX_RANGE_UPTO } gpx_range;
 typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT } gpx_order;
 
 /** A statement over the trade table, described once. */
@@ -100,6 +102,7 @@ typedef struct gpx_stmt_def {
   gpx_range range;
   gpx_order order;          /* NEWEST_LIMIT takes the limit argument of gpx_stmt_build */
   int grouped;              /* 1: a leading "g" column when the query groups */
+  int broken_pnl;           /* 1: only the rows whose P&L is NULL, NaN or ±Infinity */
 } gpx_stmt_def;
 
 /** A built statement: its text and parameters, and where its columns are. */
@@ -146,6 +149,10 @@ extern const gpx_stmt_def gpx_stmt_trades;    /* the trades, newest first */
 enum { GPX_DAYS_DAY, GPX_DAYS_TODAY, GPX_DAYS_START_MS, GPX_DAYS_NCOLS };
 extern const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS];
 int gpx_sql_days(gpx_stmt *st, const gpx_query *q);
+
+/** Trades up to the range end whose P&L is NULL, NaN or ±Infinity: count and the first trade id. */
+enum { GPX_BAD_N, GPX_BAD_FIRST_ID, GPX_BAD_NCOLS };
+extern const gpx_stmt_def gpx_stmt_bad_pnl;
 
 /** Distinct values of a column; trade count and span of closed trades (CheckHealth). */
 int gpx_sql_distinct(gpx_sql *out, const gpx_ds_settings *s, gpx_col col, const char *substr, int limit);
@@ -199,7 +206,7 @@ typedef struct gpx_qrun {
   const gpx_query_kind *kind;
   const gpx_query_input *in;
   const gpx_ds_settings *s;
-  const gpx_query *q;
+  gpx_query *q;             /* the run may set q->finite_only */
   gpx_query_result *out;
   gpx_pg_session sess;
   gpx_buf executed;      /* meta.executedQueryString */
@@ -208,6 +215,9 @@ typedef struct gpx_qrun {
   int32_t first_day, last_day, today;
   int64_t *day_start_ms; /* index: day - first_day */
   size_t n_days;
+  /* trades left out for a P&L that is not a finite number (a notice on every frame) */
+  int64_t bad_rows;
+  char bad_first_id[64];
 } gpx_qrun;
 
 /** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */
@@ -217,6 +227,13 @@ typedef struct gpx_qrun {
 int gpx_qrun_group(gpx_qrun *r, const char *name, gpx_qgroup **out);
 /** Ungrouped queries have their one group even when no row arrives. */
 int gpx_qrun_ensure_ungrouped(gpx_qrun *r);
+/**
+ * A P&L that is NaN or ±Infinity (a broken row of the bot's table) poisons
+ * Postgres' sums. Called when a sum came back so, or the curve skipped such
+ * trades: counts them (once per run) for the notice, and from then on the
+ * statements leave them out (q->finite_only).
+ */
+int gpx_qrun_note_bad_pnl(gpx_qrun *r);
 /** 1 once the caller went away; a long loop checks it every few thousand rows. */
 int gpx_qrun_cancelled(gpx_qrun *r);
 

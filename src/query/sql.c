@@ -76,15 +76,15 @@ const char *gpx_group_label(gpx_group g) {
 }
 
 /* FROM … WHERE <time filter> AND <list filters> */
-static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r) {
+static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r, int broken_pnl) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
   GPX_RETURN_NOT_OK(gpx__table(o, s));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
   GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  if (r == GPX_RANGE_BEFORE) {
+  if (r == GPX_RANGE_BEFORE || r == GPX_RANGE_UPTO) {
     /* Equity includes every trade before the range (trading-metrics.md §3). */
     GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= to_timestamp("));
-    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
+    GPX_RETURN_NOT_OK(gpx__param_i64(o, r == GPX_RANGE_UPTO ? q->to_ms : q->from_ms, "float8"));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
   } else {
     GPX_RETURN_NOT_OK(gpx_sql_append(o, " > to_timestamp("));
@@ -103,6 +103,15 @@ static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query
     GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text = ANY("));
     GPX_RETURN_NOT_OK(gpx_sql_param(o, q->filter[i], "text[]"));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, ")"));
+  }
+  if (q->finite_only || broken_pnl) {
+    /* x − x = 0 holds for every finite number and for no NaN or ±Infinity,
+       in numeric (any version) and float columns alike; NULL is neither */
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, broken_pnl ? " AND (" : " AND "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " - "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, broken_pnl ? " = 0) IS NOT TRUE" : " = 0"));
   }
   return GPX_OK;
 }
@@ -144,6 +153,10 @@ static int gpx__expr(gpx_sql *o, const gpx_sql_col *c, const gpx_ds_settings *s,
       GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
       return gpx_sql_append(o, ")");
     case GPX_EXPR_COUNT: return gpx_sql_append(o, "count(*)");
+    case GPX_EXPR_MIN_TEXT:
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, "min("));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
+      return gpx_sql_append(o, ")::text"); /* the column's own order: 9 before 10 */
     case GPX_EXPR_BUCKET: return gpx__bucket_expr(o, s, q, width_ns);
     case GPX_EXPR_DAY: return gpx__day_expr(o, s, q);
     case GPX_EXPR_NOTIONAL:
@@ -187,7 +200,7 @@ int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings 
        not a text output column of the same name */
     GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " AS %s", c->as));
   }
-  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, def->range));
+  GPX_RETURN_NOT_OK(gpx__from_where(o, s, q, def->range, def->broken_pnl));
   if (aggregate) {
     /* GROUP BY without ORDER BY, on purpose: Postgres cannot estimate how
        many buckets or days an expression yields, assumes one per row, and
@@ -237,7 +250,7 @@ void gpx_stmt_reset(gpx_stmt *st) {
 static const gpx_sql_col gpx__base_cols[GPX_BASE_NCOLS] = {
     [GPX_BASE_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
 };
-const gpx_stmt_def gpx_stmt_base = {"base", gpx__base_cols, GPX_BASE_NCOLS, GPX_RANGE_BEFORE, GPX_ORDER_NONE, 1};
+const gpx_stmt_def gpx_stmt_base = {"base", gpx__base_cols, GPX_BASE_NCOLS, GPX_RANGE_BEFORE, GPX_ORDER_NONE, 1, 0};
 
 /* Per bucket: last closed_at, Σ p, count. Equity/P&L/returns take the last
    value of each bucket, which is exactly base + the running sum of bucket
@@ -248,7 +261,7 @@ static const gpx_sql_col gpx__bucket_cols[GPX_BK_NCOLS] = {
     [GPX_BK_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
     [GPX_BK_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
 };
-const gpx_stmt_def gpx_stmt_buckets = {"buckets", gpx__bucket_cols, GPX_BK_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1};
+const gpx_stmt_def gpx_stmt_buckets = {"buckets", gpx__bucket_cols, GPX_BK_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1, 0};
 
 /* Every trade in the range, ordered, for the per-trade curve. realized_pnl
    as it is: numeric's binary form is decoded in C (gpx_pg_get_number), a
@@ -258,7 +271,7 @@ static const gpx_sql_col gpx__stream_cols[GPX_TS_NCOLS] = {
     [GPX_TS_PNL] = {GPX_EXPR_COL, GPX_COL_REALIZED_PNL, NOCOL, NULL, "pnl", GPX_DEC_NUMBER},
 };
 const gpx_stmt_def gpx_stmt_trade_stream = {"trade stream", gpx__stream_cols, GPX_TS_NCOLS, GPX_RANGE_IN,
-                                            GPX_ORDER_TIME, 1};
+                                            GPX_ORDER_TIME, 1, 0};
 
 /* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz. */
 static const gpx_sql_col gpx__daily_cols[GPX_DY_NCOLS] = {
@@ -266,7 +279,7 @@ static const gpx_sql_col gpx__daily_cols[GPX_DY_NCOLS] = {
     [GPX_DY_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
     [GPX_DY_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
 };
-const gpx_stmt_def gpx_stmt_daily = {"daily", gpx__daily_cols, GPX_DY_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1};
+const gpx_stmt_def gpx_stmt_daily = {"daily", gpx__daily_cols, GPX_DY_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1, 0};
 
 /* Slippage per bucket and side as exact numeric sums (trading-metrics.md
    §3): Σ fill·qty and Σ expected·qty over the entry legs that have an
@@ -286,7 +299,7 @@ static const gpx_sql_col gpx__slippage_cols[GPX_SL_NCOLS] = {
     [GPX_SL_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
 };
 const gpx_stmt_def gpx_stmt_slippage = {"slippage", gpx__slippage_cols, GPX_SL_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE,
-                                        1};
+                                        1, 0};
 
 /* Newest first, LIMIT n+1. Read in binary and number columns uncast
    (gpx_pg_get_number decodes numeric): no float/text formatting on either
@@ -311,7 +324,17 @@ static const gpx_sql_col gpx__trade_cols[GPX_TR_NCOLS] = {
                          GPX_DEC_NUMBER},
 };
 const gpx_stmt_def gpx_stmt_trades = {"trades", gpx__trade_cols, GPX_TR_NCOLS, GPX_RANGE_IN, GPX_ORDER_NEWEST_LIMIT,
-                                      0};
+                                      0, 0};
+
+/* Trades up to the range end whose P&L is not a finite number: how many,
+   and the first trade id (for the notice). Only run when a sum or the
+   curve met one, so it costs nothing on a clean table. */
+static const gpx_sql_col gpx__bad_cols[GPX_BAD_NCOLS] = {
+    [GPX_BAD_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
+    [GPX_BAD_FIRST_ID] = {GPX_EXPR_MIN_TEXT, GPX_COL_TRADE_ID, NOCOL, NULL, "first_id", GPX_DEC_TEXT},
+};
+const gpx_stmt_def gpx_stmt_bad_pnl = {"non-finite P&L", gpx__bad_cols, GPX_BAD_NCOLS, GPX_RANGE_UPTO, GPX_ORDER_NONE,
+                                       0, 1};
 
 /* The range's first/last local day, today, and each day's start instant. */
 const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS] = {
@@ -319,7 +342,7 @@ const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS] = {
     [GPX_DAYS_TODAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "t", GPX_DEC_I4},
     [GPX_DAYS_START_MS] = {GPX_EXPR_COL, NOCOL, NOCOL, "int8", "start_ms", GPX_DEC_I8},
 };
-static const gpx_stmt_def gpx__days_def = {"days", gpx_days_cols, GPX_DAYS_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 0};
+static const gpx_stmt_def gpx__days_def = {"days", gpx_days_cols, GPX_DAYS_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 0, 0};
 
 int gpx_sql_days(gpx_stmt *st, const gpx_query *q) {
   gpx_stmt_reset(st);
