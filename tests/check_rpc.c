@@ -118,8 +118,18 @@ static void tick_stream(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
   r->has_body = 1;
 }
 
+/* A unary call that holds its worker until g_release (or 5 s). */
+static atomic_int g_release, g_blocked;
+static void block(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *r) {
+  atomic_fetch_add(&g_blocked, 1);
+  for (int i = 0; i < 500 && !atomic_load(&g_release) && !gpx_rpc_cancelled(ctx); i++) usleep(10 * 1000);
+  gpx_buf_append(&r->body, req, len);
+  r->has_body = 1;
+}
+
 static const gpx_rpc_method methods[] = {
     {"/t.T/Echo", "Echo", echo, GPX_RPC_POOL},
+    {"/t.T/Block", "Block", block, GPX_RPC_POOL},
     {"/t.T/None", "None", NULL, GPX_RPC_INLINE},
     {"/t.T/Count", "Count", count_stream, GPX_RPC_STREAM},
     {"/t.T/Idle", "Idle", idle_stream, GPX_RPC_STREAM},
@@ -141,9 +151,13 @@ static void *runner(void *arg) {
   return (void *)(intptr_t)gpx_rpc_run(s);
 }
 
+static int g_workers, g_queued; /* 0: the server's defaults */
+
 static void up(fixture *f, int max_streams) {
   snprintf(f->sock, sizeof f->sock, "unix:/tmp/gpx-check-%d.sock", (int)getpid());
   gpx_rpc_options o = {0};
+  o.min_workers = o.max_workers = g_workers;
+  o.max_queued = g_queued;
   o.address = f->sock;
   o.methods = methods;
   o.n_methods = N_METHODS;
@@ -242,6 +256,81 @@ START_TEST(unary_echo_and_unimplemented) {
   ck_assert_uint_eq(calls_with(f.s, "other", GPX_RPC_UNIMPLEMENTED), 1);
   ck_assert_uint_eq(calls_with(f.s, "None", GPX_RPC_UNIMPLEMENTED), 1);
   ck_assert_uint_eq(calls_with(f.s, "Echo", GPX_RPC_OK), 1);
+  gpx_tc_close(&f.client);
+  ck_assert_int_eq(down(&f, NULL), GPX_OK);
+}
+END_TEST
+
+/* One client thread making one Block call. */
+typedef struct caller {
+  const char *sock;
+  int64_t deadline_ms, took_ms;
+  int code;
+  pthread_t th;
+} caller;
+
+static void *call_block(void *arg) {
+  caller *c = arg;
+  gpx_tc t;
+  gpx_tc_open(&t, c->sock);
+  gpx_buf out = {0};
+  gpx_tc_status st = {0};
+  int64_t t0 = now_ms();
+  c->code = gpx_tc_unary(&t, "/t.T/Block", "b", 1, c->deadline_ms, &out, &st) == 0 ? st.code : -1;
+  c->took_ms = now_ms() - t0;
+  gpx_buf_reset(&out);
+  gpx_tc_close(&t);
+  return NULL;
+}
+
+static void start_call(caller *c, fixture *f, int64_t deadline_ms) {
+  c->sock = f->sock;
+  c->deadline_ms = deadline_ms;
+  ck_assert_int_eq(pthread_create(&c->th, NULL, call_block, c), 0);
+}
+
+/* Backpressure (issue 10, problem 4): calls waiting for a worker are
+   bounded — beyond the queue a call is refused at once, never left to wait
+   without limit; a queued call whose client left is taken out of the queue
+   (its payload freed, its place given to the next); Health's "saturated"
+   says when the next call would be refused. */
+START_TEST(queue_is_bounded_and_left_calls_leave_it) {
+  g_workers = 1, g_queued = 2;
+  fixture f;
+  up(&f, 0);
+  caller a, b, c, d, e, g;
+  start_call(&a, &f, 10000);
+  WAIT_FOR(atomic_load(&g_blocked) == 1, 3000);
+  ck_assert_int_eq(atomic_load(&g_blocked), 1);
+  start_call(&b, &f, 600); /* gives up while queued */
+  start_call(&c, &f, 10000);
+  WAIT_FOR(gpx_rpc_saturated(f.s), 3000);
+  ck_assert_int_eq(gpx_rpc_saturated(f.s), 1);
+  start_call(&d, &f, 10000);
+  start_call(&e, &f, 10000);
+  pthread_join(d.th, NULL);
+  pthread_join(e.th, NULL);
+  ck_assert_int_eq(d.code, GPX_RPC_RESOURCE_EXHAUSTED);
+  ck_assert_int_eq(e.code, GPX_RPC_RESOURCE_EXHAUSTED);
+  ck_assert_msg(d.took_ms < 1000 && e.took_ms < 1000, "refusals took %lld and %lld ms", (long long)d.took_ms,
+                (long long)e.took_ms);
+  pthread_join(b.th, NULL);
+  ck_assert_int_eq(b.code, GPX_RPC_DEADLINE_EXCEEDED);
+  /* b left the queue: there is room again */
+  WAIT_FOR(!gpx_rpc_saturated(f.s), 3000);
+  ck_assert_int_eq(gpx_rpc_saturated(f.s), 0);
+  start_call(&g, &f, 10000);
+  usleep(100 * 1000);
+  atomic_store(&g_release, 1);
+  pthread_join(a.th, NULL);
+  pthread_join(c.th, NULL);
+  pthread_join(g.th, NULL);
+  ck_assert_int_eq(a.code, GPX_RPC_OK);
+  ck_assert_int_eq(c.code, GPX_RPC_OK);
+  ck_assert_int_eq(g.code, GPX_RPC_OK);
+  ck_assert_int_eq(atomic_load(&g_blocked), 3); /* b never ran: its client had left */
+  WAIT_FOR(gpx_rpc_in_flight(f.s) == 0, 2000);
+  ck_assert_int_eq(gpx_rpc_in_flight(f.s), 0);
   gpx_tc_close(&f.client);
   ck_assert_int_eq(down(&f, NULL), GPX_OK);
 }
@@ -460,6 +549,7 @@ static Suite *rpc_suite(void) {
   tcase_set_timeout(calls, 60);
   tcase_add_test(calls, unary_echo_and_unimplemented);
   tcase_add_test(calls, stream_10000_in_order);
+  tcase_add_test(calls, queue_is_bounded_and_left_calls_leave_it);
   tcase_add_test(calls, stream_cancelled_halfway);
   tcase_add_test(calls, streams_open_at_shutdown_end_promptly);
   tcase_add_test(calls, stream_limit_and_errors);

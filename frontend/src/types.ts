@@ -96,6 +96,7 @@ export interface PnlOptions extends DataSourceJsonData {
   maxOpenConnections?: number;
   queryTimeoutSeconds?: number;
   rowLimit?: number;
+  maxQueuedQueries?: number;
 }
 
 /** secureJsonData keys (PEM contents for the TLS ones). */
@@ -125,6 +126,7 @@ export const SETTINGS_DEFAULTS: Required<
     | 'maxOpenConnections'
     | 'queryTimeoutSeconds'
     | 'rowLimit'
+    | 'maxQueuedQueries'
   >
 > = {
   host: 'localhost',
@@ -142,6 +144,7 @@ export const SETTINGS_DEFAULTS: Required<
   maxOpenConnections: 5,
   queryTimeoutSeconds: 30,
   rowLimit: 1000,
+  maxQueuedQueries: 10,
 };
 
 export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: string }> = [

@@ -14,6 +14,7 @@
 #ifndef GPX_DS_H
 #define GPX_DS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -69,6 +70,7 @@ typedef struct gpx_ds_settings {
   int max_open_connections;
   int query_timeout_s;
   int row_limit;
+  int max_queued_queries;  /* beyond max_open_connections; more at once get a prompt 503 */
   /* secrets (owned, NUL-terminated; NULL when absent) */
   char *password;
   char *tls_ca_cert;
@@ -117,6 +119,7 @@ typedef struct gpx_ds_instance {
   int refs;            /* guarded by the cache mutex */
   int retired;         /* replaced by a newer version; freed at refs == 0 */
   double last_used;    /* monotonic seconds of the last acquire (eviction) */
+  atomic_int inflight; /* queries running or waiting for a connection (gpx_ds_admit) */
   char tls_dir[256];   /* temp dir holding TLS files written from secrets */
 } gpx_ds_instance;
 
@@ -157,6 +160,16 @@ typedef struct gpx_ds_source {
 
 int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *src, gpx_ds_instance **out, gpx_error *err);
 void gpx_ds_release(gpx_ds_cache *c, gpx_ds_instance *inst);
+
+/**
+ * Admission control per data source: at most maxOpenConnections queries
+ * run and maxQueuedQueries wait for a connection; 0 (refused, answer 503
+ * at once) beyond that, so one data source pointing at a black hole cannot
+ * tie up the plugin's workers. 1: admitted, call gpx_ds_leave when done.
+ * Thread-safe.
+ */
+int gpx_ds_admit(gpx_ds_instance *inst);
+void gpx_ds_leave(gpx_ds_instance *inst);
 
 /** Pool statistics across instances, for CollectMetrics. */
 void gpx_ds_cache_pool_stats(gpx_ds_cache *c, int *open, int *idle, int *instances);

@@ -96,6 +96,8 @@ typedef struct gpx_rpc_options {
   int max_workers;            /* default 64 */
   int max_recv_bytes;         /* default 64 MiB */
   int max_streams;            /* streaming calls at once, default 256; beyond: RESOURCE_EXHAUSTED */
+  int max_queued;             /* unary calls waiting for a worker, default 256; beyond: RESOURCE_EXHAUSTED */
+  int64_t max_queued_bytes;   /* their request payloads together, default 256 MiB; beyond: RESOURCE_EXHAUSTED */
 } gpx_rpc_options;
 
 /** Per-method counters and latency histogram, readable while serving. */
@@ -137,6 +139,10 @@ void gpx_rpc_request_shutdown(gpx_rpc_server *s);
 size_t gpx_rpc_stats(gpx_rpc_server *s, gpx_rpc_method_stats *out, size_t cap);
 /** Calls currently being served. */
 int64_t gpx_rpc_in_flight(gpx_rpc_server *s);
+/** 1 while the next unary call would be refused (every worker busy and the
+ *  queue full, in calls or bytes) or the server is stopping: Health.Check
+ *  says NOT_SERVING then. Thread-safe. */
+int gpx_rpc_saturated(gpx_rpc_server *s);
 
 /* ---- for handlers ---- */
 void *gpx_rpc_app(const gpx_rpc_ctx *ctx);

@@ -24,7 +24,7 @@ struct gpx_ds_cache;
 /* Per query kind (registry index; one more row for "invalid") × answer
    status, for CollectMetrics. The registry fits by its own static assert. */
 #define GPX_QSTAT_TYPES (GPX_QUERY_KINDS_MAX + 1)
-#define GPX_QSTAT_STATUSES 7
+#define GPX_QSTAT_STATUSES 8
 extern const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES]; /* 200 … ; last = other */
 
 typedef struct gpx_query_stats {

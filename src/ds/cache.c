@@ -233,6 +233,15 @@ int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *dsi, gpx_ds_instance **
   return GPX_OK;
 }
 
+int gpx_ds_admit(gpx_ds_instance *inst) {
+  int limit = inst->settings.max_open_connections + inst->settings.max_queued_queries;
+  if (atomic_fetch_add(&inst->inflight, 1) < limit) return 1;
+  atomic_fetch_sub(&inst->inflight, 1);
+  return 0;
+}
+
+void gpx_ds_leave(gpx_ds_instance *inst) { atomic_fetch_sub(&inst->inflight, 1); }
+
 void gpx_ds_release(gpx_ds_cache *c, gpx_ds_instance *inst) {
   if (inst == NULL) return;
   pthread_mutex_lock(&c->mu);

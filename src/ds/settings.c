@@ -40,6 +40,7 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   s->max_open_connections = 5;
   s->query_timeout_s = 30;
   s->row_limit = 1000;
+  s->max_queued_queries = 10;
 }
 
 static void gpx__free_secret(char **p) {
@@ -212,6 +213,9 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->row_limit;
   TRY(gpx__num(o, "jsonData.", "rowLimit", &d, 1, 1000000, 1, err));
   s->row_limit = (int)d;
+  d = s->max_queued_queries;
+  TRY(gpx__num(o, "jsonData.", "maxQueuedQueries", &d, 0, 10000, 1, err));
+  s->max_queued_queries = (int)d;
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {

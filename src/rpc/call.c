@@ -335,8 +335,15 @@ void gpx__rpc_run_handler(gpx_rpc_ctx *c) {
 
 void gpx__rpc_on_close(gpx_rpc_ctx *c, int success) {
   /* gRPC also ends a call at its deadline and reports that as cancelled. */
-  if (c->recv_cancelled || !success)
+  if (c->recv_cancelled || !success) {
     gpx__cancel(c, gpx__ms_to_deadline(c) <= 0 ? GPX__CANCEL_DEADLINE : GPX__CANCEL_CLIENT);
+    /* A call still waiting for a worker is done now: its payload and slot
+       are not held for a client that left. */
+    if (c->kind == GPX_RPC_POOL && gpx__rpc_pool_withdraw(c->server, c)) {
+      gpx__finish(c);
+      gpx__rpc_unref(c); /* the handler's reference */
+    }
+  }
   gpx__rpc_unref(c);
 }
 
@@ -401,8 +408,9 @@ void gpx__rpc_accept(gpx_rpc_ctx *c) {
   } else if (m->kind == GPX_RPC_INLINE) {
     gpx__rpc_run_handler(c);
     gpx__rpc_unref(c);
-  } else {
-    gpx__rpc_pool_enqueue(s, c);
+  } else if (gpx__rpc_pool_enqueue(s, c) != GPX_OK) {
+    gpx_logf(GPX_LOG_WARN, "rpc: %s refused: %d calls queued for a worker", m->path, s->pool.queued);
+    gpx__answer_now(c, GPX_RPC_RESOURCE_EXHAUSTED, "refused: the plugin is busy (too many calls waiting)", m->path);
   }
 }
 

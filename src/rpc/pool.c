@@ -40,6 +40,9 @@ static void *gpx__worker(void *arg) {
     p->head = c->next;
     if (p->head == NULL) p->tail = NULL;
     p->queued--;
+    p->queued_bytes -= (int64_t)c->queued_bytes;
+    c->queued_bytes = 0;
+    c->in_queue = 0;
     pthread_mutex_unlock(&p->mu);
     c->next = NULL;
     gpx__rpc_run_handler(c);
@@ -66,9 +69,21 @@ void gpx__rpc_pool_start(gpx_rpc_server *s) {
   pthread_mutex_unlock(&p->mu);
 }
 
-void gpx__rpc_pool_enqueue(gpx_rpc_server *s, gpx_rpc_ctx *c) {
+/* Bounded: one data source pointing at a black hole must not make every
+   other call wait without limit, nor hold every queued payload (up to
+   max_recv_bytes each) in memory. A full queue answers at once. */
+int gpx__rpc_pool_enqueue(gpx_rpc_server *s, gpx_rpc_ctx *c) {
   gpx__rpc_pool *p = &s->pool;
+  size_t bytes = c->payload ? grpc_byte_buffer_length(c->payload) : 0;
   pthread_mutex_lock(&p->mu);
+  if (p->queued - p->idle >= s->opts.max_queued ||
+      (p->queued > 0 && p->queued_bytes + (int64_t)bytes > s->opts.max_queued_bytes)) {
+    pthread_mutex_unlock(&p->mu);
+    return EAGAIN;
+  }
+  c->queued_bytes = bytes;
+  c->in_queue = 1;
+  p->queued_bytes += (int64_t)bytes;
   c->next = NULL;
   if (p->tail) p->tail->next = c; else p->head = c;
   p->tail = c;
@@ -79,6 +94,40 @@ void gpx__rpc_pool_enqueue(gpx_rpc_server *s, gpx_rpc_ctx *c) {
   }
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
+  return GPX_OK;
+}
+
+int gpx__rpc_pool_withdraw(gpx_rpc_server *s, gpx_rpc_ctx *c) {
+  gpx__rpc_pool *p = &s->pool;
+  int found = 0;
+  pthread_mutex_lock(&p->mu);
+  if (c->in_queue) {
+    gpx_rpc_ctx *prev = NULL;
+    for (gpx_rpc_ctx *q = p->head; q; prev = q, q = q->next) {
+      if (q != c) continue;
+      if (prev) prev->next = c->next; else p->head = c->next;
+      if (p->tail == c) p->tail = prev;
+      p->queued--;
+      p->queued_bytes -= (int64_t)c->queued_bytes;
+      c->queued_bytes = 0;
+      c->in_queue = 0;
+      c->next = NULL;
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  return found;
+}
+
+int gpx_rpc_saturated(gpx_rpc_server *s) {
+  gpx__rpc_pool *p = &s->pool;
+  if (atomic_load(&s->shutdown_requested)) return 1;
+  pthread_mutex_lock(&p->mu);
+  int full = p->idle == 0 && p->nthreads >= p->max &&
+             (p->queued >= s->opts.max_queued || p->queued_bytes >= s->opts.max_queued_bytes);
+  pthread_mutex_unlock(&p->mu);
+  return full;
 }
 
 /* ---------------------------------------------------------------- streams */

@@ -83,6 +83,8 @@ struct gpx_rpc_ctx {
   int has_status_slice;
   struct timespec start;
   struct gpx_rpc_ctx *next;    /* worker-pool queue link */
+  size_t queued_bytes;         /* its payload's size while queued, 0 otherwise (pool.c, under its mutex) */
+  int in_queue;                /* 1 while waiting for a worker (pool.c, under its mutex) */
 };
 
 /* One outstanding request per method; its ctx is filled by gRPC. */
@@ -106,6 +108,7 @@ typedef struct gpx__rpc_pool {
   pthread_cond_t cv;
   gpx_rpc_ctx *head, *tail;
   int queued, idle, nthreads, max, stop;
+  int64_t queued_bytes;            /* payloads of the queued calls */
   pthread_t *threads;
   gpx__rpc_stream_thread *streams; /* running and finished-but-unjoined */
   int nstreams;                    /* running */
@@ -150,7 +153,10 @@ void gpx__rpc_cancel_for_shutdown(gpx_rpc_ctx *c);
 /* ---- pool.c ---- */
 int gpx__rpc_pool_init(gpx_rpc_server *s);  /* before the server starts; ENOMEM */
 void gpx__rpc_pool_start(gpx_rpc_server *s); /* the standing workers */
-void gpx__rpc_pool_enqueue(gpx_rpc_server *s, gpx_rpc_ctx *c);
+/** Queue a unary call for a worker; EAGAIN when the queue is full (calls or bytes). */
+int gpx__rpc_pool_enqueue(gpx_rpc_server *s, gpx_rpc_ctx *c);
+/** Take a call that is still waiting out of the queue (its client left); 1 if it was there. */
+int gpx__rpc_pool_withdraw(gpx_rpc_server *s, gpx_rpc_ctx *c);
 /* Start c's handler on a thread of its own; EAGAIN at max_streams. */
 int gpx__rpc_stream_spawn(gpx_rpc_server *s, gpx_rpc_ctx *c);
 void gpx__rpc_streams_cancel(gpx_rpc_server *s);

@@ -183,6 +183,8 @@ int gpx_rpc_server_start(const gpx_rpc_options *opts, gpx_rpc_server **out, int 
   if (s->opts.max_workers < s->opts.min_workers) s->opts.max_workers = 64;
   if (s->opts.max_recv_bytes <= 0) s->opts.max_recv_bytes = 64 << 20;
   if (s->opts.max_streams <= 0) s->opts.max_streams = 256;
+  if (s->opts.max_queued <= 0) s->opts.max_queued = 256;
+  if (s->opts.max_queued_bytes <= 0) s->opts.max_queued_bytes = INT64_C(256) << 20;
   size_t n = s->opts.n_methods;
   s->listeners = calloc(n + 1, sizeof *s->listeners);
   s->stats = calloc(n + 1, sizeof *s->stats);

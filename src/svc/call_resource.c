@@ -120,8 +120,11 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       if (end == lim || *end || limit < 1) limit = -1;
       if (limit > 1000) limit = 1000;
     }
+    int admitted = 0;
     if (limit < 0) {
       gpx__error(reply, 400, "limit: must be a positive whole number");
+    } else if (!(admitted = gpx_ds_admit(inst))) {
+      gpx__error(reply, 503, "too many concurrent queries for this data source; try again shortly");
     } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
       gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
     } else {
@@ -137,6 +140,7 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       }
       gpx_pg_release(&sess);
     }
+    if (admitted) gpx_ds_leave(inst);
     gpx_ds_release(app->ds, inst);
   }
   pluginv2__call_resource_request__free_unpacked(in, NULL);

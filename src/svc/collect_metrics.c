@@ -39,7 +39,7 @@ static const char *const gpx__code_names[GPX_RPC_NCODES] = {
     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
     "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
 
-const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES] = {200, 400, 499, 500, 502, 504, 0};
+const int gpx_qstat_status_codes[GPX_QSTAT_STATUSES] = {200, 400, 499, 500, 502, 503, 504, 0};
 
 /* Row of a kind in the tables; the row after the registry's is "invalid". */
 static int gpx__qstat_row(int kind) {

@@ -35,7 +35,12 @@ static void gpx__health_check(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len,
     gpx_rpc_reply_error(reply, GPX_RPC_NOT_FOUND, "unknown service %s", in->service);
   } else {
     Grpc__Health__V1__HealthCheckResponse out = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-    out.status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    /* honest: a plugin that would refuse the next call (every worker busy,
+       the queue full) or that is stopping is not serving */
+    gpx_app *app = gpx_rpc_app(ctx);
+    int busy = app && app->server && gpx_rpc_saturated(app->server);
+    out.status = busy ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+                      : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
     gpx_svc_pack(&out.base, reply);
   }
   grpc__health__v1__health_check_request__free_unpacked(in, NULL);

@@ -54,8 +54,17 @@ static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCo
     gpx_query_fail(res, rc, 400, "plugin", "data source settings: %s", err.msg);
     return;
   }
+  if (inst && !gpx_ds_admit(inst)) {
+    gpx_query_fail(res, EAGAIN, 503, "plugin",
+                   "too many concurrent queries for this data source (%d running and %d waiting: maxOpenConnections "
+                   "+ maxQueuedQueries); try again shortly",
+                   inst->settings.max_open_connections, inst->settings.max_queued_queries);
+    gpx_ds_release(app->ds, inst);
+    return;
+  }
   /* without an instance the query is still validated, then refused (400) */
   gpx_query_execute(inst, &in, gpx_rpc_cancelled_cb, ctx, res);
+  if (inst) gpx_ds_leave(inst);
   gpx_ds_release(app->ds, inst);
 }
 

@@ -221,6 +221,9 @@ export function ConfigEditor(props: ConfigEditorProps) {
         <NumberField label="Row limit" tooltip="Maximum rows of a trades table query" value={jsonData.rowLimit}
           placeholder={String(SETTINGS_DEFAULTS.rowLimit)} min={1} testId="cfg-rowLimit"
           onChange={(v) => setJson('rowLimit', v)} />
+        <NumberField label="Max queued queries" tooltip="Queries that may wait for a connection; more at once get an immediate 'too many concurrent queries' error"
+          value={jsonData.maxQueuedQueries} placeholder={String(SETTINGS_DEFAULTS.maxQueuedQueries)} min={0}
+          testId="cfg-maxQueuedQueries" onChange={(v) => setJson('maxQueuedQueries', v)} />
       </FieldSet>
     </>
   );
