@@ -55,10 +55,64 @@ START_TEST(metrics_text_without_server) {
 }
 END_TEST
 
+/* Handlers run without a server through a test context (fuzz targets do
+   the same): garbage is INVALID_ARGUMENT, a valid request gets one answer
+   per refId, each query's own error. */
+START_TEST(handlers_without_a_server) {
+  gpx_app app;
+  memset(&app, 0, sizeof app);
+  pthread_mutex_init(&app.qstats.mu, NULL);
+  ck_assert_int_eq(gpx_ds_cache_new(&app.ds), GPX_OK);
+  gpx_rpc_ctx *ctx = gpx_rpc_test_ctx_new(&app);
+  ck_assert_ptr_nonnull(ctx);
+  ck_assert_ptr_eq(gpx_rpc_app(ctx), &app);
+  ck_assert_int_eq(gpx_rpc_cancelled(ctx), 0);
+  gpx_rpc_reply r;
+  memset(&r, 0, sizeof r);
+  const uint8_t junk[] = {0xff, 0xff, 0xff, 0x0f, 0x12};
+  gpx_svc_query_data(ctx, junk, sizeof junk, &r);
+  ck_assert_int_eq(r.code, GPX_RPC_INVALID_ARGUMENT);
+  gpx_buf_reset(&r.body);
+  Pluginv2__DataQuery q1 = PLUGINV2__DATA_QUERY__INIT, q2 = PLUGINV2__DATA_QUERY__INIT;
+  Pluginv2__TimeRange tr = PLUGINV2__TIME_RANGE__INIT;
+  tr.toepochms = 1000;
+  q1.refid = "A";
+  q1.json.data = (uint8_t *)"{\"queryType\":\"equity\"}";
+  q1.json.len = strlen((char *)q1.json.data);
+  q1.timerange = &tr;
+  q2.refid = "B";
+  q2.json.data = (uint8_t *)"{\"queryType\":\"nope\"}";
+  q2.json.len = strlen((char *)q2.json.data);
+  Pluginv2__DataQuery *qs[2] = {&q1, &q2};
+  Pluginv2__QueryDataRequest req = PLUGINV2__QUERY_DATA_REQUEST__INIT;
+  req.n_queries = 2;
+  req.queries = qs;
+  uint8_t buf[512];
+  size_t n = pluginv2__query_data_request__pack(&req, buf);
+  memset(&r, 0, sizeof r);
+  gpx_svc_query_data(ctx, buf, n, &r);
+  ck_assert_int_eq(r.code, GPX_RPC_OK);
+  Pluginv2__QueryDataResponse *out = pluginv2__query_data_response__unpack(NULL, r.body.len, r.body.data);
+  ck_assert_ptr_nonnull(out);
+  ck_assert_uint_eq(out->n_responses, 2);
+  for (size_t i = 0; i < 2; i++) {
+    ck_assert_int_eq(out->responses[i]->value->status, 400);
+    const char *want = strcmp(out->responses[i]->key, "A") == 0 ? "no data-source instance" : "queryType";
+    ck_assert_ptr_nonnull(strstr(out->responses[i]->value->error, want));
+  }
+  pluginv2__query_data_response__free_unpacked(out, NULL);
+  gpx_buf_reset(&r.body);
+  gpx_rpc_test_ctx_free(ctx);
+  gpx_ds_cache_free(app.ds);
+  pthread_mutex_destroy(&app.qstats.mu);
+}
+END_TEST
+
 static Suite *svc_suite(void) {
   Suite *s = suite_create("svc");
   TCase *tc = tcase_create("svc");
   tcase_add_test(tc, metrics_text_without_server);
+  tcase_add_test(tc, handlers_without_a_server);
   suite_add_tcase(s, tc);
   return s;
 }

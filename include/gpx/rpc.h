@@ -186,6 +186,15 @@ int gpx_rpc_send(gpx_rpc_ctx *ctx, const uint8_t *msg, size_t len);
  */
 int gpx_rpc_send_steal(gpx_rpc_ctx *ctx, gpx_buf *msg);
 
+/**
+ * For tests and fuzz targets: a context for calling a handler directly,
+ * without a server or a call (gpx_rpc_app returns app; never cancelled, no
+ * deadline, no metadata; gpx_rpc_send fails as in a unary call). Free with
+ * gpx_rpc_test_ctx_free.
+ */
+gpx_rpc_ctx *gpx_rpc_test_ctx_new(void *app);
+void gpx_rpc_test_ctx_free(gpx_rpc_ctx *ctx);
+
 /** Convenience for handlers: set an error status with a formatted message. */
 void gpx_rpc_reply_error(gpx_rpc_reply *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -451,6 +451,29 @@ void gpx__rpc_ctx_free(gpx_rpc_ctx *c) {
   free(c);
 }
 
+/* A handler context without a call: a server shell that only carries the
+   app pointer, so fuzz targets and unit tests can run handlers directly. */
+gpx_rpc_ctx *gpx_rpc_test_ctx_new(void *app) {
+  gpx_rpc_server *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->opts.app = app;
+  gpx_rpc_ctx *c = gpx__rpc_ctx_new(s, 0, 0);
+  if (c == NULL) {
+    free(s);
+    return NULL;
+  }
+  c->kind = GPX_RPC_POOL;
+  c->state = GPX__CALL_ACCEPTED;
+  return c;
+}
+
+void gpx_rpc_test_ctx_free(gpx_rpc_ctx *c) {
+  if (c == NULL) return;
+  gpx_rpc_server *s = c->server;
+  gpx__rpc_ctx_free(c);
+  free(s);
+}
+
 void gpx__rpc_unref(gpx_rpc_ctx *c) {
   if (atomic_fetch_sub(&c->refs, 1) == 1) {
     gpx_rpc_server *s = c->server;
