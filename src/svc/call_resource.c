@@ -119,7 +119,7 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
     }
     if (limit < 0) {
       gpx__error(reply, 400, "limit: must be a positive whole number");
-    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
+    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
       gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
     } else {
       json_t *o = NULL;
