@@ -117,9 +117,10 @@ int64_t gpx_pg_deadline(int timeout_s, int64_t caller_deadline_ms, int64_t mono_
  * GPX_PG_CONNECT_HOST_MS and its share of the time left.
  *
  * Errors (err filled, s holds no connection): ETIMEDOUT/GPX_PG_TIMEOUT when
- * no slot was free by the deadline; ECANCELED/GPX_PG_CANCELLED; EIO with
- * GPX_PG_UNAVAILABLE (also when no host answered in time), GPX_PG_AUTH or
- * GPX_PG_NO_DATABASE. Thread-safe (one session per caller).
+ * the deadline passed waiting for a slot or connecting; ECANCELED/
+ * GPX_PG_CANCELLED; EIO with GPX_PG_UNAVAILABLE (also when every host used
+ * up its own GPX_PG_CONNECT_HOST_MS), GPX_PG_AUTH or GPX_PG_NO_DATABASE.
+ * Thread-safe (one session per caller).
  */
 int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
                    int64_t deadline_ms, gpx_pg_error *err);

@@ -130,7 +130,10 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     }
     if (now >= until) {
       PQfinish(c);
-      err->status = GPX_PG_UNAVAILABLE;
+      /* Cut by the query's deadline: the query ran out of time (504), as
+         it would have running SQL. Cut by the host's own budget: that host
+         does not answer (502), as libpq's connect_timeout said before. */
+      err->status = until >= s->deadline ? GPX_PG_TIMEOUT : GPX_PG_UNAVAILABLE;
       err->sqlstate[0] = '\0';
       snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: timeout expired (no answer within %.1f s)",
                host, p->port, (double)(now - start) / 1000.0);
@@ -169,7 +172,7 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
     if (share < 0) share = 0;
     PGconn *c = gpx__connect_host(p, s, h, now + share, err);
     if (c != NULL) return c;
-    if (err->status == GPX_PG_CANCELLED) return NULL;
+    if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
     if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
     if (comma) h = comma + 1;
   }

@@ -43,8 +43,9 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, 
  * each host of the list in turn, each bounded by GPX_PG_CONNECT_HOST_MS,
  * its share of the time left and the session's deadline; abandoned within
  * 50 ms of s->cancelled returning 1. The connection is left nonblocking.
- * NULL with err filled: GPX_PG_CANCELLED, or UNAVAILABLE/AUTH/NO_DATABASE
- * (a host that did not answer in time is UNAVAILABLE, "timeout expired").
+ * NULL with err filled: GPX_PG_CANCELLED; GPX_PG_TIMEOUT when the
+ * session's deadline cut the connect; UNAVAILABLE/AUTH/NO_DATABASE (a host
+ * that used up its own budget is UNAVAILABLE, "timeout expired").
  */
 PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
 

@@ -132,7 +132,7 @@ int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled
       pthread_cond_signal(&p->cv);
       pthread_mutex_unlock(&p->mu);
       s->pool = NULL;
-      return err->status == GPX_PG_CANCELLED ? ECANCELED : EIO;
+      return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
     }
     gpx__wait_slot(p, s->deadline);
   }
@@ -170,7 +170,7 @@ int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err) {
     pthread_cond_signal(&s->pool->cv);
     pthread_mutex_unlock(&s->pool->mu);
     s->pool = NULL; /* nothing left to release */
-    return err->status == GPX_PG_CANCELLED ? ECANCELED : EIO;
+    return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
   }
   return GPX_OK;
 }
