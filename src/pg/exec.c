@@ -122,6 +122,10 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
           PQclear(keep);
           s->broken = 1;
           gpx__pg_stop_error(s, err);
+          json_t *f = json_pack("{s:s, s:s, s:s}", "host", s->pool ? s->pool->s->host : "", "port",
+                                s->pool ? s->pool->port : "", "stop",
+                                s->stop == GPX_PG_CANCELLED ? "cancelled" : "timeout");
+          gpx_log(GPX_LOG_WARN, "pg: no answer from Postgres after the cancel; connection abandoned", f);
           return NULL;
         }
         gpx__pg_cancel_start(s); /* once per session */
