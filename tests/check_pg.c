@@ -1,15 +1,27 @@
 /*
 ** check_pg.c — Check suite for src/pg/: binary value decoding (numeric's
-** base-10000 form must give the same double strtod gives its text) and
-** identifier quoting. Connection behaviour is tested against a real
-** Postgres by the Go integration tests.
+** base-10000 form must give the same double strtod gives its text), and
+** the deadlines that need no Postgres: the connection keywords, the
+** deadline arithmetic, a connect to a listener that never answers, a full
+** pool, and a statement on a server that stops answering after the
+** handshake (a few lines of the wire protocol below play that server).
+** Behaviour against a real Postgres (frozen, killed, black-holed) is
+** tested by the Go packages tests/analytics and tests/faults.
 */
+#include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "gpx/pg.h"
+#include "pg/pg_int.h"
 
 #include "check_main.h"
 
@@ -69,12 +81,369 @@ START_TEST(numeric_special_and_malformed) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ deadlines */
+
+START_TEST(conninfo_has_keepalives_and_user_timeout) {
+  gpx_ds_settings st;
+  gpx_ds_settings_default(&st);
+  gpx_pg_pool *p = NULL;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  const char *keys[GPX__PG_CONNINFO_MAX], *vals[GPX__PG_CONNINFO_MAX];
+  int n = gpx__pg_conninfo(p, "db.example", keys, vals, GPX__PG_CONNINFO_MAX);
+  ck_assert_int_gt(n, 0);
+  ck_assert_ptr_null(keys[n]);
+  static const char *const want[][2] = {{"host", "db.example"},   {"keepalives", "1"},
+                                        {"keepalives_idle", "30"}, {"keepalives_interval", "10"},
+                                        {"keepalives_count", "3"}, {"tcp_user_timeout", "60000"}};
+  for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+    int found = 0;
+    for (int i = 0; i < n; i++)
+      if (!strcmp(keys[i], want[w][0])) {
+        ck_assert_str_eq(vals[i], want[w][1]);
+        found = 1;
+      }
+    ck_assert_msg(found, "conninfo lacks %s", want[w][0]);
+  }
+  /* libpq's connect_timeout is not enforced by PQconnectPoll: our own
+     deadline is, so the keyword would only mislead. */
+  for (int i = 0; i < n; i++) ck_assert_str_ne(keys[i], "connect_timeout");
+  ck_assert_int_eq(gpx__pg_conninfo(p, "h", keys, vals, 3), -1);
+  gpx_pg_pool_free(p);
+}
+END_TEST
+
+START_TEST(deadline_is_the_earlier_of_timeout_and_caller) {
+  const int64_t mono = 5000000, real = 1700000000000;
+  ck_assert_int_eq(gpx_pg_deadline(30, 0, mono, real), mono + 30000);
+  ck_assert_int_eq(gpx_pg_deadline(30, real + 2500, mono, real), mono + 2500);  /* caller's is earlier */
+  ck_assert_int_eq(gpx_pg_deadline(5, real + 60000, mono, real), mono + 5000);  /* the timeout is */
+  ck_assert_int_eq(gpx_pg_deadline(5, real - 100, mono, real), mono - 100);     /* already passed */
+  ck_assert_int_eq(gpx_pg_deadline(0, 0, mono, real), GPX_PG_NO_DEADLINE);
+  ck_assert_int_eq(gpx_pg_deadline(0, real + 700, mono, real), mono + 700);
+  ck_assert_int_eq(gpx_pg_deadline(3600, 0, mono, real), mono + 3600000);
+}
+END_TEST
+
+static int64_t real_now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A TCP listener on 127.0.0.1 that never accepts: the kernel completes the
+   handshake into the backlog, and nothing ever answers — a frozen server. */
+static int blackhole(int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(fd, 64), 0);
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+static void settings_for(gpx_ds_settings *st, int port, int timeout_s, int max) {
+  gpx_ds_settings_default(st);
+  snprintf(st->host, sizeof st->host, "127.0.0.1");
+  st->port = port;
+  st->query_timeout_s = timeout_s;
+  st->max_open_connections = max;
+}
+
+/* cancel probe: fires once CLOCK_MONOTONIC passes *(int64_t *)arg */
+static int cancel_after(void *arg) { return gpx_pg_now_ms() >= *(int64_t *)arg; }
+
+START_TEST(connect_to_blackhole_is_abandoned_at_the_deadline) {
+  int port, lfd = blackhole(&port);
+  gpx_ds_settings st;
+  settings_for(&st, port, 30, 5);
+  gpx_pg_pool *p = NULL;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t t0 = gpx_pg_now_ms();
+  int rc = gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 300, &pe);
+  int64_t took = gpx_pg_now_ms() - t0;
+  ck_assert_int_eq(rc, ETIMEDOUT); /* the query's deadline cut it: a timeout, not "unreachable" */
+  ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
+  ck_assert_msg(strstr(pe.msg, "timeout expired") != NULL, "message: %s", pe.msg);
+  ck_assert_msg(took >= 280 && took < 700, "abandoned after %lld ms, want ~300", (long long)took);
+  int open, idle;
+  gpx_pg_pool_stats(p, &open, &idle);
+  ck_assert_int_eq(open, 0); /* the slot is free again */
+  gpx_pg_release(&s);        /* safe after a failed acquire */
+  gpx_pg_pool_free(p);
+  close(lfd);
+}
+END_TEST
+
+START_TEST(connect_is_abandoned_when_the_caller_goes_away) {
+  int port, lfd = blackhole(&port);
+  gpx_ds_settings st;
+  settings_for(&st, port, 30, 5);
+  gpx_pg_pool *p = NULL;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t t0 = gpx_pg_now_ms(), at = t0 + 100;
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, cancel_after, &at, 0, &pe), ECANCELED);
+  int64_t took = gpx_pg_now_ms() - t0;
+  ck_assert_int_eq(pe.status, GPX_PG_CANCELLED);
+  ck_assert_msg(took >= 100 && took < 300, "abandoned %lld ms after start, want ~100", (long long)took);
+  gpx_pg_pool_free(p);
+  close(lfd);
+}
+END_TEST
+
+START_TEST(each_host_of_a_list_gets_its_share) {
+  /* Two black holes: libpq alone would spend all of it on the first. */
+  int p1, p2, l1 = blackhole(&p1), l2 = blackhole(&p2);
+  (void)p2;
+  gpx_ds_settings st;
+  settings_for(&st, p1, 30, 5);
+  snprintf(st.host, sizeof st.host, "127.0.0.1,127.0.0.2");
+  gpx_pg_pool *p = NULL;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t t0 = gpx_pg_now_ms();
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 400, &pe), EIO);
+  int64_t took = gpx_pg_now_ms() - t0;
+  ck_assert_int_eq(pe.status, GPX_PG_UNAVAILABLE); /* the first host used its share, the second refused */
+  /* the second host was tried: its message names it (refused or timed out) */
+  ck_assert_msg(strstr(pe.msg, "127.0.0.2") != NULL, "message: %s", pe.msg);
+  ck_assert_msg(took < 800, "took %lld ms for a 400 ms deadline", (long long)took);
+  gpx_pg_pool_free(p);
+  close(l1);
+  close(l2);
+}
+END_TEST
+
+typedef struct {
+  gpx_pg_pool *p;
+  int64_t deadline_ms;
+  int rc;
+} hold_arg;
+
+static void *hold_slot(void *arg) {
+  hold_arg *h = arg;
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  h->rc = gpx_pg_acquire(h->p, &s, NULL, NULL, h->deadline_ms, &pe);
+  return NULL;
+}
+
+START_TEST(waiting_for_a_slot_ends_at_the_deadline_or_on_cancel) {
+  int port, lfd = blackhole(&port);
+  gpx_ds_settings st;
+  settings_for(&st, port, 30, 1);
+  gpx_pg_pool *p = NULL;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  /* the one slot is held by a connect that hangs for 1.5 s */
+  hold_arg h = {p, real_now_ms() + 1500, -1};
+  pthread_t t;
+  pthread_create(&t, NULL, hold_slot, &h);
+  struct timespec ms50 = {0, 50000000L};
+  nanosleep(&ms50, NULL);
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t t0 = gpx_pg_now_ms();
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 300, &pe), ETIMEDOUT);
+  int64_t took = gpx_pg_now_ms() - t0;
+  ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
+  ck_assert_msg(strstr(pe.msg, "maxOpenConnections") != NULL, "message: %s", pe.msg);
+  ck_assert_msg(took >= 280 && took < 500, "gave up after %lld ms, want ~300", (long long)took);
+  int64_t at = gpx_pg_now_ms() + 100;
+  t0 = gpx_pg_now_ms();
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, cancel_after, &at, 0, &pe), ECANCELED);
+  took = gpx_pg_now_ms() - t0;
+  ck_assert_msg(took >= 100 && took < 250, "cancelled wait ended after %lld ms, want ~100", (long long)took);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(h.rc, ETIMEDOUT);
+  gpx_pg_pool_free(p);
+  close(lfd);
+}
+END_TEST
+
+/* ------------------------------------------------------------ a server that stops answering */
+
+/* Just enough of the v3 protocol to get libpq to CONNECTION_OK, then read
+   the first query message and either never answer (frozen) or wait for the
+   cancel request and answer as Postgres does (57014, then ReadyForQuery). */
+typedef struct fake_pg {
+  int lfd, port;
+  int answer_cancel;
+  atomic_int cancel_ok; /* a CancelRequest with our pid and key arrived */
+  pthread_t th;
+} fake_pg;
+
+static int read_full(int fd, void *buf, size_t n) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = read(fd, (char *)buf + got, n - got);
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void *fake_pg_main(void *arg) {
+  fake_pg *f = arg;
+  int c = accept(f->lfd, NULL, NULL);
+  unsigned char buf[1024];
+  for (;;) { /* SSL/GSS encryption requests get 'N', then the startup packet */
+    if (read_full(c, buf, 4) != 0) return NULL;
+    uint32_t len = get32(buf);
+    if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
+    uint32_t code = get32(buf + 4);
+    if (code != 80877103 && code != 80877104) break;
+    if (write(c, "N", 1) != 1) return NULL;
+  }
+  unsigned char hello[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0,                   /* AuthenticationOk */
+                           'K', 0, 0, 0, 12, 0, 0, 0x10, 0x92, 0, 0, 0x04, 0xd2, /* pid 4242, key 1234 */
+                           'Z', 0, 0, 0, 5, 'I'};                         /* ReadyForQuery */
+  if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
+  if (read_full(c, buf, 5) != 0) return NULL; /* the first message of the query (Parse) */
+  if (!f->answer_cancel) {
+    for (;;) pause(); /* frozen: the process ends the thread */
+  }
+  int cc = accept(f->lfd, NULL, NULL);
+  if (read_full(cc, buf, 16) == 0 && get32(buf) == 16 && get32(buf + 4) == 80877102 && get32(buf + 8) == 4242 &&
+      get32(buf + 12) == 1234)
+    atomic_store(&f->cancel_ok, 1);
+  static const char body[] = "SERROR\0C57014\0Mcanceling statement due to user request\0";
+  unsigned char e[128];
+  size_t n = 0;
+  e[n++] = 'E';
+  put32(e + n, (uint32_t)(4 + sizeof body)); /* sizeof counts the final terminator */
+  n += 4;
+  memcpy(e + n, body, sizeof body);
+  n += sizeof body;
+  memcpy(e + n, "Z\0\0\0\5I", 6);
+  n += 6;
+  if (write(c, e, n) != (ssize_t)n) return NULL;
+  close(cc); /* the cancel is processed: PQcancel sees EOF */
+  for (;;) pause();
+}
+
+static void fake_pg_start(fake_pg *f, int answer_cancel) {
+  memset(f, 0, sizeof *f);
+  f->lfd = blackhole(&f->port);
+  f->answer_cancel = answer_cancel;
+  pthread_create(&f->th, NULL, fake_pg_main, f);
+  pthread_detach(f->th);
+}
+
+/* Check out a connection to the fake server and run one statement on it. */
+static int run_on_fake(fake_pg *f, int timeout_s, gpx_pg_cancel_fn cancelled, void *arg, int64_t caller_deadline_ms,
+                       gpx_pg_pool **pool, gpx_pg_session *s, gpx_pg_error *pe, int64_t *took_ms) {
+  static gpx_ds_settings st; /* borrowed by the pool: outlives this call */
+  settings_for(&st, f->port, timeout_s, 2);
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, pool, NULL), 0);
+  int64_t t0 = gpx_pg_now_ms();
+  int rc = gpx_pg_acquire(*pool, s, cancelled, arg, caller_deadline_ms, pe);
+  ck_assert_msg(rc == 0, "acquire: %s", pe->msg);
+  PGresult *r = NULL;
+  rc = gpx_pg_exec(s, "SELECT 1", 0, NULL, 0, &r, pe);
+  *took_ms = gpx_pg_now_ms() - t0;
+  PQclear(r);
+  return rc;
+}
+
+START_TEST(statement_on_a_frozen_server_is_abandoned_after_the_grace) {
+  fake_pg f;
+  fake_pg_start(&f, 0);
+  gpx_pg_pool *p;
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t took;
+  int rc = run_on_fake(&f, 30, NULL, NULL, real_now_ms() + 400, &p, &s, &pe, &took);
+  ck_assert_int_eq(rc, ETIMEDOUT);
+  ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
+  ck_assert_int_eq(s.broken, 1);
+  /* deadline 400 ms + grace 500 ms */
+  ck_assert_msg(took >= 400 + GPX_PG_CANCEL_GRACE_MS - 20 && took < 400 + GPX_PG_CANCEL_GRACE_MS + 300,
+                "answered after %lld ms", (long long)took);
+  ck_assert_int_eq(gpx__pg_cancel_threads(), 1); /* still blocked in PQcancel, detached */
+  int open, idle;
+  gpx_pg_release(&s);
+  gpx_pg_pool_stats(p, &open, &idle);
+  ck_assert_int_eq(open, 0); /* abandoned: closed, slot freed */
+  ck_assert_int_eq(idle, 0);
+  gpx_pg_pool_free(p);
+}
+END_TEST
+
+START_TEST(caller_gone_on_a_frozen_server_answers_within_the_grace) {
+  fake_pg f;
+  fake_pg_start(&f, 0);
+  gpx_pg_pool *p;
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t took, at = gpx_pg_now_ms() + 200;
+  int rc = run_on_fake(&f, 30, cancel_after, &at, 0, &p, &s, &pe, &took);
+  ck_assert_int_eq(rc, ECANCELED);
+  ck_assert_int_eq(pe.status, GPX_PG_CANCELLED);
+  ck_assert_msg(took < 200 + GPX_PG_CANCEL_GRACE_MS + 300, "answered after %lld ms", (long long)took);
+  gpx_pg_release(&s);
+  gpx_pg_pool_free(p);
+}
+END_TEST
+
+START_TEST(a_server_that_answers_the_cancel_keeps_its_connection) {
+  fake_pg f;
+  fake_pg_start(&f, 1);
+  gpx_pg_pool *p;
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  int64_t took;
+  int rc = run_on_fake(&f, 30, NULL, NULL, real_now_ms() + 300, &p, &s, &pe, &took);
+  ck_assert_int_eq(rc, ETIMEDOUT);
+  ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT); /* our deadline, not the caller's cancel */
+  ck_assert_str_eq(pe.sqlstate, "57014");
+  ck_assert_int_eq(s.broken, 0);
+  ck_assert_msg(took < 300 + 200, "answered after %lld ms (the server answered the cancel)", (long long)took);
+  ck_assert_int_eq(atomic_load(&f.cancel_ok), 1);
+  /* a further statement on a stopped session fails at once, nothing sent */
+  PGresult *r = NULL;
+  ck_assert_int_eq(gpx_pg_exec(&s, "SELECT 2", 0, NULL, 0, &r, &pe), ETIMEDOUT);
+  int open, idle;
+  gpx_pg_release(&s);
+  gpx_pg_pool_stats(p, &open, &idle);
+  ck_assert_int_eq(open, 1); /* back in the pool */
+  ck_assert_int_eq(idle, 1);
+  gpx_pg_pool_free(p);
+}
+END_TEST
+
 static Suite *pg_suite(void) {
   Suite *s = suite_create("pg");
   TCase *tc = tcase_create("binary");
   tcase_add_loop_test(tc, numeric_binary_matches_strtod, 0, (int)(sizeof values / sizeof values[0]));
   tcase_add_test(tc, numeric_special_and_malformed);
   suite_add_tcase(s, tc);
+  TCase *dl = tcase_create("deadlines");
+  tcase_add_test(dl, conninfo_has_keepalives_and_user_timeout);
+  tcase_add_test(dl, deadline_is_the_earlier_of_timeout_and_caller);
+  tcase_add_test(dl, connect_to_blackhole_is_abandoned_at_the_deadline);
+  tcase_add_test(dl, connect_is_abandoned_when_the_caller_goes_away);
+  tcase_add_test(dl, each_host_of_a_list_gets_its_share);
+  tcase_add_test(dl, waiting_for_a_slot_ends_at_the_deadline_or_on_cancel);
+  tcase_add_test(dl, statement_on_a_frozen_server_is_abandoned_after_the_grace);
+  tcase_add_test(dl, caller_gone_on_a_frozen_server_answers_within_the_grace);
+  tcase_add_test(dl, a_server_that_answers_the_cancel_keeps_its_connection);
+  tcase_set_timeout(dl, 10);
+  suite_add_tcase(s, dl);
   return s;
 }
 

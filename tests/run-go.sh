@@ -24,6 +24,10 @@ rc=$?
 # Second pass: the plugin-driving packages again, against the ASan + UBSan
 # build of the plugin (tests/run-c.sh built it); any sanitizer report on the
 # plugin's stderr fails the test that launched it (tests/harness).
+# tests/faults is not in this pass: its ~30 s are timeouts waited out on
+# purpose, and the C paths it drives (abandoned connections, cancel helper
+# threads, nonblocking close) run under ASan + LSan in check_pg's fake-server
+# tests (tests/run-c.sh).
 ASAN_BIN=${BUILD_ASAN:-$ROOT/build-asan}/dist/gpx_algotrading_pnl_linux_amd64
 if [ -x "$ASAN_BIN" ]; then
   echo "run-go: sanitizer pass of tests/harness and tests/analytics against $ASAN_BIN" >>"$log"

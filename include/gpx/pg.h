@@ -5,8 +5,17 @@
 **
 ** Every value reaches Postgres as a bound parameter; identifiers from the
 ** settings are quoted with gpx_pg_quote_ident. Queries run with the async
-** libpq API so a cancelled gRPC call can PQcancel its backend query while
-** it runs, and the per-instance statement_timeout is set at connect time.
+** libpq API so a cancelled gRPC call can cancel its backend query while it
+** runs, and the per-instance statement_timeout is set at connect time.
+**
+** Every wait has a deadline. A session's deadline is fixed when it is
+** checked out: the query timeout from then, or the caller's own deadline if
+** earlier. Waiting for a pool slot, connecting, sending, each result and the
+** cancel all end by it, whether or not the server answers: a frozen or
+** unreachable Postgres costs a caller its timeout plus a short grace for the
+** cancel, then the connection is abandoned (closed, never pooled) and its
+** slot freed. What this module is not: it does not retry a statement that
+** may have run, nor queue callers fairly across instances.
 **
 ** Errors are classified once here (gpx_pg_status) so callers can map them:
 ** downstream unavailable (502), timeout (504), cancelled, or a query error.
@@ -24,7 +33,7 @@ typedef enum gpx_pg_status {
   GPX_PG_UNAVAILABLE,   /* cannot connect / connection lost */
   GPX_PG_AUTH,          /* authentication failed */
   GPX_PG_NO_DATABASE,   /* database does not exist */
-  GPX_PG_TIMEOUT,       /* statement_timeout fired */
+  GPX_PG_TIMEOUT,       /* the session's deadline passed (or statement_timeout fired) */
   GPX_PG_CANCELLED,     /* our caller went away */
   GPX_PG_QUERY_ERROR    /* SQL error (undefined table/column, bad value, ...) */
 } gpx_pg_status;
@@ -38,7 +47,12 @@ typedef struct gpx_pg_error {
 
 typedef struct gpx_pg_pool gpx_pg_pool;
 
-/** Create a pool for these settings (borrowed: they must outlive the pool). Opens nothing yet. */
+/**
+ * Create a pool for these settings (borrowed: they must outlive the pool).
+ * Opens nothing yet. Every connection it opens has TCP keepalives and
+ * tcp_user_timeout set (GPX_PG_KEEPALIVES_*), so a peer that vanished is
+ * noticed by the kernel within about a minute even while idle.
+ */
 int gpx_pg_pool_new(const gpx_ds_settings *s, const char *tls_dir, gpx_pg_pool **out, gpx_error *err);
 /** Close every idle connection and free; connections in use must be released first. */
 void gpx_pg_pool_free(gpx_pg_pool *p);
@@ -47,7 +61,25 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle);
 /** Cancellation probe: returns 1 when the work should stop. */
 typedef int (*gpx_pg_cancel_fn)(void *arg);
 
-/** One checked-out connection and how to stop its work. */
+/** TCP keepalive and user-timeout settings on every connection (libpq conninfo values). */
+#define GPX_PG_KEEPALIVES_IDLE_S 30
+#define GPX_PG_KEEPALIVES_INTERVAL_S 10
+#define GPX_PG_KEEPALIVES_COUNT 3
+#define GPX_PG_TCP_USER_TIMEOUT_MS 60000
+/** How long one host of `host` may take to connect, at most (libpq's connect_timeout before). */
+#define GPX_PG_CONNECT_HOST_MS 10000
+/** After a stop (deadline or caller gone): how long the server's answer to the cancel is awaited. */
+#define GPX_PG_CANCEL_GRACE_MS 500
+
+/** A "no deadline" value for gpx_pg_session.deadline. */
+#define GPX_PG_NO_DEADLINE INT64_MAX
+
+struct gpx_pg_cancel_job;
+
+/**
+ * One checked-out connection and how to stop its work. Filled by
+ * gpx_pg_acquire; callers read nothing but pass it to exec/stream/release.
+ */
 typedef struct gpx_pg_session {
   gpx_pg_pool *pool;
   PGconn *conn;
@@ -55,15 +87,47 @@ typedef struct gpx_pg_session {
   gpx_pg_cancel_fn cancelled;
   void *cancel_arg;
   int timeout_s;         /* for messages */
+  int64_t deadline;      /* CLOCK_MONOTONIC ms by which every wait ends (gpx_pg_deadline) */
+  gpx_pg_status stop;    /* GPX_PG_OK while running; TIMEOUT or CANCELLED once stopped (sticky) */
+  int64_t give_up;       /* after a stop: CLOCK_MONOTONIC ms when the server's answer stops being awaited */
+  struct gpx_pg_cancel_job *cancel_job; /* the cancel request sent on a helper thread, if any */
 } gpx_pg_session;
 
+/** CLOCK_MONOTONIC in milliseconds (the clock of gpx_pg_session deadlines). */
+int64_t gpx_pg_now_ms(void);
+
 /**
- * Check out a connection (opening one if below max, else waiting up to the
- * query timeout). An idle connection found dead is replaced transparently,
- * so queries succeed again once Postgres is back.
+ * The deadline of a session checked out at mono_now_ms (CLOCK_MONOTONIC
+ * ms): mono_now_ms + timeout_s, or the caller's deadline if earlier.
+ * caller_deadline_ms is absolute wall-clock time (ms since the epoch, as
+ * gpx_rpc_deadline_ms gives it; real_now_ms is the wall clock now), 0 when
+ * the caller has none. timeout_s <= 0 means no timeout. Returns
+ * GPX_PG_NO_DEADLINE when neither bounds the work. Pure; thread-safe.
+ */
+int64_t gpx_pg_deadline(int timeout_s, int64_t caller_deadline_ms, int64_t mono_now_ms, int64_t real_now_ms);
+
+/**
+ * Check out a connection: an idle one, else a new one if below max, else
+ * wait for one. The wait and the connect end at the session's deadline
+ * (gpx_pg_deadline of the pool's query timeout and deadline_ms, the
+ * caller's absolute wall-clock deadline in ms or 0) and as soon as
+ * cancelled(arg) returns 1 (polled every 50 ms). An idle connection found
+ * dead is replaced transparently, so queries succeed again once Postgres
+ * is back. A connect tries each host of `host` in turn, each for at most
+ * GPX_PG_CONNECT_HOST_MS and its share of the time left.
+ *
+ * Errors (err filled, s holds no connection): ETIMEDOUT/GPX_PG_TIMEOUT when
+ * the deadline passed waiting for a slot or connecting; ECANCELED/
+ * GPX_PG_CANCELLED; EIO with GPX_PG_UNAVAILABLE (also when every host used
+ * up its own GPX_PG_CONNECT_HOST_MS), GPX_PG_AUTH or GPX_PG_NO_DATABASE.
+ * Thread-safe (one session per caller).
  */
 int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
-                   gpx_pg_error *err);
+                   int64_t deadline_ms, gpx_pg_error *err);
+/**
+ * Give the connection back: pooled when it is healthy and idle, else closed
+ * (without blocking) and its slot freed. Safe after a failed acquire.
+ */
 void gpx_pg_release(gpx_pg_session *s);
 
 /**
@@ -71,6 +135,14 @@ void gpx_pg_release(gpx_pg_session *s);
  * binary_result). *out is the PGresult on success (caller PQclear's it).
  * Retries once on a fresh connection when the connection was found dead
  * before any work ran.
+ *
+ * Bounded by the session: when the caller goes away or the deadline passes
+ * the statement is cancelled (the cancel request runs on a helper thread,
+ * never blocking this one) and its answer awaited for
+ * GPX_PG_CANCEL_GRACE_MS; a server that does not answer by then has its
+ * connection abandoned (s->broken). Errors: ETIMEDOUT (GPX_PG_TIMEOUT),
+ * ECANCELED (GPX_PG_CANCELLED), EINVAL (GPX_PG_QUERY_ERROR), EIO (others).
+ * Once a session has stopped, every further statement fails at once.
  */
 int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                 int binary_result, PGresult **out, gpx_pg_error *err);
@@ -80,7 +152,8 @@ typedef int (*gpx_pg_chunk_fn)(const PGresult *chunk, void *arg);
 
 /**
  * Stream a SELECT through a binary cursor in chunks of chunk_rows rows,
- * inside its own read-only transaction.
+ * inside its own read-only transaction; bounded like gpx_pg_exec (the
+ * ROLLBACK after a stop may use the cancel's grace, no more).
  */
 int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                   int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *err);

@@ -76,6 +76,7 @@ typedef struct gpx_query_input {
   int64_t interval_ms;     /* 0: default */
   int64_t max_points;      /* maxDataPoints; 0: default */
   int allow_test;          /* GPX_TEST_QUERIES=1: test-only kinds may run */
+  int64_t deadline_ms;     /* the caller's deadline, ms since the epoch; 0: none (the query timeout still bounds it) */
 } gpx_query_input;
 
 /** The one error record of a query: written once, where it is decided. */

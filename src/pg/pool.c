@@ -2,34 +2,22 @@
 ** pool.c — a bounded pool of libpq connections for one data-source instance.
 **
 ** Connections are opened lazily up to maxOpenConnections and reused. A
-** connection that died while idle (Postgres restarted) is only discovered
-** when used; exec.c then retries once on a fresh one, so the plugin recovers
-** by itself without a restart. The password is passed to libpq as a keyword
-** value and never formatted into a string we could log.
+** connection that died while idle (Postgres restarted) is noticed when it
+** is checked out if the server's goodbye already arrived, else when used;
+** exec.c then retries once on a fresh one, so the plugin recovers by itself
+** without a restart. Waiting for a slot ends at the session's deadline or
+** when the caller goes away; a connection abandoned by exec.c (its server
+** stopped answering) is closed without blocking and its slot freed at once.
+** Connecting is connect.c's; the pool counts the slot meanwhile.
 */
 #include <endian.h>
-#include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "gpx/log.h"
-#include "gpx/pg.h"
-
-#define GPX_PG_MAX_IDLE 100
-
-struct gpx_pg_pool {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  PGconn *idle[GPX_PG_MAX_IDLE];
-  int n_idle;
-  int open;
-  int max;
-  const gpx_ds_settings *s;
-  char port[16];
-  char options[128];
-  char rootcert[600], cert[600], key[600];
-};
+#include "pg_int.h"
 
 int gpx_pg_pool_new(const gpx_ds_settings *s, const char *tls_dir, gpx_pg_pool **out, gpx_error *err) {
   gpx_pg_pool *p = calloc(1, sizeof *p);
@@ -43,7 +31,9 @@ int gpx_pg_pool_new(const gpx_ds_settings *s, const char *tls_dir, gpx_pg_pool *
   p->s = s;
   p->max = s->max_open_connections > GPX_PG_MAX_IDLE ? GPX_PG_MAX_IDLE : s->max_open_connections;
   snprintf(p->port, sizeof p->port, "%d", s->port);
-  /* statement_timeout per connection: every query of this instance is bounded. */
+  /* statement_timeout per connection: every statement is bounded on the
+     server too, so one we abandoned (its server froze) still ends there
+     once the server runs again. */
   snprintf(p->options, sizeof p->options, "-c statement_timeout=%d -c TimeZone=UTC -c DateStyle=ISO",
            s->query_timeout_s * 1000);
   if (s->ssl_root_cert_path[0]) snprintf(p->rootcert, sizeof p->rootcert, "%s", s->ssl_root_cert_path);
@@ -71,92 +61,61 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle) {
   pthread_mutex_unlock(&p->mu);
 }
 
-/* First line of libpq's message, without the trailing newline. */
-static void gpx__first_line(const char *m, char *dst, size_t cap) {
-  size_t n = 0;
-  while (m && m[n] && m[n] != '\n' && n + 1 < cap) n++;
-  memcpy(dst, m ? m : "", n);
-  dst[n] = '\0';
+/* An idle connection is worth handing out: libpq thinks it is up, and
+   nothing (the server's FATAL goodbye, EOF) arrived while it idled. */
+static int gpx__idle_alive(PGconn *c) {
+  if (PQstatus(c) != CONNECTION_OK) return 0;
+  struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+  if (pfd.fd < 0) return 0;
+  if (poll(&pfd, 1, 0) > 0) {
+    if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) return 0;
+    if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) return 0;
+  }
+  return 1;
 }
 
-static PGconn *gpx__connect(gpx_pg_pool *p, gpx_pg_error *err) {
-  const gpx_ds_settings *s = p->s;
-  const char *keys[20], *vals[20];
-  int n = 0;
-#define KV(k, v)   \
-  do {             \
-    keys[n] = (k); \
-    vals[n] = (v); \
-    n++;           \
-  } while (0)
-  KV("host", s->host);
-  KV("port", p->port);
-  KV("dbname", s->database);
-  KV("user", s->user);
-  if (s->password) KV("password", s->password);
-  KV("sslmode", s->sslmode);
-  if (p->rootcert[0]) KV("sslrootcert", p->rootcert);
-  if (p->cert[0]) KV("sslcert", p->cert);
-  if (p->key[0]) KV("sslkey", p->key);
-  KV("connect_timeout", "10");
-  KV("application_name", GPX_PLUGIN_ID);
-  KV("client_encoding", "UTF8");
-  KV("options", p->options);
-  keys[n] = NULL;
-  vals[n] = NULL;
-#undef KV
-  PGconn *c = PQconnectdbParams(keys, vals, 0);
-  if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-    /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
-       refuses to hand them to a UTF8 client ("invalid byte sequence"): read
-       them as they are; the frame layer replaces what is not UTF-8. */
-    const char *enc = PQparameterStatus(c, "server_encoding");
-    if (enc && strcmp(enc, "SQL_ASCII") == 0) PQsetClientEncoding(c, "SQL_ASCII");
-    return c;
+/* Wait on the pool's condition until a slot may be free, at most 50 ms
+   (the caller is polled that often) and never past the deadline. */
+static void gpx__wait_slot(gpx_pg_pool *p, int64_t deadline) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  int64_t ms = deadline - now_ms < 50 ? deadline - now_ms : 50;
+  if (ms <= 0) return;
+  struct timespec dl = now;
+  dl.tv_nsec += (long)ms * 1000000L;
+  while (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
   }
-  const char *m = c ? PQerrorMessage(c) : "out of memory";
-  err->sqlstate[0] = '\0';
-  if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
-      strstr(m, "authentication failed") || strstr(m, "no pg_hba.conf entry")) {
-    err->status = GPX_PG_AUTH;
-  } else if (strstr(m, "does not exist") && strstr(m, "database")) {
-    err->status = GPX_PG_NO_DATABASE;
-  } else {
-    err->status = GPX_PG_UNAVAILABLE;
-  }
-  /* libpq's message may span lines ("Is the server running..."); keep the
-     first, which names host and cause. It never contains the password. */
-  char line[400];
-  const char *start = m;
-  /* Skip the 'connection to server at "h" (ip), port p failed: ' prefix on
-     a second line if the first is only that prefix. */
-  gpx__first_line(start, line, sizeof line);
-  snprintf(err->msg, sizeof err->msg, "%s", line);
-  if (c) PQfinish(c);
-  return NULL;
+  pthread_cond_timedwait(&p->cv, &p->mu, &dl);
 }
 
 int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
-                   gpx_pg_error *err) {
+                   int64_t deadline_ms, gpx_pg_error *err) {
   memset(s, 0, sizeof *s);
+  memset(err, 0, sizeof *err);
   s->pool = p;
   s->cancelled = cancelled;
   s->cancel_arg = arg;
   s->timeout_s = p->s->query_timeout_s;
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  s->deadline = gpx__pg_session_deadline(p->s->query_timeout_s, deadline_ms);
   pthread_mutex_lock(&p->mu);
   for (;;) {
-    if (cancelled && cancelled(arg)) {
+    gpx_pg_status st = gpx__pg_check_stop(s, gpx_pg_now_ms());
+    if (st != GPX_PG_OK) {
       pthread_mutex_unlock(&p->mu);
-      err->status = GPX_PG_CANCELLED;
-      snprintf(err->msg, sizeof err->msg, "request cancelled");
-      return ECANCELED;
+      gpx__pg_stop_error(s, err);
+      if (st == GPX_PG_TIMEOUT)
+        snprintf(err->msg, sizeof err->msg, "all %d connections busy for %d s (maxOpenConnections)", p->max,
+                 s->timeout_s);
+      s->pool = NULL; /* nothing to release */
+      return st == GPX_PG_CANCELLED ? ECANCELED : ETIMEDOUT;
     }
     if (p->n_idle > 0) {
       s->conn = p->idle[--p->n_idle];
       pthread_mutex_unlock(&p->mu);
-      if (PQstatus(s->conn) == CONNECTION_OK) return GPX_OK;
+      if (gpx__idle_alive(s->conn)) return GPX_OK;
       PQfinish(s->conn);
       s->conn = NULL;
       pthread_mutex_lock(&p->mu);
@@ -166,62 +125,52 @@ int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled
     if (p->open < p->max) {
       p->open++;
       pthread_mutex_unlock(&p->mu);
-      s->conn = gpx__connect(p, err);
+      s->conn = gpx__pg_connect(p, s, err);
       if (s->conn != NULL) return GPX_OK;
       pthread_mutex_lock(&p->mu);
       p->open--;
       pthread_cond_signal(&p->cv);
       pthread_mutex_unlock(&p->mu);
-      return EIO;
+      s->pool = NULL;
+      return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
     }
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double waited = (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
-    if (waited > p->s->query_timeout_s) {
-      pthread_mutex_unlock(&p->mu);
-      err->status = GPX_PG_TIMEOUT;
-      snprintf(err->msg, sizeof err->msg, "all %d connections busy for %d s (maxOpenConnections)", p->max,
-               p->s->query_timeout_s);
-      return ETIMEDOUT;
-    }
-    struct timespec dl = now;
-    dl.tv_nsec += 100 * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&p->cv, &p->mu, &dl);
+    gpx__wait_slot(p, s->deadline);
   }
 }
 
 void gpx_pg_release(gpx_pg_session *s) {
   gpx_pg_pool *p = s->pool;
+  /* A cancel still on its way could hit the next user's statement. */
+  int settled = gpx__pg_cancel_settled(s, 50);
   if (p == NULL || s->conn == NULL) return;
-  int keep = !s->broken && PQstatus(s->conn) == CONNECTION_OK &&
-             PQtransactionStatus(s->conn) == PQTRANS_IDLE;
+  int keep = settled && !s->broken && PQstatus(s->conn) == CONNECTION_OK &&
+             PQtransactionStatus(s->conn) == PQTRANS_IDLE && !PQisBusy(s->conn);
+  PGconn *close_it = NULL;
   pthread_mutex_lock(&p->mu);
   if (keep && p->n_idle < GPX_PG_MAX_IDLE) {
     p->idle[p->n_idle++] = s->conn;
   } else {
-    PQfinish(s->conn);
+    close_it = s->conn;
     p->open--;
   }
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
+  /* Nonblocking connection: PQfinish queues its Terminate message and
+     closes, never waiting for a server that stopped reading. */
+  if (close_it) PQfinish(close_it);
   s->conn = NULL;
 }
 
-/* A fresh connection in place of a dead one (same session, same slot). */
-int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err);
 int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err) {
   if (s->conn) PQfinish(s->conn);
-  s->conn = gpx__connect(s->pool, err);
+  s->conn = gpx__pg_connect(s->pool, s, err);
   if (s->conn == NULL) {
     pthread_mutex_lock(&s->pool->mu);
     s->pool->open--;
     pthread_cond_signal(&s->pool->cv);
     pthread_mutex_unlock(&s->pool->mu);
     s->pool = NULL; /* nothing left to release */
-    return EIO;
+    return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
   }
   return GPX_OK;
 }

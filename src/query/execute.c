@@ -238,7 +238,7 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
     gpx_query_fail(out, EINVAL, 400, "plugin", "request has no data-source instance settings");
   } else {
     gpx_pg_error pe;
-    if (gpx_pg_acquire(inst->pool, &r.sess, cancelled, cancel_arg, &pe) != GPX_OK) {
+    if (gpx_pg_acquire(inst->pool, &r.sess, cancelled, cancel_arg, in->deadline_ms, &pe) != GPX_OK) {
       gpx_qrun_fail_pg(&r, &pe);
     } else {
       int rc = r.kind->run(&r);

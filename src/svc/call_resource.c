@@ -125,7 +125,7 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       gpx__error(reply, 400, "limit: must be a positive whole number");
     } else if (!(admitted = gpx_ds_admit(inst))) {
       gpx__error(reply, 503, "too many concurrent queries for this data source; try again shortly");
-    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, &pe) != GPX_OK) {
+    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
       gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
     } else {
       json_t *o = NULL;

@@ -43,6 +43,7 @@ static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCo
   in.interval_ms = q->intervalms;
   in.max_points = q->maxdatapoints;
   in.allow_test = app->test_queries;
+  in.deadline_ms = gpx_rpc_deadline_ms(ctx);
   if (gpx_rpc_cancelled(ctx)) {
     gpx_query_fail(res, ECANCELED, 499, "plugin", "request cancelled");
     return;

@@ -4,7 +4,9 @@
 package pgfix
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -125,8 +127,11 @@ func (s *Server) watchdog() {
 	if s.asUser != "" {
 		stop = "runuser -u " + s.asUser + " -- " + stop
 	}
-	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 0.5; done; %s >/dev/null 2>&1; rm -rf %s",
-		os.Getpid(), stop, s.SockDir)
+	// A fault test may have left the cluster stopped (SIGSTOP): a stopped
+	// postmaster would never act on pg_ctl's signal, so continue it first.
+	cont := fmt.Sprintf("pm=$(head -n 1 %s/postmaster.pid 2>/dev/null); [ -n \"$pm\" ] && kill -CONT $pm $(pgrep -P $pm) 2>/dev/null", s.Dir)
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 0.5; done; %s; %s >/dev/null 2>&1; rm -rf %s",
+		os.Getpid(), cont, stop, s.SockDir)
 	cmd := exec.Command("sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cmd.Start() == nil {
@@ -224,4 +229,170 @@ func (s *Server) Alive() bool {
 	}
 	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
 	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+// Postmaster returns the postmaster's pid (0 when the server is not running).
+func (s *Server) Postmaster() int {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	return pid
+}
+
+// Children lists the processes whose parent is pid (a postmaster's
+// backends and background workers), read from /proc.
+func Children(pid int) []int {
+	var out []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid …": comm may hold spaces and parentheses.
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(st[i+1:])
+		if len(f) > 1 {
+			if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
+}
+
+// signalAll sends sig to the postmaster first (so it forks no new child
+// meanwhile, and cannot restart the ones we signal), then to each child.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	pm := s.Postmaster()
+	if pm <= 0 {
+		return fmt.Errorf("no postmaster.pid in %s", s.Dir)
+	}
+	if err := syscall.Kill(pm, sig); err != nil {
+		return fmt.Errorf("signal %v to postmaster %d: %v", sig, pm, err)
+	}
+	for _, c := range Children(pm) {
+		syscall.Kill(c, sig)
+	}
+	return nil
+}
+
+// Freeze stops every process of the cluster (SIGSTOP): what a network
+// partition, a stalled proxy or a hung VM looks like to a client — TCP is
+// up (the kernel still acknowledges), nothing answers. Always Thaw after.
+func (s *Server) Freeze() error {
+	if err := s.signalAll(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// A child forked between reading the list and stopping the postmaster
+	// (the postmaster was stopped first, so the second list is complete).
+	for _, c := range Children(s.Postmaster()) {
+		syscall.Kill(c, syscall.SIGSTOP)
+	}
+	return nil
+}
+
+// Thaw continues every process of the cluster (SIGCONT); safe when not frozen.
+func (s *Server) Thaw() error {
+	pm := s.Postmaster()
+	if pm <= 0 {
+		return nil
+	}
+	for _, c := range Children(pm) {
+		syscall.Kill(c, syscall.SIGCONT)
+	}
+	syscall.Kill(pm, syscall.SIGCONT)
+	return nil
+}
+
+// Kill SIGKILLs every process of the cluster, as a crash (or the OOM
+// killer) would; Up starts it again (with crash recovery).
+func (s *Server) Kill() error {
+	pm := s.Postmaster()
+	if pm <= 0 {
+		return fmt.Errorf("no postmaster.pid in %s", s.Dir)
+	}
+	syscall.Kill(pm, syscall.SIGSTOP) // no restarts or new children while we kill them
+	for _, c := range Children(pm) {
+		syscall.Kill(c, syscall.SIGKILL)
+	}
+	syscall.Kill(pm, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for running(pm) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if running(pm) {
+		return fmt.Errorf("postmaster %d still running after SIGKILL", pm)
+	}
+	// A crashed postmaster leaves its lock files, and if nobody reaps the
+	// zombie (PID 1 of a container may not) the next postmaster takes the
+	// pid in them for a live one and refuses to start. Nothing runs any
+	// more: remove them, as an admin would.
+	os.Remove(filepath.Join(s.Dir, "postmaster.pid"))
+	os.Remove(filepath.Join(s.SockDir, fmt.Sprintf(".s.PGSQL.%d.lock", s.Port)))
+	return nil
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	st := string(b)
+	i := strings.LastIndexByte(st, ')')
+	return i >= 0 && len(st) > i+2 && st[i+2] != 'Z' && st[i+2] != 'X'
+}
+
+// Held is a psql session kept open by Hold.
+type Held struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out bytes.Buffer
+}
+
+// Hold runs sql as the superuser in a psql session that stays open, e.g.
+// "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE;", and returns once
+// ready (a query returning "t") says it took effect, or after 10 s with an
+// error. Release ends the session.
+func (s *Server) Hold(db, sql, ready string) (*Held, error) {
+	h := &Held{cmd: exec.Command("psql", s.psqlArgs(db)...)}
+	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
+	in, err := h.cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	h.in = in
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(in, sql)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if out, err := s.Psql(db, ready); err == nil && strings.TrimSpace(out) == "t" {
+			return h, nil
+		}
+	}
+	h.Release()
+	return nil, fmt.Errorf("held session not ready after 10 s (%q): %s", ready, h.out.String())
+}
+
+// Release rolls the held session back and ends it.
+func (h *Held) Release() {
+	if h == nil || h.in == nil {
+		return
+	}
+	fmt.Fprintln(h.in, "ROLLBACK;")
+	h.in.Close()
+	h.in = nil
+	h.cmd.Wait()
 }

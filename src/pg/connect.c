@@ -1,0 +1,213 @@
+/*
+** connect.c — opening one libpq connection without ever blocking past the
+** caller's patience.
+**
+** PQconnectdbParams blocks for up to connect_timeout per host, cannot be
+** interrupted and ignores the caller going away; `host` may list several
+** hosts. Here the connection is driven with PQconnectStartParams and
+** PQconnectPoll and our own poll() on its socket: every 50 ms we look at
+** the caller, and each host gets at most GPX_PG_CONNECT_HOST_MS and its
+** share of the time left before the session's deadline. The hosts are
+** tried one by one because libpq's nonblocking API has no per-host timeout
+** (only its blocking connect moves on after connect_timeout), so a
+** black-holed first host would otherwise eat the whole budget.
+**
+** Not bounded here: host name resolution (getaddrinfo inside libpq blocks;
+** give an address to avoid it). The password is passed to libpq as a
+** keyword value and never formatted into a string we could log.
+*/
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gpx/log.h"
+#include "pg_int.h"
+
+#define GPX__STR_(x) #x
+#define GPX__STR(x) GPX__STR_(x)
+
+int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, const char **vals, int cap) {
+  const gpx_ds_settings *s = p->s;
+  int n = 0;
+#define KV(k, v)                 \
+  do {                           \
+    if (n + 1 >= cap) return -1; \
+    keys[n] = (k);               \
+    vals[n] = (v);               \
+    n++;                         \
+  } while (0)
+  KV("host", host);
+  KV("port", p->port);
+  KV("dbname", s->database);
+  KV("user", s->user);
+  if (s->password) KV("password", s->password);
+  KV("sslmode", s->sslmode);
+  if (p->rootcert[0]) KV("sslrootcert", p->rootcert);
+  if (p->cert[0]) KV("sslcert", p->cert);
+  if (p->key[0]) KV("sslkey", p->key);
+  /* A peer that vanishes (partition, dead VM) is noticed by the kernel even
+     while the connection idles in the pool, and unacknowledged data is
+     given up on after a minute instead of TCP's ~15 min; unix sockets
+     ignore these. PQgetCancel copies them to the cancel socket too. */
+  KV("keepalives", "1");
+  KV("keepalives_idle", GPX__STR(GPX_PG_KEEPALIVES_IDLE_S));
+  KV("keepalives_interval", GPX__STR(GPX_PG_KEEPALIVES_INTERVAL_S));
+  KV("keepalives_count", GPX__STR(GPX_PG_KEEPALIVES_COUNT));
+  KV("tcp_user_timeout", GPX__STR(GPX_PG_TCP_USER_TIMEOUT_MS));
+  KV("application_name", GPX_PLUGIN_ID);
+  KV("client_encoding", "UTF8");
+  KV("options", p->options);
+#undef KV
+  keys[n] = NULL;
+  vals[n] = NULL;
+  return n;
+}
+
+/* First line of libpq's message, without the trailing newline. */
+static void gpx__first_line(const char *m, char *dst, size_t cap) {
+  size_t n = 0;
+  while (m && m[n] && m[n] != '\n' && n + 1 < cap) n++;
+  memcpy(dst, m ? m : "", n);
+  dst[n] = '\0';
+}
+
+/* libpq's connection failure → status and its first line (which names
+   host and cause, never the password). */
+static void gpx__connect_error(const char *m, gpx_pg_error *err) {
+  err->sqlstate[0] = '\0';
+  if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
+      strstr(m, "authentication failed") || strstr(m, "no pg_hba.conf entry")) {
+    err->status = GPX_PG_AUTH;
+  } else if (strstr(m, "does not exist") && strstr(m, "database")) {
+    err->status = GPX_PG_NO_DATABASE;
+  } else {
+    err->status = GPX_PG_UNAVAILABLE;
+  }
+  gpx__first_line(m, err->msg, sizeof err->msg);
+}
+
+/* Server notices go to our log, not to libpq's default of raw stderr
+   (stderr carries hclog JSON lines only). */
+static void gpx__notice(void *arg, const char *message) {
+  char line[256];
+  gpx__first_line(message, line, sizeof line);
+  json_t *f = json_pack("{s:s}", "notice", line);
+  gpx_log(GPX_LOG_DEBUG, "pg: server notice", f);
+}
+
+/* SET client_encoding to SQL_ASCII, waiting at most until `until`. */
+static int gpx__set_sql_ascii(PGconn *c, int64_t until) {
+  if (!PQsendQuery(c, "SET client_encoding = 'SQL_ASCII'")) return EIO;
+  int ok = 1;
+  for (;;) {
+    while (PQisBusy(c)) {
+      int64_t left = until - gpx_pg_now_ms();
+      if (left <= 0) return ETIMEDOUT;
+      struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+      if (poll(&pfd, 1, left < 50 ? (int)left : 50) < 0 && errno != EINTR) return EIO;
+      if (!PQconsumeInput(c)) return EIO;
+    }
+    PGresult *r = PQgetResult(c);
+    if (r == NULL) break;
+    ok &= PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
+  return ok ? GPX_OK : EIO;
+}
+
+/* One host, until `until` (CLOCK_MONOTONIC ms) or the caller goes away. */
+static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *host, int64_t until,
+                                 gpx_pg_error *err) {
+  const char *keys[GPX__PG_CONNINFO_MAX], *vals[GPX__PG_CONNINFO_MAX];
+  if (gpx__pg_conninfo(p, host, keys, vals, GPX__PG_CONNINFO_MAX) < 0) {
+    err->status = GPX_PG_UNAVAILABLE;
+    snprintf(err->msg, sizeof err->msg, "internal error: too many connection keywords");
+    return NULL;
+  }
+  int64_t start = gpx_pg_now_ms();
+  PGconn *c = PQconnectStartParams(keys, vals, 0);
+  if (c == NULL) {
+    err->status = GPX_PG_UNAVAILABLE;
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return NULL;
+  }
+  /* As if PQconnectPoll had asked to write: libpq's documented start. */
+  PostgresPollingStatusType ps = PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+  for (;;) {
+    if (ps == PGRES_POLLING_OK) break;
+    if (ps == PGRES_POLLING_FAILED) {
+      gpx__connect_error(PQerrorMessage(c), err);
+      PQfinish(c);
+      return NULL;
+    }
+    int64_t now = gpx_pg_now_ms();
+    if (s->cancelled && s->cancelled(s->cancel_arg)) {
+      PQfinish(c); /* nonblocking until CONNECTION_OK: closes at once */
+      err->status = GPX_PG_CANCELLED;
+      err->sqlstate[0] = '\0';
+      snprintf(err->msg, sizeof err->msg, "request cancelled");
+      return NULL;
+    }
+    if (now >= until) {
+      PQfinish(c);
+      /* Cut by the query's deadline: the query ran out of time (504), as
+         it would have running SQL. Cut by the host's own budget: that host
+         does not answer (502), as libpq's connect_timeout said before. */
+      err->status = until >= s->deadline ? GPX_PG_TIMEOUT : GPX_PG_UNAVAILABLE;
+      err->sqlstate[0] = '\0';
+      snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: timeout expired (no answer within %.1f s)",
+               host, p->port, (double)(now - start) / 1000.0);
+      return NULL;
+    }
+    int64_t wait = until - now < 50 ? until - now : 50;
+    struct pollfd pfd = {PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+    int r = pfd.fd < 0 ? 1 : poll(&pfd, 1, (int)wait);
+    if (r > 0) ps = PQconnectPoll(c); /* it reads or writes only what is ready */
+  }
+  /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
+     refuses to hand them to a UTF8 client ("invalid byte sequence"): read
+     them as they are; the frame layer replaces what is not UTF-8. */
+  const char *enc = PQparameterStatus(c, "server_encoding");
+  if (enc && strcmp(enc, "SQL_ASCII") == 0 && gpx__set_sql_ascii(c, until) != GPX_OK) {
+    err->status = GPX_PG_UNAVAILABLE;
+    err->sqlstate[0] = '\0';
+    snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: no answer to SET client_encoding",
+             host, p->port);
+    PQfinish(c);
+    return NULL;
+  }
+  /* Queries are sent with PQsendQueryParams + PQflush and PQfinish must
+     never wait on a full socket buffer: nonblocking from now on. */
+  if (PQsetnonblocking(c, 1) != 0) {
+    gpx__connect_error(PQerrorMessage(c), err);
+    err->status = GPX_PG_UNAVAILABLE;
+    PQfinish(c);
+    return NULL;
+  }
+  PQsetNoticeProcessor(c, gpx__notice, NULL);
+  return c;
+}
+
+PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
+  char hosts[sizeof p->s->host];
+  snprintf(hosts, sizeof hosts, "%s", p->s->host);
+  int n = 1;
+  for (const char *c = hosts; *c; c++) n += *c == ',';
+  gpx_pg_error first = {0}; /* the first specific failure (auth, database) wins over "unreachable" */
+  char *h = hosts;
+  for (int i = 0; i < n; i++) {
+    char *comma = strchr(h, ',');
+    if (comma) *comma = '\0';
+    int64_t now = gpx_pg_now_ms();
+    int64_t share = GPX_PG_CONNECT_HOST_MS;
+    if (s->deadline != GPX_PG_NO_DEADLINE && (s->deadline - now) / (n - i) < share) share = (s->deadline - now) / (n - i);
+    if (share < 0) share = 0;
+    PGconn *c = gpx__connect_host(p, s, h, now + share, err);
+    if (c != NULL) return c;
+    if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
+    if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
+    if (comma) h = comma + 1;
+  }
+  if (first.status != GPX_PG_OK) *err = first;
+  return NULL;
+}

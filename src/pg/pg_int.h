@@ -1,0 +1,91 @@
+/*
+** pg_int.h — what the files of src/pg/ share with each other and with
+** tests/check_pg.c, and nothing else includes: the pool's layout, the
+** connection keywords, the nonblocking connect, and the session's stop
+** (deadline or caller gone) with its cancel request on a helper thread.
+*/
+#ifndef GPX_PG_INT_H
+#define GPX_PG_INT_H
+
+#include <pthread.h>
+
+#include "gpx/pg.h"
+
+#define GPX_PG_MAX_IDLE 100
+/** Room for the conninfo keywords (gpx__pg_conninfo), NULL terminator included. */
+#define GPX__PG_CONNINFO_MAX 24
+
+struct gpx_pg_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* CLOCK_MONOTONIC: a slot was freed */
+  PGconn *idle[GPX_PG_MAX_IDLE];
+  int n_idle;
+  int open;          /* connections counted against max: idle, in use, or being opened */
+  int max;
+  const gpx_ds_settings *s;
+  char port[16];
+  char options[128];
+  char rootcert[600], cert[600], key[600];
+};
+
+/* ---- connect.c ---- */
+
+/**
+ * The libpq keywords of a connection to `host` (one host of the settings'
+ * list) into keys/vals (cap entries, NULL-terminated; values borrowed from
+ * the pool and its settings, the password included). Returns the count, or
+ * -1 when cap is too small.
+ */
+int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, const char **vals, int cap);
+
+/**
+ * Open a connection for session s with PQconnectStartParams/PQconnectPoll:
+ * each host of the list in turn, each bounded by GPX_PG_CONNECT_HOST_MS,
+ * its share of the time left and the session's deadline; abandoned within
+ * 50 ms of s->cancelled returning 1. The connection is left nonblocking.
+ * NULL with err filled: GPX_PG_CANCELLED; GPX_PG_TIMEOUT when the
+ * session's deadline cut the connect; UNAVAILABLE/AUTH/NO_DATABASE (a host
+ * that used up its own budget is UNAVAILABLE, "timeout expired").
+ */
+PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
+
+/** A fresh connection in place of a dead one (same session, same slot). */
+int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err);
+
+/* ---- cancel.c ---- */
+
+/** gpx_pg_deadline for a session checked out now. */
+int64_t gpx__pg_session_deadline(int timeout_s, int64_t caller_deadline_ms);
+
+/**
+ * The session's stop status at now: GPX_PG_OK while the work may go on.
+ * The first time the caller is found gone (CANCELLED) or the deadline
+ * passed (TIMEOUT), the stop is recorded (sticky) and s->give_up set to
+ * now + GPX_PG_CANCEL_GRACE_MS.
+ */
+gpx_pg_status gpx__pg_check_stop(gpx_pg_session *s, int64_t now);
+
+/** Fill err for the session's stop (status, message). */
+void gpx__pg_stop_error(const gpx_pg_session *s, gpx_pg_error *err);
+
+/**
+ * Ask the server to cancel the running statement, on a detached helper
+ * thread (libpq's PQcancel blocks until the server answers, and a frozen
+ * one never does). At most once per session; skipped when too many earlier
+ * cancels are still waiting for their servers (the server-side
+ * statement_timeout then ends the statement).
+ */
+void gpx__pg_cancel_start(gpx_pg_session *s);
+
+/**
+ * Whether the session's cancel request (if any) has finished, waiting up to
+ * wait_ms for it: a connection may be reused only once its cancel can no
+ * longer arrive and hit the next statement. Drops the session's reference
+ * to the request either way.
+ */
+int gpx__pg_cancel_settled(gpx_pg_session *s, int wait_ms);
+
+/** Cancel helper threads still waiting for a server (tests, diagnostics). */
+int gpx__pg_cancel_threads(void);
+
+#endif /* GPX_PG_INT_H */
