@@ -97,6 +97,7 @@ export interface PnlOptions extends DataSourceJsonData {
   queryTimeoutSeconds?: number;
   rowLimit?: number;
   maxQueuedQueries?: number;
+  idleConnectionSeconds?: number;
 }
 
 /** secureJsonData keys (PEM contents for the TLS ones). */
@@ -127,6 +128,7 @@ export const SETTINGS_DEFAULTS: Required<
     | 'queryTimeoutSeconds'
     | 'rowLimit'
     | 'maxQueuedQueries'
+    | 'idleConnectionSeconds'
   >
 > = {
   host: 'localhost',
@@ -145,6 +147,7 @@ export const SETTINGS_DEFAULTS: Required<
   queryTimeoutSeconds: 30,
   rowLimit: 1000,
   maxQueuedQueries: 10,
+  idleConnectionSeconds: 300,
 };
 
 export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: string }> = [

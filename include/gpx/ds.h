@@ -71,6 +71,7 @@ typedef struct gpx_ds_settings {
   int query_timeout_s;
   int row_limit;
   int max_queued_queries;  /* beyond max_open_connections; more at once get a prompt 503 */
+  int idle_connection_s;   /* close pooled connections idle longer than this; 0 = never */
   /* secrets (owned, NUL-terminated; NULL when absent) */
   char *password;
   char *tls_ca_cert;

@@ -41,6 +41,7 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   s->query_timeout_s = 30;
   s->row_limit = 1000;
   s->max_queued_queries = 10;
+  s->idle_connection_s = 300;
 }
 
 static void gpx__free_secret(char **p) {
@@ -216,6 +217,9 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->max_queued_queries;
   TRY(gpx__num(o, "jsonData.", "maxQueuedQueries", &d, 0, 10000, 1, err));
   s->max_queued_queries = (int)d;
+  d = s->idle_connection_s;
+  TRY(gpx__num(o, "jsonData.", "idleConnectionSeconds", &d, 0, 86400, 1, err));
+  s->idle_connection_s = (int)d;
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {

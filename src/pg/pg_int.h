@@ -18,7 +18,8 @@
 struct gpx_pg_pool {
   pthread_mutex_t mu;
   pthread_cond_t cv; /* CLOCK_MONOTONIC: a slot was freed */
-  PGconn *idle[GPX_PG_MAX_IDLE];
+  PGconn *idle[GPX_PG_MAX_IDLE];     /* a stack: the top was used last */
+  int64_t idle_since[GPX_PG_MAX_IDLE]; /* when each was put back (gpx_pg_now_ms) */
   int n_idle;
   int open;          /* connections counted against max: idle, in use, or being opened */
   int max;

@@ -54,11 +54,36 @@ void gpx_pg_pool_free(gpx_pg_pool *p) {
   free(p);
 }
 
+/* Close the connections idle for longer than idleConnectionSeconds: the
+   bottom of the stack is the longest idle. Caller holds p->mu; the closed
+   ones go to out (PQfinish them after unlocking). Returns how many. */
+static int gpx__take_stale(gpx_pg_pool *p, int64_t now, PGconn **out) {
+  int64_t max_ms = (int64_t)p->s->idle_connection_s * 1000;
+  if (max_ms <= 0) return 0;
+  int k = 0;
+  while (k < p->n_idle && now - p->idle_since[k] > max_ms) k++;
+  for (int i = 0; i < k; i++) out[i] = p->idle[i];
+  for (int i = k; i < p->n_idle; i++) {
+    p->idle[i - k] = p->idle[i];
+    p->idle_since[i - k] = p->idle_since[i];
+  }
+  p->n_idle -= k;
+  p->open -= k;
+  return k;
+}
+
+static void gpx__close_all(PGconn **c, int n) {
+  for (int i = 0; i < n; i++) PQfinish(c[i]);
+}
+
 void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle) {
+  PGconn *stale[GPX_PG_MAX_IDLE];
   pthread_mutex_lock(&p->mu);
+  int n = gpx__take_stale(p, gpx_pg_now_ms(), stale); /* metrics scrapes sweep idle pools too */
   *open = p->open;
   *idle = p->n_idle;
   pthread_mutex_unlock(&p->mu);
+  gpx__close_all(stale, n);
 }
 
 /* An idle connection is worth handing out: libpq thinks it is up, and
@@ -100,7 +125,14 @@ int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled
   s->cancel_arg = arg;
   s->timeout_s = p->s->query_timeout_s;
   s->deadline = gpx__pg_session_deadline(p->s->query_timeout_s, deadline_ms);
+  PGconn *stale[GPX_PG_MAX_IDLE];
   pthread_mutex_lock(&p->mu);
+  int n_stale = gpx__take_stale(p, gpx_pg_now_ms(), stale);
+  if (n_stale > 0) {
+    pthread_mutex_unlock(&p->mu);
+    gpx__close_all(stale, n_stale);
+    pthread_mutex_lock(&p->mu);
+  }
   for (;;) {
     gpx_pg_status st = gpx__pg_check_stop(s, gpx_pg_now_ms());
     if (st != GPX_PG_OK) {
@@ -148,6 +180,7 @@ void gpx_pg_release(gpx_pg_session *s) {
   PGconn *close_it = NULL;
   pthread_mutex_lock(&p->mu);
   if (keep && p->n_idle < GPX_PG_MAX_IDLE) {
+    p->idle_since[p->n_idle] = gpx_pg_now_ms();
     p->idle[p->n_idle++] = s->conn;
   } else {
     close_it = s->conn;
