@@ -89,6 +89,16 @@ static int gpx__nobody_listens(const gpx_rpc_ctx *c) {
   return (why != GPX__CANCEL_NONE && why != GPX__CANCEL_SHUTDOWN) || gpx__ms_to_deadline(c) <= 0;
 }
 
+/* Zero a batch's ops; the first batch of a call opens with its (empty)
+   initial metadata. Returns the number of ops used. */
+static size_t gpx__ops_begin(grpc_op *ops, size_t cap, int first) {
+  memset(ops, 0, cap * sizeof *ops);
+  if (!first) return 0;
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = 0;
+  return 1;
+}
+
 /* ------------------------------------------------------------ for handlers */
 
 void gpx_rpc_reply_error(gpx_rpc_reply *r, int code, const char *fmt, ...) {
@@ -168,13 +178,7 @@ static int gpx__send_slice(gpx_rpc_ctx *c, grpc_slice sl) {
   pthread_mutex_unlock(&c->mu);
 
   grpc_op ops[2];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (first) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = 0;
-    n++;
-  }
+  size_t n = gpx__ops_begin(ops, sizeof ops / sizeof ops[0], first);
   ops[n].op = GRPC_OP_SEND_MESSAGE;
   ops[n].data.send_message.send_message = c->send_bb;
   n++;
@@ -250,13 +254,7 @@ static void gpx__finish(gpx_rpc_ctx *c) {
   pthread_mutex_unlock(&c->mu);
 
   grpc_op ops[3];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (first) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = 0;
-    n++;
-  }
+  size_t n = gpx__ops_begin(ops, sizeof ops / sizeof ops[0], first);
   if (r->has_body && r->code == GPX_RPC_OK) {
     size_t len = 0;
     uint8_t *p = gpx_buf_release(&r->body, &len);

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -38,12 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	root := harness.RepoRoot()
-	err = pg.PsqlFiles("trading", map[string]string{"n": "20000", "start": "'2025-01-01'", "days": "120", "seed": "7"},
-		filepath.Join(root, "sql", "schema.sql"), filepath.Join(root, "sql", "demo_data.sql"))
-	if err == nil {
-		_, err = pg.Psql("trading", "ALTER TABLE trades OWNER TO grafana; ANALYZE trades;")
-	}
+	err = pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		pg.Close()

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,15 +34,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	root := harness.RepoRoot()
-	err = pg.PsqlFiles("trading", map[string]string{"n": "2000", "start": "'2025-01-01'", "days": "60", "seed": "3"},
-		filepath.Join(root, "sql", "schema.sql"), filepath.Join(root, "sql", "demo_data.sql"))
+	err = pg.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
 	if err == nil {
 		// slow_trades: each row costs 2 ms (a volatile function per row), so
 		// a query over it is reliably running when a test strikes.
 		// lock_trades: a copy a test can lock without touching the others.
-		_, err = pg.Psql("trading", `ALTER TABLE trades OWNER TO grafana; ANALYZE trades;
-		  CREATE FUNCTION slow_pnl(p numeric) RETURNS numeric LANGUAGE plpgsql VOLATILE
+		_, err = pg.Psql("trading", `CREATE FUNCTION slow_pnl(p numeric) RETURNS numeric LANGUAGE plpgsql VOLATILE
 		    AS $f$ BEGIN PERFORM pg_sleep(0.002); RETURN p; END $f$;
 		  CREATE VIEW slow_trades AS SELECT trade_id, account, exchange, strategy, symbol, side, qty,
 		    entry_price, exit_price, expected_entry_price, expected_exit_price, opened_at, closed_at, fees,

@@ -195,6 +195,25 @@ func (s *Server) PsqlFiles(db string, vars map[string]string, files ...string) e
 	return nil
 }
 
+// LoadDemo fills database "trading" with the default trade table and n
+// generated trades (sql/schema.sql + sql/demo_data.sql under repoRoot,
+// `days` days from `start` (YYYY-MM-DD), seeded), owned by the plugin's
+// user "grafana" and analyzed, as every test package and tool wants it.
+func (s *Server) LoadDemo(repoRoot string, n, days, seed int, start string) error {
+	vars := map[string]string{"n": strconv.Itoa(n), "start": "'" + start + "'", "days": strconv.Itoa(days),
+		"seed": strconv.Itoa(seed)}
+	if err := s.PsqlFiles("trading", vars, filepath.Join(repoRoot, "sql", "schema.sql"),
+		filepath.Join(repoRoot, "sql", "demo_data.sql")); err != nil {
+		return err
+	}
+	for _, sql := range []string{"ALTER TABLE trades OWNER TO grafana", "VACUUM ANALYZE trades"} {
+		if _, err := s.Psql("trading", sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // JSONData is the data-source jsonData that reaches this server as "grafana".
 func (s *Server) JSONData(extra map[string]any) map[string]any {
 	m := map[string]any{"host": "127.0.0.1", "port": s.Port, "database": "trading", "user": "grafana", "sslmode": "disable"}
