@@ -314,6 +314,119 @@ int gpx_stats_compute(double base, const gpx_trade_agg *agg,
                       int32_t today, const gpx_slippage_acc *slip,
                       const gpx_analytics_opts *o, gpx_stats *out, gpx_error *err);
 
+/* ------------------------------------------------------------------------- */
+/* Calendar periods of the daily series (period_returns; src/trading/periods.c). */
+/* Pure calendar arithmetic on day ordinals: the local days come from Postgres */
+/* (so DST is already settled), a week/month/quarter/year is a run of them.  */
+
+typedef enum gpx_period {
+  GPX_PERIOD_WEEK = 0, /**< ISO week, Monday to Sunday */
+  GPX_PERIOD_MONTH,
+  GPX_PERIOD_QUARTER,  /**< Jan–Mar, Apr–Jun, Jul–Sep, Oct–Dec */
+  GPX_PERIOD_YEAR,
+  GPX_PERIOD_COUNT
+} gpx_period;
+
+/** Option values of `period`, indexed by gpx_period. */
+extern const char *const gpx_period_names[GPX_PERIOD_COUNT];
+
+/** Proleptic Gregorian date of a day ordinal (days since 1970-01-01): month 1–12, mday 1–31. */
+void gpx_day_civil(int32_t day, int32_t *year, int *month, int *mday);
+/** Day ordinal of a date (month 1–12; out-of-range mday/month are not normalised). */
+int64_t gpx_day_from_civil(int64_t year, int month, int mday);
+/** First day of the calendar period that contains day (a Monday for weeks). */
+int64_t gpx_period_first_day(int32_t day, gpx_period p);
+/** First day of the period after the one starting at start (a period's first day). */
+int64_t gpx_period_next(int64_t start, gpx_period p);
+
+/** One calendar period of a daily series, clipped to the series' range. */
+typedef struct gpx_period_row {
+  int32_t start_day;    /**< the calendar period's first day (before the range when clipped) */
+  int32_t first_day;    /**< the period within the range: [max(start, range first), */
+  int32_t last_day;     /**<   min(period end, range last)] */
+  double pnl;           /**< Σ D over those days */
+  int64_t trades;       /**< trades closed on those days */
+  double equity_start;  /**< E at the start of the clipped period (E(from) for the first) */
+  double equity_end;    /**< E at its end */
+  double ret;           /**< E(end)/E(start) − 1, computed as pnl/E(start); NaN when E(start) <= 0 */
+} gpx_period_row;
+
+typedef struct gpx_periods {
+  gpx_period_row *rows; /**< every period overlapping [d->first_day, d->last_day], in order */
+  size_t n;
+  gpx_period period;
+} gpx_periods;
+
+/**
+ * Cut a daily series (gpx_daily_build) into the calendar periods that
+ * overlap its requested range [d->first_day, d->last_day] — independent of
+ * tradingDays: a period whose days were all dropped is still there with
+ * return 0. *out is overwritten without freeing; free with
+ * gpx_periods_reset (safe on a zeroed struct). EINVAL (bad period, bad
+ * series), ENOMEM; on failure *out is empty.
+ */
+int gpx_periods_build(const gpx_daily *d, gpx_period p, gpx_periods *out, gpx_error *err);
+void gpx_periods_reset(gpx_periods *p);
+
+/** One year of the monthly-returns grid (quantstats' heatmap layout). */
+typedef struct gpx_month_grid_row {
+  int32_t year;
+  double month[12];  /**< that month's return within the range; NaN where the month is outside it */
+  double year_ret;   /**< the year within the range: E(end)/E(start) − 1 (= its months compounded) */
+} gpx_month_grid_row;
+
+/**
+ * The grid of monthly periods (gpx_periods_build with GPX_PERIOD_MONTH):
+ * one row per calendar year the range touches, in order. *rows is
+ * allocated (free() it), *n its length. EINVAL when months are not
+ * monthly periods; ENOMEM.
+ */
+int gpx_month_grid(const gpx_periods *months, gpx_month_grid_row **rows, size_t *n, gpx_error *err);
+
+/* ------------------------------------------------------------------------- */
+/* Rolling metrics over the daily series (rolling; src/trading/rolling.c).     */
+
+typedef enum gpx_rolling_metric {
+  GPX_ROLL_SHARPE = 0,   /**< as gpx_sharpe over the window's returns */
+  GPX_ROLL_SORTINO,      /**< as gpx_sortino */
+  GPX_ROLL_VOLATILITY,   /**< as gpx_annual_volatility */
+  GPX_ROLL_RETURN,       /**< Π(1+r) − 1 = ΣD / E(start of the window) */
+  GPX_ROLL_PNL,          /**< ΣD */
+  GPX_ROLL_WIN_RATE,     /**< wins/trades of the trades closed in the window */
+  GPX_ROLL_PROFIT_FACTOR,/**< Σ wins/|Σ losses| of those trades */
+  GPX_ROLL_COUNT
+} gpx_rolling_metric;
+
+/** Option values of `metric`, indexed by gpx_rolling_metric. */
+extern const char *const gpx_rolling_metric_names[GPX_ROLL_COUNT];
+/** Index of a metric by name, -1 when unknown. */
+int gpx_rolling_metric_index(const char *name);
+
+#define GPX_ROLLING_WINDOW_MIN 2
+#define GPX_ROLLING_WINDOW_MAX 3650
+
+/**
+ * Align sparse per-day trade aggregates (day[] strictly ascending, as SQL
+ * gives them for days with trades) with the series: out[i] belongs to
+ * d->day[i], zero for days without trades. Non-finite sums count as 0 (as
+ * gpx_daily_build does). EINVAL when a day is not a day of the series.
+ */
+int gpx_daily_spread_agg(const gpx_daily *d, const int32_t *day, const gpx_trade_agg *agg, size_t n,
+                         gpx_trade_agg *out, gpx_error *err);
+
+/**
+ * out[i] (d->n values) = metric m over the `window` series days ending at
+ * d->day[i], with the formulas of `stats`; NaN for i < window − 1 (and
+ * where the formula is undefined). day_agg (d->n entries, from
+ * gpx_daily_spread_agg) is needed for WIN_RATE and PROFIT_FACTOR only.
+ * O(d->n): running sums with compensation, recomputed from scratch every
+ * `window` days so rounding cannot build up; sliding max/min keep the
+ * "std = 0 within rounding noise" rule of gpx_sharpe. EINVAL for a window
+ * outside [2, 3650], an unknown metric, bad options or a missing day_agg.
+ */
+int gpx_rolling(const gpx_daily *d, const gpx_trade_agg *day_agg, gpx_rolling_metric m, size_t window,
+                const gpx_analytics_opts *o, double *out, gpx_error *err);
+
 #ifdef __cplusplus
 }
 #endif
