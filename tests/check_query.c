@@ -62,6 +62,14 @@ static const struct {
     {"{\"queryType\":\"equity\",\"tradingDays\":1}", "tradingDays"},
     {"{\"queryType\":\"equity\",\"riskFreeRate\":5000}", "riskFreeRate"},
     {"not json", "query JSON"},
+    {"{\"queryType\":\"period_returns\",\"period\":\"day\"}", "period: must be one of week, month, quarter, year"},
+    {"{\"queryType\":\"period_returns\",\"layout\":\"heatmap\"}", "layout: must be one of series, grid"},
+    {"{\"queryType\":\"period_returns\",\"period\":\"week\",\"layout\":\"grid\"}", "layout: \"grid\""},
+    {"{\"queryType\":\"rolling\",\"metric\":\"calmar\"}", "metric: must be one of sharpe, sortino"},
+    {"{\"queryType\":\"rolling\",\"window\":1}", "window: must be a whole number of days from 2 to 3650"},
+    {"{\"queryType\":\"rolling\",\"window\":3651}", "window: "},
+    {"{\"queryType\":\"rolling\",\"window\":30.5}", "window: "},
+    {"{\"queryType\":\"rolling\",\"window\":\"30\"}", "window: "},
 };
 
 START_TEST(bad_queries_name_the_field) {
@@ -125,6 +133,86 @@ START_TEST(sql_binds_values_and_quotes_identifiers) {
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "strpos(")); /* literal match, no LIKE */
   gpx_sql_reset(&sql);
   gpx_query_reset(&q);
+}
+END_TEST
+
+START_TEST(period_and_rolling_options) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query q;
+  gpx_error e;
+  /* defaults: month, series; sharpe over 30 days */
+  gpx_query_input pq = mkq("{\"queryType\":\"period_returns\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.period, GPX_PERIOD_MONTH);
+  ck_assert_int_eq(q.period_grid, 0);
+  gpx_query_reset(&q);
+  pq = mkq("{\"queryType\":\"period_returns\",\"period\":\"month\",\"layout\":\"grid\",\"groupBy\":\"strategy\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.period_grid, 1);
+  gpx_query_reset(&q);
+  pq = mkq("{\"queryType\":\"period_returns\",\"period\":\"quarter\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.period, GPX_PERIOD_QUARTER);
+  gpx_query_reset(&q);
+  pq = mkq("{\"queryType\":\"rolling\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.rolling_metric, GPX_ROLL_SHARPE);
+  ck_assert_int_eq(q.window, 30);
+  gpx_query_reset(&q);
+  pq = mkq("{\"queryType\":\"rolling\",\"metric\":\"profit_factor\",\"window\":3650.0}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.rolling_metric, GPX_ROLL_PROFIT_FACTOR);
+  ck_assert_int_eq(q.window, 3650);
+  gpx_query_reset(&q);
+  /* another kind's options are not read (an editor may leave them behind) */
+  pq = mkq("{\"queryType\":\"stats\",\"window\":0,\"period\":\"day\",\"metric\":7}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  gpx_query_reset(&q);
+  /* the daily-trades statement: the daily columns, then wins and losses with FILTER; the daily
+     statement itself is unchanged (its readers pay nothing for them) */
+  pq = mkq("{\"queryType\":\"rolling\",\"groupBy\":\"symbol\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily_trades, &s, &q, 0, 0), GPX_OK);
+  const char *t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "count(*) FILTER (WHERE \"realized_pnl\" > 0)::int8 AS nw"));
+  ck_assert_ptr_nonnull(strstr(t, "sum(\"realized_pnl\") FILTER (WHERE \"realized_pnl\" < 0)::float8 AS sl"));
+  ck_assert_ptr_nonnull(strstr(t, " GROUP BY g, d"));
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_null(strstr(gpx_sql_cstr(&st.sql), "FILTER"));
+  int32_t days[] = {19000, 20150};
+  ck_assert_int_eq(gpx_sql_midnights(&st, &q, days, 2), GPX_OK);
+  ck_assert_str_eq(st.sql.params[1], "{19000,20150}");
+  ck_assert_ptr_null(strstr(gpx_sql_cstr(&st.sql), "19000")); /* bound, not spliced */
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+}
+END_TEST
+
+START_TEST(daily_rows_keep_their_aggregates_when_ordered) {
+  gpx_groups gs = {0};
+  gpx_qgroup *g = gpx_groups_get(&gs, "a");
+  ck_assert_ptr_nonnull(g);
+  /* hash order from SQL: days 300 … 0, each with wins = day */
+  for (int d = 300; d >= 0; d -= 3) {
+    gpx_trade_agg a = {d + 1, d, 1, d * 2.0, d * 3.0, -1};
+    ck_assert_int_eq(gpx_group_push_day_agg(g, d, d * 2.0, &a), GPX_OK);
+  }
+  ck_assert_int_eq(gpx_groups_order(&gs), GPX_OK);
+  g = gpx_groups_get(&gs, "a");
+  for (size_t k = 0; k < g->nd; k++) {
+    ck_assert_int_eq(g->day[k], (int)k * 3);
+    ck_assert_int_eq(g->dagg[k].wins, g->day[k]);
+    ck_assert_int_eq(g->dcount[k], g->day[k] + 1);
+    ck_assert_double_eq(g->dagg[k].sum_win, g->day[k] * 3.0);
+  }
+  /* rows without aggregates first, then one with: refused */
+  gpx_qgroup *b = gpx_groups_get(&gs, "b");
+  ck_assert_int_eq(gpx_group_push_day(b, 1, 1, 1), GPX_OK);
+  gpx_trade_agg a = {0};
+  ck_assert_int_eq(gpx_group_push_day_agg(b, 2, 1, &a), EINVAL);
+  gpx_groups_reset(&gs);
 }
 END_TEST
 
@@ -285,6 +373,8 @@ static Suite *query_suite(void) {
   tcase_add_loop_test(tc, bad_queries_name_the_field, 0, (int)(sizeof badq / sizeof badq[0]));
   tcase_add_test(tc, time_range_checked);
   tcase_add_test(tc, sql_binds_values_and_quotes_identifiers);
+  tcase_add_test(tc, period_and_rolling_options);
+  tcase_add_test(tc, daily_rows_keep_their_aggregates_when_ordered);
   tcase_add_test(tc, registry_is_the_one_list);
   tcase_add_test(tc, bucket_rule_never_exceeds_max_points);
   tcase_add_test(tc, result_frames_and_first_error);

@@ -19,7 +19,9 @@ export type QueryType =
   | 'pnl_distribution'
   | 'slippage'
   | 'trades'
-  | 'trade_count';
+  | 'trade_count'
+  | 'period_returns'
+  | 'rolling';
 
 export type GroupBy = 'none' | 'strategy' | 'symbol' | 'account';
 export type DrawdownMode = 'fraction' | 'money';
@@ -161,6 +163,8 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'slippage', label: 'Slippage', description: 'Execution slippage in basis points against the expected prices.' },
   { value: 'trades', label: 'Trades table', description: 'The closed trades, newest first, up to the row limit.' },
   { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket, per group.' },
+  { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid).' },
+  { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days.' },
 ];
 
 /** Stat fields the `stats` query can return (docs/query-model.md "Frames"). */

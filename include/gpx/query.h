@@ -32,6 +32,8 @@ enum {
   GPX_QOPT_DRAWDOWN_MODE = 1 << 3, /* drawdownMode */
   GPX_QOPT_LIMIT = 1 << 4,         /* limit */
   GPX_QOPT_ANALYTICS = 1 << 5,     /* initialCapital, timezone, tradingDays, annualization, riskFreeRate */
+  GPX_QOPT_PERIOD = 1 << 6,        /* period, layout (period_returns) */
+  GPX_QOPT_ROLLING = 1 << 7,       /* metric, window (rolling) */
 };
 
 /** Flags of a kind. */

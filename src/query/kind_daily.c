@@ -33,10 +33,7 @@ static int gpx__run(gpx_qrun *r, gpx__daily_frame_fn frame) {
 static int gpx__daily_pnl(gpx_qrun *r, const gpx_qgroup *g, const gpx_daily *d, const char *cur) {
   int64_t *ts = malloc((d->n ? d->n : 1) * sizeof *ts);
   if (ts == NULL) return gpx_qrun_fail(r, ENOMEM, "daily_pnl", NULL);
-  for (size_t k = 0; k < d->n; k++) {
-    int64_t idx = (int64_t)d->day[k] - r->first_day;
-    ts[k] = (idx >= 0 && (size_t)idx < r->n_days ? r->day_start_ms[idx] : (int64_t)d->day[k] * 86400000) * 1000000;
-  }
+  for (size_t k = 0; k < d->n; k++) ts[k] = gpx_qrun_day_start_ns(r, d->day[k]);
   int rc = gpx_qrun_series_frame(r, g, "daily_pnl", cur, "Daily P&L", ts, d->pnl, d->n);
   free(ts);
   return rc;

@@ -24,6 +24,8 @@ int gpx_kind_stats_run(gpx_qrun *r);      /* kind_stats.c */
 int gpx_kind_slippage_run(gpx_qrun *r);   /* kind_slippage.c */
 int gpx_kind_trades_run(gpx_qrun *r);     /* kind_trades.c */
 int gpx_kind_trade_count_run(gpx_qrun *r); /* kind_trade_count.c */
+int gpx_kind_period_returns_run(gpx_qrun *r); /* kind_periods.c */
+int gpx_kind_rolling_run(gpx_qrun *r);    /* kind_rolling.c */
 int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
 
 #define F GPX_QOPT_FILTERS
@@ -48,6 +50,10 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"trades", "The trades, newest first, up to the row limit", F | GPX_QOPT_LIMIT, 0, "table", gpx_kind_trades_run},
     {"trade_count", "Number of trades closed per time bucket", F | G, 0, "timeseries-multi",
      gpx_kind_trade_count_run},
+    {"period_returns", "Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)",
+     F | G | A | GPX_QOPT_PERIOD, 0, "timeseries-multi", gpx_kind_period_returns_run},
+    {"rolling", "Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days",
+     F | G | A | GPX_QOPT_ROLLING, 0, "timeseries-multi", gpx_kind_rolling_run},
     /* test-only kinds last: they are listed nowhere */
     {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
      gpx_kind_test_frame_run},

@@ -23,7 +23,8 @@ double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g) { return r->
 static int gpx__poisoned(const gpx_stmt *st, const PGresult *res) {
   for (int c = 0; c < st->def->ncols; c++) {
     const gpx_sql_col *col = &st->def->cols[c];
-    if (col->expr != GPX_EXPR_SUM || col->col != GPX_COL_REALIZED_PNL) continue;
+    int sum = col->expr == GPX_EXPR_SUM || col->expr == GPX_EXPR_SUM_POS || col->expr == GPX_EXPR_SUM_NEG;
+    if (!sum || col->col != GPX_COL_REALIZED_PNL) continue;
     for (int i = 0; i < PQntuples(res); i++)
       if (!gpx_stmt_isnull(st, res, i, c) && !isfinite(gpx_stmt_num(st, res, i, c))) return 1;
   }
@@ -216,6 +217,28 @@ static int gpx__row_day(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PG
 }
 
 int gpx_qrun_load_daily(gpx_qrun *r) { return gpx_qrun_each_row(r, &gpx_stmt_daily, 0, gpx__row_day, NULL); }
+
+static int gpx__row_day_trades(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int i, void *arg) {
+  gpx_trade_agg a = {0};
+  a.count = gpx_stmt_i64(st, res, i, GPX_DY_N);
+  a.wins = gpx_stmt_i64(st, res, i, GPX_DY_WINS);
+  a.losses = gpx_stmt_i64(st, res, i, GPX_DY_LOSSES);
+  a.sum_pnl = gpx_stmt_num(st, res, i, GPX_DY_PNL);
+  /* sum() over no row is NULL: a day without winners has won 0 */
+  a.sum_win = a.wins > 0 ? gpx_stmt_num(st, res, i, GPX_DY_SUM_WIN) : 0;
+  a.sum_loss = a.losses > 0 ? gpx_stmt_num(st, res, i, GPX_DY_SUM_LOSS) : 0;
+  int rc = gpx_group_push_day_agg(g, (int32_t)gpx_stmt_i64(st, res, i, GPX_DY_DAY), a.sum_pnl, &a);
+  return rc == GPX_OK ? GPX_OK : gpx_qrun_fail(r, rc, "daily", NULL);
+}
+
+int gpx_qrun_load_daily_trades(gpx_qrun *r) {
+  return gpx_qrun_each_row(r, &gpx_stmt_daily_trades, 0, gpx__row_day_trades, NULL);
+}
+
+int64_t gpx_qrun_day_start_ns(const gpx_qrun *r, int32_t day) {
+  int64_t idx = (int64_t)day - r->first_day;
+  return (idx >= 0 && (size_t)idx < r->n_days ? r->day_start_ms[idx] : (int64_t)day * 86400000) * 1000000;
+}
 
 int gpx_qrun_build_daily(gpx_qrun *r, const gpx_qgroup *g, gpx_daily *d) {
   gpx_error err;

@@ -6,6 +6,7 @@
 ** says what was expected. Filter lists become Postgres array literals that
 ** are bound as one text[] parameter each (never spliced into SQL).
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -94,6 +95,37 @@ static int gpx__enum(json_t *root, const char *key, const char *const *names, in
   return gpx_error_set(err, EINVAL, "%s: must be one of %s", key, list);
 }
 
+/* period, layout: read only by the kinds whose registry row names them
+   (the editor may leave another kind's options in the JSON). */
+static int gpx__period_options(json_t *root, gpx_query *q, gpx_error *err) {
+  q->period = GPX_PERIOD_MONTH;
+  q->period_grid = 0;
+  if (!(gpx_query_kinds[q->kind].options & GPX_QOPT_PERIOD)) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx__enum(root, "period", gpx_period_names, GPX_PERIOD_COUNT, &q->period, err));
+  static const char *const layouts[] = {"series", "grid"};
+  GPX_RETURN_NOT_OK(gpx__enum(root, "layout", layouts, 2, &q->period_grid, err));
+  if (q->period_grid && q->period != GPX_PERIOD_MONTH)
+    return gpx_error_set(err, EINVAL, "layout: \"grid\" is the monthly-returns grid and needs period \"month\" (got \"%s\")",
+                         gpx_period_names[q->period]);
+  return GPX_OK;
+}
+
+/* metric, window: the rolling kind's options. */
+static int gpx__rolling_options(json_t *root, gpx_query *q, gpx_error *err) {
+  q->rolling_metric = GPX_ROLL_SHARPE;
+  q->window = 30;
+  if (!(gpx_query_kinds[q->kind].options & GPX_QOPT_ROLLING)) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx__enum(root, "metric", gpx_rolling_metric_names, GPX_ROLL_COUNT, &q->rolling_metric, err));
+  json_t *w = json_object_get(root, "window");
+  if (w == NULL || json_is_null(w)) return GPX_OK;
+  double v = json_is_number(w) ? json_number_value(w) : NAN;
+  if (!(v >= GPX_ROLLING_WINDOW_MIN && v <= GPX_ROLLING_WINDOW_MAX) || v != floor(v))
+    return gpx_error_set(err, EINVAL, "window: must be a whole number of days from %d to %d", GPX_ROLLING_WINDOW_MIN,
+                         GPX_ROLLING_WINDOW_MAX);
+  q->window = (int)v;
+  return GPX_OK;
+}
+
 int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_query *q, gpx_error *err) {
   memset(q, 0, sizeof *q);
   snprintf(q->ref_id, sizeof q->ref_id, "%s", pq->ref_id ? pq->ref_id : "");
@@ -180,6 +212,8 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     }
   }
   if (rc == GPX_OK) rc = gpx_analytics_parse(root, "", &q->a, err);
+  if (rc == GPX_OK) rc = gpx__period_options(root, q, err);
+  if (rc == GPX_OK) rc = gpx__rolling_options(root, q, err);
   json_decref(root);
   if (rc == GPX_OK) {
     if (!pq->has_time_range) {

@@ -34,6 +34,10 @@ typedef struct gpx_query {
   int64_t limit;
   gpx_analytics_settings a;
   int64_t from_ms, to_ms, interval_ms, max_points;
+  int period;                 /* gpx_period (GPX_QOPT_PERIOD): `period`, default month */
+  int period_grid;            /* `layout: "grid"`: the monthly-returns table */
+  int rolling_metric;         /* gpx_rolling_metric (GPX_QOPT_ROLLING): `metric`, default sharpe */
+  int window;                 /* `window` in days, default 30 */
   int finite_only;            /* set by a run that met NaN/±Infinity P&L: statements skip those rows */
 } gpx_query;
 
@@ -78,7 +82,11 @@ typedef enum gpx_expr {
   GPX_EXPR_BUCKET,   /* right-closed bucket index of closed_at (gpx_query_bucket_ns) */
   GPX_EXPR_DAY,      /* local calendar day ordinal of closed_at in the query's time zone */
   GPX_EXPR_NOTIONAL, /* sum(col * abs(qty)) [FILTER (WHERE filter IS NOT NULL)] */
-  GPX_EXPR_MIN_TEXT  /* min(col)::text */
+  GPX_EXPR_MIN_TEXT, /* min(col)::text */
+  GPX_EXPR_COUNT_POS, /* count(*) FILTER (WHERE col > 0) */
+  GPX_EXPR_COUNT_NEG, /* count(*) FILTER (WHERE col < 0) */
+  GPX_EXPR_SUM_POS,   /* sum(col) FILTER (WHERE col > 0) */
+  GPX_EXPR_SUM_NEG    /* sum(col) FILTER (WHERE col < 0) */
 } gpx_expr;
 
 /** One output column: built into the SELECT list and read back by index. */
@@ -137,6 +145,9 @@ enum { GPX_TS_TS, GPX_TS_PNL, GPX_TS_NCOLS };
 extern const gpx_stmt_def gpx_stmt_trade_stream; /* every trade of the range, in order */
 enum { GPX_DY_DAY, GPX_DY_PNL, GPX_DY_N, GPX_DY_NCOLS };
 extern const gpx_stmt_def gpx_stmt_daily;     /* Σ p and count per local day */
+/* the same columns, then the day's wins and losses: count and Σ p over p > 0 and p < 0 */
+enum { GPX_DY_WINS = GPX_DY_NCOLS, GPX_DY_LOSSES, GPX_DY_SUM_WIN, GPX_DY_SUM_LOSS, GPX_DYT_NCOLS };
+extern const gpx_stmt_def gpx_stmt_daily_trades;
 enum { GPX_SL_B, GPX_SL_SIDE, GPX_SL_TS, GPX_SL_FILL_ENTRY, GPX_SL_EXP_ENTRY, GPX_SL_FILL_EXIT, GPX_SL_EXP_EXIT,
        GPX_SL_N, GPX_SL_NCOLS };
 extern const gpx_stmt_def gpx_stmt_slippage;  /* slippage sums per bucket and side */
@@ -149,6 +160,10 @@ extern const gpx_stmt_def gpx_stmt_trades;    /* the trades, newest first */
 enum { GPX_DAYS_DAY, GPX_DAYS_TODAY, GPX_DAYS_START_MS, GPX_DAYS_NCOLS };
 extern const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS];
 int gpx_sql_days(gpx_stmt *st, const gpx_query *q);
+/** Local midnights (epoch ms) of the given day ordinals in the query's time zone (not over the trade table). */
+enum { GPX_MN_DAY, GPX_MN_START_MS, GPX_MN_NCOLS };
+extern const gpx_sql_col gpx_midnight_cols[GPX_MN_NCOLS];
+int gpx_sql_midnights(gpx_stmt *st, const gpx_query *q, const int32_t *days, size_t n);
 
 /** Trades up to the range end whose P&L is NULL, NaN or ±Infinity: count and the first trade id. */
 enum { GPX_BAD_N, GPX_BAD_FIRST_ID, GPX_BAD_NCOLS };
@@ -176,6 +191,7 @@ typedef struct gpx_qgroup {
   double *dpnl;
   int64_t *dcount;
   size_t nd, capd;
+  gpx_trade_agg *dagg; /* per daily row: wins and losses (gpx_qrun_load_daily_trades), else NULL */
   /* slippage of the whole range */
   gpx_slippage_acc slip;
 } gpx_qgroup;
@@ -198,6 +214,8 @@ int gpx_groups_order(gpx_groups *gs);
 void gpx_groups_reset(gpx_groups *gs);
 int gpx_group_push_row(gpx_qgroup *g, int64_t ts, double v, int64_t n);
 int gpx_group_push_day(gpx_qgroup *g, int32_t day, double pnl, int64_t n);
+/** A daily row with its trade aggregates (a->count trades); a group takes either kind of row, not both. */
+int gpx_group_push_day_agg(gpx_qgroup *g, int32_t day, double pnl, const gpx_trade_agg *a);
 
 /* ------------------------------------------------------------ a run */
 
@@ -266,6 +284,10 @@ int gpx_qrun_load_trades(gpx_qrun *r);
 int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max);
 int gpx_qrun_load_days(gpx_qrun *r);
 int gpx_qrun_load_daily(gpx_qrun *r);
+/** Daily rows with the day's wins and losses (g->dagg), for per-trade ratios over days. */
+int gpx_qrun_load_daily_trades(gpx_qrun *r);
+/** The instant (epoch ns) a local day starts, as Postgres computed it for the range's days. */
+int64_t gpx_qrun_day_start_ns(const gpx_qrun *r, int32_t day);
 /**
  * Slippage sums per bucket: into each group's total and, with per_bucket,
  * one row per bucket (ts, v = bps, n = legs). A Postgres error does not

@@ -155,6 +155,7 @@ void gpx_groups_reset(gpx_groups *gs) {
     free(g->day);
     free(g->dpnl);
     free(g->dcount);
+    free(g->dagg);
   }
   free(gs->g);
   free(gs->slots);
@@ -202,12 +203,22 @@ int gpx_group_push_day(gpx_qgroup *g, int32_t d, double pnl, int64_t n) {
   return GPX_OK;
 }
 
+int gpx_group_push_day_agg(gpx_qgroup *g, int32_t d, double pnl, const gpx_trade_agg *a) {
+  if (g->dagg == NULL && g->nd > 0) return EINVAL; /* rows without aggregates came first */
+  size_t cap = g->capd;
+  GPX_RETURN_NOT_OK(gpx_group_push_day(g, d, pnl, a->count));
+  if (g->dagg == NULL || g->capd != cap) GPX__REALLOC(g->dagg, g->capd);
+  g->dagg[g->nd - 1] = *a;
+  return GPX_OK;
+}
+
 /* ---- ordering: aggregate SQL returns rows in hash order (sql.c) ---- */
 
 typedef struct {
   int64_t key; /* time or day */
   double v;
   int64_t n;
+  size_t at;   /* the row's place before sorting */
 } gpx__kv;
 
 static int gpx__cmp_kv(const void *a, const void *b) {
@@ -225,20 +236,30 @@ static int gpx__sort_rows(int64_t *ts, double *v, int64_t *n, size_t count) {
   if (count < 2) return GPX_OK;
   gpx__kv *t = malloc(count * sizeof *t);
   if (t == NULL) return ENOMEM;
-  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){ts[k], v[k], n[k]};
+  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){ts[k], v[k], n[k], k};
   qsort(t, count, sizeof *t, gpx__cmp_kv);
   for (size_t k = 0; k < count; k++) ts[k] = t[k].key, v[k] = t[k].v, n[k] = t[k].n;
   free(t);
   return GPX_OK;
 }
 
-static int gpx__sort_days(int32_t *day, double *v, int64_t *n, size_t count) {
+static int gpx__sort_days(gpx_qgroup *g) {
+  size_t count = g->nd;
   if (count < 2) return GPX_OK;
   gpx__kv *t = malloc(count * sizeof *t);
-  if (t == NULL) return ENOMEM;
-  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){day[k], v[k], n[k]};
+  gpx_trade_agg *a = g->dagg ? malloc(count * sizeof *a) : NULL;
+  if (t == NULL || (g->dagg && a == NULL)) {
+    free(t);
+    return ENOMEM;
+  }
+  for (size_t k = 0; k < count; k++) t[k] = (gpx__kv){g->day[k], g->dpnl[k], g->dcount[k], k};
   qsort(t, count, sizeof *t, gpx__cmp_kv);
-  for (size_t k = 0; k < count; k++) day[k] = (int32_t)t[k].key, v[k] = t[k].v, n[k] = t[k].n;
+  for (size_t k = 0; k < count; k++) {
+    g->day[k] = (int32_t)t[k].key, g->dpnl[k] = t[k].v, g->dcount[k] = t[k].n;
+    if (a) a[k] = g->dagg[t[k].at];
+  }
+  if (a) memcpy(g->dagg, a, count * sizeof *a);
+  free(a);
   free(t);
   return GPX_OK;
 }
@@ -251,7 +272,7 @@ int gpx_groups_order(gpx_groups *gs) {
   for (size_t i = 0; i < gs->n; i++) {
     gpx_qgroup *g = &gs->g[i];
     GPX_RETURN_NOT_OK(gpx__sort_rows(g->ts, g->v, g->n, g->nt));
-    GPX_RETURN_NOT_OK(gpx__sort_days(g->day, g->dpnl, g->dcount, g->nd));
+    GPX_RETURN_NOT_OK(gpx__sort_days(g));
   }
   return GPX_OK;
 }

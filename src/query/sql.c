@@ -157,6 +157,22 @@ static int gpx__expr(gpx_sql *o, const gpx_sql_col *c, const gpx_ds_settings *s,
       GPX_RETURN_NOT_OK(gpx_sql_append(o, "min("));
       GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
       return gpx_sql_append(o, ")::text"); /* the column's own order: 9 before 10 */
+    case GPX_EXPR_COUNT_POS:
+    case GPX_EXPR_COUNT_NEG:
+    case GPX_EXPR_SUM_POS:
+    case GPX_EXPR_SUM_NEG: {
+      int count = c->expr == GPX_EXPR_COUNT_POS || c->expr == GPX_EXPR_COUNT_NEG;
+      int pos = c->expr == GPX_EXPR_COUNT_POS || c->expr == GPX_EXPR_SUM_POS;
+      if (count) GPX_RETURN_NOT_OK(gpx_sql_append(o, "count(*)"));
+      else {
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, "sum("));
+        GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, ")"));
+      }
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " FILTER (WHERE "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
+      return gpx_sql_append(o, pos ? " > 0)" : " < 0)");
+    }
     case GPX_EXPR_BUCKET: return gpx__bucket_expr(o, s, q, width_ns);
     case GPX_EXPR_DAY: return gpx__day_expr(o, s, q);
     case GPX_EXPR_NOTIONAL:
@@ -273,13 +289,22 @@ static const gpx_sql_col gpx__stream_cols[GPX_TS_NCOLS] = {
 const gpx_stmt_def gpx_stmt_trade_stream = {"trade stream", gpx__stream_cols, GPX_TS_NCOLS, GPX_RANGE_IN,
                                             GPX_ORDER_TIME, 1, 0};
 
-/* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz. */
-static const gpx_sql_col gpx__daily_cols[GPX_DY_NCOLS] = {
+/* Σ p and count per local calendar day (ordinal since 1970-01-01) in tz.
+   The daily-trades statement reads the same table through its last column:
+   the day's wins and losses too, for win rate and profit factor over days
+   (rolling). Zero-P&L trades are in n and in neither. */
+static const gpx_sql_col gpx__daily_cols[GPX_DYT_NCOLS] = {
     [GPX_DY_DAY] = {GPX_EXPR_DAY, GPX_COL_CLOSED_AT, NOCOL, "int4", "d", GPX_DEC_I4},
     [GPX_DY_PNL] = {GPX_EXPR_SUM, GPX_COL_REALIZED_PNL, NOCOL, "float8", "pnl", GPX_DEC_F8},
     [GPX_DY_N] = {GPX_EXPR_COUNT, NOCOL, NOCOL, "int8", "n", GPX_DEC_I8},
+    [GPX_DY_WINS] = {GPX_EXPR_COUNT_POS, GPX_COL_REALIZED_PNL, NOCOL, "int8", "nw", GPX_DEC_I8},
+    [GPX_DY_LOSSES] = {GPX_EXPR_COUNT_NEG, GPX_COL_REALIZED_PNL, NOCOL, "int8", "nl", GPX_DEC_I8},
+    [GPX_DY_SUM_WIN] = {GPX_EXPR_SUM_POS, GPX_COL_REALIZED_PNL, NOCOL, "float8", "sw", GPX_DEC_F8},
+    [GPX_DY_SUM_LOSS] = {GPX_EXPR_SUM_NEG, GPX_COL_REALIZED_PNL, NOCOL, "float8", "sl", GPX_DEC_F8},
 };
 const gpx_stmt_def gpx_stmt_daily = {"daily", gpx__daily_cols, GPX_DY_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1, 0};
+const gpx_stmt_def gpx_stmt_daily_trades = {"daily trades", gpx__daily_cols, GPX_DYT_NCOLS, GPX_RANGE_IN,
+                                            GPX_ORDER_NONE, 1, 0};
 
 /* Slippage per bucket and side as exact numeric sums (trading-metrics.md
    §3): Σ fill·qty and Σ expected·qty over the entry legs that have an
@@ -361,6 +386,36 @@ int gpx_sql_days(gpx_stmt *st, const gpx_query *q) {
       " (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8 AS start_ms"
       " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 200000))) AS d ORDER BY d"));
   return GPX_OK;
+}
+
+/* Local midnights of given days (the start of a calendar period that lies
+   before the range, which the days statement does not cover), computed
+   exactly as the days statement computes each day's start. */
+const gpx_sql_col gpx_midnight_cols[GPX_MN_NCOLS] = {
+    [GPX_MN_DAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "d", GPX_DEC_I4},
+    [GPX_MN_START_MS] = {GPX_EXPR_COL, NOCOL, NOCOL, "int8", "start_ms", GPX_DEC_I8},
+};
+static const gpx_stmt_def gpx__midnight_def = {"local midnights", gpx_midnight_cols, GPX_MN_NCOLS, GPX_RANGE_IN,
+                                               GPX_ORDER_NONE, 0, 0};
+
+int gpx_sql_midnights(gpx_stmt *st, const gpx_query *q, const int32_t *days, size_t n) {
+  gpx_stmt_reset(st);
+  st->def = &gpx__midnight_def;
+  gpx_buf list = {0};
+  int rc = gpx_buf_append(&list, "{", 1);
+  for (size_t i = 0; i < n && rc == GPX_OK; i++) rc = gpx_buf_printf(&list, "%s%d", i ? "," : "", (int)days[i]);
+  if (rc == GPX_OK) rc = gpx_buf_append(&list, "}", 1);
+  if (rc == GPX_OK) rc = gpx_buf_terminate(&list);
+  gpx_sql *o = &st->sql;
+  /* $1 tz, $2 the days */
+  if (rc == GPX_OK)
+    rc = gpx_sql_append(o, "SELECT d::int4 AS d, (extract(epoch FROM timezone(");
+  if (rc == GPX_OK) rc = gpx_sql_param(o, q->a.timezone, "text");
+  if (rc == GPX_OK) rc = gpx_sql_append(o, ", (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8 AS start_ms FROM unnest(");
+  if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)list.data, "int4[]");
+  if (rc == GPX_OK) rc = gpx_sql_append(o, ") AS d ORDER BY d");
+  gpx_buf_reset(&list);
+  return rc;
 }
 
 /* Distinct values of a column for editors and variables. */
