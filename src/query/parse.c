@@ -187,8 +187,10 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
       q->from_ms = pq->from_ms;
       q->to_ms = pq->to_ms;
       if (q->to_ms < q->from_ms) rc = gpx_error_set(err, EINVAL, "timeRange: from is after to");
-      /* Keep timestamps inside what ns-precision frames can carry. */
-      else if (q->from_ms < -(INT64_C(9) << 40) || q->to_ms > (INT64_C(9) << 40))
+      /* Keep timestamps, and the range's span, inside int64 nanoseconds:
+         the runners compute from·10⁶, to·10⁶ and (to − from)·10⁶ + 1
+         (±4.6e12 ms, years 1824 to 2116). */
+      else if (q->from_ms < -(INT64_MAX / 2 / 1000000) || q->to_ms > INT64_MAX / 2 / 1000000)
         rc = gpx_error_set(err, EINVAL, "timeRange: out of supported range");
     }
     q->interval_ms = pq->interval_ms > 0 ? pq->interval_ms : 1000;
