@@ -99,7 +99,7 @@ static int lower(double v, double cur) { return !isnan(v) && (isnan(cur) || v < 
 static void fold_point(gpx_curve_point *b, const gpx_curve_point *p) {
   /* §4: drawdown takes the bucket minimum so a trough is never hidden. */
   if (lower(p->drawdown, b->drawdown)) { b->drawdown = p->drawdown; b->dd_ts = p->dd_ts; }
-  if (p->drawdown_amount < b->drawdown_amount) { b->drawdown_amount = p->drawdown_amount; b->dd_amount_ts = p->dd_amount_ts; }
+  if (lower(p->drawdown_amount, b->drawdown_amount)) { b->drawdown_amount = p->drawdown_amount; b->dd_amount_ts = p->dd_amount_ts; }
   /* equity / P&L / returns take the bucket's last value. */
   b->ts = p->ts;
   b->equity = p->equity;
@@ -192,11 +192,13 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
     a->sum_pnl = C;
     double E = c->base + C;
     if (E > c->peak) c->peak = E;
-    double money = E - c->peak;
+    /* Sums of huge P&Ls, or ratios to a tiny E(from) or peak, can overflow:
+       such outputs are NaN (null), never ±Inf (gpx__fin). */
+    double money = gpx__fin(E - c->peak);
     /* (E - peak)/peak rather than E/peak - 1: same value, no cancellation. */
-    double dd = c->peak > 0 ? money / c->peak : NAN;
+    double dd = c->peak > 0 ? gpx__fin(money / c->peak) : NAN;
     /* R = E/E(from) - 1 = C/E(from), again without cancellation. */
-    double r = c->base > 0 ? C / c->base : NAN;
+    double r = c->base > 0 ? gpx__fin(C / c->base) : NAN;
     if (lower(dd, c->max_dd)) c->max_dd = dd;
     if (money < c->max_dd_amount) c->max_dd_amount = money;
 
@@ -205,7 +207,7 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
       c->pts[c->npts++] = c->cur; /* reserved in pass 1 */
       c->bucket_open = 0;
     }
-    gpx_curve_point pt = {ts[i], E, C, r, ts[i], dd, ts[i], money};
+    gpx_curve_point pt = {ts[i], gpx__fin(E), gpx__fin(C), r, ts[i], dd, ts[i], money};
     if (!c->bucket_open) {
       c->bucket_open = 1;
       c->bucket_idx = b;

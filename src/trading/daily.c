@@ -107,9 +107,10 @@ int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
     out->day[k] = (int32_t)d;
     out->pnl[k] = D;
     out->trades[k] = t;
-    out->equity[k] = e;
+    /* An overflowed equity or return (huge P&L, tiny equity) is null too. */
+    out->equity[k] = gpx__fin(e);
     /* A return on non-positive equity has no meaning: null, not ±Inf. */
-    out->ret[k] = prev_e > 0 ? D / prev_e : NAN;
+    out->ret[k] = prev_e > 0 ? gpx__fin(D / prev_e) : NAN;
     prev_e = e;
     k++;
   }
