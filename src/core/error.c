@@ -11,6 +11,8 @@ int gpx_error_set(gpx_error *err, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* quoted input ("%.64s") or the size limit may split a character */
+    gpx_utf8_scrub(err->msg);
   }
   return code;
 }
@@ -35,6 +37,7 @@ int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...) {
     if (m > rest) m = rest;
     memcpy(err->msg + n + 2, old, m);
     err->msg[n + 2 + m] = '\0';
+    gpx_utf8_scrub(err->msg);
   }
   return code;
 }

@@ -82,24 +82,6 @@ int gpx_frame_set_type(gpx_frame *f, gpx_frame_type type, unsigned v0, unsigned 
   return 0;
 }
 
-/* Length of the well-formed UTF-8 character at s (RFC 3629: no overlongs,
-   surrogates or code points past U+10FFFF), 0 when there is none. */
-static size_t utf8_char(const unsigned char *s) {
-  unsigned c = s[0], k, cp, min;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) k = 1, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF) k = 2, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4) k = 3, min = 0x10000;
-  else return 0;
-  cp = c & (0x3Fu >> k);
-  for (unsigned i = 1; i <= k; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the NUL */
-    cp = cp << 6 | (s[i] & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return k + 1;
-}
-
 /* The executed SQL is a debug string whose parameter values may be cut
    anywhere (mid-character too); JSON cannot carry bytes that are not
    UTF-8, and losing the whole meta (the frame's type included) over one
@@ -111,7 +93,7 @@ int gpx_frame_set_executed_query(gpx_frame *f, const char *sql, gpx_error *err) 
   if (d == NULL) return oom(err);
   size_t o = 0;
   for (const unsigned char *p = (const unsigned char *)sql; *p;) {
-    size_t k = utf8_char(p);
+    size_t k = gpx_utf8_char((const char *)p);
     if (k) {
       memcpy(d + o, p, k);
       o += k, p += k;
