@@ -111,7 +111,7 @@ int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
     out->equity[k] = gpx__fin(e);
     /* A return on non-positive equity has no meaning: null, not ±Inf. */
     out->ret[k] = prev_e > 0 ? gpx__fin(D / prev_e) : NAN;
-    prev_e = e;
+    prev_e = out->equity[k]; /* a null (overflowed) equity gives a null return next day */
     k++;
   }
   out->n = k;
