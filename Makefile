@@ -1,9 +1,12 @@
 # Thin wrapper over CMake and the test scripts. See README.md.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
+# seconds per fuzz target for `make fuzz` (`make test` runs each for 30 s)
+FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist demo bench dist-zip clean
+.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist test-fuzz fuzz demo bench dist-zip clean
 
 all: build
 
@@ -28,6 +31,14 @@ test: deps build
 test-c test-go test-frontend test-monitoring test-dist: build
 	@tools/run-tests.sh $(@:test-%=%)
 
+# The fuzz stage alone (30 s per target), and longer runs: FUZZ_SECONDS=600 make fuzz
+# (FUZZ_TARGETS, FUZZ_SEED, FUZZ_MERGE=1: see tests/fuzz/run.sh). Own clang build dir.
+test-fuzz:
+	@BUILD_FUZZ=$(BUILD_FUZZ) tools/run-tests.sh fuzz
+
+fuzz:
+	@BUILD_FUZZ=$(BUILD_FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
 demo: deps build
 	@tools/demo.sh
 
@@ -38,4 +49,4 @@ dist-zip: build
 	@tools/dist-zip.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) dist frontend/dist frontend/harness/build frontend/harness/build-cache
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) dist frontend/dist frontend/harness/build frontend/harness/build-cache

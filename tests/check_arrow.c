@@ -1,10 +1,12 @@
 /*
 ** check_arrow.c — byte-level checks of the flatbuffer builder and the Arrow
-** IPC file writer. A tiny independent flatbuffer *reader* below walks what
-** the builder wrote (root → vtable → fields), so these tests do not trust
-** the builder to check itself. The decoding end-to-end check is the Go
-** suite tests/frames (Grafana SDK decoder); this suite covers layout rules
-** (magic, alignment, footer, blocks), split logic and bad input.
+** IPC file writer. A tiny independent, bounds-checked flatbuffer and IPC
+** *reader* (tests/support/ipc_reader.c, shared with the fuzz target
+** tests/fuzz/fuzz_frame.c) walks what the builder wrote (root → vtable →
+** fields), so these tests do not trust the builder to check itself. The
+** decoding end-to-end check is the Go suite tests/frames (Grafana SDK
+** decoder); this suite covers layout rules (magic, alignment, footer,
+** blocks), the schema, split logic and bad input.
 */
 #include <check.h>
 #include <stdio.h>
@@ -12,25 +14,7 @@
 
 #include "gpx/arrow.h"
 #include "gpx/flatbuf.h"
-
-/* ---- a minimal flatbuffer reader (test-only) ------------------------------ */
-
-static uint32_t rd32(const uint8_t *b, size_t p) { uint32_t v; memcpy(&v, b + p, 4); return v; }
-static uint16_t rd16(const uint8_t *b, size_t p) { uint16_t v; memcpy(&v, b + p, 2); return v; }
-static int64_t rd64(const uint8_t *b, size_t p) { int64_t v; memcpy(&v, b + p, 8); return v; }
-/* Position of a table field, 0 when absent. */
-static size_t fpos(const uint8_t *b, size_t tbl, int slot) {
-  size_t vt = tbl - (size_t)(int32_t)rd32(b, tbl);
-  uint16_t vts = rd16(b, vt);
-  if ((size_t)(4 + 2 * slot) >= vts) return 0;
-  uint16_t o = rd16(b, vt + 4 + 2 * (size_t)slot);
-  return o ? tbl + o : 0;
-}
-static size_t follow(const uint8_t *b, size_t p) { return p + rd32(b, p); }
-static size_t ref(const uint8_t *b, size_t tbl, int slot) {
-  size_t p = fpos(b, tbl, slot);
-  return p ? follow(b, p) : 0;
-}
+#include "support/ipc_reader.h"
 
 /* ---- flatbuffer builder -------------------------------------------------- */
 
@@ -54,21 +38,23 @@ START_TEST(fb_table_roundtrip) {
   ck_assert_int_eq(gpx_fb_finish(&b, t, &d, &n, &err), 0);
   ck_assert_uint_eq(n % 8, 0);
   ck_assert_uint_eq((uintptr_t)d % 8, 0);
-  size_t root = rd32(d, 0);
+  gpx_fbr r = gpx_fbr_of(d, n);
+  size_t root = gpx_fbr_u32(&r, 0);
   ck_assert_uint_lt(root, n);
-  ck_assert_int_eq((int16_t)rd16(d, fpos(d, root, 0)), -7);
-  ck_assert_int_eq(d[fpos(d, root, 2)], 9);
-  size_t p64 = fpos(d, root, 3);
+  ck_assert_int_eq((int16_t)gpx_fbr_u16(&r, gpx_fbr_field(&r, root, 0)), -7);
+  ck_assert_int_eq(gpx_fbr_u8(&r, gpx_fbr_field(&r, root, 2)), 9);
+  size_t p64 = gpx_fbr_field(&r, root, 3);
   ck_assert_uint_eq(p64 % 8, 0); /* scalars aligned to their size */
-  ck_assert(rd64(d, p64) == INT64_MIN);
-  size_t sp = ref(d, root, 1);
+  ck_assert(gpx_fbr_i64(&r, p64) == INT64_MIN);
+  size_t sp = gpx_fbr_ref(&r, root, 1);
   ck_assert_uint_eq(sp % 4, 0);
-  ck_assert_uint_eq(rd32(d, sp), 5);
+  ck_assert_uint_eq(gpx_fbr_u32(&r, sp), 5);
   ck_assert_mem_eq(d + sp + 4, "hello", 6); /* includes the NUL */
-  size_t vp = ref(d, root, 4);
-  ck_assert_uint_eq(rd32(d, vp), 3);
+  size_t vp = gpx_fbr_ref(&r, root, 4);
+  ck_assert_uint_eq(gpx_fbr_u32(&r, vp), 3);
   ck_assert_uint_eq((vp + 4) % 8, 0); /* 8-byte elements aligned */
-  for (int i = 0; i < 3; i++) ck_assert_int_eq(rd64(d, vp + 4 + 8 * (size_t)i), 100 + i);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(gpx_fbr_i64(&r, vp + 4 + 8 * (size_t)i), 100 + i);
+  ck_assert_int_eq(r.bad, 0); /* every read above was inside the buffer */
   gpx_fb_reset(&b);
   gpx_fb_reset(&b); /* safe twice */
 }
@@ -93,17 +79,19 @@ START_TEST(fb_absent_fields_and_growth) {
   const uint8_t *d;
   size_t n;
   ck_assert_int_eq(gpx_fb_finish(&b, t, &d, &n, NULL), 0);
-  size_t root = rd32(d, 0);
+  gpx_fbr r = gpx_fbr_of(d, n);
+  size_t root = gpx_fbr_u32(&r, 0);
   for (int s = 0; s < 7; s++)
-    if (s != 5) ck_assert_uint_eq(fpos(d, root, s), 0);
-  size_t vp = ref(d, root, 5);
-  ck_assert_uint_eq(rd32(d, vp), 200);
+    if (s != 5) ck_assert_uint_eq(gpx_fbr_field(&r, root, s), 0);
+  size_t vp = gpx_fbr_ref(&r, root, 5);
+  ck_assert_uint_eq(gpx_fbr_u32(&r, vp), 200);
   for (int i = 0; i < 200; i++) {
-    size_t sp = follow(d, vp + 4 + 4 * (size_t)i);
+    size_t sp = gpx_fbr_deref(&r, vp + 4 + 4 * (size_t)i);
     int k = snprintf(txt, sizeof txt, "string-%d", i);
-    ck_assert_uint_eq(rd32(d, sp), (uint32_t)k);
+    ck_assert_uint_eq(gpx_fbr_u32(&r, sp), (uint32_t)k);
     ck_assert_mem_eq(d + sp + 4, txt, (size_t)k);
   }
+  ck_assert_int_eq(r.bad, 0);
   gpx_fb_reset(&b);
 }
 END_TEST
@@ -134,91 +122,37 @@ END_TEST
 
 /* ---- IPC file layout ------------------------------------------------------- */
 
-typedef struct parsed {
-  size_t footer;      /* footer flatbuffer start */
-  size_t froot;       /* footer root table */
-  size_t nblocks;
-  size_t blocks;      /* vector data start */
-} parsed;
+/* The file layout through the shared reader: every check of
+   gpx_ipc_open (magic, footer, end-of-stream marker, V5, contiguous
+   8-byte-aligned blocks, bodyLength) must hold. */
+typedef gpx_ipc_file parsed;
 
 static void parse_file(const uint8_t *d, size_t n, parsed *p) {
-  ck_assert_uint_ge(n, 8 + 10);
-  ck_assert_mem_eq(d, "ARROW1\0\0", 8);
-  ck_assert_mem_eq(d + n - 6, "ARROW1", 6);
-  int32_t flen = (int32_t)rd32(d, n - 10);
-  ck_assert_int_gt(flen, 0);
-  ck_assert_uint_le((size_t)flen, n - 18);
-  p->footer = n - 10 - (size_t)flen;
-  ck_assert_uint_eq(p->footer % 8, 0);
-  /* The end-of-stream marker sits right before the footer. */
-  ck_assert_uint_eq(rd32(d, p->footer - 8), 0xFFFFFFFFu);
-  ck_assert_uint_eq(rd32(d, p->footer - 4), 0);
-  const uint8_t *f = d + p->footer;
-  p->froot = rd32(f, 0);
-  ck_assert_int_eq((int16_t)rd16(f, fpos(f, p->froot, 0)), 4); /* version V5 */
-  ck_assert_uint_ne(fpos(f, p->froot, 1), 0);                   /* schema */
-  size_t bv = ref(f, p->froot, 3);
-  p->nblocks = rd32(f, bv);
-  p->blocks = bv + 4;
-  ck_assert_uint_eq((p->footer + p->blocks) % 8, 0);
-  /* Schema message at offset 8. */
-  ck_assert_uint_eq(rd32(d, 8), 0xFFFFFFFFu);
-  size_t end_prev = 8 + 8 + rd32(d, 12);
-  ck_assert_uint_eq(end_prev % 8, 0);
-  for (size_t i = 0; i < p->nblocks; i++) {
-    size_t bp = p->blocks + 24 * i;
-    int64_t off = rd64(f, bp), body = rd64(f, bp + 16);
-    int32_t ml = (int32_t)rd32(f, bp + 8);
-    ck_assert_int_eq(off % 8, 0);
-    ck_assert_int_eq(ml % 8, 0);
-    ck_assert_int_eq(body % 8, 0);
-    ck_assert_int_eq(off, (int64_t)end_prev); /* batches are contiguous */
-    ck_assert_uint_eq(rd32(d, (size_t)off), 0xFFFFFFFFu);
-    ck_assert_int_eq((int32_t)rd32(d, (size_t)off + 4) + 8, ml);
-    end_prev = (size_t)(off + ml + body);
-    ck_assert_uint_le(end_prev, p->footer - 8);
-    /* Message { version V5, header_type RecordBatch, bodyLength } */
-    const uint8_t *m = d + off + 8;
-    size_t mr = rd32(m, 0);
-    ck_assert_int_eq((int16_t)rd16(m, fpos(m, mr, 0)), 4);
-    ck_assert_int_eq(m[fpos(m, mr, 1)], 3);
-    ck_assert_int_eq(rd64(m, fpos(m, mr, 3)), body);
-  }
-  ck_assert_uint_eq(end_prev, p->footer - 8);
+  ck_assert_msg(gpx_ipc_open(p, d, n) == 0, "IPC layout: %s", p->err);
 }
 
 /* Row count of record batch i (RecordBatch.length). */
-static int64_t batch_rows(const uint8_t *d, const parsed *p, size_t i) {
-  const uint8_t *f = d + p->footer;
-  int64_t off = rd64(f, p->blocks + 24 * i);
-  const uint8_t *m = d + off + 8;
-  size_t rb = ref(m, rd32(m, 0), 2);
-  return rd64(m, fpos(m, rb, 0));
+static int64_t batch_rows(parsed *p, size_t i) {
+  int64_t r = gpx_ipc_batch_rows(p, i);
+  ck_assert_msg(r >= 0, "batch %zu: %s", i, p->err);
+  return r;
 }
 
 /* FieldNode j of batch i: length, null_count. */
-static void batch_node(const uint8_t *d, const parsed *p, size_t i, size_t j, int64_t *len,
-                       int64_t *nulls) {
-  const uint8_t *f = d + p->footer;
-  const uint8_t *m = d + rd64(f, p->blocks + 24 * i) + 8;
-  size_t rb = ref(m, rd32(m, 0), 2);
-  size_t nv = ref(m, rb, 1);
-  *len = rd64(m, nv + 4 + 16 * j);
-  *nulls = rd64(m, nv + 4 + 16 * j + 8);
+static void batch_node(parsed *p, size_t i, size_t j, int64_t *len, int64_t *nulls) {
+  ck_assert_msg(gpx_ipc_batch_node(p, i, j, len, nulls) == 0, "%s", p->err);
 }
 
 /* Buffer k of batch i: body-relative offset and length; also body start. */
-static void batch_buffer(const uint8_t *d, const parsed *p, size_t i, size_t k, int64_t *off,
-                         int64_t *len, size_t *body) {
-  const uint8_t *f = d + p->footer;
-  int64_t boff = rd64(f, p->blocks + 24 * i);
-  int32_t ml = (int32_t)rd32(f, p->blocks + 24 * i + 8);
-  const uint8_t *m = d + boff + 8;
-  size_t rb = ref(m, rd32(m, 0), 2);
-  size_t bv = ref(m, rb, 2);
-  *off = rd64(m, bv + 4 + 16 * k);
-  *len = rd64(m, bv + 4 + 16 * k + 8);
-  *body = (size_t)boff + (size_t)ml;
+static void batch_buffer(parsed *p, size_t i, size_t k, int64_t *off, int64_t *len, size_t *body) {
+  ck_assert_msg(gpx_ipc_batch_buffer(p, i, k, off, len, body) == 0, "%s", p->err);
+}
+
+/* A little-endian int32 of a body buffer. */
+static int32_t rd_i32(const uint8_t *b, size_t at) {
+  int32_t v;
+  memcpy(&v, b + at, 4);
+  return v;
 }
 
 static gpx_arrow_kv TSMD[] = {{"tstype", "number"}};
@@ -245,16 +179,16 @@ START_TEST(ipc_layout_single_batch) {
   parsed p;
   parse_file(d, n, &p);
   ck_assert_uint_eq(p.nblocks, 1);
-  ck_assert_int_eq(batch_rows(d, &p, 0), N);
+  ck_assert_int_eq(batch_rows(&p, 0), N);
   /* Buffers: [validity, values] x 2; non-nullable → validity length 0. */
   int64_t off, len;
   size_t body;
-  batch_buffer(d, &p, 0, 0, &off, &len, &body);
+  batch_buffer(&p, 0, 0, &off, &len, &body);
   ck_assert_int_eq(len, 0);
-  batch_buffer(d, &p, 0, 1, &off, &len, &body);
+  batch_buffer(&p, 0, 1, &off, &len, &body);
   ck_assert_int_eq(len, N * 8);
   ck_assert_mem_eq(d + body + off, ts, N * 8);
-  batch_buffer(d, &p, 0, 3, &off, &len, &body);
+  batch_buffer(&p, 0, 3, &off, &len, &body);
   ck_assert_int_eq(off % 8, 0);
   ck_assert_mem_eq(d + body + off, v, N * 8);
   gpx_buf_reset(&out);
@@ -288,17 +222,17 @@ START_TEST(ipc_split_and_bitmaps) {
   ck_assert_uint_gt(nb, 5);
   int64_t rows = 0, seen_nulls = 0;
   for (size_t i = 0; i < nb; i++) {
-    int64_t r = batch_rows(out.data, &p, i), len, nn;
+    int64_t r = batch_rows(&p, i), len, nn;
     if (i + 1 < nb) ck_assert_int_eq(r % 8, 0); /* only the last batch is ragged */
-    batch_node(out.data, &p, i, 0, &len, &nn);
+    batch_node(&p, i, 0, &len, &nn);
     ck_assert_int_eq(len, r);
     seen_nulls += nn;
     /* Each batch body respects the budget. */
-    ck_assert_int_le(rd64(out.data + p.footer, p.blocks + 24 * i + 16), 1024);
+    ck_assert_int_le(gpx_ipc_batch_body_len(&p, i), 1024);
     /* Check the validity bitmap of this batch bit by bit. */
     int64_t off, blen;
     size_t body;
-    batch_buffer(out.data, &p, i, 0, &off, &blen, &body);
+    batch_buffer(&p, i, 0, &off, &blen, &body);
     if (nn) {
       ck_assert_int_eq(blen, (r + 7) / 8);
       for (int64_t k = 0; k < r; k++) {
@@ -308,7 +242,7 @@ START_TEST(ipc_split_and_bitmaps) {
       }
       if (r % 8) ck_assert_int_eq(out.data[body + off + r / 8] >> (r % 8), 0);
     }
-    batch_buffer(out.data, &p, i, 3, &off, &blen, &body); /* bool values */
+    batch_buffer(&p, i, 3, &off, &blen, &body); /* bool values */
     for (int64_t k = 0; k < r; k++)
       ck_assert_int_eq((out.data[body + off + k / 8] >> (k % 8)) & 1, (rows + k) % 3 == 0);
     rows += r;
@@ -341,16 +275,16 @@ START_TEST(ipc_strings_rebased_per_batch) {
   parse_file(out.data, out.len, &p);
   int64_t row = 0;
   for (size_t i = 0; i < nb; i++) {
-    int64_t r = batch_rows(out.data, &p, i), off, len;
+    int64_t r = batch_rows(&p, i), off, len;
     size_t body;
-    batch_buffer(out.data, &p, i, 1, &off, &len, &body);
+    batch_buffer(&p, i, 1, &off, &len, &body);
     ck_assert_int_eq(len, (r + 1) * 4);
     const uint8_t *o = out.data + body + off;
-    ck_assert_int_eq((int32_t)rd32(o, 0), 0); /* every batch's offsets start at 0 */
+    ck_assert_int_eq(rd_i32(o, 0), 0); /* every batch's offsets start at 0 */
     for (int64_t j = 0; j <= r; j++)
-      ck_assert_int_eq((int32_t)rd32(o, 4 * (size_t)j), offs[row + j] - offs[row]);
+      ck_assert_int_eq(rd_i32(o, 4 * (size_t)j), offs[row + j] - offs[row]);
     int64_t doff, dlen;
-    batch_buffer(out.data, &p, i, 2, &doff, &dlen, &body);
+    batch_buffer(&p, i, 2, &doff, &dlen, &body);
     ck_assert_int_eq(dlen, offs[row + r] - offs[row]);
     ck_assert_mem_eq(out.data + body + doff, data + offs[row], (size_t)dlen);
     row += r;
@@ -378,7 +312,90 @@ START_TEST(ipc_no_columns_and_zero_rows) {
   ck_assert_int_eq(gpx_arrow_write_file(&t2, &out, &nb, NULL), 0);
   ck_assert_uint_eq(nb, 1);
   parse_file(out.data, out.len, &p);
-  ck_assert_int_eq(batch_rows(out.data, &p, 0), 0);
+  ck_assert_int_eq(batch_rows(&p, 0), 0);
+  gpx_buf_reset(&out);
+}
+END_TEST
+
+START_TEST(ipc_schema_in_message_and_footer) {
+  int64_t iv[2] = {1, 2};
+  double dv[2] = {0.5, 1.5};
+  uint8_t bits[1] = {1};
+  int32_t offs[3] = {0, 1, 3};
+  gpx_arrow_kv fmd[] = {{"tstype", "time"}, {"labels", "{\"a\":\"b\"}"}};
+  gpx_arrow_column cols[] = {
+      {.name = "t", .type = GPX_ARROW_TIMESTAMP_NS, .values = iv, .metadata = fmd, .n_metadata = 2},
+      {.name = "f", .type = GPX_ARROW_FLOAT64, .nullable = 1, .values = dv},
+      {.name = "i", .type = GPX_ARROW_INT64, .values = iv},
+      {.name = "s", .type = GPX_ARROW_UTF8, .values = "xyz", .offsets = offs},
+      {.name = "b", .type = GPX_ARROW_BOOL, .values = bits},
+      {.name = "j", .type = GPX_ARROW_BINARY, .values = "xyz", .offsets = offs}};
+  gpx_arrow_kv md[] = {{"name", "frame"}, {"refId", "A"}};
+  gpx_arrow_table t = {.metadata = md, .n_metadata = 2, .columns = cols, .n_columns = 6, .n_rows = 2};
+  gpx_buf out;
+  gpx_buf_init(&out);
+  ck_assert_int_eq(gpx_arrow_write_file(&t, &out, NULL, NULL), 0);
+  parsed p;
+  parse_file(out.data, out.len, &p);
+  static const int tags[] = {GPX_IPC_TIMESTAMP, GPX_IPC_FLOAT, GPX_IPC_INT, GPX_IPC_UTF8, GPX_IPC_BOOL, GPX_IPC_BINARY};
+  for (int from_footer = 0; from_footer < 2; from_footer++) {
+    gpx_ipc_schema s;
+    ck_assert_msg(gpx_ipc_read_schema(&p, from_footer, &s) == 0, "%s", p.err);
+    ck_assert_int_eq(s.endianness, 0);
+    ck_assert_uint_eq(s.n_fields, 6);
+    ck_assert_str_eq(gpx_ipc_md_get(s.md, s.n_md, "name", NULL), "frame");
+    ck_assert_str_eq(gpx_ipc_md_get(s.md, s.n_md, "refId", NULL), "A");
+    ck_assert_ptr_null(gpx_ipc_md_get(s.md, s.n_md, "meta", NULL));
+    for (size_t i = 0; i < 6; i++) {
+      const gpx_ipc_field *fl = &s.fields[i];
+      ck_assert_uint_eq(fl->name_len, 1);
+      ck_assert_str_eq(fl->name, cols[i].name);
+      ck_assert_int_eq(fl->type, tags[i]);
+      ck_assert_int_eq(fl->nullable, cols[i].nullable);
+      ck_assert_uint_eq(fl->n_children, 0);
+      ck_assert_int_eq(fl->has_dictionary, 0);
+      ck_assert_uint_eq(fl->n_md, cols[i].n_metadata);
+    }
+    ck_assert_int_eq(s.fields[0].unit, 3); /* NANOSECOND, no zone */
+    ck_assert_int_eq(s.fields[0].has_timezone, 0);
+    ck_assert_str_eq(gpx_ipc_md_get(s.fields[0].md, s.fields[0].n_md, "labels", NULL), "{\"a\":\"b\"}");
+    ck_assert_int_eq(s.fields[1].precision, 2); /* DOUBLE */
+    ck_assert_int_eq(s.fields[2].bit_width, 64);
+    ck_assert_int_eq(s.fields[2].is_signed, 1);
+    gpx_ipc_schema_reset(&s);
+  }
+  gpx_buf_reset(&out);
+}
+END_TEST
+
+/* The shared reader is itself checked: broken files are refused, never over-read. */
+START_TEST(ipc_reader_refuses_broken_files) {
+  double v[16];
+  for (int i = 0; i < 16; i++) v[i] = i;
+  gpx_arrow_column cols[] = {{.name = "v", .type = GPX_ARROW_FLOAT64, .values = v}};
+  gpx_arrow_table t = {.columns = cols, .n_columns = 1, .n_rows = 16, .max_batch_bytes = 64};
+  gpx_buf out;
+  gpx_buf_init(&out);
+  ck_assert_int_eq(gpx_arrow_write_file(&t, &out, NULL, NULL), 0);
+  parsed p;
+  parse_file(out.data, out.len, &p);
+  ck_assert_uint_eq(p.nblocks, 2);
+  size_t n = out.len;
+  uint8_t *c = malloc(n);
+  ck_assert_ptr_nonnull(c);
+  /* each corruption: byte offset and value */
+  size_t at[] = {0, n - 1, n - 10, n - 7, p.footer_at - 8, p.footer_at + p.blocks + 8, p.footer_at + p.blocks + 16};
+  uint8_t val[] = {'X', 'X', 0xFF, 0x7F, 0, 0x11, 0x08};
+  for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+    memcpy(c, out.data, n);
+    c[at[k]] = val[k];
+    gpx_ipc_file q;
+    ck_assert_msg(gpx_ipc_open(&q, c, n) != 0, "corruption %zu accepted", k);
+    ck_assert_msg(q.err[0] != 0, "corruption %zu: no message", k);
+  }
+  gpx_ipc_file q;
+  ck_assert_int_ne(gpx_ipc_open(&q, out.data, n - 1), 0); /* truncated */
+  free(c);
   gpx_buf_reset(&out);
 }
 END_TEST
@@ -439,6 +456,8 @@ int main(void) {
   tcase_add_test(ipc, ipc_split_and_bitmaps);
   tcase_add_test(ipc, ipc_strings_rebased_per_batch);
   tcase_add_test(ipc, ipc_no_columns_and_zero_rows);
+  tcase_add_test(ipc, ipc_schema_in_message_and_footer);
+  tcase_add_test(ipc, ipc_reader_refuses_broken_files);
   tcase_add_test(ipc, ipc_bad_input_is_an_error);
   suite_add_tcase(s, ipc);
   SRunner *sr = srunner_create(s);

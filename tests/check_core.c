@@ -30,6 +30,28 @@ START_TEST(error_set_and_prefix) {
 }
 END_TEST
 
+START_TEST(utf8_chars_and_scrub) {
+  ck_assert_uint_eq(gpx_utf8_char("a"), 1);
+  ck_assert_uint_eq(gpx_utf8_char(""), 0);
+  ck_assert_uint_eq(gpx_utf8_char("\xc3\xa9"), 2);         /* é */
+  ck_assert_uint_eq(gpx_utf8_char("\xe2\x82\xac"), 3);     /* € */
+  ck_assert_uint_eq(gpx_utf8_char("\xf0\x9f\x98\x80"), 4); /* 😀 */
+  ck_assert_uint_eq(gpx_utf8_char("\xc3"), 0);             /* cut */
+  ck_assert_uint_eq(gpx_utf8_char("\xc0\xaf"), 0);         /* overlong */
+  ck_assert_uint_eq(gpx_utf8_char("\xed\xa0\x80"), 0);     /* surrogate */
+  ck_assert_uint_eq(gpx_utf8_char("\xf4\x90\x80\x80"), 0); /* past U+10FFFF */
+  char s[] = "ok \xc3\xa9 \xff cut:\xe2\x82";
+  gpx_utf8_scrub(s);
+  ck_assert_str_eq(s, "ok \xc3\xa9 ? cut:??");
+  /* a message quoting input cut inside a character stays UTF-8 */
+  gpx_error e;
+  gpx_error_set(&e, EINVAL, "x: \"%.4s\"", "ab\xc3\xa9");
+  ck_assert_str_eq(e.msg, "x: \"ab\xc3\xa9\"");
+  gpx_error_set(&e, EINVAL, "x: \"%.3s\"", "ab\xc3\xa9");
+  ck_assert_str_eq(e.msg, "x: \"ab?\"");
+}
+END_TEST
+
 START_TEST(buf_grows_and_releases) {
   gpx_buf b;
   gpx_buf_init(&b);
@@ -109,6 +131,7 @@ static Suite *core_suite(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, error_set_and_prefix);
+  tcase_add_test(tc, utf8_chars_and_scrub);
   tcase_add_test(tc, buf_grows_and_releases);
   tcase_add_test(tc, log_line_is_hclog_json);
   tcase_add_test(tc, log_levels_and_filtering);

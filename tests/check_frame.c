@@ -312,14 +312,15 @@ START_TEST(utf8_helpers) {
   ck_assert_uint_eq(strlen(m), 61);
   snprintf(m, sizeof m, "x\xffy\xc3\xa9\xe2\x82");
   gpx_utf8_scrub(m);
-  ck_assert_str_eq(m, "x?y\xc3\xa9"); /* invalid byte → '?', cut character dropped */
+  ck_assert_str_eq(m, "x?y\xc3\xa9??"); /* each byte of no character → '?', length kept */
   gpx_error err;
   char big[600];
   memset(big, 'x', sizeof big);
   big[510] = '\xc3', big[511] = '\xa9', big[512] = 0;
   gpx_error_set(&err, EINVAL, "%s", big); /* the 512-byte buffer cuts the é in half */
   ck_assert_int_eq(gpx_utf8_valid(err.msg, strlen(err.msg)), 1);
-  ck_assert_uint_eq(strlen(err.msg), 510);
+  ck_assert_uint_eq(strlen(err.msg), 511);
+  ck_assert_int_eq(err.msg[510], '?');
 }
 END_TEST
 

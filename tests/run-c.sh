@@ -11,6 +11,10 @@ cmake --build "$B" -j "$(nproc)" >/dev/null || { cmake --build "$B" -j1; exit 1;
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export CK_VERBOSITY=${CK_VERBOSITY:-normal}
+# Check's default 4 s per test is a liveness guard, not a benchmark: on a
+# loaded 2-core machine the sanitizer build of a big case can take longer.
+export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
 out=$(cd "$B" && ctest -V --timeout 600 -j "$(nproc)" 2>&1)
 rc=$?
 echo "$out"

@@ -23,7 +23,8 @@ extern "C" {
 #define GPX_OK 0
 #define GPX_ERROR_MSG_SIZE 512
 
-/** Caller-owned error message; zero-initialise or leave uninitialised. */
+/** Caller-owned error message, always valid UTF-8 (user input quoted in it is
+ *  scrubbed, see gpx_utf8_scrub); zero-initialise or leave uninitialised. */
 typedef struct gpx_error {
   char msg[GPX_ERROR_MSG_SIZE];
 } gpx_error;
@@ -38,6 +39,17 @@ int gpx_error_set(gpx_error *err, int code, const char *fmt, ...)
 /** Prefix an existing message: "ctx: old message". Returns code. */
 int gpx_error_prefix(gpx_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * Length in bytes of the well-formed UTF-8 character s starts with
+ * (RFC 3629), 0 when it starts none or at the terminating NUL.
+ */
+size_t gpx_utf8_char(const char *s);
+/**
+ * Make the NUL-terminated s valid UTF-8 in place, length unchanged: each
+ * byte that does not start a well-formed character becomes '?'.
+ */
+void gpx_utf8_scrub(char *s);
 
 /** Propagate a non-zero status from an expression. */
 #define GPX_RETURN_NOT_OK(expr) \
@@ -83,9 +95,6 @@ int gpx_utf8_valid(const char *s, size_t n);
 /** Bytes of NUL-terminated s to keep so at most max bytes remain, cut on a
  *  character boundary: printf("%.*s", (int)gpx_utf8_clip(s, 64), s). */
 size_t gpx_utf8_clip(const char *s, size_t max);
-/** Repair NUL-terminated s in place: an incomplete last character (a cut)
- *  is dropped, every other invalid byte becomes '?'. Never grows s. */
-void gpx_utf8_scrub(char *s);
 /** Append s[0..n), each invalid byte replaced by U+FFFD. ENOMEM. */
 int gpx_utf8_append(gpx_buf *out, const char *s, size_t n);
 

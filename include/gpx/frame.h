@@ -100,6 +100,7 @@ int gpx_frame_set_ref_id(gpx_frame *f, const char *ref_id, gpx_error *err);
 /** meta.type + meta.typeVersion, e.g. (TIMESERIES_MULTI, 0, 1). */
 int gpx_frame_set_type(gpx_frame *f, gpx_frame_type type, unsigned v0, unsigned v1,
                        gpx_error *err);
+/** meta.executedQueryString (copied); bytes that are not UTF-8 are stored as U+FFFD. */
 int gpx_frame_set_executed_query(gpx_frame *f, const char *sql, gpx_error *err);
 int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text,
                          gpx_error *err);

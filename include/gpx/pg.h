@@ -170,9 +170,11 @@ double gpx_pg_get_float8(const PGresult *r, int row, int col);
  * is converted exactly as strtod would round its decimal text.
  */
 double gpx_pg_get_number(const PGresult *r, int row, int col);
-/** numeric's binary wire form → double (exposed for tests). */
+/** numeric's binary wire form → double (exposed for tests); NaN when malformed
+ *  (short, a sign or a digit Postgres' numeric_recv would refuse). */
 double gpx_pg_numeric_to_double(const unsigned char *p, int len);
-/** Microseconds since 2000-01-01 (binary timestamptz) → ns since 1970. */
+/** Microseconds since 2000-01-01 (binary timestamptz) → ns since 1970;
+ *  saturated at INT64_MIN/INT64_MAX outside that range (±infinity too). */
 int64_t gpx_pg_get_timestamptz_ns(const PGresult *r, int row, int col);
 
 #endif /* GPX_PG_H */

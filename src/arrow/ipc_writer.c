@@ -320,9 +320,12 @@ static void copy_slice(gpx_buf *out, const slice *s) {
         if (s->tail_bits) dst[s->len - 1] &= (uint8_t)((1u << s->tail_bits) - 1);
         break;
       case K_OFFSETS: {
+        /* dst is only as aligned as out->len: the file may start anywhere */
         const int32_t *o = (const int32_t *)(const void *)s->src;
-        int32_t *d = (int32_t *)(void *)dst;
-        for (size_t i = 0; i < s->len / 4; i++) d[i] = o[i] - s->base;
+        for (size_t i = 0; i < s->len / 4; i++) {
+          int32_t v = o[i] - s->base;
+          memcpy(dst + 4 * i, &v, 4);
+        }
         break;
       }
     }

@@ -12,6 +12,7 @@ int gpx_error_set(gpx_error *err, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* quoted input ("%.64s") or the size limit may split a character */
     gpx_utf8_scrub(err->msg);
   }
   return code;

@@ -2,38 +2,48 @@
 ** utf8.c — every string the plugin emits is valid UTF-8.
 **
 ** Grafana's Go protobuf decoder rejects a string field that is not valid
-** UTF-8, and then the whole QueryData reply fails, not just one refId. So
-** text is cut only on character boundaries, and bytes that are not UTF-8
-** (a SQL_ASCII database, a hostile query) are replaced, never passed
-** through: U+FFFD where the text is copied, '?' where a fixed buffer is
-** repaired in place (a replacement must not grow it).
+** UTF-8, and then the whole QueryData reply fails, not just one refId. Our
+** messages quote user input cut at byte limits, and a database may hand
+** over any bytes (SQL_ASCII). So text is cut on character boundaries
+** (gpx_utf8_clip), repaired in place where a buffer must not grow ('?' per
+** bad byte, gpx_utf8_scrub), or copied with U+FFFD for each bad byte
+** (gpx_utf8_append). Validation only: no normalisation, no decoding.
 */
 #include "gpx/core.h"
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid
-   or incomplete. RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF. */
+/* Length of the well-formed character at s (at most n bytes), 0 if none.
+   RFC 3629: no overlong forms, surrogates or code points past U+10FFFF. */
 static size_t gpx__seq(const unsigned char *s, size_t n) {
-  unsigned char c = s[0];
+  unsigned c = s[0], k, cp, min;
   if (c < 0x80) return 1;
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
+  if (c >= 0xC2 && c <= 0xDF) k = 1, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF) k = 2, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4) k = 3, min = 0x10000;
+  else return 0;
+  if (n < k + 1) return 0;
+  cp = c & (0x3Fu >> k);
+  for (unsigned i = 1; i <= k; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = cp << 6 | (s[i] & 0x3Fu);
   }
-  if (n < len) return 0;
-  if (s[1] < lo || s[1] > hi) return 0;
-  for (size_t i = 2; i < len; i++)
-    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-  return len;
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return k + 1;
+}
+
+size_t gpx_utf8_char(const char *s) {
+  if (*s == '\0') return 0;
+  /* a continuation byte is never NUL, so the NUL ends a cut character */
+  size_t n = 1;
+  while (n < 4 && s[n] != '\0') n++;
+  return gpx__seq((const unsigned char *)s, n);
+}
+
+void gpx_utf8_scrub(char *s) {
+  while (*s) {
+    size_t k = gpx_utf8_char(s);
+    if (k == 0) *s++ = '?';
+    else s += k;
+  }
 }
 
 int gpx_utf8_valid(const char *s, size_t n) {
@@ -53,28 +63,6 @@ size_t gpx_utf8_clip(const char *s, size_t max) {
   size_t k = max;
   while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
   return k;
-}
-
-void gpx_utf8_scrub(char *s) {
-  unsigned char *p = (unsigned char *)s;
-  size_t n = strlen(s), i = 0;
-  while (i < n) {
-    size_t k = gpx__seq(p + i, n - i);
-    if (k) {
-      i += k;
-      continue;
-    }
-    /* an incomplete character at the very end (a cut) is dropped */
-    size_t rest = n - i;
-    int lead = p[i] >= 0xC2 && p[i] <= 0xF4;
-    int tail_only = lead && rest < 4;
-    for (size_t j = 1; tail_only && j < rest; j++) tail_only = (p[i + j] & 0xC0) == 0x80;
-    if (tail_only && rest < (size_t)(p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : 2)) {
-      p[i] = '\0';
-      return;
-    }
-    p[i++] = '?';
-  }
 }
 
 int gpx_utf8_append(gpx_buf *out, const char *s, size_t n) {

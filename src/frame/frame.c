@@ -104,8 +104,12 @@ int gpx_frame_set_type(gpx_frame *f, gpx_frame_type type, unsigned v0, unsigned 
   return 0;
 }
 
+/* The executed SQL is a debug string whose parameter values may be cut
+   anywhere (mid-character too); JSON cannot carry bytes that are not
+   UTF-8, and losing the whole meta (the frame's type included) over one
+   would be worse: each such byte is stored as U+FFFD. */
 int gpx_frame_set_executed_query(gpx_frame *f, const char *sql, gpx_error *err) {
-  return set_str(&f->executed_query, sql, err);
+  return set_str(&f->executed_query, sql, err); /* set_str repairs what is not UTF-8 */
 }
 
 int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text,
@@ -482,6 +486,11 @@ int gpx_frame_encode_ex(const gpx_frame *f, gpx_buf *out, size_t *n_batches, gpx
   kvs[nk++] = (gpx_arrow_kv){"name", f->name ? f->name : ""};
   kvs[nk++] = (gpx_arrow_kv){"refId", f->ref_id ? f->ref_id : ""};
   json_t *meta = gpx_frame_meta_json(f);
+  if (meta == NULL && (f->has_type_version || f->type != GPX_FRAME_TYPE_NONE || f->executed_query || f->notices ||
+                       f->custom)) {
+    rc = oom(err); /* never a frame silently without its meta */
+    goto done;
+  }
   if (meta) {
     owned[no] = json_dumps(meta, JSON_COMPACT);
     json_decref(meta);

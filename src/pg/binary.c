@@ -34,15 +34,18 @@ double gpx_pg_numeric_to_double(const unsigned char *p, int len) {
   if (sign == 0xC000) return NAN; /* NaN */
   if (sign == 0xD000) return INFINITY;
   if (sign == 0xF000) return -INFINITY;
+  /* Malformed as Postgres' numeric_recv judges it (a sign or a digit it
+     would refuse): NaN on every path, not a number built from it. */
+  if (sign != 0x0000 && sign != 0x4000) return NAN;
   if (len < 8 + 2 * ndigits) return NAN;
   if (ndigits == 0) return 0.0;
   /* Fast path: value = mantissa · 10000^(weight − ndigits + 1). */
   uint64_t m = 0;
   int ok = ndigits <= 4; /* 16 decimal digits < 2^53 */
-  for (int i = 0; ok && i < ndigits; i++) {
+  for (int i = 0; i < ndigits; i++) {
     int d = gpx__u16(p + 8 + 2 * i);
     if (d > 9999) return NAN;
-    m = m * 10000 + (uint64_t)d;
+    if (ok) m = m * 10000 + (uint64_t)d;
   }
   int e4 = weight - ndigits + 1; /* power of 10000 */
   if (ok && m < (UINT64_C(1) << 53) && e4 >= -5 && e4 <= 5) {
@@ -51,16 +54,23 @@ double gpx_pg_numeric_to_double(const unsigned char *p, int len) {
     double v = e4 >= 0 ? (double)m * p10[e4] : (double)m / p10[-e4];
     return sign == 0x4000 ? -v : v;
   }
-  char buf[512];
+  /* Every digit goes into the text: past ~17 significant digits one far
+     digit can still decide the rounding of a halfway case. */
+  char small[512];
+  size_t cap = 4 * (size_t)ndigits + 16;
+  char *buf = cap <= sizeof small ? small : malloc(cap);
+  if (buf == NULL) return NAN;
   int off = 0;
   if (sign == 0x4000) buf[off++] = '-';
   buf[off++] = '0';
   buf[off++] = '.';
-  for (int i = 0; i < ndigits && off < (int)sizeof buf - 40; i++)
-    off += snprintf(buf + off, sizeof buf - (size_t)off, "%04d", gpx__u16(p + 8 + 2 * i));
+  for (int i = 0; i < ndigits; i++)
+    off += snprintf(buf + off, cap - (size_t)off, "%04d", gpx__u16(p + 8 + 2 * i));
   /* 0.dddd… × 10^(4·(weight+1)) */
-  snprintf(buf + off, sizeof buf - (size_t)off, "e%d", 4 * (weight + 1));
-  return strtod(buf, NULL);
+  snprintf(buf + off, cap - (size_t)off, "e%d", 4 * (weight + 1));
+  double v = strtod(buf, NULL);
+  if (buf != small) free(buf);
+  return v;
 }
 
 double gpx_pg_get_number(const PGresult *r, int row, int col) {

@@ -234,6 +234,11 @@ double gpx_pg_get_float8(const PGresult *r, int row, int col) {
 }
 
 int64_t gpx_pg_get_timestamptz_ns(const PGresult *r, int row, int col) {
-  /* Postgres epoch is 2000-01-01: 946684800 s after the Unix epoch. */
-  return (gpx_pg_get_int8(r, row, col) + INT64_C(946684800000000)) * 1000;
+  /* Postgres epoch is 2000-01-01: 946684800 s after the Unix epoch. A value
+     int64 ns cannot hold (before 1677, after 2262, ±infinity) saturates
+     instead of overflowing. */
+  int64_t us = gpx_pg_get_int8(r, row, col), ns;
+  if (__builtin_add_overflow(us, INT64_C(946684800000000), &ns) || __builtin_mul_overflow(ns, 1000, &ns))
+    return us < 0 ? INT64_MIN : INT64_MAX;
+  return ns;
 }

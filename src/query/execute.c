@@ -51,7 +51,7 @@ int gpx_query_fail(gpx_query_result *r, int code, int status, const char *source
   va_start(ap, fmt);
   vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
   va_end(ap);
-  gpx_utf8_scrub(r->error.message); /* Postgres' text or a cut may be anything */
+  gpx_utf8_scrub(r->error.message); /* a protobuf string: Grafana refuses one that is not UTF-8 */
   r->error.status = status;
   r->error.source = source;
   return code;

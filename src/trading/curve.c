@@ -99,7 +99,7 @@ static int lower(double v, double cur) { return !isnan(v) && (isnan(cur) || v < 
 static void fold_point(gpx_curve_point *b, const gpx_curve_point *p) {
   /* §4: drawdown takes the bucket minimum so a trough is never hidden. */
   if (lower(p->drawdown, b->drawdown)) { b->drawdown = p->drawdown; b->dd_ts = p->dd_ts; }
-  if (p->drawdown_amount < b->drawdown_amount) { b->drawdown_amount = p->drawdown_amount; b->dd_amount_ts = p->dd_amount_ts; }
+  if (lower(p->drawdown_amount, b->drawdown_amount)) { b->drawdown_amount = p->drawdown_amount; b->dd_amount_ts = p->dd_amount_ts; }
   /* equity / P&L / returns take the bucket's last value. */
   b->ts = p->ts;
   b->equity = p->equity;
@@ -147,29 +147,34 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
                    gpx_error *err) {
   if (n == 0) return GPX_OK;
   if (!ts || !pnl) return gpx_error_set(err, EINVAL, "curve: NULL input arrays");
+  int switching = 0; /* gpx_curve_init_auto: this chunk passes per_trade_max */
   if (c->per_trade_max > 0 && c->bucket_ns == 0 && c->later_bucket_ns > 0) {
     size_t finite = 0;
     for (size_t i = 0; i < n; i++) finite += isfinite(pnl[i]) != 0;
-    if ((size_t)c->agg.count + finite > c->per_trade_max) GPX_RETURN_NOT_OK(rebucket(c, err));
+    switching = (size_t)c->agg.count + finite > c->per_trade_max;
   }
-  /* Pass 1 validates and counts the buckets this chunk can open, so the
-   * point array is reserved up front and pass 2 cannot fail half-way:
-   * a failed push leaves the curve exactly as it was. */
+  /* Pass 0 validates the chunk, at the width it will be bucketed with,
+   * before anything changes (the switch to buckets included): a failed push
+   * leaves the curve exactly as it was. */
+  int64_t width = switching ? c->later_bucket_ns : c->bucket_ns;
   int64_t prev = c->last_ts;
   int have = c->have_last;
-  size_t opens = 0;
-  int64_t prev_b = c->bucket_open ? c->bucket_idx : 0;
-  int open = c->bucket_open;
   for (size_t i = 0; i < n; i++) {
     if (have && ts[i] < prev)
       return gpx_error_set(err, EINVAL, "curve: closed_at goes backwards at row %zu (not ordered by closed_at)", i);
     int64_t d;
-    if (c->bucket_ns > 0 && __builtin_sub_overflow(ts[i], c->from_ns, &d))
-      return gpx_error_set(err, EINVAL, "curve: closed_at at row %zu is out of range", i);
-    if (c->bucket_ns > 0 && d == INT64_MIN)
+    if (width > 0 && (__builtin_sub_overflow(ts[i], c->from_ns, &d) || d == INT64_MIN))
       return gpx_error_set(err, EINVAL, "curve: closed_at at row %zu is out of range", i);
     prev = ts[i];
     have = 1;
+  }
+  if (switching) GPX_RETURN_NOT_OK(rebucket(c, err));
+  /* Pass 1 counts the buckets this chunk can open, so the point array is
+   * reserved up front and pass 2 cannot fail half-way. */
+  size_t opens = 0;
+  int64_t prev_b = c->bucket_open ? c->bucket_idx : 0;
+  int open = c->bucket_open;
+  for (size_t i = 0; i < n; i++) {
     if (c->bucket_ns == 0) { opens++; continue; }
     int64_t b = bucket_of(c, ts[i]);
     if (!open || b != prev_b) opens++;
@@ -192,11 +197,13 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
     a->sum_pnl = C;
     double E = c->base + C;
     if (E > c->peak) c->peak = E;
-    double money = E - c->peak;
+    /* Sums of huge P&Ls, or ratios to a tiny E(from) or peak, can overflow:
+       such outputs are NaN (null), never ±Inf (gpx__fin). */
+    double money = gpx__fin(E - c->peak);
     /* (E - peak)/peak rather than E/peak - 1: same value, no cancellation. */
-    double dd = c->peak > 0 ? money / c->peak : NAN;
+    double dd = c->peak > 0 ? gpx__fin(money / c->peak) : NAN;
     /* R = E/E(from) - 1 = C/E(from), again without cancellation. */
-    double r = c->base > 0 ? C / c->base : NAN;
+    double r = c->base > 0 ? gpx__fin(C / c->base) : NAN;
     if (lower(dd, c->max_dd)) c->max_dd = dd;
     if (money < c->max_dd_amount) c->max_dd_amount = money;
 
@@ -205,7 +212,7 @@ int gpx_curve_push(gpx_curve *c, const int64_t *ts, const double *pnl, size_t n,
       c->pts[c->npts++] = c->cur; /* reserved in pass 1 */
       c->bucket_open = 0;
     }
-    gpx_curve_point pt = {ts[i], E, C, r, ts[i], dd, ts[i], money};
+    gpx_curve_point pt = {ts[i], gpx__fin(E), gpx__fin(C), r, ts[i], dd, ts[i], money};
     if (!c->bucket_open) {
       c->bucket_open = 1;
       c->bucket_idx = b;

@@ -107,10 +107,11 @@ int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
     out->day[k] = (int32_t)d;
     out->pnl[k] = D;
     out->trades[k] = t;
-    out->equity[k] = e;
+    /* An overflowed equity or return (huge P&L, tiny equity) is null too. */
+    out->equity[k] = gpx__fin(e);
     /* A return on non-positive equity has no meaning: null, not ±Inf. */
-    out->ret[k] = prev_e > 0 ? D / prev_e : NAN;
-    prev_e = e;
+    out->ret[k] = prev_e > 0 ? gpx__fin(D / prev_e) : NAN;
+    prev_e = out->equity[k]; /* a null (overflowed) equity gives a null return next day */
     k++;
   }
   out->n = k;

@@ -27,7 +27,8 @@ gpx_side gpx_side_parse(const char *s) {
 double gpx_leg_slippage_bps(int buying, double fill, double expected) {
   if (!isfinite(fill) || !isfinite(expected) || expected <= 0) return NAN;
   double d = buying ? fill - expected : expected - fill;
-  return d / expected * 1e4;
+  double bps = d / expected * 1e4; /* overflows to ±Inf for a tiny expected price */
+  return isfinite(bps) ? bps : NAN;
 }
 
 /* Adds one leg; returns 1 when added. */

@@ -112,7 +112,8 @@ static double cagr_growth(double g, size_t n_days, double a) {
 }
 
 double gpx_cagr(double e_start, double e_end, size_t n_days, double annualization) {
-  if (!isfinite(e_start) || !isfinite(e_end) || e_start <= 0) return NAN;
+  /* E_end < 0 checked here: the growth can round to exactly -1 (−100 %) */
+  if (!isfinite(e_start) || !isfinite(e_end) || e_start <= 0 || e_end < 0) return NAN;
   return cagr_growth((e_end - e_start) / e_start, n_days, annualization);
 }
 

@@ -21,4 +21,8 @@ static inline void gpx__nsum(double *sum, double *comp, double x) {
   *sum = t;
 }
 
+/* An output that overflowed (±Inf) or is undefined becomes NaN ("null"):
+   trading.h promises no output is ever ±Inf. */
+static inline double gpx__fin(double x) { return isfinite(x) ? x : NAN; }
+
 #endif /* GPX_TRADING_INT_H */
