@@ -2,14 +2,15 @@
 ** fuzz_svc.c — what the gRPC handlers do with a request's bytes, short of
 ** the handler functions themselves.
 **
-** The handlers (gpx_svc_query_data & co., svc.h) need a gpx_rpc_ctx, which
-** only src/rpc/ can make and which has no test constructor yet; until it
-** has, this target drives the same path one step below the handler: the
-** protobuf-c decode of the request, the request's data-source settings
-** through gpx_ds_settings_parse (the pure part of gpx_svc_instance), and
-** for QueryData each query through gpx_query_execute with no instance
-** (inst = NULL, as for a request without a data source), filled from the
-** DataQuery exactly as svc/query_data.c fills it.
+** Two levels: the QueryData handler itself (gpx_svc_query_data through a
+** test context, gpx_rpc_test_ctx_new) on the request with its data-source
+** settings removed — settings would make it connect to whatever host the
+** fuzzer wrote, and a fuzz target sends no traffic — and one step below
+** the handlers: the protobuf-c decode of every request, the request's
+** data-source settings through gpx_ds_settings_parse (the pure part of
+** gpx_svc_instance), and for QueryData each query through
+** gpx_query_execute with no instance, filled from the DataQuery exactly as
+** svc/query_data.c fills it.
 **
 ** Input: the first byte picks the method (0 QueryData, 1 CheckHealth,
 ** 2 CallResource, by value mod 3); the rest is that request's protobuf.
@@ -23,12 +24,50 @@
 ** and messages; the same request answers the same way twice.
 */
 #include <jansson.h>
+#include <pthread.h>
 
 #include "backend.pb-c.h"
 #include "fuzz/fuzz_util.h"
 #include "gpx/ds.h"
 #include "gpx/query.h"
+#include "gpx/svc.h"
 #include "support/ipc_reader.h"
+
+/* The QueryData handler on the request without its data source: garbage
+   is INVALID_ARGUMENT, anything else one answer per query, packed. */
+static void handler(Pluginv2__QueryDataRequest *in) {
+  static gpx_app app; /* no data-source cache: nothing can connect */
+  static int ready;
+  if (!ready) {
+    pthread_mutex_init(&app.qstats.mu, NULL);
+    ready = 1;
+  }
+  Pluginv2__PluginContext *pc = in->plugincontext;
+  in->plugincontext = NULL;
+  size_t len = pluginv2__query_data_request__get_packed_size(in);
+  uint8_t *buf = malloc(len + 1);
+  FUZZ_CHECK(buf != NULL, "out of memory");
+  pluginv2__query_data_request__pack(in, buf);
+  in->plugincontext = pc;
+  gpx_rpc_ctx *ctx = gpx_rpc_test_ctx_new(&app);
+  FUZZ_CHECK(ctx != NULL, "out of memory");
+  gpx_rpc_reply r;
+  memset(&r, 0, sizeof r);
+  gpx_svc_query_data(ctx, buf, len, &r);
+  FUZZ_CHECK(r.code == GPX_RPC_OK, "a decodable request answered with gRPC code %d: %s", r.code, r.message);
+  Pluginv2__QueryDataResponse *out = pluginv2__query_data_response__unpack(NULL, r.body.len, r.body.data);
+  FUZZ_CHECK(out != NULL, "the handler's reply does not decode");
+  FUZZ_CHECK(out->n_responses == in->n_queries, "%zu answers to %zu queries", out->n_responses, in->n_queries);
+  for (size_t i = 0; i < out->n_responses; i++) {
+    const Pluginv2__DataResponse *d = out->responses[i]->value;
+    FUZZ_CHECK(d && d->status >= 200 && d->status <= 599, "status");
+    FUZZ_CHECK(!d->error || fz_utf8_valid(d->error, strlen(d->error)), "error is not UTF-8");
+  }
+  pluginv2__query_data_response__free_unpacked(out, NULL);
+  gpx_buf_reset(&r.body);
+  gpx_rpc_test_ctx_free(ctx);
+  free(buf);
+}
 
 static void check_settings(const Pluginv2__PluginContext *pc) {
   const Pluginv2__DataSourceInstanceSettings *dsi = pc ? pc->datasourceinstancesettings : NULL;
@@ -94,6 +133,7 @@ static void query_data(const uint8_t *p, size_t n) {
   Pluginv2__QueryDataRequest *in = pluginv2__query_data_request__unpack(NULL, n, p);
   if (in == NULL) return;
   check_settings(in->plugincontext);
+  if (in->n_queries <= 16) handler(in);
   size_t nq = in->n_queries > 16 ? 16 : in->n_queries;
   gpx_query_result *res = calloc(nq + 1, sizeof *res);
   Pluginv2__DataResponse *outs = calloc(nq + 1, sizeof *outs);
