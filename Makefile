@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist demo bench dist-zip clean
+.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist test-soak demo bench soak dist-zip clean
 
 all: build
 
@@ -25,7 +25,7 @@ build: dist
 test: deps build
 	@tools/run-tests.sh
 
-test-c test-go test-frontend test-monitoring test-dist: build
+test-c test-go test-frontend test-monitoring test-dist test-soak: build
 	@tools/run-tests.sh $(@:test-%=%)
 
 demo: deps build
@@ -33,6 +33,10 @@ demo: deps build
 
 bench: deps build
 	@bench/run.sh
+
+# SOAK_MINUTES (30) and SOAK_TRADES (1000000); `make test` runs a 2-minute version
+soak: deps build
+	@tools/soak.sh
 
 dist-zip: build
 	@tools/dist-zip.sh

@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(c go frontend monitoring dist)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(c go frontend monitoring dist soak)
 mkdir -p tests/artifacts
 total_p=0; total_f=0; failed_stages=()
 
@@ -19,6 +19,7 @@ stage_cmd() {
     frontend)   echo "frontend/run-tests.sh" ;;
     monitoring) echo "tests/monitoring/run.sh" ;;
     dist)       echo "tests/dist/run.sh" ;;
+    soak)       echo "tests/run-soak.sh" ;;
     *)          echo "" ;;
   esac
 }
