@@ -437,3 +437,36 @@ func (l *load) poolOpen() (open, instances int, err error) {
 	}
 	return open, instances, nil
 }
+
+// unloaded times light calls one at a time before the load starts: what
+// they cost when nothing waits ahead of them (compare the p99 under load).
+func (l *load) unloaded(r *rand.Rand) string {
+	by := map[string][]time.Duration{}
+	ver := l.cur.Load()
+	for i := 0; i < 40; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		o := outcome{}
+		switch i % 4 {
+		case 0, 1:
+			o.method = "resource"
+			l.resource(ctx, r, ver, &o)
+		case 2:
+			o.method = "health"
+			l.health(ctx, ver, &o)
+		default:
+			o.method = "metrics"
+			l.metrics(ctx, &o)
+		}
+		cancel()
+		if !o.expected {
+			return fmt.Sprintf("%s failed: %s %s", o.method, o.status, o.detail)
+		}
+		by[o.method] = append(by[o.method], o.took)
+	}
+	var b strings.Builder
+	for _, m := range []string{"resource", "health", "metrics"} {
+		fmt.Fprintf(&b, "%s%s p50 %v max %v", map[bool]string{true: "", false: "; "}[b.Len() == 0], m,
+			quantile(by[m], 0.5).Round(100*time.Microsecond), quantile(by[m], 1).Round(100*time.Microsecond))
+	}
+	return b.String()
+}
