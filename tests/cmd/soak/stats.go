@@ -218,10 +218,13 @@ func (p proc) threads() int {
 func (p proc) alive() bool { return harness.ReadStatus(p.pid, "State") != "" }
 
 // backends counts the plugin's Postgres sessions (role grafana) and how
-// many of them are running a statement.
+// many of them are running a statement. Only client backends: the
+// parallel workers of a query show up in pg_stat_activity under the same
+// role while it runs (Postgres plans them on a 1M-trade table), and they
+// are Postgres' processes, not the plugin's connections.
 func backends(pg *pgfix.Server) (all, active int, err error) {
 	out, err := pg.Psql("postgres", "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "+
-		"WHERE usename = 'grafana'")
+		"WHERE usename = 'grafana' AND backend_type = 'client backend'")
 	if err != nil {
 		return -1, -1, err
 	}
