@@ -192,10 +192,13 @@ func (ch settingsChange) String() string {
 // verify shows the plugin picked up ver: a probe answered with its
 // rowLimit, and the plugin's Postgres sessions fall to its
 // maxOpenConnections once the previous instance's queries are done.
-func verify(l *load, pg *pgfix.Server, ver *version, prevTimeout int) settingsChange {
+func verify(l *load, pg *pgfix.Server, ver *version, prevTimeout int, every time.Duration) settingsChange {
 	ch := settingsChange{ver: ver, backendsOK: -1}
 	ch.rows, ch.err = l.probeRowLimit(ver)
-	deadline := time.Duration(prevTimeout+10) * time.Second
+	// The old instance's pool closes when its last call ends: give those
+	// calls a few timeouts (a call can outlast its timeout, which is
+	// no-call-over-timeout's business), but look only until the next save.
+	deadline := max(15*time.Second, min(time.Duration(3*prevTimeout+10)*time.Second, every-5*time.Second))
 	for start := time.Now(); time.Since(start) < deadline; time.Sleep(500 * time.Millisecond) {
 		n, _, err := backends(pg)
 		if err == nil && n <= ver.v.maxOpen {
@@ -241,6 +244,7 @@ func main() {
 	l.cur.Store(newVersion(pg, 1, time.Now().UnixMilli()))
 	// Baseline: the instance exists and holds one connection.
 	if rows, err := l.probeRowLimit(l.cur.Load()); err != nil || rows != l.cur.Load().v.rowLimit {
+		p.Client.Kill()
 		die("first query: %d rows, %v", rows, err)
 	}
 	unloaded := l.unloaded(rand.New(rand.NewPCG(c.seed, 1<<32)))
@@ -327,7 +331,7 @@ loop:
 			vwg.Add(1)
 			go func() {
 				defer vwg.Done()
-				ch := verify(l, pg, ver, prev.v.timeoutS)
+				ch := verify(l, pg, ver, prev.v.timeoutS, c.settingsEv)
 				cmu.Lock()
 				changes = append(changes, ch)
 				cmu.Unlock()
