@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 # seconds per fuzz target for `make fuzz` (`make test` runs each for 30 s)
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist test-fuzz fuzz demo bench dist-zip clean
+.PHONY: all deps build backend frontend dist test test-c test-go test-frontend test-monitoring test-dist test-fuzz test-soak fuzz soak demo bench dist-zip clean
 
 all: build
 
@@ -28,7 +28,7 @@ build: dist
 test: deps build
 	@tools/run-tests.sh
 
-test-c test-go test-frontend test-monitoring test-dist: build
+test-c test-go test-frontend test-monitoring test-dist test-soak: build
 	@tools/run-tests.sh $(@:test-%=%)
 
 # The fuzz stage alone (30 s per target), and longer runs: FUZZ_SECONDS=600 make fuzz
@@ -44,6 +44,10 @@ demo: deps build
 
 bench: deps build
 	@bench/run.sh
+
+# SOAK_MINUTES (30) and SOAK_TRADES (1000000); `make test` runs a 2-minute version
+soak: deps build
+	@tools/soak.sh
 
 dist-zip: build
 	@tools/dist-zip.sh

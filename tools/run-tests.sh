@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(c go frontend monitoring dist fuzz)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(c go frontend monitoring dist fuzz soak)
 mkdir -p tests/artifacts
 total_p=0; total_f=0; failed_stages=()
 
@@ -20,6 +20,7 @@ stage_cmd() {
     monitoring) echo "tests/monitoring/run.sh" ;;
     dist)       echo "tests/dist/run.sh" ;;
     fuzz)       echo "tests/fuzz/run.sh" ;;
+    soak)       echo "tests/run-soak.sh" ;;
     *)          echo "" ;;
   esac
 }
