@@ -121,6 +121,7 @@ typedef struct gpx_ds_instance {
   int retired;         /* replaced by a newer version; freed at refs == 0 */
   double last_used;    /* monotonic seconds of the last acquire (eviction) */
   atomic_int inflight; /* queries running or waiting for a connection (gpx_ds_admit) */
+  struct gpx_ds_memo *memo; /* recent answers of light requests (gpx_ds_memo_get) */
   char tls_dir[256];   /* temp dir holding TLS files written from secrets */
 } gpx_ds_instance;
 
@@ -171,6 +172,17 @@ void gpx_ds_release(gpx_ds_cache *c, gpx_ds_instance *inst);
  */
 int gpx_ds_admit(gpx_ds_instance *inst);
 void gpx_ds_leave(gpx_ds_instance *inst);
+
+/**
+ * A short memory of light answers (the editors' and variables' value lists):
+ * a dashboard opening runs the same few resource requests for every panel
+ * and variable, and they need not cost a table scan each. get copies the
+ * answer stored under key within max_age_s into *out (free() it) and
+ * returns 1, else 0; put stores a copy (at most 64 entries, the oldest
+ * replaced). Thread-safe.
+ */
+int gpx_ds_memo_get(gpx_ds_instance *inst, const char *key, double max_age_s, char **out);
+void gpx_ds_memo_put(gpx_ds_instance *inst, const char *key, const char *value);
 
 /** Pool statistics across instances, for CollectMetrics. */
 void gpx_ds_cache_pool_stats(gpx_ds_cache *c, int *open, int *idle, int *instances);

@@ -125,6 +125,13 @@ int64_t gpx_pg_deadline(int timeout_s, int64_t caller_deadline_ms, int64_t mono_
 int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
                    int64_t deadline_ms, gpx_pg_error *err);
 /**
+ * gpx_pg_acquire for light work (the editors' values, Save & test): it may
+ * open one connection beyond maxOpenConnections, a lane that heavy queries
+ * never take, so a data source busy with long queries still answers them.
+ */
+int gpx_pg_acquire_light(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
+                         int64_t deadline_ms, gpx_pg_error *err);
+/**
  * Give the connection back: pooled when it is healthy and idle, else closed
  * (without blocking) and its slot freed. Safe after a failed acquire.
  */

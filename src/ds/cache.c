@@ -37,6 +37,28 @@ int gpx_ds_cache_new(gpx_ds_cache **out) {
   return GPX_OK;
 }
 
+/* ---- memo of light answers ---- */
+
+#define GPX__MEMO_N 64
+
+typedef struct gpx_ds_memo {
+  pthread_mutex_t mu;
+  struct {
+    char *key, *value;
+    double at;
+  } e[GPX__MEMO_N];
+} gpx_ds_memo;
+
+static void gpx__memo_free(gpx_ds_memo *m) {
+  if (m == NULL) return;
+  for (int i = 0; i < GPX__MEMO_N; i++) {
+    free(m->e[i].key);
+    free(m->e[i].value);
+  }
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
 static void gpx__remove_tls_dir(const char *dir) {
   const char *files[] = {"ca.pem", "client.pem", "client.key"};
   char p[400];
@@ -73,6 +95,7 @@ int gpx_ds_sweep_tls_dirs(const char *tmpdir) {
 }
 
 static void gpx__inst_free(gpx_ds_instance *i) {
+  gpx__memo_free(i->memo);
   gpx_pg_pool_free(i->pool);
   if (i->tls_dir[0]) gpx__remove_tls_dir(i->tls_dir);
   gpx_ds_settings_reset(&i->settings);
@@ -111,6 +134,11 @@ static int gpx__inst_new(const gpx_ds_source *dsi, const char *key,
     free(i);
     return rc;
   }
+  if ((i->memo = calloc(1, sizeof *i->memo)) == NULL) {
+    gpx__inst_free(i);
+    return gpx_error_set(err, ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&i->memo->mu, NULL);
   snprintf(i->uid, sizeof i->uid, "%s", key);
   i->updated_ms = dsi->updated_ms;
   gpx_ds_settings *s = &i->settings;
@@ -231,6 +259,44 @@ int gpx_ds_acquire(gpx_ds_cache *c, const gpx_ds_source *dsi, gpx_ds_instance **
   if (loser) gpx__inst_free(loser);
   *out = hit;
   return GPX_OK;
+}
+
+int gpx_ds_memo_get(gpx_ds_instance *inst, const char *key, double max_age_s, char **out) {
+  gpx_ds_memo *m = inst->memo;
+  *out = NULL;
+  if (m == NULL) return 0;
+  double now = gpx__now();
+  pthread_mutex_lock(&m->mu);
+  for (int i = 0; i < GPX__MEMO_N && *out == NULL; i++)
+    if (m->e[i].key && strcmp(m->e[i].key, key) == 0 && now - m->e[i].at <= max_age_s) *out = strdup(m->e[i].value);
+  pthread_mutex_unlock(&m->mu);
+  return *out != NULL;
+}
+
+void gpx_ds_memo_put(gpx_ds_instance *inst, const char *key, const char *value) {
+  gpx_ds_memo *m = inst->memo;
+  if (m == NULL) return;
+  char *k = strdup(key), *v = strdup(value);
+  if (k == NULL || v == NULL) {
+    free(k);
+    free(v);
+    return;
+  }
+  pthread_mutex_lock(&m->mu);
+  int slot = 0; /* the same key, else an empty slot, else the oldest */
+  for (int i = 0; i < GPX__MEMO_N; i++) {
+    if (m->e[i].key && strcmp(m->e[i].key, key) == 0) {
+      slot = i;
+      break;
+    }
+    if (m->e[slot].key && (m->e[i].key == NULL || m->e[i].at < m->e[slot].at)) slot = i;
+  }
+  free(m->e[slot].key);
+  free(m->e[slot].value);
+  m->e[slot].key = k;
+  m->e[slot].value = v;
+  m->e[slot].at = gpx__now();
+  pthread_mutex_unlock(&m->mu);
 }
 
 int gpx_ds_admit(gpx_ds_instance *inst) {

@@ -116,8 +116,22 @@ static void gpx__wait_slot(gpx_pg_pool *p, int64_t deadline) {
   pthread_cond_timedwait(&p->cv, &p->mu, &dl);
 }
 
+static int gpx__acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
+                        int64_t deadline_ms, int lane, gpx_pg_error *err);
+
 int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
                    int64_t deadline_ms, gpx_pg_error *err) {
+  return gpx__acquire(p, s, cancelled, arg, deadline_ms, 0, err);
+}
+
+int gpx_pg_acquire_light(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
+                         int64_t deadline_ms, gpx_pg_error *err) {
+  return gpx__acquire(p, s, cancelled, arg, deadline_ms, 1, err);
+}
+
+/* lane: how many connections beyond max this caller may open (0 or 1). */
+static int gpx__acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
+                        int64_t deadline_ms, int lane, gpx_pg_error *err) {
   memset(s, 0, sizeof *s);
   memset(err, 0, sizeof *err);
   s->pool = p;
@@ -154,7 +168,7 @@ int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled
       p->open--;
       continue;
     }
-    if (p->open < p->max) {
+    if (p->open < p->max + lane) {
       p->open++;
       pthread_mutex_unlock(&p->mu);
       s->conn = gpx__pg_connect(p, s, err);

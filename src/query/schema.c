@@ -120,6 +120,7 @@ int gpx_schema_check(gpx_pg_session *sess, const gpx_ds_settings *s, json_t **ou
       return rc;
     }
     json_object_set_new(o, "trades", json_integer(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+    json_object_set_new(o, "tradesEstimated", json_boolean(PQgetvalue(res, 0, 3)[0] == 't'));
     json_object_set_new(o, "from", PQgetisnull(res, 0, 1) ? json_null() : json_string(PQgetvalue(res, 0, 1)));
     json_object_set_new(o, "to", PQgetisnull(res, 0, 2) ? json_null() : json_string(PQgetvalue(res, 0, 2)));
     PQclear(res);

@@ -16,9 +16,10 @@
 #include "gpx/query.h"
 #include "gpx/svc.h"
 
-static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */) {
-  char *js = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-  json_decref(body);
+/* Seconds a value list is answered from memory (gpx_ds_memo). */
+#define GPX__VALUES_MEMO_S 30.0
+
+static void gpx__send_text(gpx_rpc_reply *reply, int code, const char *js) {
   Pluginv2__CallResourceResponse out = PLUGINV2__CALL_RESOURCE_RESPONSE__INIT;
   Pluginv2__StringList ct = PLUGINV2__STRING_LIST__INIT;
   char *ctv[1] = {"application/json"};
@@ -34,6 +35,12 @@ static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */)
   out.body.data = (uint8_t *)(js ? js : "null");
   out.body.len = strlen(js ? js : "null");
   gpx_svc_pack(&out.base, reply);
+}
+
+static void gpx__send(gpx_rpc_reply *reply, int code, json_t *body /* stolen */) {
+  char *js = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(body);
+  gpx__send_text(reply, code, js);
   free(js);
 }
 
@@ -121,11 +128,18 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       if (limit > 1000) limit = 1000;
     }
     int admitted = 0;
-    if (limit < 0) {
+    /* value lists are asked for by every variable and editor as a
+       dashboard opens: a 30-second memory spares the table scans */
+    char key[400], *memo = NULL;
+    snprintf(key, sizeof key, "%s?q=%s&limit=%ld", path, q, limit);
+    if (limit >= 0 && !schema && gpx_ds_memo_get(inst, key, GPX__VALUES_MEMO_S, &memo)) {
+      gpx__send_text(reply, 200, memo);
+      free(memo);
+    } else if (limit < 0) {
       gpx__error(reply, 400, "limit: must be a positive whole number");
     } else if (!(admitted = gpx_ds_admit(inst))) {
       gpx__error(reply, 503, "too many concurrent queries for this data source; try again shortly");
-    } else if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
+    } else if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
       gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
     } else {
       json_t *o = NULL;
@@ -134,6 +148,9 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
         if (gpx_schema_check(&sess, &inst->settings, &o, &pe) == GPX_OK) gpx__send(reply, 200, o);
         else gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
       } else if (gpx_query_distinct(&sess, &inst->settings, col, q, (int)limit, &o, &qe) == GPX_OK) {
+        char *js = json_dumps(o, JSON_COMPACT);
+        if (js) gpx_ds_memo_put(inst, key, js);
+        free(js);
         gpx__send(reply, 200, o);
       } else {
         gpx__error(reply, qe.status, qe.message);

@@ -59,7 +59,7 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
   gpx_pg_error pe;
   json_t *details = NULL;
   int ok = 0;
-  if (gpx_pg_acquire(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
+  if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
     gpx_query_error qe;
     gpx_query_error_from_pg(&pe, s->query_timeout_s, &qe);
     snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", qe.what, s->host, s->port, s->database,
@@ -91,7 +91,8 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
       } else {
         ok = 1;
         json_t *from = json_object_get(details, "from"), *to = json_object_get(details, "to");
-        int w = snprintf(msg, sizeof msg, "Connected to %s: %lld trades in %s", s->database,
+        int est = json_is_true(json_object_get(details, "tradesEstimated"));
+        int w = snprintf(msg, sizeof msg, "Connected to %s: %s%lld trades in %s", s->database, est ? "about " : "",
                          (long long)json_integer_value(json_object_get(details, "trades")),
                          json_string_value(json_object_get(details, "table")));
         if (json_is_string(from) && w > 0 && (size_t)w < sizeof msg)
