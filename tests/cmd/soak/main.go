@@ -417,7 +417,7 @@ loop:
 	looser := ""
 	if c.rssSlopeMax > 0.2 {
 		looser = fmt.Sprintf(" (looser than the long run's 0.2: over the %.1f min a short run can fit, the memory of the calls in "+
-			"flight moves the slope of a steady plugin by up to ±7 MB/min with glibc's default arenas, ±1.5 with MALLOC_ARENA_MAX=2; "+
+			"flight moves the slope of a steady plugin by up to ±7 MB/min with glibc's default arenas, by ~2 with MALLOC_ARENA_MAX=2; "+
 			"smaller leaks are for `make soak` and the go stage's LeakSanitizer)", c.minutes-warm)
 	}
 	if len(c.pluginEnv) > 0 {
