@@ -205,7 +205,7 @@ func verify(l *load, pg *pgfix.Server, ver *version, prevTimeout int, every time
 	deadline := max(15*time.Second, min(time.Duration(3*prevTimeout+10)*time.Second, every-5*time.Second))
 	for start := time.Now(); time.Since(start) < deadline; time.Sleep(500 * time.Millisecond) {
 		n, _, err := backends(pg)
-		if err == nil && n <= ver.v.maxOpen {
+		if err == nil && n <= ver.v.maxOpen+1 { /* +1: the light calls' reserved connection */
 			ch.backendsOK = time.Since(ver.since)
 			break
 		}
@@ -357,8 +357,9 @@ loop:
 
 	// Idle: the plugin gives back what the load took. It keeps up to
 	// maxOpenConnections idle connections in its pool (as Grafana's SQL data
-	// sources do), so "baseline" is: no session running anything, no more
-	// sessions than the current maxOpenConnections and exactly those the
+	// sources do), plus the light calls' reserved one, so "baseline" is: no
+	// session running anything, no more sessions than the current
+	// maxOpenConnections + 1 and exactly those the
 	// plugin's pool counts (nothing left from retired instances), and fds
 	// other than those sessions' sockets back to what they were before.
 	final := l.cur.Load()
@@ -372,7 +373,7 @@ loop:
 		open, inst, merr := l.poolOpen()
 		lastIdle = fmt.Sprintf("fds %d (%d besides Postgres sockets, baseline %d), sessions %d (%d active), pool counts %d, instances %d",
 			fds, fds-nb, nonPGBase, nb, act, open, inst)
-		if err == nil && merr == nil && act == 0 && nb <= final.v.maxOpen && nb == open && inst == 1 && fds-nb <= nonPGBase {
+		if err == nil && merr == nil && act == 0 && nb <= final.v.maxOpen+1 && nb == open && inst == 1 && fds-nb <= nonPGBase {
 			idleOK = time.Since(idleFrom)
 			break
 		}
