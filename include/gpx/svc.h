@@ -56,6 +56,15 @@ const gpx_rpc_method *gpx_svc_methods(size_t *n);
  */
 int gpx_svc_instance(gpx_app *app, const Pluginv2__PluginContext *pctx, gpx_ds_instance **out, gpx_error *err);
 
+/**
+ * The schema check of an instance (gpx_schema_check) through the light
+ * connection lane, remembered for GPX_SVC_SCHEMA_MEMO_S: Save & test and
+ * the `schema` resource. 0 with *details (new reference); else pe filled,
+ * and *at_connect says whether connecting failed (vs the check itself).
+ */
+#define GPX_SVC_SCHEMA_MEMO_S 10.0
+int gpx_svc_schema(gpx_rpc_ctx *ctx, gpx_ds_instance *inst, json_t **details, gpx_pg_error *pe, int *at_connect);
+
 /** Pack a protobuf-c message into the reply body. */
 void gpx_svc_pack(const ProtobufCMessage *m, gpx_rpc_reply *reply);
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "backend.pb-c.h"
 #include "gpx/ds.h"
@@ -16,8 +17,12 @@
 #include "gpx/query.h"
 #include "gpx/svc.h"
 
-/* Seconds a value list is answered from memory (gpx_ds_memo). */
+/* Seconds a value list is answered from memory (gpx_ds_memo), and the
+   most values the memory holds per column: a dashboard opening asks every
+   variable's and editor's list at once, and a list need not cost a table
+   scan each time. */
 #define GPX__VALUES_MEMO_S 30.0
+#define GPX__VALUES_MAX 1000
 
 static void gpx__send_text(gpx_rpc_reply *reply, int code, const char *js) {
   Pluginv2__CallResourceResponse out = PLUGINV2__CALL_RESOURCE_RESPONSE__INIT;
@@ -87,6 +92,71 @@ static int gpx__query_param(const char *url, const char *key, char *out, size_t 
   return -1;
 }
 
+static int gpx__ascii(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x80) return 0;
+  return 1;
+}
+
+/* Case-insensitive literal substring, as strpos(lower(v), lower(q)) > 0
+   for an ASCII q. */
+static int gpx__contains(const char *v, const char *q) {
+  size_t n = strlen(q);
+  if (n == 0) return 1;
+  for (; *v; v++)
+    if (strncasecmp(v, q, n) == 0) return 1;
+  return 0;
+}
+
+/* The values of json array all that contain q, at most limit (new reference). */
+static json_t *gpx__filter(json_t *all, const char *q, long limit) {
+  json_t *out = json_array();
+  for (size_t i = 0; out && i < json_array_size(all) && (long)json_array_size(out) < limit; i++) {
+    json_t *v = json_array_get(all, i);
+    if (json_is_string(v) && gpx__contains(json_string_value(v), q)) json_array_append(out, v);
+  }
+  return out;
+}
+
+/* The whole value list of col (sorted, fewer than GPX__VALUES_MAX values),
+   from memory or Postgres, or NULL: the list is longer (then the caller
+   asks Postgres with the filter), or Postgres failed (then reply holds
+   the error). */
+static json_t *gpx__value_list(gpx_rpc_ctx *ctx, gpx_ds_instance *inst, const char *path, gpx_col col,
+                               gpx_rpc_reply *reply) {
+  char key[96], *memo = NULL;
+  snprintf(key, sizeof key, "values:%s", path);
+  json_t *all = NULL;
+  if (gpx_ds_memo_get(inst, key, GPX__VALUES_MEMO_S, &memo)) {
+    all = json_loads(memo, 0, NULL);
+    free(memo);
+  } else {
+    gpx_pg_session sess;
+    gpx_pg_error pe;
+    gpx_query_error qe;
+    if (!gpx_ds_admit(inst)) {
+      gpx__error(reply, 503, "too many concurrent queries for this data source; try again shortly");
+      return NULL;
+    }
+    if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
+      gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
+    } else {
+      if (gpx_query_distinct(&sess, &inst->settings, col, "", GPX__VALUES_MAX, &all, &qe) != GPX_OK)
+        gpx__error(reply, qe.status, qe.message);
+      gpx_pg_release(&sess);
+    }
+    gpx_ds_leave(inst);
+    char *js = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    if (js) gpx_ds_memo_put(inst, key, js);
+    free(js);
+  }
+  if (all && json_array_size(all) >= GPX__VALUES_MAX) { /* not the whole list */
+    json_decref(all);
+    all = NULL;
+  }
+  return all;
+}
+
 void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
   gpx_app *app = gpx_rpc_app(ctx);
   Pluginv2__CallResourceRequest *in = pluginv2__call_resource_request__unpack(NULL, len, req);
@@ -128,33 +198,34 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
       if (limit > 1000) limit = 1000;
     }
     int admitted = 0;
-    /* value lists are asked for by every variable and editor as a
-       dashboard opens: a 30-second memory spares the table scans */
-    char key[400], *memo = NULL;
-    snprintf(key, sizeof key, "%s?q=%s&limit=%ld", path, q, limit);
-    if (limit >= 0 && !schema && gpx_ds_memo_get(inst, key, GPX__VALUES_MEMO_S, &memo)) {
-      gpx__send_text(reply, 200, memo);
-      free(memo);
-    } else if (limit < 0) {
+    json_t *all = NULL;
+    if (limit < 0) {
       gpx__error(reply, 400, "limit: must be a positive whole number");
+    } else if (schema) {
+      json_t *o = NULL;
+      int at_connect;
+      if (gpx_svc_schema(ctx, inst, &o, &pe, &at_connect) == GPX_OK) gpx__send(reply, 200, o);
+      else gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
+    } else if (gpx__ascii(q) && (all = gpx__value_list(ctx, inst, path, col, reply)) != NULL) {
+      /* the column's whole list (fewer than 1000 values) from memory:
+         any filter and limit are answered without Postgres */
+      gpx__send(reply, 200, gpx__filter(all, q, limit));
+      json_decref(all);
+    } else if (reply->has_body || reply->code != GPX_RPC_OK) {
+      /* gpx__value_list answered already (a Postgres failure) */
     } else if (!(admitted = gpx_ds_admit(inst))) {
       gpx__error(reply, 503, "too many concurrent queries for this data source; try again shortly");
     } else if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
       gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
     } else {
+      /* a long list (1000 values or more), or a filter with non-ASCII
+         letters (Postgres' lower() decides their case): ask Postgres */
       json_t *o = NULL;
       gpx_query_error qe;
-      if (schema) {
-        if (gpx_schema_check(&sess, &inst->settings, &o, &pe) == GPX_OK) gpx__send(reply, 200, o);
-        else gpx__pg_error(reply, &pe, inst->settings.query_timeout_s);
-      } else if (gpx_query_distinct(&sess, &inst->settings, col, q, (int)limit, &o, &qe) == GPX_OK) {
-        char *js = json_dumps(o, JSON_COMPACT);
-        if (js) gpx_ds_memo_put(inst, key, js);
-        free(js);
+      if (gpx_query_distinct(&sess, &inst->settings, col, q, (int)limit, &o, &qe) == GPX_OK)
         gpx__send(reply, 200, o);
-      } else {
+      else
         gpx__error(reply, qe.status, qe.message);
-      }
       gpx_pg_release(&sess);
     }
     if (admitted) gpx_ds_leave(inst);

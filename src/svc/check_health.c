@@ -55,17 +55,17 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
     return;
   }
   const gpx_ds_settings *s = &inst->settings;
-  gpx_pg_session sess;
   gpx_pg_error pe;
   json_t *details = NULL;
-  int ok = 0;
-  if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) != GPX_OK) {
+  int ok = 0, at_connect = 0;
+  int src = gpx_svc_schema(ctx, inst, &details, &pe, &at_connect);
+  if (src != GPX_OK && at_connect) {
     gpx_query_error qe;
     gpx_query_error_from_pg(&pe, s->query_timeout_s, &qe);
     snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", qe.what, s->host, s->port, s->database,
              s->user, pe.msg);
   } else {
-    if (gpx_schema_check(&sess, s, &details, &pe) != GPX_OK) {
+    if (src != GPX_OK) {
       snprintf(msg, sizeof msg, "Connected, but checking the table failed: %s", pe.msg);
     } else if (!json_is_true(json_object_get(details, "tableExists"))) {
       snprintf(msg, sizeof msg, "Connected to %s, but table %s does not exist (or is not visible to %s)",
@@ -101,7 +101,6 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
           snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (trades table and slippage need them): %s", warn);
       }
     }
-    gpx_pg_release(&sess);
   }
   gpx__reply(reply, ok, msg, details);
   json_decref(details);
