@@ -48,6 +48,9 @@ typedef struct model {
   json_t *config;
 } model;
 
+/* Names, keys and labels: valid UTF-8 ('?' per bad byte), as they round
+   trip verbatim; that the frame repairs text that is not UTF-8 is
+   check_frame's strings_are_valid_utf8 (string values are fuzzed raw below). */
 static char *fz_cstr(fz *f, size_t max, char *buf) {
   size_t n;
   const uint8_t *p = fz_bytes(f, fz_range(f, 0, (int64_t)max), &n);
@@ -55,6 +58,7 @@ static char *fz_cstr(fz *f, size_t max, char *buf) {
   for (size_t i = 0; i < n; i++)
     if (p[i]) buf[k++] = (char)p[i];
   buf[k] = 0;
+  gpx_utf8_scrub(buf);
   return buf;
 }
 
@@ -117,7 +121,11 @@ static void one_row(fz *f, gpx_field *fl, model *m) {
       size_t n;
       const uint8_t *p = fz_bytes(f, (size_t)fz_range(f, 0, 12), &n);
       FUZZ_CHECK(gpx_field_append_str(fl, (const char *)p, n, &err) == 0, "append_str: %s", err.msg);
-      push_row(m, 1, 0, (const char *)p, n);
+      /* the frame stores the value with U+FFFD for each byte that is not UTF-8 */
+      gpx_buf fixed = {0};
+      FUZZ_CHECK(gpx_utf8_append(&fixed, (const char *)p, n) == 0, "out of memory");
+      push_row(m, 1, 0, fixed.data ? (const char *)fixed.data : "", fixed.len);
+      gpx_buf_reset(&fixed);
       break;
     }
     case GPX_FIELD_JSON: {
