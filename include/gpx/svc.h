@@ -65,6 +65,9 @@ int gpx_svc_instance(gpx_app *app, const Pluginv2__PluginContext *pctx, gpx_ds_i
 #define GPX_SVC_SCHEMA_MEMO_S 10.0
 int gpx_svc_schema(gpx_rpc_ctx *ctx, gpx_ds_instance *inst, json_t **details, gpx_pg_error *pe, int *at_connect);
 
+/** The query layer's input for a DataQuery (borrowing its strings). */
+void gpx_svc_query_input(const Pluginv2__DataQuery *q, int allow_test, gpx_query_input *in);
+
 /** Pack a protobuf-c message into the reply body. */
 void gpx_svc_pack(const ProtobufCMessage *m, gpx_rpc_reply *reply);
 

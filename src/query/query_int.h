@@ -169,6 +169,10 @@ int gpx_sql_midnights(gpx_stmt *st, const gpx_query *q, const int32_t *days, siz
 enum { GPX_BAD_N, GPX_BAD_FIRST_ID, GPX_BAD_NCOLS };
 extern const gpx_stmt_def gpx_stmt_bad_pnl;
 
+/** The configured table as a quoted identifier ("schema"."table"), NUL-terminated in name: a value
+    to bind (to_regclass), never SQL text. */
+int gpx_sql_table_name(gpx_buf *name, const gpx_ds_settings *s);
+
 /** Distinct values of a column; trade count and span of closed trades (CheckHealth). */
 int gpx_sql_distinct(gpx_sql *out, const gpx_ds_settings *s, gpx_col col, const char *substr, int limit);
 int gpx_sql_count_span(gpx_sql *out, const gpx_ds_settings *s);

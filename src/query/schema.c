@@ -52,13 +52,7 @@ static const char *gpx__kind_name(gpx__kind k) {
 int gpx_schema_check(gpx_pg_session *sess, const gpx_ds_settings *s, json_t **out, gpx_pg_error *pe) {
   *out = NULL;
   gpx_buf name = {0};
-  int rc = GPX_OK;
-  if (s->schema[0]) {
-    rc = gpx_pg_quote_ident(&name, s->schema);
-    if (rc == GPX_OK) rc = gpx_buf_append(&name, ".", 1);
-  }
-  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&name, s->table);
-  if (rc == GPX_OK) rc = gpx_buf_terminate(&name);
+  int rc = gpx_sql_table_name(&name, s);
   if (rc != GPX_OK) {
     gpx_buf_reset(&name);
     snprintf(pe->msg, sizeof pe->msg, "invalid table name");

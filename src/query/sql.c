@@ -461,16 +461,19 @@ static int gpx__closed_subquery(gpx_sql *o, const gpx_ds_settings *s, const char
   return gpx_sql_append(o, " IS NOT NULL)");
 }
 
+int gpx_sql_table_name(gpx_buf *name, const gpx_ds_settings *s) {
+  if (s->schema[0]) {
+    GPX_RETURN_NOT_OK(gpx_pg_quote_ident(name, s->schema));
+    GPX_RETURN_NOT_OK(gpx_buf_append(name, ".", 1));
+  }
+  GPX_RETURN_NOT_OK(gpx_pg_quote_ident(name, s->table));
+  return gpx_buf_terminate(name);
+}
+
 int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
   gpx_sql_reset(o);
   gpx_buf name = {0};
-  int rc = GPX_OK;
-  if (s->schema[0]) {
-    rc = gpx_pg_quote_ident(&name, s->schema);
-    if (rc == GPX_OK) rc = gpx_buf_append(&name, ".", 1);
-  }
-  if (rc == GPX_OK) rc = gpx_pg_quote_ident(&name, s->table);
-  if (rc == GPX_OK) rc = gpx_buf_terminate(&name);
+  int rc = gpx_sql_table_name(&name, s);
   if (rc == GPX_OK)
     rc = gpx_sql_append(o, "WITH est AS (SELECT coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass(");
   if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)name.data, "text");

@@ -27,22 +27,27 @@ static double gpx__now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+void gpx_svc_query_input(const Pluginv2__DataQuery *q, int allow_test, gpx_query_input *in) {
+  memset(in, 0, sizeof *in);
+  in->ref_id = q->refid;
+  in->query_type = q->querytype;
+  in->json = q->json.data;
+  in->json_len = q->json.len;
+  in->has_time_range = q->timerange != NULL;
+  if (q->timerange) {
+    in->from_ms = q->timerange->fromepochms;
+    in->to_ms = q->timerange->toepochms;
+  }
+  in->interval_ms = q->intervalms;
+  in->max_points = q->maxdatapoints;
+  in->allow_test = allow_test;
+}
+
 /* Answer one query into res (initialised). */
 static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
                         const Pluginv2__DataQuery *q, gpx_query_result *res) {
-  gpx_query_input in = {0};
-  in.ref_id = q->refid;
-  in.query_type = q->querytype;
-  in.json = q->json.data;
-  in.json_len = q->json.len;
-  in.has_time_range = q->timerange != NULL;
-  if (q->timerange) {
-    in.from_ms = q->timerange->fromepochms;
-    in.to_ms = q->timerange->toepochms;
-  }
-  in.interval_ms = q->intervalms;
-  in.max_points = q->maxdatapoints;
-  in.allow_test = app->test_queries;
+  gpx_query_input in;
+  gpx_svc_query_input(q, app->test_queries, &in);
   in.deadline_ms = gpx_rpc_deadline_ms(ctx);
   if (gpx_rpc_cancelled(ctx)) {
     gpx_query_fail(res, ECANCELED, 499, "plugin", "request cancelled");

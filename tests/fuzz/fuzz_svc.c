@@ -92,19 +92,8 @@ static void check_settings(const Pluginv2__PluginContext *pc) {
 
 /* Answer one DataQuery as svc/query_data.c does, without a data source. */
 static void answer(const Pluginv2__DataQuery *q, int allow_test, gpx_query_result *res) {
-  gpx_query_input in = {0};
-  in.ref_id = q->refid;
-  in.query_type = q->querytype;
-  in.json = q->json.data;
-  in.json_len = q->json.len;
-  in.has_time_range = q->timerange != NULL;
-  if (q->timerange) {
-    in.from_ms = q->timerange->fromepochms;
-    in.to_ms = q->timerange->toepochms;
-  }
-  in.interval_ms = q->intervalms;
-  in.max_points = q->maxdatapoints;
-  in.allow_test = allow_test;
+  gpx_query_input in;
+  gpx_svc_query_input(q, allow_test, &in);
   gpx_query_result_init(res);
   gpx_query_execute(NULL, &in, NULL, NULL, res);
 }
