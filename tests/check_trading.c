@@ -745,7 +745,14 @@ START_TEST(test_stats_names) {
                         "profit_factor", "payoff_ratio", "expectancy", "max_drawdown",
                         "max_drawdown_amount", "sharpe", "sortino", "calmar", "cagr",
                         "annual_volatility", "avg_slippage_bps", "daily_loss", "worst_day",
-                        "best_day"};
+                        "best_day",
+                        /* issue 11: the trade stream's fields, after the old ones */
+                        "largest_win", "largest_loss", "avg_win", "avg_loss", "gross_profit",
+                        "gross_loss", "max_win_streak", "max_loss_streak", "current_streak",
+                        "total_fees", "avg_holding_time", "avg_holding_time_win",
+                        "avg_holding_time_loss", "sqn", "long_trades", "short_trades",
+                        "long_win_rate", "short_win_rate", "exposure", "current_drawdown",
+                        "recovery_factor", "volume"};
   ck_assert_int_eq(GPX_STATS_NFIELDS, sizeof want / sizeof *want);
   for (int i = 0; i < GPX_STATS_NFIELDS; i++) {
     ck_assert_str_eq(gpx_stats_field_names[i], want[i]);
@@ -759,7 +766,9 @@ START_TEST(test_stats_names) {
   s.best_day = -7;
   ck_near(gpx_stats_get(&s, 10), 1.25, 0);
   ck_near(gpx_stats_get(&s, 18), -7, 0);
-  ck_nan(gpx_stats_get(&s, 19));
+  s.volume = 3;
+  ck_near(gpx_stats_get(&s, 40), 3, 0);
+  ck_nan(gpx_stats_get(&s, GPX_STATS_NFIELDS));
 }
 END_TEST
 

@@ -261,6 +261,166 @@ double gpx_trade_slippage_bps(gpx_side side, double qty, double entry,
                               double exit, double exp_entry, double exp_exit);
 
 /* ------------------------------------------------------------------------- */
+/* Trade statistics the per-trade stream adds to the curve (tradestats.c).    */
+/* Streaks, holding times and exposure need the trades in (closed_at,         */
+/* trade_id) order; the rest is order-free but rides on the same pass.       */
+
+/** One trade of the stream. */
+typedef struct gpx_trade {
+  int64_t closed_ns;   /**< closed_at, epoch ns; non-decreasing across pushes */
+  int64_t opened_ns;   /**< opened_at, epoch ns; meaningful when has_opened */
+  int has_opened;      /**< 0 when opened_at is NULL (or not representable) */
+  double pnl;          /**< realized P&L; non-finite trades are left out (skipped) */
+  gpx_side side;       /**< UNKNOWN when side is NULL or neither long nor short */
+} gpx_trade;
+
+/** A covered stretch [start, end] of the exposure union (ns). */
+typedef struct gpx_span {
+  int64_t start, end;
+} gpx_span;
+
+/**
+ * Streaming accumulator of the trade statistics (docs/analytics.md "Trade
+ * statistics"). Zeroed + gpx_trade_acc_init; free with gpx_trade_acc_reset.
+ * Memory: the exposure union keeps one gpx_span per disjoint covered stretch
+ * (a later trade opened earlier may still merge them); everything else is O(1).
+ */
+typedef struct gpx_trade_acc {
+  int64_t from_ns;           /* exposure intervals start no earlier than this */
+  int64_t last_closed;
+  int have_last;
+  int64_t count, wins, losses, skipped;
+  double largest_win, largest_loss;   /* NaN until a win / a loss */
+  double gross_win, gwcomp, gross_loss, glcomp;
+  int64_t win_run, loss_run, max_win_run, max_loss_run;
+  /* holding times in seconds, Neumaier sums: all / wins / losses */
+  double hold[3], hold_comp[3];
+  int64_t hold_n[3];
+  /* P&L moments for SQN (Welford) and the spread of the values */
+  double mean, m2, lo, hi;
+  int64_t long_n, long_wins, short_n, short_wins;
+  /* exposure: disjoint covered spans in ascending order, and their total */
+  gpx_span *spans;
+  size_t nspans, capspans;
+  int64_t covered_ns;
+} gpx_trade_acc;
+
+/** Start an accumulator for a range starting at from_ns. Frees nothing: use on a zeroed struct. */
+void gpx_trade_acc_init(gpx_trade_acc *a, int64_t from_ns);
+/**
+ * Fold n trades (closed_ns non-decreasing across pushes). A trade whose P&L is
+ * not finite is left out and counted in skipped. EINVAL (state unchanged) when
+ * closed_at goes backwards; ENOMEM when the exposure spans cannot grow.
+ */
+int gpx_trade_acc_push(gpx_trade_acc *a, const gpx_trade *t, size_t n, gpx_error *err);
+/** Free the spans and zero. Safe on a zeroed struct. */
+void gpx_trade_acc_reset(gpx_trade_acc *a);
+/** The current streak: +n after n wins in a row, -n after n losses, 0 otherwise. */
+int64_t gpx_trade_acc_streak(const gpx_trade_acc *a);
+
+/**
+ * The per-trade columns that need no order: slippage legs, volume (Σ qty·(entry
+ * + exit) over trades with all three), fees (Σ over non-NULL fees). Zeroed = empty.
+ */
+typedef struct gpx_legs_acc {
+  gpx_slippage_acc slip;
+  double volume, vcomp, fees, fcomp;
+  int64_t trades;
+} gpx_legs_acc;
+
+/** Add one trade's legs; NaN marks a NULL value. */
+void gpx_legs_add(gpx_legs_acc *a, gpx_side side, double qty, double entry, double exit, double exp_entry,
+                  double exp_exit, double fees);
+
+/* ------------------------------------------------------------------------- */
+/* Daily sums from the ordered stream (daily.c): local day boundaries come    */
+/* from Postgres as instants, so the time zone stays Postgres' business.      */
+
+/**
+ * Σ p and count per local day, folded from trades in closed_at order. Day i
+ * (ordinal first_day + i) starts at start_ms[i]; a trade belongs to the last
+ * day whose start is <= its closed_at. The boundaries are borrowed. Output:
+ * day/pnl/count[0..nd), only days with trades, ascending — the input of
+ * gpx_daily_build. Zeroed + gpx_day_fold_init; free with gpx_day_fold_reset.
+ */
+typedef struct gpx_day_fold {
+  const int64_t *start_ms;
+  size_t n;
+  int32_t first_day;
+  size_t cur;
+  int open;
+  double sum, comp;
+  int64_t cnt;
+  int64_t last_ns;
+  int have_last;
+  int32_t *day;
+  double *pnl;
+  int64_t *count;
+  size_t nd, cap;
+} gpx_day_fold;
+
+void gpx_day_fold_init(gpx_day_fold *f, const int64_t *start_ms, size_t n, int32_t first_day);
+/**
+ * Fold n trades. Non-finite P&L is left out. EINVAL when a trade lies before
+ * the first day's start or closed_at goes backwards; ENOMEM.
+ */
+int gpx_day_fold_push(gpx_day_fold *f, const int64_t *ts_ns, const double *pnl, size_t n, gpx_error *err);
+/** Close the open day (call once after the last push). ENOMEM. */
+int gpx_day_fold_finish(gpx_day_fold *f, gpx_error *err);
+/** Free and zero. Safe on a zeroed struct. */
+void gpx_day_fold_reset(gpx_day_fold *f);
+
+/* ------------------------------------------------------------------------- */
+/* Drawdown episodes (episodes.c): maximal stretches during which equity,    */
+/* per trade, is below its running peak (peak includes E(from)).             */
+
+typedef struct gpx_episode {
+  int64_t start_ns;     /**< the trade that set the peak, or from when the peak is E(from) */
+  int64_t valley_ns;    /**< the deepest trade (the first, on a tie) */
+  int64_t end_ns;       /**< the first trade with E >= peak again; meaningful when recovered */
+  int recovered;
+  double peak, valley;  /**< equity at the peak and at the valley */
+  double depth;         /**< (valley − peak)/peak, < 0; NaN when peak <= 0 */
+  double depth_amount;  /**< valley − peak, < 0 */
+  double duration_s;    /**< start → end, or → the range end while open */
+  double recovery_s;    /**< valley → end; NaN while open */
+} gpx_episode;
+
+/**
+ * Streaming accumulator keeping the k deepest episodes. Zeroed +
+ * gpx_episodes_init; free with gpx_episodes_reset. Memory O(k).
+ */
+typedef struct gpx_episodes {
+  size_t k;
+  double base, csum, ccomp;  /* E = base + C, C a Neumaier sum as in gpx_curve */
+  double peak;
+  int64_t peak_ns, last_ns;
+  int have_last;
+  int open;
+  gpx_episode cur;
+  gpx_episode *top;          /* a heap of at most k: the shallowest kept at the root */
+  size_t ntop, cap;
+  int64_t skipped;
+} gpx_episodes;
+
+/** Start at E(from) = base (finite), the range starting at from_ns; keep k >= 1 episodes. EINVAL, ENOMEM. */
+int gpx_episodes_init(gpx_episodes *e, double base, int64_t from_ns, size_t k, gpx_error *err);
+/** Fold n trades in closed_at order; non-finite P&L is skipped. EINVAL (state unchanged) when ts goes backwards. */
+int gpx_episodes_push(gpx_episodes *e, const int64_t *ts, const double *pnl, size_t n, gpx_error *err);
+/**
+ * Close the range at to_ns (call once, after the last push): an open episode
+ * is kept unrecovered (its duration runs to to_ns), durations are filled and
+ * top[0..ntop) is sorted deepest first. ENOMEM.
+ */
+int gpx_episodes_finish(gpx_episodes *e, int64_t to_ns, gpx_error *err);
+void gpx_episodes_reset(gpx_episodes *e);
+/**
+ * Order of episodes, deepest first: defined depth before undefined, then by
+ * depth, then depth_amount, then the earlier start. <0 when a goes first.
+ */
+int gpx_episode_cmp(const gpx_episode *a, const gpx_episode *b);
+
+/* ------------------------------------------------------------------------- */
 /* The `stats` frame (docs/query-model.md): one double per field, NaN = null. */
 
 typedef struct gpx_stats {
@@ -283,10 +443,33 @@ typedef struct gpx_stats {
   double daily_loss;
   double worst_day;
   double best_day;
+  /* from the trade stream (gpx_stats_compute_trades) */
+  double largest_win;
+  double largest_loss;
+  double avg_win;
+  double avg_loss;
+  double gross_profit;
+  double gross_loss;
+  double max_win_streak;
+  double max_loss_streak;
+  double current_streak;
+  double total_fees;
+  double avg_holding_time;
+  double avg_holding_time_win;
+  double avg_holding_time_loss;
+  double sqn;
+  double long_trades;
+  double short_trades;
+  double long_win_rate;
+  double short_win_rate;
+  double exposure;
+  double current_drawdown;
+  double recovery_factor;
+  double volume;
 } gpx_stats;
 
 /** Field names in frame order, and how many: gpx_stats viewed as double[]. */
-#define GPX_STATS_NFIELDS 19
+#define GPX_STATS_NFIELDS 41
 extern const char *const gpx_stats_field_names[GPX_STATS_NFIELDS];
 /** Value of field i (0 <= i < GPX_STATS_NFIELDS); NaN when out of range. */
 double gpx_stats_get(const gpx_stats *s, size_t i);
@@ -313,6 +496,16 @@ int gpx_stats_compute(double base, const gpx_trade_agg *agg,
                       const gpx_drawdown_summary *dd, const gpx_daily *daily,
                       int32_t today, const gpx_slippage_acc *slip,
                       const gpx_analytics_opts *o, gpx_stats *out, gpx_error *err);
+
+/**
+ * Fill the fields of the trade stream into out (after gpx_stats_compute,
+ * which leaves them NaN): t from the ordered stream, legs (NULL → slippage,
+ * volume and fees NaN) from the legs columns, the curve for the current
+ * drawdown, range_ns = to − from for exposure (null when 0). The old fields
+ * are left as they are, except avg_slippage_bps when legs is given.
+ */
+void gpx_stats_compute_trades(const gpx_trade_acc *t, const gpx_legs_acc *legs, const gpx_curve *c,
+                              int64_t range_ns, gpx_stats *out);
 
 /* ------------------------------------------------------------------------- */
 /* Calendar periods of the daily series (period_returns; src/trading/periods.c). */

@@ -117,3 +117,94 @@ int gpx_daily_build(const int32_t *day, const double *pnl, const int64_t *count,
   out->n = k;
   return GPX_OK;
 }
+
+/* ---- daily sums from the ordered stream ---- */
+
+void gpx_day_fold_init(gpx_day_fold *f, const int64_t *start_ms, size_t n, int32_t first_day) {
+  memset(f, 0, sizeof *f);
+  f->start_ms = start_ms;
+  f->n = n;
+  f->first_day = first_day;
+}
+
+void gpx_day_fold_reset(gpx_day_fold *f) {
+  free(f->day);
+  free(f->pnl);
+  free(f->count);
+  memset(f, 0, sizeof *f);
+}
+
+static int64_t day_start_ns(const gpx_day_fold *f, size_t i) { return f->start_ms[i] * 1000000; }
+
+/* The day of ts: the last boundary <= ts. Trades come in order, so the
+   current day or the next few are the usual answer; else a binary search. */
+static size_t locate(const gpx_day_fold *f, int64_t ts) {
+  size_t i = f->cur;
+  for (int step = 0; step < 4 && i + 1 < f->n && ts >= day_start_ns(f, i + 1); step++) i++;
+  if (i + 1 >= f->n || ts < day_start_ns(f, i + 1)) return i;
+  size_t lo = i + 1, hi = f->n; /* answer in [lo, hi) */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ts >= day_start_ns(f, mid)) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
+static int reserve_days(gpx_day_fold *f, size_t extra, gpx_error *err) {
+  if (extra <= f->cap - f->nd) return GPX_OK;
+  size_t cap = f->cap ? f->cap : 64;
+  while (cap < f->nd + extra) cap *= 2;
+  int32_t *d = realloc(f->day, cap * sizeof *d);
+  if (d) f->day = d;
+  double *p = d ? realloc(f->pnl, cap * sizeof *p) : NULL;
+  if (p) f->pnl = p;
+  int64_t *c = p ? realloc(f->count, cap * sizeof *c) : NULL;
+  if (c == NULL) return gpx_error_set(err, ENOMEM, "daily: out of memory for %zu days", cap);
+  f->count = c;
+  f->cap = cap;
+  return GPX_OK;
+}
+
+static void emit_day(gpx_day_fold *f) {
+  f->day[f->nd] = f->first_day + (int32_t)f->cur;
+  f->pnl[f->nd] = f->sum + f->comp;
+  f->count[f->nd] = f->cnt;
+  f->nd++;
+  f->open = 0;
+}
+
+int gpx_day_fold_push(gpx_day_fold *f, const int64_t *ts, const double *pnl, size_t n, gpx_error *err) {
+  if (n == 0) return GPX_OK;
+  if (!ts || !pnl) return gpx_error_set(err, EINVAL, "daily: NULL input arrays");
+  if (f->n == 0) return gpx_error_set(err, EINVAL, "daily: no day boundaries");
+  for (size_t i = 0; i < n; i++) {
+    if (ts[i] < day_start_ns(f, 0))
+      return gpx_error_set(err, EINVAL, "daily: trade at row %zu lies before the first day", i);
+    if ((i > 0 && ts[i] < ts[i - 1]) || (i == 0 && f->have_last && ts[0] < f->last_ns))
+      return gpx_error_set(err, EINVAL, "daily: closed_at goes backwards at row %zu (not ordered)", i);
+  }
+  GPX_RETURN_NOT_OK(reserve_days(f, n + 1, err));
+  for (size_t i = 0; i < n; i++) {
+    f->last_ns = ts[i];
+    f->have_last = 1;
+    if (!isfinite(pnl[i])) continue;
+    size_t d = locate(f, ts[i]);
+    if (f->open && d != f->cur) emit_day(f);
+    if (!f->open) {
+      f->open = 1;
+      f->cur = d;
+      f->sum = f->comp = 0;
+      f->cnt = 0;
+    }
+    gpx__nsum(&f->sum, &f->comp, pnl[i]);
+    f->cnt++;
+  }
+  return GPX_OK;
+}
+
+int gpx_day_fold_finish(gpx_day_fold *f, gpx_error *err) {
+  if (!f->open) return GPX_OK;
+  GPX_RETURN_NOT_OK(reserve_days(f, 1, err));
+  emit_day(f);
+  return GPX_OK;
+}

@@ -124,6 +124,12 @@ const char *const gpx_stats_field_names[GPX_STATS_NFIELDS] = {
     "profit_factor", "payoff_ratio", "expectancy",   "max_drawdown",  "max_drawdown_amount",
     "sharpe",        "sortino",      "calmar",       "cagr",          "annual_volatility",
     "avg_slippage_bps", "daily_loss", "worst_day",   "best_day",
+    /* from the trade stream */
+    "largest_win",   "largest_loss", "avg_win",      "avg_loss",      "gross_profit",
+    "gross_loss",    "max_win_streak", "max_loss_streak", "current_streak", "total_fees",
+    "avg_holding_time", "avg_holding_time_win", "avg_holding_time_loss", "sqn", "long_trades",
+    "short_trades",  "long_win_rate", "short_win_rate", "exposure",   "current_drawdown",
+    "recovery_factor", "volume",
 };
 
 static const size_t stats_offsets[GPX_STATS_NFIELDS] = {
@@ -137,7 +143,19 @@ static const size_t stats_offsets[GPX_STATS_NFIELDS] = {
     offsetof(gpx_stats, annual_volatility), offsetof(gpx_stats, avg_slippage_bps),
     offsetof(gpx_stats, daily_loss),    offsetof(gpx_stats, worst_day),
     offsetof(gpx_stats, best_day),
+    offsetof(gpx_stats, largest_win),   offsetof(gpx_stats, largest_loss),
+    offsetof(gpx_stats, avg_win),       offsetof(gpx_stats, avg_loss),
+    offsetof(gpx_stats, gross_profit),  offsetof(gpx_stats, gross_loss),
+    offsetof(gpx_stats, max_win_streak), offsetof(gpx_stats, max_loss_streak),
+    offsetof(gpx_stats, current_streak), offsetof(gpx_stats, total_fees),
+    offsetof(gpx_stats, avg_holding_time), offsetof(gpx_stats, avg_holding_time_win),
+    offsetof(gpx_stats, avg_holding_time_loss), offsetof(gpx_stats, sqn),
+    offsetof(gpx_stats, long_trades),   offsetof(gpx_stats, short_trades),
+    offsetof(gpx_stats, long_win_rate), offsetof(gpx_stats, short_win_rate),
+    offsetof(gpx_stats, exposure),      offsetof(gpx_stats, current_drawdown),
+    offsetof(gpx_stats, recovery_factor), offsetof(gpx_stats, volume),
 };
+_Static_assert(sizeof(gpx_stats) == GPX_STATS_NFIELDS * sizeof(double), "gpx_stats: one double per field name");
 
 double gpx_stats_get(const gpx_stats *s, size_t i) {
   if (!s || i >= GPX_STATS_NFIELDS) return NAN;
@@ -220,4 +238,57 @@ int gpx_stats_compute(double base, const gpx_trade_agg *agg,
     out->daily_loss = lo < daily->n && daily->day[lo] == today ? gpx_daily_loss(daily->pnl[lo]) : 0.0;
   }
   return GPX_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The fields of the trade stream (docs/analytics.md "Trade statistics").     */
+
+static double mean_or_nan(double sum, int64_t n) { return n > 0 ? finite_or_nan(sum / (double)n) : NAN; }
+
+/* SQN = √N·mean/std(ddof=1); null for N < 2 or std 0 — with the same
+   rounding-noise rule as the Sharpe ratio (moments_of). */
+static double sqn(const gpx_trade_acc *t) {
+  if (t->count < 2) return NAN;
+  double amax = fmax(fabs(t->lo), fabs(t->hi));
+  if (t->hi - t->lo <= 8 * DBL_EPSILON * amax || !(t->m2 > 0)) return NAN;
+  double sd = sqrt(t->m2 / (double)(t->count - 1));
+  return finite_or_nan(sqrt((double)t->count) * t->mean / sd);
+}
+
+void gpx_stats_compute_trades(const gpx_trade_acc *t, const gpx_legs_acc *legs, const gpx_curve *c,
+                              int64_t range_ns, gpx_stats *out) {
+  double gw = t->gross_win + t->gwcomp, gl = t->gross_loss + t->glcomp;
+  out->largest_win = t->largest_win;
+  out->largest_loss = t->largest_loss;
+  out->avg_win = mean_or_nan(gw, t->wins);
+  out->avg_loss = mean_or_nan(gl, t->losses);
+  out->gross_profit = gw;
+  out->gross_loss = gl;
+  out->max_win_streak = (double)t->max_win_run;
+  out->max_loss_streak = (double)t->max_loss_run;
+  out->current_streak = (double)gpx_trade_acc_streak(t);
+  for (int k = 0; k < 3; k++) {
+    double v = mean_or_nan(t->hold[k] + t->hold_comp[k], t->hold_n[k]);
+    if (k == 0) out->avg_holding_time = v;
+    else if (k == 1) out->avg_holding_time_win = v;
+    else out->avg_holding_time_loss = v;
+  }
+  out->sqn = sqn(t);
+  out->long_trades = (double)t->long_n;
+  out->short_trades = (double)t->short_n;
+  out->long_win_rate = t->long_n > 0 ? (double)t->long_wins / (double)t->long_n : NAN;
+  out->short_win_rate = t->short_n > 0 ? (double)t->short_wins / (double)t->short_n : NAN;
+  out->exposure = range_ns > 0 ? (double)t->covered_ns / (double)range_ns : NAN;
+  out->current_drawdown = out->recovery_factor = out->total_fees = out->volume = NAN;
+  if (c) {
+    double e = gpx_curve_equity(c);
+    out->current_drawdown = c->peak > 0 ? finite_or_nan((e - c->peak) / c->peak) : NAN;
+  }
+  if (isfinite(out->max_drawdown_amount) && out->max_drawdown_amount != 0)
+    out->recovery_factor = ratio(out->total_pnl, fabs(out->max_drawdown_amount));
+  if (legs) {
+    out->avg_slippage_bps = gpx_slippage_mean(&legs->slip);
+    out->total_fees = finite_or_nan(legs->fees + legs->fcomp);
+    out->volume = finite_or_nan(legs->volume + legs->vcomp);
+  }
 }
