@@ -30,12 +30,16 @@ CREATE INDEX IF NOT EXISTS trades_strategy_closed_at_idx ON trades (strategy, cl
 CREATE INDEX IF NOT EXISTS trades_symbol_closed_at_idx   ON trades (symbol, closed_at);
 CREATE INDEX IF NOT EXISTS trades_account_closed_at_idx  ON trades (account, closed_at);
 
--- Covering index for the hot path. The drawdown/stats stream reads only
+-- Covering index for the hot path. The drawdown stream reads only
 -- (closed_at, realized_pnl) over a time range, ordered by (closed_at,
 -- trade_id) so ties are deterministic; with the key in exactly that order and
 -- realized_pnl in the leaf, Postgres answers it with an index-only scan (once
 -- VACUUM has set the visibility map) and no sort: measured on 1M trades, 144
 -- ms instead of 277 ms (index scan + incremental sort). The E(from) aggregate
--- uses it too. The plain (closed_at) index stays because it is the documented
+-- uses it too. The stats read also takes opened_at and side (holding times,
+-- exposure, long/short): with them in the leaf it stays index-only (1M
+-- trades: 0.27 s of backend CPU instead of 0.36 s; the index grows from 44 to
+-- 61 MB). The plain (closed_at) index stays because it is the documented
 -- recommendation and serves the trades table query, which needs whole rows.
-CREATE INDEX IF NOT EXISTS trades_closed_at_id_pnl_idx ON trades (closed_at, trade_id) INCLUDE (realized_pnl);
+CREATE INDEX IF NOT EXISTS trades_closed_at_id_pnl_idx ON trades (closed_at, trade_id)
+  INCLUDE (realized_pnl, opened_at, side);

@@ -21,7 +21,9 @@ export type QueryType =
   | 'trades'
   | 'trade_count'
   | 'period_returns'
-  | 'rolling';
+  | 'rolling'
+  | 'drawdown_episodes'
+  | 'breakdown';
 
 export type GroupBy = 'none' | 'strategy' | 'symbol' | 'account';
 export type DrawdownMode = 'fraction' | 'money';
@@ -165,6 +167,8 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket, per group.' },
   { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid).' },
   { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days.' },
+  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long.' },
+  { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L.' },
 ];
 
 /** Stat fields the `stats` query can return (docs/query-model.md "Frames"). */
@@ -188,6 +192,28 @@ export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'daily_loss', label: 'Daily loss (today)' },
   { value: 'worst_day', label: 'Worst day' },
   { value: 'best_day', label: 'Best day' },
+  { value: 'largest_win', label: 'Largest win' },
+  { value: 'largest_loss', label: 'Largest loss' },
+  { value: 'avg_win', label: 'Average win' },
+  { value: 'avg_loss', label: 'Average loss' },
+  { value: 'gross_profit', label: 'Gross profit' },
+  { value: 'gross_loss', label: 'Gross loss' },
+  { value: 'max_win_streak', label: 'Max winning streak' },
+  { value: 'max_loss_streak', label: 'Max losing streak' },
+  { value: 'current_streak', label: 'Current streak' },
+  { value: 'total_fees', label: 'Total fees' },
+  { value: 'avg_holding_time', label: 'Average holding time' },
+  { value: 'avg_holding_time_win', label: 'Average holding time (wins)' },
+  { value: 'avg_holding_time_loss', label: 'Average holding time (losses)' },
+  { value: 'sqn', label: 'SQN' },
+  { value: 'long_trades', label: 'Long trades' },
+  { value: 'short_trades', label: 'Short trades' },
+  { value: 'long_win_rate', label: 'Long win rate' },
+  { value: 'short_win_rate', label: 'Short win rate' },
+  { value: 'exposure', label: 'Exposure' },
+  { value: 'current_drawdown', label: 'Current drawdown' },
+  { value: 'recovery_factor', label: 'Recovery factor' },
+  { value: 'volume', label: 'Volume' },
 ];
 
 export const DEFAULT_QUERY: Partial<PnlQuery> = {

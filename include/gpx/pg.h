@@ -131,6 +131,17 @@ int gpx_pg_acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled
  */
 int gpx_pg_acquire_light(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
                          int64_t deadline_ms, gpx_pg_error *err);
+
+/**
+ * A second session for the same work, without waiting: an idle pooled
+ * connection, or (allow_new) a new one while the pool has room and nobody
+ * waits for a slot — so a query's second session never delays another
+ * query's first. It shares parent's deadline and cancellation probe. EAGAIN
+ * (nothing to release) when there is none to be had at once; connect
+ * errors as gpx_pg_acquire. Release it with gpx_pg_release like any session.
+ */
+int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new, gpx_pg_error *err);
+
 /**
  * Give the connection back: pooled when it is healthy and idle, else closed
  * (without blocking) and its slot freed. Safe after a failed acquire.
@@ -164,6 +175,68 @@ typedef int (*gpx_pg_chunk_fn)(const PGresult *chunk, void *arg);
  */
 int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                   int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *err);
+
+/* ---- COPY reads (copy.c) ---- */
+
+/** Columns a COPY read may have. */
+#define GPX_PG_COPY_MAX_COLS 32
+
+/** One value of a row read through COPY: bytes (not NUL-terminated) and length, -1 = NULL. */
+typedef struct gpx_pg_value {
+  const char *p;
+  int len;
+} gpx_pg_value;
+
+/** Called for each row (values in binary, one per column); non-zero stops every read of the run. */
+typedef int (*gpx_pg_row_fn)(const gpx_pg_value *row, int ncols, void *arg);
+
+/**
+ * One SELECT read through `COPY (SELECT …) TO STDOUT (FORMAT binary)` on one
+ * session: the server streams rows without a round trip per chunk while the
+ * caller folds them — the cheapest way to hand over many rows (no per-row
+ * result objects, no cursor). COPY takes no parameters: values in the SELECT
+ * are literals (gpx_pg_literal). Fill s, select, fn, arg; the rest is state.
+ */
+typedef struct gpx_pg_copy {
+  gpx_pg_session *s;
+  const char *select;
+  gpx_pg_row_fn fn;
+  void *arg;
+  int ncols;                               /* gpx_pg_copy_describe */
+  unsigned int types[GPX_PG_COPY_MAX_COLS]; /* type OIDs of the columns (numbers need them) */
+  /* private */
+  int state, flags;
+  gpx_pg_error err;
+} gpx_pg_copy;
+
+/**
+ * Learn the SELECT's columns and their types (one statement that returns no
+ * rows; it also finds a dead pooled connection and retries on a fresh one).
+ * Errors as gpx_pg_exec: a missing column is a GPX_PG_QUERY_ERROR with
+ * SQLSTATE 42703, and nothing has been started.
+ */
+int gpx_pg_copy_describe(gpx_pg_copy *c, gpx_pg_error *err);
+
+/**
+ * Run n described reads at once, each on its own session (the sessions are
+ * different), folding rows as they arrive from any of them, in one thread.
+ * Bounded like gpx_pg_exec per session. The first failure — a Postgres
+ * error, a session's deadline or caller gone, or a row callback returning
+ * non-zero — stops the other reads (cancelled, their answer awaited within
+ * GPX_PG_CANCEL_GRACE_MS, else their connection abandoned) and is returned:
+ * a callback's stop as ECANCELED with "read stopped by its consumer".
+ */
+int gpx_pg_copy_run(gpx_pg_copy *const *c, int n, gpx_pg_error *err);
+
+/**
+ * Append value as an SQL string literal quoted by libpq for the session's
+ * connection (PQescapeLiteral: its encoding and standard_conforming_strings).
+ * EINVAL when libpq refuses (invalid encoding), ENOMEM.
+ */
+int gpx_pg_literal(gpx_pg_session *s, gpx_buf *b, const char *value);
+
+/** A number of type OID `type` in binary form → double, as gpx_pg_get_number. */
+double gpx_pg_number(unsigned int type, const char *p, int len);
 
 /** Append ident as a quoted SQL identifier ("a""b"). EINVAL on NUL/empty. */
 int gpx_pg_quote_ident(gpx_buf *b, const char *ident);

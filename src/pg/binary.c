@@ -75,13 +75,24 @@ double gpx_pg_numeric_to_double(const unsigned char *p, int len) {
 
 double gpx_pg_get_number(const PGresult *r, int row, int col) {
   if (PQgetisnull(r, row, col)) return NAN;
-  const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
-  int len = PQgetlength(r, row, col);
+  return gpx_pg_number(PQftype(r, col), PQgetvalue(r, row, col), PQgetlength(r, row, col));
+}
+
+double gpx_pg_number(unsigned int type, const char *p, int len) {
+  if (p == NULL || len < 0) return NAN;
+  const unsigned char *v = (const unsigned char *)p;
   uint64_t u;
   uint32_t u32;
-  switch (PQftype(r, col)) {
+  switch (type) {
     case GPX_OID_NUMERIC: return gpx_pg_numeric_to_double(v, len);
-    case GPX_OID_FLOAT8: return len == 8 ? gpx_pg_get_float8(r, row, col) : NAN;
+    case GPX_OID_FLOAT8: {
+      if (len != 8) return NAN;
+      memcpy(&u, v, 8);
+      u = be64toh(u);
+      double d;
+      memcpy(&d, &u, 8);
+      return d;
+    }
     case GPX_OID_FLOAT4: {
       if (len != 4) return NAN;
       memcpy(&u32, v, 4);

@@ -23,7 +23,7 @@
 #include "gpx/log.h"
 #include "pg_int.h"
 
-static void gpx__classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
+void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state ? state : "");
@@ -47,8 +47,8 @@ static void gpx__classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *er
 }
 
 /* The connection failed under us (EOF, reset, libpq error). */
-static void gpx__lost(gpx_pg_session *s, gpx_pg_error *err) {
-  gpx__classify(s, NULL, err);
+void gpx__pg_lost(gpx_pg_session *s, gpx_pg_error *err) {
+  gpx__pg_classify(s, NULL, err);
   err->status = GPX_PG_UNAVAILABLE;
   s->broken = 1;
 }
@@ -75,21 +75,21 @@ static short gpx__poll(gpx_pg_session *s, short events) {
 
 /* Queue the statement and flush it as the socket takes it. 0 when sent;
    else err is filled (broken when the connection cannot be trusted). */
-static int gpx__send(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
+int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
                      int cleanup, gpx_pg_error *err) {
   if (!gpx__may_go_on(s, cleanup, gpx_pg_now_ms())) {
     gpx__pg_stop_error(s, err); /* nothing sent: the connection is intact */
     return EIO;
   }
   if (!PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL, binary)) {
-    gpx__lost(s, err);
+    gpx__pg_lost(s, err);
     return EIO;
   }
   for (;;) {
     int f = PQflush(s->conn);
     if (f == 0) return GPX_OK;
     if (f < 0) {
-      gpx__lost(s, err);
+      gpx__pg_lost(s, err);
       return EIO;
     }
     /* Half a statement on the wire cannot be cancelled: a stop now gives
@@ -102,7 +102,7 @@ static int gpx__send(gpx_pg_session *s, const char *sql, int nparams, const char
     short ev = gpx__poll(s, POLLOUT | POLLIN);
     /* libpq: when the socket is readable, consume input before flushing again */
     if ((ev & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(s->conn)) {
-      gpx__lost(s, err);
+      gpx__pg_lost(s, err);
       return EIO;
     }
   }
@@ -133,7 +133,7 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
       short ev = gpx__poll(s, POLLIN);
       if (ev && !PQconsumeInput(s->conn)) {
         PQclear(keep);
-        gpx__lost(s, err);
+        gpx__pg_lost(s, err);
         return NULL;
       }
     }
@@ -150,7 +150,7 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
     }
   }
   if (keep == NULL) {
-    gpx__lost(s, err);
+    gpx__pg_lost(s, err);
     return NULL;
   }
   ExecStatusType st = PQresultStatus(keep);
@@ -161,7 +161,7 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
     gpx__pg_stop_error(s, err);
     return NULL;
   }
-  gpx__classify(s, keep, err);
+  gpx__pg_classify(s, keep, err);
   PQclear(keep);
   return NULL;
 }
@@ -169,12 +169,12 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
 static int gpx__run(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
                     int cleanup, PGresult **out, gpx_pg_error *err) {
   *out = NULL;
-  GPX_RETURN_NOT_OK(gpx__send(s, sql, nparams, params, binary, cleanup, err));
+  GPX_RETURN_NOT_OK(gpx__pg_send(s, sql, nparams, params, binary, cleanup, err));
   *out = gpx__await(s, cleanup, err);
   return *out ? GPX_OK : EIO;
 }
 
-static int gpx__status_rc(const gpx_pg_error *err) {
+int gpx__pg_status_rc(const gpx_pg_error *err) {
   switch (err->status) {
     case GPX_PG_CANCELLED: return ECANCELED;
     case GPX_PG_TIMEOUT: return ETIMEDOUT;
@@ -194,13 +194,13 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
     memset(&e2, 0, sizeof e2);
     if (gpx__pg_reconnect(s, &e2) != GPX_OK) {
       *err = e2;
-      return gpx__status_rc(err);
+      return gpx__pg_status_rc(err);
     }
     s->broken = 0;
     memset(err, 0, sizeof *err);
     if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
   }
-  return gpx__status_rc(err);
+  return gpx__pg_status_rc(err);
 }
 
 int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
@@ -249,5 +249,5 @@ int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *c
     else s->broken = 1;
   }
   if (rc == GPX_OK) return GPX_OK;
-  return aborted ? ECANCELED : gpx__status_rc(err);
+  return aborted ? ECANCELED : gpx__pg_status_rc(err);
 }

@@ -23,6 +23,7 @@ struct gpx_pg_pool {
   int n_idle;
   int open;          /* connections counted against max: idle, in use, or being opened */
   int max;
+  int waiting;       /* callers waiting in gpx_pg_acquire for a slot */
   const gpx_ds_settings *s;
   char port[16];
   char options[128];
@@ -52,6 +53,21 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
 
 /** A fresh connection in place of a dead one (same session, same slot). */
 int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err);
+
+/* ---- exec.c (shared with copy.c) ---- */
+
+/** Classify a failed result (or the connection's error when r is NULL) into err; marks s broken when lost. */
+void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err);
+/** The connection failed under us: UNAVAILABLE, s broken. */
+void gpx__pg_lost(gpx_pg_session *s, gpx_pg_error *err);
+/**
+ * Queue a statement and flush it as the socket takes it, within the session's
+ * deadline (cleanup: also within a stop's grace). 0 when sent; else err filled.
+ */
+int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
+                 int cleanup, gpx_pg_error *err);
+/** The errno-style code of a failure: ECANCELED, ETIMEDOUT, EINVAL (query error), EIO. */
+int gpx__pg_status_rc(const gpx_pg_error *err);
 
 /* ---- cancel.c ---- */
 

@@ -180,7 +180,52 @@ static int gpx__acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn canc
       s->pool = NULL;
       return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
     }
+    p->waiting++;
     gpx__wait_slot(p, s->deadline);
+    p->waiting--;
+  }
+}
+
+int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new, gpx_pg_error *err) {
+  gpx_pg_pool *p = parent->pool;
+  memset(s, 0, sizeof *s);
+  memset(err, 0, sizeof *err);
+  if (p == NULL || parent->stop != GPX_PG_OK) return EAGAIN;
+  s->pool = p;
+  s->cancelled = parent->cancelled;
+  s->cancel_arg = parent->cancel_arg;
+  s->timeout_s = parent->timeout_s;
+  s->deadline = parent->deadline; /* the same work: the same end */
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    if (p->n_idle > 0) {
+      s->conn = p->idle[--p->n_idle];
+      pthread_mutex_unlock(&p->mu);
+      if (gpx__idle_alive(s->conn)) return GPX_OK;
+      PQfinish(s->conn);
+      s->conn = NULL;
+      pthread_mutex_lock(&p->mu);
+      p->open--;
+      continue;
+    }
+    /* a new connection only while nobody waits for one: a second session
+       must never keep another query from its first */
+    if (allow_new && p->open < p->max && p->waiting == 0) {
+      p->open++;
+      pthread_mutex_unlock(&p->mu);
+      s->conn = gpx__pg_connect(p, s, err);
+      if (s->conn != NULL) return GPX_OK;
+      pthread_mutex_lock(&p->mu);
+      p->open--;
+      pthread_cond_signal(&p->cv);
+      pthread_mutex_unlock(&p->mu);
+      s->pool = NULL;
+      return err->status == GPX_PG_CANCELLED ? ECANCELED : err->status == GPX_PG_TIMEOUT ? ETIMEDOUT : EIO;
+    }
+    pthread_mutex_unlock(&p->mu);
+    s->pool = NULL;
+    snprintf(err->msg, sizeof err->msg, "no free connection");
+    return EAGAIN;
   }
 }
 

@@ -174,7 +174,7 @@ int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail) {
 }
 
 /* Append a statement and its parameter values to meta.executedQueryString. */
-static void gpx__record_sql(gpx_qrun *r, const char *prefix, gpx_sql *sql) {
+void gpx_qrun_record(gpx_qrun *r, const char *prefix, gpx_sql *sql) {
   if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
   gpx_buf_printf(&r->executed, "%s%s", prefix, gpx_sql_cstr(sql));
   if (sql->n) {
@@ -184,7 +184,7 @@ static void gpx__record_sql(gpx_qrun *r, const char *prefix, gpx_sql *sql) {
 }
 
 int gpx_qrun_exec_raw(gpx_qrun *r, gpx_stmt *st, PGresult **res, gpx_pg_error *pe) {
-  gpx__record_sql(r, "", &st->sql);
+  gpx_qrun_record(r, "", &st->sql);
   double t0 = gpx__now();
   int rc = gpx_pg_exec(&r->sess, gpx_sql_cstr(&st->sql), st->sql.n, (const char *const *)st->sql.params, 1, res, pe);
   r->out->sql_seconds += gpx__now() - t0;
@@ -198,7 +198,7 @@ int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res) {
 }
 
 int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *pe) {
-  gpx__record_sql(r, "DECLARE gpx_stream NO SCROLL CURSOR FOR ", &st->sql);
+  gpx_qrun_record(r, "DECLARE gpx_stream NO SCROLL CURSOR FOR ", &st->sql);
   double t0 = gpx__now();
   int rc = gpx_pg_stream(&r->sess, gpx_sql_cstr(&st->sql), st->sql.n, (const char *const *)st->sql.params,
                          chunk_rows, fn, arg, pe);

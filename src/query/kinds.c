@@ -26,6 +26,8 @@ int gpx_kind_trades_run(gpx_qrun *r);     /* kind_trades.c */
 int gpx_kind_trade_count_run(gpx_qrun *r); /* kind_trade_count.c */
 int gpx_kind_period_returns_run(gpx_qrun *r); /* kind_periods.c */
 int gpx_kind_rolling_run(gpx_qrun *r);    /* kind_rolling.c */
+int gpx_kind_drawdown_episodes_run(gpx_qrun *r); /* kind_episodes.c */
+int gpx_kind_breakdown_run(gpx_qrun *r);   /* kind_breakdown.c */
 int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
 
 #define F GPX_QOPT_FILTERS
@@ -54,6 +56,10 @@ const gpx_query_kind gpx_query_kinds[] = {
      F | G | A | GPX_QOPT_PERIOD, 0, "timeseries-multi", gpx_kind_period_returns_run},
     {"rolling", "Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days",
      F | G | A | GPX_QOPT_ROLLING, 0, "timeseries-multi", gpx_kind_rolling_run},
+    {"drawdown_episodes", "The deepest drawdowns: when each started, bottomed and recovered, how deep and how long",
+     F | G | A | GPX_QOPT_LIMIT, 0, "table", gpx_kind_drawdown_episodes_run},
+    {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",
+     F | G | A | GPX_QOPT_METRICS, 0, "table", gpx_kind_breakdown_run},
     /* test-only kinds last: they are listed nowhere */
     {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
      gpx_kind_test_frame_run},

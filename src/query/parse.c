@@ -182,6 +182,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     if (m != NULL && !json_is_null(m) && !json_is_array(m)) {
       rc = gpx_error_set(err, EINVAL, "metrics: must be a list of stat names");
     } else if (m != NULL && json_array_size(m) > 0) {
+      q->metrics_given = 1;
       for (size_t i = 0; i < json_array_size(m) && rc == GPX_OK; i++) {
         json_t *e = json_array_get(m, i);
         int idx = json_is_string(e) ? gpx_stats_index(json_string_value(e)) : -1;
@@ -209,6 +210,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
         rc = gpx_error_set(err, EINVAL, "limit: must be a positive whole number");
       else if (json_integer_value(l) < q->limit)
         q->limit = json_integer_value(l);
+      q->limit_given = rc == GPX_OK;
     }
   }
   if (rc == GPX_OK) rc = gpx_analytics_parse(root, "", &q->a, err);

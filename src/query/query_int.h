@@ -39,6 +39,9 @@ typedef struct gpx_query {
   int rolling_metric;         /* gpx_rolling_metric (GPX_QOPT_ROLLING): `metric`, default sharpe */
   int window;                 /* `window` in days, default 30 */
   int finite_only;            /* set by a run that met NaN/±Infinity P&L: statements skip those rows */
+  int metrics_given;          /* the JSON named metrics (else all, or a kind's own default) */
+  int limit_given;            /* the JSON named a limit (else the row limit, or a kind's own default) */
+  uint32_t missing;           /* optional columns the table lacks (1 << gpx_col), found by a run */
 } gpx_query;
 
 void gpx_query_reset(gpx_query *q);
@@ -59,6 +62,10 @@ typedef struct gpx_sql {
   gpx_buf text;
   char *params[GPX_SQL_MAX_PARAMS];
   int n;
+  /* when set, gpx_sql_param writes the value as a literal quoted by this
+     function instead of $n: COPY takes no parameters (gpx_stmt_build_copy) */
+  int (*literal)(void *arg, gpx_buf *out, const char *value);
+  void *literal_arg;
 } gpx_sql;
 
 void gpx_sql_reset(gpx_sql *q);
@@ -123,6 +130,15 @@ typedef struct gpx_stmt {
 /** Build def for settings s and query q; width_ns for bucket columns, limit for NEWEST_LIMIT. */
 int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
                    int64_t width_ns, int64_t limit);
+/**
+ * Build def for a COPY read on session sess: values as literals quoted by
+ * libpq for that connection (COPY takes no parameters), and every plain
+ * column in omit | q->missing (1 << gpx_col) read as NULL — a column the
+ * table lacks, or one no requested number needs (not reading it lets
+ * Postgres answer from the covering index).
+ */
+int gpx_stmt_build_copy(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                        uint32_t omit, gpx_pg_session *sess);
 void gpx_stmt_reset(gpx_stmt *st);
 
 /* Readers: c is the column's index in def->cols; NULL → NaN / 0 / NULL. */
@@ -135,6 +151,18 @@ const char *gpx_stmt_text(const gpx_stmt *st, const PGresult *res, int row, int 
 int gpx_stmt_isnull(const gpx_stmt *st, const PGresult *res, int row, int c);
 /** The group name of a row ("(none)" for a NULL group value); NULL when ungrouped. */
 const char *gpx_stmt_group(const gpx_stmt *st, const PGresult *res, int row);
+
+/* The same readers for a row read through COPY (gpx_pg_copy), whose column
+   types the read learnt when it was described. */
+typedef struct gpx_crow {
+  const gpx_pg_value *v;
+  const unsigned int *types;
+} gpx_crow;
+double gpx_crow_num(const gpx_stmt *st, gpx_crow r, int c);
+int gpx_crow_time(const gpx_stmt *st, gpx_crow r, int c, int64_t *ns);
+const char *gpx_crow_text(const gpx_stmt *st, gpx_crow r, int c, size_t *len);
+/** The group value (bytes, *len) of a grouped row: "(none)" for NULL; NULL when ungrouped. */
+const char *gpx_crow_group(const gpx_stmt *st, gpx_crow r, size_t *len);
 
 /* The statements (sql.c); each enum names its columns in def order. */
 enum { GPX_BASE_PNL, GPX_BASE_NCOLS };
@@ -155,6 +183,20 @@ enum { GPX_TR_CLOSED_AT, GPX_TR_OPENED_AT, GPX_TR_TRADE_ID, GPX_TR_ACCOUNT, GPX_
        GPX_TR_SYMBOL, GPX_TR_SIDE, GPX_TR_QTY, GPX_TR_ENTRY, GPX_TR_EXIT, GPX_TR_FEES, GPX_TR_PNL,
        GPX_TR_EXP_ENTRY, GPX_TR_EXP_EXIT, GPX_TR_NCOLS };
 extern const gpx_stmt_def gpx_stmt_trades;    /* the trades, newest first */
+
+/* The one-pass stats read (stream.c): every trade in order with the columns
+   the per-trade numbers need, and — order-free, on a second session — the
+   leg columns whose products are costly to compute in Postgres. */
+enum { GPX_SS_TS, GPX_SS_PNL, GPX_SS_OPENED, GPX_SS_SIDE, GPX_SS_NCOLS };
+extern const gpx_stmt_def gpx_stmt_stats_stream;
+enum { GPX_LG_SIDE, GPX_LG_QTY, GPX_LG_ENTRY, GPX_LG_EXIT, GPX_LG_EXP_ENTRY, GPX_LG_EXP_EXIT, GPX_LG_FEES,
+       GPX_LG_NCOLS };
+extern const gpx_stmt_def gpx_stmt_stats_legs;
+
+/** The table's columns (pg_attribute), to tell which mapped optional columns it lacks. */
+enum { GPX_ATT_NAME, GPX_ATT_NCOLS };
+extern const gpx_sql_col gpx_att_cols[GPX_ATT_NCOLS];
+int gpx_sql_table_columns(gpx_stmt *st, const gpx_ds_settings *s);
 
 /** The calendar of the range (not over the trade table): first/last local day, today, day starts. */
 enum { GPX_DAYS_DAY, GPX_DAYS_TODAY, GPX_DAYS_START_MS, GPX_DAYS_NCOLS };
@@ -198,6 +240,12 @@ typedef struct gpx_qgroup {
   gpx_trade_agg *dagg; /* per daily row: wins and losses (gpx_qrun_load_daily_trades), else NULL */
   /* slippage of the whole range */
   gpx_slippage_acc slip;
+  /* the one-pass stats read (stream.c) */
+  int stream_ready;
+  gpx_trade_acc trades;
+  gpx_legs_acc legs;
+  gpx_day_fold days;
+  gpx_episodes episodes;
 } gpx_qgroup;
 
 /** Groups of one run, found by name through a hash index. */
@@ -259,6 +307,8 @@ int gpx_qrun_note_bad_pnl(gpx_qrun *r);
 /** 1 once the caller went away; a long loop checks it every few thousand rows. */
 int gpx_qrun_cancelled(gpx_qrun *r);
 
+/** Append a statement (prefix + text, and its parameters) to executedQueryString. */
+void gpx_qrun_record(gpx_qrun *r, const char *prefix, gpx_sql *sql);
 /** Record the statement for executedQueryString and run it (binary results); fails the run on error. */
 int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res);
 /** The same without failing the run: the caller decides what a Postgres error means. */
@@ -298,6 +348,46 @@ int64_t gpx_qrun_day_start_ns(const gpx_qrun *r, int32_t day);
  * fail the run: it is left in *pe (status != GPX_PG_OK) for the caller.
  */
 int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg_error *pe);
+/** What the one-pass read of the trades folds (gpx_qrun_load_stream). */
+typedef struct gpx_stream_need {
+  int days;              /* daily sums (loads the calendar first) */
+  int trades;            /* trade statistics */
+  uint32_t ordered_cols; /* optional columns the trade statistics want (1 << gpx_col): opened_at, side */
+  uint32_t leg_cols;     /* leg columns wanted: side, qty, prices, fees (0: no legs read) */
+  size_t episodes;       /* keep this many drawdown episodes per group (0: none) */
+  int legs_read;         /* out: the legs were read (some wanted leg column exists) */
+} gpx_stream_need;
+/**
+ * One ordered read of the trades (COPY), folded into each group's curve
+ * (max drawdown, aggregates), daily sums, trade statistics and episodes as
+ * need says; when need.cols wants leg columns, a second read of them runs
+ * at the same time on a second session (one after the other without one).
+ * Optional columns the table lacks read as NULL and are added to
+ * q->missing. Curves, folds and episodes are finished; groups are ordered.
+ */
+int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need);
+
+/* The stats fields described once (stat_fields.c), indexed like gpx_stats_field_names. */
+typedef enum gpx_stat_unit_kind {
+  GPX_STAT_UNIT_NONE = 0, GPX_STAT_UNIT_MONEY, GPX_STAT_UNIT_FRACTION, GPX_STAT_UNIT_BPS, GPX_STAT_UNIT_SECONDS
+} gpx_stat_unit_kind;
+typedef struct gpx_stat_field {
+  const char *display;     /* displayNameFromDS */
+  gpx_stat_unit_kind unit;
+  int daily;               /* needs the daily series */
+  int legs;                /* comes from the legs read */
+  uint32_t cols;           /* optional columns it needs (1 << gpx_col): null when the table lacks one */
+} gpx_stat_field;
+extern const gpx_stat_field gpx_stat_fields[GPX_STATS_NFIELDS];
+/** Grafana unit of field i ("currencyUSD", "percentunit", "s", …), written to buf when it is built. */
+const char *gpx_stat_unit(const gpx_qrun *r, int i, char *buf, size_t cap);
+/** What the one-pass read must fold for these fields. */
+void gpx_stats_need(const int *metrics, int n, gpx_stream_need *need);
+/** Every stats field of a group after gpx_qrun_load_stream; fields lacking columns null. Fails the run. */
+int gpx_qrun_group_stats(gpx_qrun *r, const gpx_qgroup *g, const gpx_stream_need *need, gpx_stats *st);
+/** One info notice when a requested field is null because the table lacks its columns (naming them). */
+int gpx_stats_missing_notice(const gpx_qrun *r, const int *metrics, int n, gpx_frame *f, gpx_error *err);
+
 /** E(from) of a group. */
 double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g);
 /** The group's full daily series (gpx_daily_build); fails the run on error. */

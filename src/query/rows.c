@@ -81,6 +81,49 @@ const char *gpx_stmt_group(const gpx_stmt *st, const PGresult *res, int row) {
   return PQgetisnull(res, row, 0) ? "(none)" : PQgetvalue(res, row, 0);
 }
 
+/* ---- rows read through COPY ---- */
+
+/* µs since 2000-01-01 (binary timestamptz) → ns since 1970, 0 when it does
+   not fit (±infinity, years past 2262) */
+static int gpx__time_ns(const char *p, int len, int64_t *ns) {
+  *ns = 0;
+  if (p == NULL || len != 8) return 0;
+  uint64_t u;
+  memcpy(&u, p, 8);
+  int64_t us = (int64_t)be64toh(u), t;
+  if (__builtin_add_overflow(us, INT64_C(946684800000000), &t) || __builtin_mul_overflow(t, 1000, ns)) {
+    *ns = 0;
+    return 0;
+  }
+  return 1;
+}
+
+double gpx_crow_num(const gpx_stmt *st, gpx_crow r, int c) {
+  int col = gpx__at(st, c);
+  return gpx_pg_number(r.types[col], r.v[col].p, r.v[col].len);
+}
+
+int gpx_crow_time(const gpx_stmt *st, gpx_crow r, int c, int64_t *ns) {
+  int col = gpx__at(st, c);
+  return gpx__time_ns(r.v[col].p, r.v[col].len, ns);
+}
+
+const char *gpx_crow_text(const gpx_stmt *st, gpx_crow r, int c, size_t *len) {
+  int col = gpx__at(st, c);
+  *len = r.v[col].len > 0 ? (size_t)r.v[col].len : 0;
+  return r.v[col].p;
+}
+
+const char *gpx_crow_group(const gpx_stmt *st, gpx_crow r, size_t *len) {
+  if (st->first == 0) return NULL;
+  if (r.v[0].p == NULL) {
+    *len = 6;
+    return "(none)";
+  }
+  *len = (size_t)r.v[0].len;
+  return r.v[0].p;
+}
+
 /* ------------------------------------------------------------ groups */
 
 static uint32_t gpx__hash(const char *s) {
@@ -156,6 +199,9 @@ void gpx_groups_reset(gpx_groups *gs) {
     free(g->dpnl);
     free(g->dcount);
     free(g->dagg);
+    gpx_trade_acc_reset(&g->trades);
+    gpx_day_fold_reset(&g->days);
+    gpx_episodes_reset(&g->episodes);
   }
   free(gs->g);
   free(gs->slots);

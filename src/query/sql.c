@@ -32,6 +32,10 @@ const char *gpx_sql_cstr(gpx_sql *q) {
 }
 
 int gpx_sql_param(gpx_sql *q, const char *value, const char *cast) {
+  if (q->literal) {
+    GPX_RETURN_NOT_OK(q->literal(q->literal_arg, &q->text, value));
+    return cast ? gpx_buf_printf(&q->text, "::%s", cast) : GPX_OK;
+  }
   if (q->n >= GPX_SQL_MAX_PARAMS) return E2BIG;
   char *v = strdup(value);
   if (v == NULL) return ENOMEM;
@@ -144,9 +148,13 @@ static int gpx__day_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *
 }
 
 static int gpx__expr(gpx_sql *o, const gpx_sql_col *c, const gpx_ds_settings *s, const gpx_query *q,
-                     int64_t width_ns) {
+                     int64_t width_ns, uint32_t omit) {
   switch (c->expr) {
-    case GPX_EXPR_COL: return gpx__col(o, s, c->col);
+    case GPX_EXPR_COL:
+      if (c->col < GPX_COL_COUNT && (omit & (UINT32_C(1) << c->col)))
+        /* typed, so the column keeps its shape; a number reads as NULL */
+        return gpx_sql_append(o, c->cast ? "NULL" : "NULL::float8");
+      return gpx__col(o, s, c->col);
     case GPX_EXPR_SUM:
     case GPX_EXPR_MAX:
       GPX_RETURN_NOT_OK(gpx_sql_append(o, c->expr == GPX_EXPR_SUM ? "sum(" : "max("));
@@ -193,9 +201,8 @@ static int gpx__is_key(const gpx_sql_col *c) {
   return c->expr == GPX_EXPR_COL || c->expr == GPX_EXPR_BUCKET || c->expr == GPX_EXPR_DAY;
 }
 
-int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
-                   int64_t width_ns, int64_t limit) {
-  gpx_stmt_reset(st);
+static int gpx__build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                      int64_t width_ns, int64_t limit, uint32_t omit) {
   st->def = def;
   gpx_sql *o = &st->sql;
   int grouped = def->grouped && q->group_by != GPX_GROUP_NONE;
@@ -210,7 +217,7 @@ int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings 
     const gpx_sql_col *c = &def->cols[i];
     aggregate |= !gpx__is_key(c);
     if (i) GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
-    GPX_RETURN_NOT_OK(gpx__expr(o, c, s, q, width_ns));
+    GPX_RETURN_NOT_OK(gpx__expr(o, c, s, q, width_ns, omit));
     if (c->cast) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "::%s", c->cast));
     /* distinct aliases: ORDER BY "trade_id" must mean the table's column,
        not a text output column of the same name */
@@ -250,6 +257,24 @@ int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings 
       break;
   }
   return GPX_OK;
+}
+
+int gpx_stmt_build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                   int64_t width_ns, int64_t limit) {
+  gpx_stmt_reset(st);
+  return gpx__build(st, def, s, q, width_ns, limit, 0);
+}
+
+static int gpx__literal(void *arg, gpx_buf *out, const char *value) {
+  return gpx_pg_literal((gpx_pg_session *)arg, out, value);
+}
+
+int gpx_stmt_build_copy(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settings *s, const gpx_query *q,
+                        uint32_t omit, gpx_pg_session *sess) {
+  gpx_stmt_reset(st);
+  st->sql.literal = gpx__literal;
+  st->sql.literal_arg = sess;
+  return gpx__build(st, def, s, q, 0, 0, omit | q->missing);
 }
 
 void gpx_stmt_reset(gpx_stmt *st) {
@@ -326,6 +351,36 @@ static const gpx_sql_col gpx__slippage_cols[GPX_SL_NCOLS] = {
 const gpx_stmt_def gpx_stmt_slippage = {"slippage", gpx__slippage_cols, GPX_SL_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE,
                                         1, 0};
 
+/* The one-pass stats read (stream.c): every trade of the range in
+   (closed_at, trade_id) order with what the per-trade numbers need —
+   drawdown, streaks, daily sums, holding times, exposure, long/short. Only
+   opened_at and side beyond the drawdown stream's columns: measured on 1 M
+   trades, adding the five numeric leg columns to this read cost more than
+   reading them a second time, unordered, on another session at once. */
+static const gpx_sql_col gpx__stats_stream_cols[GPX_SS_NCOLS] = {
+    [GPX_SS_TS] = {GPX_EXPR_COL, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "ts", GPX_DEC_TIME},
+    [GPX_SS_PNL] = {GPX_EXPR_COL, GPX_COL_REALIZED_PNL, NOCOL, NULL, "pnl", GPX_DEC_NUMBER},
+    [GPX_SS_OPENED] = {GPX_EXPR_COL, GPX_COL_OPENED_AT, NOCOL, "timestamptz", "opened", GPX_DEC_TIME},
+    [GPX_SS_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT},
+};
+const gpx_stmt_def gpx_stmt_stats_stream = {"stats stream", gpx__stats_stream_cols, GPX_SS_NCOLS, GPX_RANGE_IN,
+                                            GPX_ORDER_TIME, 1, 0};
+
+/* The leg columns, in any order: slippage, volume and fees are sums, and
+   their products are cheaper in C than in numeric (1 M trades: 0.72 s of
+   backend CPU as numeric products and sums, 0.51 s to send the columns). */
+static const gpx_sql_col gpx__legs_cols[GPX_LG_NCOLS] = {
+    [GPX_LG_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT},
+    [GPX_LG_QTY] = {GPX_EXPR_COL, GPX_COL_QTY, NOCOL, NULL, "q", GPX_DEC_NUMBER},
+    [GPX_LG_ENTRY] = {GPX_EXPR_COL, GPX_COL_ENTRY_PRICE, NOCOL, NULL, "fe", GPX_DEC_NUMBER},
+    [GPX_LG_EXIT] = {GPX_EXPR_COL, GPX_COL_EXIT_PRICE, NOCOL, NULL, "fx", GPX_DEC_NUMBER},
+    [GPX_LG_EXP_ENTRY] = {GPX_EXPR_COL, GPX_COL_EXPECTED_ENTRY_PRICE, NOCOL, NULL, "ee", GPX_DEC_NUMBER},
+    [GPX_LG_EXP_EXIT] = {GPX_EXPR_COL, GPX_COL_EXPECTED_EXIT_PRICE, NOCOL, NULL, "ex", GPX_DEC_NUMBER},
+    [GPX_LG_FEES] = {GPX_EXPR_COL, GPX_COL_FEES, NOCOL, NULL, "fee", GPX_DEC_NUMBER},
+};
+const gpx_stmt_def gpx_stmt_stats_legs = {"stats legs", gpx__legs_cols, GPX_LG_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE, 1,
+                                          0};
+
 /* Newest first, LIMIT n+1. Read in binary and number columns uncast
    (gpx_pg_get_number decodes numeric): no float/text formatting on either
    side. */
@@ -361,7 +416,39 @@ static const gpx_sql_col gpx__bad_cols[GPX_BAD_NCOLS] = {
 const gpx_stmt_def gpx_stmt_bad_pnl = {"non-finite P&L", gpx__bad_cols, GPX_BAD_NCOLS, GPX_RANGE_UPTO, GPX_ORDER_NONE,
                                        0, 1};
 
-/* The range's first/last local day, today, and each day's start instant. */
+/* The table's columns, by name. */
+const gpx_sql_col gpx_att_cols[GPX_ATT_NCOLS] = {
+    [GPX_ATT_NAME] = {GPX_EXPR_COL, NOCOL, NOCOL, "text", "name", GPX_DEC_TEXT},
+};
+static const gpx_stmt_def gpx__att_def = {"table columns", gpx_att_cols, GPX_ATT_NCOLS, GPX_RANGE_IN, GPX_ORDER_NONE,
+                                          0, 0};
+
+int gpx_sql_table_columns(gpx_stmt *st, const gpx_ds_settings *s) {
+  gpx_stmt_reset(st);
+  st->def = &gpx__att_def;
+  gpx_sql *o = &st->sql;
+  gpx_buf name = {0};
+  gpx_sql tmp = {0};
+  /* the quoted name, as regclass reads it: "schema"."table" */
+  int rc = gpx__table(&tmp, s);
+  if (rc == GPX_OK) rc = gpx_buf_append(&name, tmp.text.data, tmp.text.len);
+  if (rc == GPX_OK) rc = gpx_buf_terminate(&name);
+  gpx_sql_reset(&tmp);
+  if (rc == GPX_OK) rc = gpx_sql_append(o, "SELECT attname::text AS name FROM pg_catalog.pg_attribute WHERE attrelid = ");
+  if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)name.data, "regclass");
+  if (rc == GPX_OK) rc = gpx_sql_append(o, " AND attnum > 0 AND NOT attisdropped");
+  gpx_buf_reset(&name);
+  return rc;
+}
+
+/* The range's first/last local day, today, and each day's start instant:
+   the first instant whose local date is that day. Local midnight is usually
+   it; where clocks fall back across midnight (America/Havana: 01:00 → 00:00)
+   midnight happens twice and Postgres reads it as the later one, so the
+   earlier reading (midnight in the offset of a day before) is taken when it
+   still lies in that day. A midnight skipped by clocks going forward reads
+   as the first instant after the gap, which is right. The one-pass stats
+   read assigns trades to days by these instants. */
 const gpx_sql_col gpx_days_cols[GPX_DAYS_NCOLS] = {
     [GPX_DAYS_DAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "d", GPX_DEC_I4},
     [GPX_DAYS_TODAY] = {GPX_EXPR_COL, NOCOL, NOCOL, "int4", "t", GPX_DEC_I4},
@@ -383,8 +470,12 @@ int gpx_sql_days(gpx_stmt *st, const gpx_query *q) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o,
       " / 1000))::date - DATE '1970-01-01')::int4 AS l, (timezone($1::text, now())::date - DATE '1970-01-01')::int4 AS t)"
       " SELECT d::int4 AS d, r.t AS t,"
-      " (extract(epoch FROM timezone($1::text, (DATE '1970-01-01' + d)::timestamp)) * 1000)::int8 AS start_ms"
-      " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 200000))) AS d ORDER BY d"));
+      " (extract(epoch FROM CASE WHEN x.e < x.c AND timezone($1::text, x.e)::date = DATE '1970-01-01' + d"
+      " THEN x.e ELSE x.c END) * 1000)::int8 AS start_ms"
+      " FROM r, generate_series(r.f, GREATEST(r.f, LEAST(r.l, r.f + 200000))) AS d,"
+      " LATERAL (SELECT y.c, y.c - ((timezone($1::text, y.c - interval '1 day') - timezone('UTC', y.c - interval '1 day'))"
+      " - (timezone($1::text, y.c) - timezone('UTC', y.c))) AS e"
+      " FROM (SELECT timezone($1::text, (DATE '1970-01-01' + d)::timestamp) AS c) AS y) AS x ORDER BY d"));
   return GPX_OK;
 }
 

@@ -75,10 +75,14 @@ func makeTradeTable(t *testing.T, name string, rows []fixtureRow, o tableOpts) {
 			if k > i {
 				b.WriteString(",\n")
 			}
-			fmt.Fprintf(&b, "(%d, %s, 'fixture', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s)",
-				r.id, sqlText(r.account), sqlText(r.strategy), sqlText(r.symbol), sqlText(r.side),
+			side := "NULL"
+			if r.side != "" {
+				side = sqlText(r.side)
+			}
+			fmt.Fprintf(&b, "(%d, %s, 'fixture', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+				r.id, sqlText(r.account), sqlText(r.strategy), sqlText(r.symbol), side,
 				sqlNum(r.qty), sqlNum(r.entry), sqlNum(r.exit), sqlNum(r.expEntry), sqlNum(r.expExit),
-				sqlTime(r.opened), sqlTime(r.closed), sqlNum(r.pnl))
+				sqlTime(r.opened), sqlTime(r.closed), sqlNum(r.fees), sqlNum(r.pnl))
 		}
 		b.WriteString(";\n")
 	}

@@ -24,13 +24,17 @@ type trade struct {
 	qty, entry, exit             float64
 	expEntry, expExit            float64 // NaN when NULL
 	pnl                          float64
+	openedAt                     time.Time // zero when NULL
+	fees                         float64   // NaN when NULL
 }
 
 func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
 	out, err := pg.Psql("trading", `SELECT trade_id, (extract(epoch FROM closed_at)*1000000)::int8, strategy, symbol,
 	  coalesce(account,''), coalesce(side,''), coalesce(qty::float8,0), coalesce(entry_price::float8,0),
 	  coalesce(exit_price::float8,0), coalesce(expected_entry_price::float8::text,'NaN'),
-	  coalesce(expected_exit_price::float8::text,'NaN'), realized_pnl::float8 FROM `+table+` ORDER BY closed_at, trade_id`)
+	  coalesce(expected_exit_price::float8::text,'NaN'), realized_pnl::float8,
+	  coalesce((extract(epoch FROM opened_at)*1000000)::int8::text, ''), coalesce(fees::float8::text, 'NaN')
+	  FROM `+table+` ORDER BY closed_at, trade_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +47,14 @@ func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
 		num := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
 		us, _ := strconv.ParseInt(f[1], 10, 64)
 		id, _ := strconv.ParseInt(f[0], 10, 64)
-		ts = append(ts, trade{id: id, closed: time.UnixMicro(us).UTC(), strategy: f[2], symbol: f[3], account: f[4],
-			side: f[5], qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11)})
+		tr := trade{id: id, closed: time.UnixMicro(us).UTC(), strategy: f[2], symbol: f[3], account: f[4],
+			side: f[5], qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11),
+			fees: num(13)}
+		if f[12] != "" {
+			ous, _ := strconv.ParseInt(f[12], 10, 64)
+			tr.openedAt = time.UnixMicro(ous).UTC()
+		}
+		ts = append(ts, tr)
 	}
 	return ts
 }
