@@ -107,7 +107,10 @@ typedef struct gpx_sql_col {
 } gpx_sql_col;
 
 typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE, GPX_RANGE_UPTO } gpx_range;
-typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT } gpx_order;
+/* TIME: by group, then (closed_at, trade_id) — a group's rows contiguous;
+   TIME_ALL: (closed_at, trade_id) only — every group's rows in order, the
+   groups interleaved (no sort by group: the covering index's order). */
+typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT, GPX_ORDER_TIME_ALL } gpx_order;
 
 /** A statement over the trade table, described once. */
 typedef struct gpx_stmt_def {

@@ -2,9 +2,10 @@
 ** stream.c — the one-pass read of the trades behind stats, breakdown and
 ** drawdown_episodes (README "Design of the data path").
 **
-** One ordered read of the range, (closed_at, trade_id) per group, carries
-** closed_at, the P&L and — when a requested number needs them — opened_at
-** and side; each group folds it into its curve (max drawdown, trade
+** One ordered read of the range, by (closed_at, trade_id) — grouped, each
+** group's trades in that order and the groups interleaved, so no sort by
+** group — carries closed_at, the P&L and, when a requested number needs
+** them, opened_at and side; each group folds it into its curve (max drawdown, trade
 ** aggregates), its daily sums (on the day boundaries Postgres gave for the
 ** time zone: gpx_qrun_load_days), its trade statistics and its drawdown
 ** episodes. The leg columns (side, qty, prices, fees) feed sums only, so
@@ -120,8 +121,8 @@ static int gpx__flush(gpx__read *x) {
   return rc;
 }
 
-/* A row of the ordered read: rows come grouped, so a group's trades are
-   contiguous and batched. */
+/* A row of the ordered read: every group's trades in order, the groups
+   interleaved; a run of one group's trades is batched. */
 static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
   gpx__read *x = arg;
   gpx_crow row = {v, x->copy.types};
