@@ -149,6 +149,31 @@ START_TEST(test_exposure_overlapping_and_holding) {
 }
 END_TEST
 
+START_TEST(test_exposure_memory_is_bounded) {
+  /* one position at a time: 100,000 disjoint holdings [2i, 2i+1] s, each its
+     own span; memory stays at most GPX_TRADE_SPANS_MAX spans and the union
+     is still exact (100,000 s) */
+  gpx_trade_acc a = {0};
+  gpx_trade_acc_init(&a, 0);
+  gpx_trade t[1000];
+  for (int k = 0; k < 100; k++) {
+    for (int i = 0; i < 1000; i++) {
+      int64_t n = (int64_t)k * 1000 + i;
+      t[i] = held(2 * n, 2 * n + 1, 1, GPX_SIDE_LONG);
+    }
+    ck_assert_int_eq(gpx_trade_acc_push(&a, t, 1000, NULL), 0);
+    ck_assert_uint_le(a.nspans, GPX_TRADE_SPANS_MAX);
+  }
+  ck_assert_int_eq(a.covered_ns, 100000 * S);
+  /* a trade held over the last 10 holdings, [199980, 200001] s, merges them:
+     + the 9 gaps of 1 s between them and the 2 s after the last */
+  gpx_trade back = held(2 * 99990, 2 * 100000 + 1, 1, GPX_SIDE_LONG);
+  ck_assert_int_eq(gpx_trade_acc_push(&a, &back, 1, NULL), 0);
+  ck_assert_int_eq(a.covered_ns, (100000 + 9 + 2) * S);
+  gpx_trade_acc_reset(&a);
+}
+END_TEST
+
 START_TEST(test_legs_and_drawdown_fields) {
   gpx_legs_acc l = {0};
   /* long qty 2, entry 100 (expected 99), exit 110 (no expected), fees 0.5:
@@ -337,6 +362,7 @@ static Suite *tradestats_suite(void) {
   tcase_add_test(tc, test_extremes_streaks_sqn);
   tcase_add_test(tc, test_streaks_broken_by_zero);
   tcase_add_test(tc, test_exposure_overlapping_and_holding);
+  tcase_add_test(tc, test_exposure_memory_is_bounded);
   tcase_add_test(tc, test_legs_and_drawdown_fields);
   suite_add_tcase(s, tc);
   tc = tcase_create("daily_fold");

@@ -279,11 +279,17 @@ typedef struct gpx_span {
   int64_t start, end;
 } gpx_span;
 
+/** Most disjoint exposure spans kept open to merging (16 bytes each); see gpx_trade_acc. */
+#define GPX_TRADE_SPANS_MAX 65536
+
 /**
  * Streaming accumulator of the trade statistics (docs/analytics.md "Trade
  * statistics"). Zeroed + gpx_trade_acc_init; free with gpx_trade_acc_reset.
  * Memory: the exposure union keeps one gpx_span per disjoint covered stretch
- * (a later trade opened earlier may still merge them); everything else is O(1).
+ * (a later trade opened earlier may still merge them), at most
+ * GPX_TRADE_SPANS_MAX: beyond, the older half is counted and let go, which is
+ * exact unless a trade was open across more than half that many stretches.
+ * Everything else is O(1).
  */
 typedef struct gpx_trade_acc {
   int64_t from_ns;           /* exposure intervals start no earlier than this */
@@ -303,6 +309,7 @@ typedef struct gpx_trade_acc {
   gpx_span *spans;
   size_t nspans, capspans;
   int64_t covered_ns;
+  int64_t floor_ns;          /* spans before this were let go (memory bound) */
 } gpx_trade_acc;
 
 /** Start an accumulator for a range starting at from_ns. Frees nothing: use on a zeroed struct. */

@@ -49,9 +49,15 @@ static int reserve_spans(gpx_trade_acc *a, size_t extra, gpx_error *err) {
   return GPX_OK;
 }
 
-/* Add [s, e] to the union; every span already kept ends at or before e. */
+/* Add [s, e] to the union; every span already kept ends at or before e.
+   Memory is bounded: past GPX_TRADE_SPANS_MAX disjoint spans (a bot that
+   holds one position at a time makes one per trade) the older half is let
+   go — counted, no longer open to merging — and later intervals start no
+   earlier than where it ended. Exact unless a trade closes after more than
+   GPX_TRADE_SPANS_MAX / 2 disjoint stretches passed since it opened. */
 static void cover(gpx_trade_acc *a, int64_t s, int64_t e) {
   if (s < a->from_ns) s = a->from_ns;
+  if (s < a->floor_ns) s = a->floor_ns;
   if (s >= e) return; /* empty (opened after closed) or a point: no measure */
   while (a->nspans > 0 && a->spans[a->nspans - 1].end >= s) {
     gpx_span *top = &a->spans[--a->nspans];
@@ -60,6 +66,12 @@ static void cover(gpx_trade_acc *a, int64_t s, int64_t e) {
   }
   a->spans[a->nspans++] = (gpx_span){s, e}; /* reserved by the caller */
   a->covered_ns += e - s;
+  if (a->nspans > GPX_TRADE_SPANS_MAX) {
+    size_t drop = a->nspans / 2;
+    a->floor_ns = a->spans[drop - 1].end;
+    memmove(a->spans, a->spans + drop, (a->nspans - drop) * sizeof *a->spans);
+    a->nspans -= drop;
+  }
 }
 
 static void add_hold(gpx_trade_acc *a, int k, double seconds) {
