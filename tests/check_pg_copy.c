@@ -61,7 +61,7 @@ static size_t msg(unsigned char *out, char type, const void *body, uint32_t n) {
   out[0] = (unsigned char)type;
   uint32_t be = htobe32(n + 4);
   memcpy(out + 1, &be, 4);
-  memcpy(out + 5, body, n);
+  if (n) memcpy(out + 5, body, n);
   return 5 + n;
 }
 

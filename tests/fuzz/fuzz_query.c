@@ -29,7 +29,7 @@
 #include "fuzz/fuzz_util.h"
 #include "query/query_int.h"
 
-enum { NSTMT = 6 + 1 + GPX_COL_COUNT + 1 }; /* statements, days, distinct per column, count/span */
+enum { NDEF = 8, NSTMT = NDEF + 1 + GPX_COL_COUNT + 1 }; /* statements, days, distinct per column, count/span */
 
 typedef struct built {
   char *text[NSTMT];
@@ -108,16 +108,18 @@ static char *skeleton(const char *t) {
   return o;
 }
 
-static const char *const stmt_names[NSTMT] = {"base", "buckets", "trade stream", "daily", "slippage", "trades", "days"};
+static const char *const stmt_names[NSTMT] = {"base",   "buckets", "trade stream", "daily", "slippage",
+                                             "trades", "stats stream", "stats legs", "days"};
 
 /* Build every statement for (s, q) into b. */
 static void build_all(const gpx_ds_settings *s, const gpx_query *q, const char *substr, int limit, built *b) {
-  const gpx_stmt_def *defs[6] = {&gpx_stmt_base, &gpx_stmt_buckets, &gpx_stmt_trade_stream,
-                                 &gpx_stmt_daily, &gpx_stmt_slippage, &gpx_stmt_trades};
+  const gpx_stmt_def *defs[NDEF] = {&gpx_stmt_base,   &gpx_stmt_buckets,      &gpx_stmt_trade_stream,
+                                    &gpx_stmt_daily,  &gpx_stmt_slippage,     &gpx_stmt_trades,
+                                    &gpx_stmt_stats_stream, &gpx_stmt_stats_legs};
   int64_t width = gpx_query_bucket_ns(q);
   FUZZ_CHECK(width >= 1, "bucket width %lld", (long long)width);
   gpx_stmt st = {0};
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < NDEF; i++) {
     int rc = gpx_stmt_build(&st, defs[i], s, q, width, q->limit);
     FUZZ_CHECK(rc == GPX_OK, "%s: build failed (%d)", defs[i]->name, rc);
     FUZZ_CHECK(st.first == (defs[i]->grouped && q->group_by != GPX_GROUP_NONE), "%s: first %d", defs[i]->name,
@@ -128,13 +130,13 @@ static void build_all(const gpx_ds_settings *s, const gpx_query *q, const char *
   }
   FUZZ_CHECK(gpx_sql_days(&st, q) == GPX_OK, "days: build failed");
   check_text("days", gpx_sql_cstr(&st.sql), st.sql.n);
-  keep(b, 6, &st.sql);
+  keep(b, NDEF, &st.sql);
   gpx_stmt_reset(&st);
   gpx_sql sql = {0};
   for (int c = 0; c < GPX_COL_COUNT; c++) {
     FUZZ_CHECK(gpx_sql_distinct(&sql, s, (gpx_col)c, substr, limit) == GPX_OK, "distinct %d", c);
     check_text("distinct", gpx_sql_cstr(&sql), sql.n);
-    keep(b, 7 + c, &sql);
+    keep(b, NDEF + 1 + c, &sql);
     gpx_sql_reset(&sql);
   }
   FUZZ_CHECK(gpx_sql_count_span(&sql, s) == GPX_OK, "count/span");
@@ -145,7 +147,7 @@ static void build_all(const gpx_ds_settings *s, const gpx_query *q, const char *
 
 static void same_texts(const built *a, const built *b, const char *why) {
   for (int i = 0; i < NSTMT; i++) {
-    const char *n = i < 7 ? stmt_names[i] : i < NSTMT - 1 ? "distinct" : "count/span";
+    const char *n = i <= NDEF ? stmt_names[i] : i < NSTMT - 1 ? "distinct" : "count/span";
     FUZZ_CHECK(strcmp(a->text[i], b->text[i]) == 0, "%s changed the SQL of %s:\n%s\n---\n%s", why, n, a->text[i],
                b->text[i]);
     FUZZ_CHECK(a->nparams[i] == b->nparams[i], "%s changed the parameter count of %s: %d vs %d", why, n,
