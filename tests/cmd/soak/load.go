@@ -65,11 +65,14 @@ func newVersion(pg *pgfix.Server, n int, updated int64) *version {
 }
 
 var kinds = []string{"equity", "pnl", "daily_pnl", "drawdown", "returns", "stats", "pnl_distribution", "slippage",
-	"trades", "trade_count"}
+	"trades", "trade_count", "drawdown_episodes", "breakdown"}
 
 var statsMetrics = []string{"total_pnl", "total_return", "equity", "trade_count", "win_rate", "profit_factor",
 	"payoff_ratio", "expectancy", "max_drawdown", "max_drawdown_amount", "sharpe", "sortino", "calmar", "cagr",
-	"annual_volatility", "avg_slippage_bps", "daily_loss", "worst_day", "best_day"}
+	"annual_volatility", "avg_slippage_bps", "daily_loss", "worst_day", "best_day", "largest_win", "largest_loss",
+	"avg_win", "avg_loss", "gross_profit", "gross_loss", "max_win_streak", "max_loss_streak", "current_streak",
+	"total_fees", "avg_holding_time", "avg_holding_time_win", "avg_holding_time_loss", "sqn", "long_trades",
+	"short_trades", "long_win_rate", "short_win_rate", "exposure", "current_drawdown", "recovery_factor", "volume"}
 
 var timezones = []string{"UTC", "America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Sydney"}
 
@@ -123,12 +126,19 @@ func (l *load) randomQuery(r *rand.Rand, ref string) (q *pluginv2.DataQuery, kin
 	}
 	if kind != "trades" {
 		g := pick(r, []string{"none", "none", "strategy", "symbol", "account"})
+		if kind == "breakdown" && g == "none" { // it needs a dimension
+			g = "strategy"
+		}
 		m["groupBy"], grouped = g, g != "none"
 	}
 	switch kind {
-	case "stats":
+	case "stats", "breakdown":
 		if r.IntN(2) == 0 {
 			m["metrics"] = subset(r, statsMetrics)
+		}
+	case "drawdown_episodes":
+		if r.IntN(2) == 0 {
+			m["limit"] = 1 + r.IntN(20)
 		}
 	case "drawdown":
 		m["drawdownMode"] = pick(r, []string{"fraction", "money"})
