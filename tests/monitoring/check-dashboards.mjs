@@ -87,6 +87,9 @@ if (trading) {
   check(`${T}: every queryType is one of docs/query-model.md (${qm.queryTypes.length} types)`, () => problems(targets
     .filter(({ t }) => !qm.queryTypes.includes(t.queryType)).map(({ p, t }) => `"${p.title}": ${t.queryType}`)));
   check(`${T}: stats queries list metrics, all known stat fields`, () => problems(targets.flatMap(({ p, t }) => {
+    if (t.queryType === 'breakdown') { // metrics optional: its default columns otherwise
+      return (t.metrics || []).filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
+    }
     if (t.queryType !== 'stats') return t.metrics ? [`"${p.title}": metrics on ${t.queryType}`] : [];
     if (!Array.isArray(t.metrics) || t.metrics.length === 0) return [`"${p.title}": no metrics`];
     return t.metrics.filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
