@@ -432,12 +432,7 @@ int gpx_sql_table_columns(gpx_stmt *st, const gpx_ds_settings *s) {
   st->def = &gpx__att_def;
   gpx_sql *o = &st->sql;
   gpx_buf name = {0};
-  gpx_sql tmp = {0};
-  /* the quoted name, as regclass reads it: "schema"."table" */
-  int rc = gpx__table(&tmp, s);
-  if (rc == GPX_OK) rc = gpx_buf_append(&name, tmp.text.data, tmp.text.len);
-  if (rc == GPX_OK) rc = gpx_buf_terminate(&name);
-  gpx_sql_reset(&tmp);
+  int rc = gpx_sql_table_name(&name, s); /* "schema"."table", as regclass reads it */
   if (rc == GPX_OK) rc = gpx_sql_append(o, "SELECT attname::text AS name FROM pg_catalog.pg_attribute WHERE attrelid = ");
   if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)name.data, "regclass");
   if (rc == GPX_OK) rc = gpx_sql_append(o, " AND attnum > 0 AND NOT attisdropped");
