@@ -19,6 +19,11 @@
 --     winning and losing streaks show on the equity curve;
 --   * fills with slippage around expected prices (mostly adverse), expected
 --     prices NULL for ~15 % of entries and ~25 % of exits;
+--   * freqtrade-style dimensions: an entry tag per strategy signal (two per
+--     strategy, NULL for ~5 % of trades) and an exit reason that follows
+--     the trade's outcome: roi (take-profit) for large moves in the trade's
+--     favour, stop_loss for large moves against it, trailing_stop_loss for
+--     some moderate winners, exit_signal otherwise;
 --   * fees per venue, realized_pnl = side·qty·(exit − entry) − fees, exact in
 --     numeric; position size scales with 1/√(n/1e5) so the equity curve stays
 --     in a sensible range for the default initialCapital 100000 at any n.
@@ -52,29 +57,32 @@ TRUNCATE trades;
 
 INSERT INTO trades (trade_id, account, exchange, strategy, symbol, side, qty,
                     entry_price, exit_price, expected_entry_price, expected_exit_price,
-                    opened_at, closed_at, fees, realized_pnl)
+                    opened_at, closed_at, fees, realized_pnl, entry_tag, exit_reason)
 SELECT i, account, exchange, strategy, symbol, CASE WHEN dir = 1 THEN 'long' ELSE 'short' END,
        qty, entry, exit, CASE WHEN null_ee THEN NULL ELSE exp_entry END,
        CASE WHEN null_ex THEN NULL ELSE exp_exit END,
        to_timestamp(t_close - hold_s), to_timestamp(t_close), fees,
-       round(dir * qty * (exit - entry) - fees, 8)
+       round(dir * qty * (exit - entry) - fees, 8), entry_tag, exit_reason
 FROM (
   SELECT i, dir, strategy, account, symbol, exchange, qty, exp_entry, entry, exp_exit, exit,
-         t_close, hold_s, null_ee, null_ex,
+         t_close, hold_s, null_ee, null_ex, entry_tag, exit_reason,
          round(qty * (entry + exit) * fee_rate, 8) AS fees
   FROM (
     SELECT i, dir, strategy, account, symbol, exchange, fee_rate, t_close, hold_s, null_ee, null_ex,
-           qty, exp_entry, entry, exp_exit,
+           entry_tag, exit_reason, qty, exp_entry, entry, exp_exit,
            -- exit fill: a long sells (adverse = lower), a short buys (adverse = higher)
            round((exp_exit * (1 - dir * slip_x / 1e4))::numeric, dec) AS exit
     FROM (
       SELECT i, dir, strategy, account, symbol, exchange, fee_rate, t_close, hold_s, null_ee, null_ex,
-             dec, slip_x, qty, exp_entry, entry,
+             entry_tag, exit_reason, dec, slip_x, qty, exp_entry, entry,
              -- the decision price for the exit: entry fill moved by the trade's return
              round((entry * (1 + dir * ret))::numeric, dec) AS exp_exit
       FROM (
         SELECT i, dir, strategy, account, symbol, exchange, fee_rate, t_close, hold_s, null_ee, null_ex,
-               dec, slip_x, ret,
+               entry_tag, dec, slip_x, vol * z AS ret,
+               -- why the bot closed: the trade's move z in units of sigma decides
+               CASE WHEN z >= 1.0 THEN 'roi' WHEN z <= -1.0 THEN 'stop_loss'
+                    WHEN z >= 0.3 AND u14 < 0.5 THEN 'trailing_stop_loss' ELSE 'exit_signal' END AS exit_reason,
                CASE WHEN sym <= 3 THEN round((notional / px)::numeric, 4)
                     WHEN sym <= 5 THEN greatest(1, round((notional / px)::numeric))
                     ELSE greatest(100, round((notional / px)::numeric, -2)) END AS qty,
@@ -96,13 +104,19 @@ FROM (
                  (ARRAY[60000, 3000, 150, 190, 410, 1.08])[sym]
                    * exp((ARRAY[0.25, 0.3, 0.35, 0.15, 0.15, 0.05])[sym]
                          * sin(2 * pi() * t_close / (90 * 86400.0) + sym)) AS px,
-                 -- per-trade return: regime edge plus noise, in units of sigma =
-                 -- the symbol's volatility scaled by the strategy's holding time
+                 -- per-trade return ret = vol · z: regime edge plus noise z, in
+                 -- units of sigma = the symbol's volatility scaled by the
+                 -- strategy's holding time
                  (ARRAY[0.012, 0.015, 0.02, 0.006, 0.006, 0.0015])[sym]
-                   * (ARRAY[1.0, 0.6, 0.8, 0.4, 0.15])[st]
-                   * ((ARRAY[1.2, 1.0, 0.8, 1.1, 0.6])[st]
-                      * CASE WHEN reg < 0.5 THEN 0.26 WHEN reg < 0.8 THEN -0.22 ELSE 0.02 END
-                      + sqrt(-2 * ln(u5)) * cos(2 * pi() * u6)) AS ret,
+                   * (ARRAY[1.0, 0.6, 0.8, 0.4, 0.15])[st] AS vol,
+                 (ARRAY[1.2, 1.0, 0.8, 1.1, 0.6])[st]
+                   * CASE WHEN reg < 0.5 THEN 0.26 WHEN reg < 0.8 THEN -0.22 ELSE 0.02 END
+                   + sqrt(-2 * ln(u5)) * cos(2 * pi() * u6) AS z,
+                 -- the signal that opened it: one of the strategy's two tags, or none
+                 CASE WHEN u13 < 0.05 THEN NULL
+                      ELSE (ARRAY['ema_cross', 'macd_up', 'rsi_oversold', 'bb_lower', 'range_break',
+                                  'volume_spike', 'spread_z2', 'spread_z3', 'quote_bid', 'quote_ask'])
+                           [2 * st - 1 + floor((u13 - 0.05) / 0.95 * 2)::int] END AS entry_tag, u14,
                  0.8 + 2.0 * sqrt(-2 * ln(u11)) * cos(2 * pi() * u12) AS slip_e,
                  0.8 + 2.0 * sqrt(-2 * ln(u12)) * sin(2 * pi() * u11) AS slip_x,
                  -- holding time: exponential with a per-strategy mean, capped at 10 days
@@ -110,7 +124,7 @@ FROM (
                  2000.0 * sqrt(100000.0 / :n) * (0.5 + u8) AS notional,
                  u9 < 0.15 AS null_ee, u10 < 0.25 AS null_ex
           FROM (
-            SELECT i, t_close, u5, u6, u7, u8, u9, u10, u11, u12, st,
+            SELECT i, t_close, u5, u6, u7, u8, u9, u10, u11, u12, u13, u14, st,
                    -- stocks and FX do not trade on Saturday/Sunday (UTC)
                    CASE WHEN weekend THEN 1 + floor(u3 * 3)::int ELSE 1 + floor(u3 * 6)::int END AS sym,
                    CASE WHEN u4 < 0.55 THEN 1 ELSE -1 END AS dir,
@@ -124,7 +138,8 @@ FROM (
                      pg_temp.demo_u(i, :seed * 1000 + 5) AS u5, pg_temp.demo_u(i, :seed * 1000 + 6) AS u6,
                      pg_temp.demo_u(i, :seed * 1000 + 7) AS u7, pg_temp.demo_u(i, :seed * 1000 + 8) AS u8,
                      pg_temp.demo_u(i, :seed * 1000 + 9) AS u9, pg_temp.demo_u(i, :seed * 1000 + 10) AS u10,
-                     pg_temp.demo_u(i, :seed * 1000 + 11) AS u11, pg_temp.demo_u(i, :seed * 1000 + 12) AS u12
+                     pg_temp.demo_u(i, :seed * 1000 + 11) AS u11, pg_temp.demo_u(i, :seed * 1000 + 12) AS u12,
+                     pg_temp.demo_u(i, :seed * 1000 + 13) AS u13, pg_temp.demo_u(i, :seed * 1000 + 14) AS u14
               FROM (
                 -- closed_at as UTC epoch seconds: trade i sits at a jittered
                 -- position in slot i of n equal slots, so ids follow time

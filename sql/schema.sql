@@ -20,8 +20,12 @@ CREATE TABLE IF NOT EXISTS trades (
   opened_at            timestamptz,
   closed_at            timestamptz NOT NULL,  -- P&L realisation time; all filtering uses it
   fees                 numeric,          -- quote currency
-  realized_pnl         numeric NOT NULL  -- quote currency, net of fees
+  realized_pnl         numeric NOT NULL, -- quote currency, net of fees
+  entry_tag            text,             -- optional: the signal that opened it (freqtrade's enter_tag)
+  exit_reason          text              -- optional: why it closed (roi, stop_loss, exit_signal, …)
 );
+-- A table made by an older version of this file gains the two optional columns.
+ALTER TABLE trades ADD COLUMN IF NOT EXISTS entry_tag text, ADD COLUMN IF NOT EXISTS exit_reason text;
 
 -- The four recommended indexes: every query filters on a closed_at range,
 -- optionally narrowed by one of the three filter columns.

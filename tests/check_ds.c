@@ -25,6 +25,10 @@ START_TEST(defaults_from_empty_json) {
   ck_assert_int_eq(s.port, 5432);
   ck_assert_str_eq(s.table, "trades");
   ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "realized_pnl");
+  /* the optional dimensions keep their logical names too */
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "entry_tag");
+  ck_assert_str_eq(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  ck_assert_int_eq(gpx_col_required[GPX_COL_ENTRY_TAG] | gpx_col_required[GPX_COL_EXIT_REASON], 0);
   ck_assert_double_eq(s.analytics.initial_capital, 100000);
   ck_assert_str_eq(s.analytics.timezone, "UTC");
   ck_assert_double_eq(s.analytics.annualization, 252);
@@ -38,7 +42,7 @@ START_TEST(values_and_numeric_strings) {
   gpx_ds_settings s;
   gpx_error e;
   ck_assert_int_eq(parse("{\"host\":\"db\",\"port\":\"6543\",\"table\":\"my trades\",\"schema\":\"bot\","
-                         "\"columns\":{\"realized_pnl\":\"pnl\",\"closed_at\":\"ts\",\"unknown\":\"x\"},"
+                         "\"columns\":{\"realized_pnl\":\"pnl\",\"closed_at\":\"ts\",\"unknown\":\"x\",\"entry_tag\":\"enter_tag\"},"
                          "\"initialCapital\":5e5,\"timezone\":\"Europe/Berlin\",\"tradingDays\":\"weekdays\","
                          "\"annualization\":365,\"riskFreeRate\":0.02,\"maxOpenConnections\":3,"
                          "\"queryTimeoutSeconds\":5,\"rowLimit\":20,\"currency\":\"EUR\",\"extra\":[1]}",
@@ -50,6 +54,7 @@ START_TEST(values_and_numeric_strings) {
   ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "pnl");
   ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT], "ts");
   ck_assert_str_eq(s.columns[GPX_COL_STRATEGY], "strategy");
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's name */
   ck_assert_double_eq(s.analytics.initial_capital, 500000);
   ck_assert_int_eq(s.analytics.trading_days, 1);
   ck_assert_int_eq(s.row_limit, 20);

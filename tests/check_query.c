@@ -70,6 +70,12 @@ static const struct {
     {"{\"queryType\":\"rolling\",\"window\":3651}", "window: "},
     {"{\"queryType\":\"rolling\",\"window\":30.5}", "window: "},
     {"{\"queryType\":\"rolling\",\"window\":\"30\"}", "window: "},
+    {"{\"queryType\":\"equity\",\"entryTags\":\"roi\"}", "entryTags: must be a list"},
+    {"{\"queryType\":\"equity\",\"exitReasons\":[1]}", "exitReasons[0]: must be a string"},
+    {"{\"queryType\":\"equity\",\"sides\":[\"long\",null]}", "sides[1]: must be a string"},
+    {"{\"queryType\":\"equity\",\"exchanges\":{\"a\":1}}", "exchanges: must be a list"},
+    {"{\"queryType\":\"equity\",\"groupBy\":\"venue\"}",
+     "groupBy: must be one of none, strategy, symbol, account, side, exchange, entry_tag, exit_reason"},
 };
 
 START_TEST(bad_queries_name_the_field) {
@@ -213,6 +219,167 @@ START_TEST(daily_rows_keep_their_aggregates_when_ordered) {
   gpx_trade_agg a = {0};
   ck_assert_int_eq(gpx_group_push_day_agg(b, 2, 1, &a), EINVAL);
   gpx_groups_reset(&gs);
+}
+END_TEST
+
+/* The dimension filters: each a list bound as one text[] parameter, with
+   the same rules as strategies (escaping, $__all = no filter, 1000 at most,
+   errors naming the field). */
+START_TEST(parse_dimension_filters) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query_input pq = mkq("{\"queryType\":\"pnl\",\"sides\":[\"short\"],\"exchanges\":[\"binance\",\"oanda\"],"
+                           "\"entryTags\":[\"ema \\\"x\\\"\",\"rsi\"],\"exitReasons\":[\"roi\",\"$__all\"],\"groupBy\":\"exit_reason\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_ptr_null(q.filter[GPX_DIM_STRATEGY]);
+  ck_assert_str_eq(q.filter[GPX_DIM_SIDE], "{\"short\"}");
+  ck_assert_str_eq(q.filter[GPX_DIM_EXCHANGE], "{\"binance\",\"oanda\"}");
+  ck_assert_str_eq(q.filter[GPX_DIM_ENTRY_TAG], "{\"ema \\\"x\\\"\",\"rsi\"}");
+  ck_assert_ptr_null(q.filter[GPX_DIM_EXIT_REASON]); /* an unexpanded All means no filter */
+  ck_assert_int_eq(q.group_by, GPX_GROUP_EXIT_REASON);
+  gpx_query_reset(&q);
+
+  /* 1000 entries are fine, 1001 are not, and the error names the list */
+  gpx_buf b = {0};
+  for (int n = 1000; n <= 1001; n++) {
+    b.len = 0;
+    ck_assert_int_eq(gpx_buf_append_str(&b, "{\"queryType\":\"equity\",\"entryTags\":["), GPX_OK);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(gpx_buf_printf(&b, "%s\"t%d\"", i ? "," : "", i), GPX_OK);
+    ck_assert_int_eq(gpx_buf_append_str(&b, "]}"), GPX_OK);
+    pq.json = b.data;
+    pq.json_len = b.len;
+    int rc = gpx_query_parse(&pq, &s, &q, &e);
+    if (n == 1000) {
+      ck_assert_int_eq(rc, GPX_OK);
+      ck_assert_ptr_nonnull(q.filter[GPX_DIM_ENTRY_TAG]);
+      gpx_query_reset(&q);
+    } else {
+      ck_assert_int_eq(rc, EINVAL);
+      ck_assert_str_eq(e.msg, "entryTags: 1001 entries, at most 1000 allowed");
+    }
+  }
+  gpx_buf_reset(&b);
+}
+END_TEST
+
+/* Every groupBy value names its dimension's column and label; the new
+   dimensions filter and group through the mapping, values only bound. */
+START_TEST(sql_dimension_filters_and_groups) {
+  static const struct {
+    const char *by;
+    gpx_group g;
+    gpx_col col;
+  } want[] = {{"strategy", GPX_GROUP_STRATEGY, GPX_COL_STRATEGY}, {"symbol", GPX_GROUP_SYMBOL, GPX_COL_SYMBOL},
+              {"account", GPX_GROUP_ACCOUNT, GPX_COL_ACCOUNT},    {"side", GPX_GROUP_SIDE, GPX_COL_SIDE},
+              {"exchange", GPX_GROUP_EXCHANGE, GPX_COL_EXCHANGE}, {"entry_tag", GPX_GROUP_ENTRY_TAG, GPX_COL_ENTRY_TAG},
+              {"exit_reason", GPX_GROUP_EXIT_REASON, GPX_COL_EXIT_REASON}};
+  ck_assert_int_eq(sizeof want / sizeof want[0], GPX_DIM_COUNT);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    ck_assert_int_eq(gpx_group_col(want[i].g), want[i].col);
+    ck_assert_str_eq(gpx_group_label(want[i].g), want[i].by);
+  }
+  ck_assert_int_eq(gpx_group_col(GPX_GROUP_NONE), GPX_COL_COUNT);
+  ck_assert_str_eq(gpx_group_label(GPX_GROUP_NONE), "");
+
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  strcpy(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's column */
+  strcpy(s.columns[GPX_COL_EXIT_REASON], "Exit \"why\"");
+  gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"sides\":[\"long\"],\"exchanges\":[\"x'); DROP TABLE t; --\"],"
+                           "\"entryTags\":[\"ema_cross\"],\"exitReasons\":[\"stop_loss\",\"roi\"],\"groupBy\":\"entry_tag\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_buckets, &s, &q, 60000000000, 0), GPX_OK);
+  const char *t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "SELECT \"enter_tag\"::text AS g, "));
+  ck_assert_ptr_nonnull(strstr(t, " GROUP BY g, b"));
+  /* each filter: the mapped column against one bound text[] parameter */
+  static const struct {
+    const char *col, *value;
+  } f[] = {{"\"side\"", "{\"long\"}"},
+           {"\"exchange\"", "{\"x'); DROP TABLE t; --\"}"},
+           {"\"enter_tag\"", "{\"ema_cross\"}"},
+           {"\"Exit \"\"why\"\"\"", "{\"stop_loss\",\"roi\"}"}};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    char pat[128];
+    snprintf(pat, sizeof pat, " AND %s::text = ANY($", f[i].col);
+    const char *at = strstr(t, pat);
+    ck_assert_msg(at != NULL, "%s not filtered in %s", f[i].col, t);
+    int n = atoi(at + strlen(pat));
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_le(n, st.sql.n);
+    ck_assert_str_eq(st.sql.params[n - 1], f[i].value);
+    char cast[32];
+    snprintf(cast, sizeof cast, "$%d::text[])", n);
+    ck_assert_ptr_nonnull(strstr(at, cast));
+  }
+  ck_assert_ptr_null(strstr(t, "DROP TABLE"));
+  ck_assert_ptr_null(strstr(t, "stop_loss"));
+  ck_assert_ptr_null(strstr(t, "strategy")); /* no filter on a dimension the query does not name */
+  /* the per-trade stream and the trades table filter the same way */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trade_stream, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"enter_tag\"::text = ANY($"));
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), " ORDER BY g, \"closed_at\""));
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"side\"::text = ANY($"));
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+}
+END_TEST
+
+/* The values resources follow the dimension table; `kinds` is the registry. */
+START_TEST(resources_follow_the_tables) {
+  static const struct {
+    const char *res;
+    gpx_col col;
+  } want[] = {{"strategies", GPX_COL_STRATEGY}, {"symbols", GPX_COL_SYMBOL},     {"accounts", GPX_COL_ACCOUNT},
+              {"sides", GPX_COL_SIDE},          {"exchanges", GPX_COL_EXCHANGE}, {"entry_tags", GPX_COL_ENTRY_TAG},
+              {"exit_reasons", GPX_COL_EXIT_REASON}};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    ck_assert_int_eq(gpx_query_resource_column(want[i].res), want[i].col);
+    ck_assert_ptr_nonnull(strstr(gpx_query_resource_names(), want[i].res));
+  }
+  ck_assert_int_eq(gpx_query_resource_column("schema"), GPX_COL_COUNT);
+  ck_assert_int_eq(gpx_query_resource_column("entryTags"), GPX_COL_COUNT);
+  ck_assert_int_eq(gpx_query_resource_column(NULL), GPX_COL_COUNT);
+  ck_assert_str_eq(gpx_query_resource_names(), "strategies, symbols, accounts, sides, exchanges, entry_tags, exit_reasons");
+
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_sql sql = {0};
+  strcpy(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_EXIT_REASON, "loss", 50), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "SELECT DISTINCT \"exit_reason\"::text AS v FROM \"trades\""));
+  ck_assert_ptr_null(strstr(gpx_sql_cstr(&sql), "loss"));
+  gpx_sql_reset(&sql);
+
+  json_t *k = gpx_query_kinds_json();
+  ck_assert_ptr_nonnull(k);
+  size_t visible = 0;
+  for (size_t i = 0; i < gpx_query_kind_count(); i++) {
+    const gpx_query_kind *kind = &gpx_query_kinds[i];
+    if (kind->flags & GPX_QKIND_TEST_ONLY) continue;
+    json_t *row = json_array_get(k, visible++);
+    ck_assert_ptr_nonnull(row);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "name")), kind->name);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "description")), kind->description);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "frameType")), kind->frame_type);
+    json_t *opts = json_object_get(row, "options");
+    ck_assert(json_is_array(opts));
+    int has_group = 0, has_filters = 0;
+    for (size_t j = 0; j < json_array_size(opts); j++) {
+      has_group |= !strcmp(json_string_value(json_array_get(opts, j)), "groupBy");
+      has_filters |= !strcmp(json_string_value(json_array_get(opts, j)), "filters");
+    }
+    ck_assert_int_eq(has_group, (kind->options & GPX_QOPT_GROUP_BY) != 0);
+    ck_assert_int_eq(has_filters, (kind->options & GPX_QOPT_FILTERS) != 0);
+  }
+  ck_assert_uint_eq(json_array_size(k), visible);
+  json_decref(k);
 }
 END_TEST
 
@@ -375,6 +542,9 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, sql_binds_values_and_quotes_identifiers);
   tcase_add_test(tc, period_and_rolling_options);
   tcase_add_test(tc, daily_rows_keep_their_aggregates_when_ordered);
+  tcase_add_test(tc, parse_dimension_filters);
+  tcase_add_test(tc, sql_dimension_filters_and_groups);
+  tcase_add_test(tc, resources_follow_the_tables);
   tcase_add_test(tc, registry_is_the_one_list);
   tcase_add_test(tc, bucket_rule_never_exceeds_max_points);
   tcase_add_test(tc, result_frames_and_first_error);

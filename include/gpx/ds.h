@@ -38,6 +38,8 @@ typedef enum gpx_col {
   GPX_COL_CLOSED_AT,
   GPX_COL_FEES,
   GPX_COL_REALIZED_PNL,
+  GPX_COL_ENTRY_TAG,   /* optional: the signal that opened the trade (freqtrade's enter_tag) */
+  GPX_COL_EXIT_REASON, /* optional: why it closed (roi, stop_loss, exit_signal, …) */
   GPX_COL_COUNT
 } gpx_col;
 

@@ -26,7 +26,7 @@
 
 /** Options a kind reads from the query JSON (docs/query-model.md). */
 enum {
-  GPX_QOPT_FILTERS = 1 << 0,       /* strategies, symbols, accounts */
+  GPX_QOPT_FILTERS = 1 << 0,       /* the dimension lists: strategies, symbols, accounts, sides, … (dims.c) */
   GPX_QOPT_GROUP_BY = 1 << 1,      /* groupBy */
   GPX_QOPT_METRICS = 1 << 2,       /* metrics */
   GPX_QOPT_DRAWDOWN_MODE = 1 << 3, /* drawdownMode */
@@ -135,6 +135,16 @@ void gpx_query_error_from_pg(const gpx_pg_error *pe, int timeout_s, gpx_query_er
 
 /** Logical column served by a values resource ("strategies" → strategy); GPX_COL_COUNT if none. */
 gpx_col gpx_query_resource_column(const char *resource);
+/** The values resources, comma-separated, for messages ("strategies, symbols, …"). */
+const char *gpx_query_resource_names(void);
+
+/**
+ * The `kinds` resource: the registry's user-visible rows as a JSON array of
+ * {name, description, options, frameType}, options naming what the kind
+ * reads ("filters", "groupBy", "metrics", "limit", …). New reference, NULL
+ * on ENOMEM. Needs no database.
+ */
+json_t *gpx_query_kinds_json(void);
 
 /**
  * Distinct values of a column (case-insensitive literal substring filter,

@@ -18,9 +18,9 @@ const char *const gpx_col_names[GPX_COL_COUNT] = {
     "trade_id",   "account",     "exchange",   "strategy",
     "symbol",     "side",        "qty",        "entry_price",
     "exit_price", "expected_entry_price", "expected_exit_price", "opened_at",
-    "closed_at",  "fees",        "realized_pnl"};
+    "closed_at",  "fees",        "realized_pnl", "entry_tag", "exit_reason"};
 
-const int gpx_col_required[GPX_COL_COUNT] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1};
+const int gpx_col_required[GPX_COL_COUNT] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0};
 
 void gpx_ds_settings_default(gpx_ds_settings *s) {
   memset(s, 0, sizeof *s);

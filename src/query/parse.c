@@ -18,7 +18,7 @@ int64_t gpx_query_bucket_ns(const gpx_query *q) {
 }
 
 void gpx_query_reset(gpx_query *q) {
-  for (int i = 0; i < 3; i++) free(q->filter[i]);
+  for (int i = 0; i < GPX_DIM_COUNT; i++) free(q->filter[i]);
   memset(q, 0, sizeof *q);
 }
 
@@ -162,13 +162,12 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
                          gpx_query_kind_list());
     else q->kind = found;
   }
-  if (rc == GPX_OK) rc = gpx__list(root, "strategies", &q->filter[0], err);
-  if (rc == GPX_OK) rc = gpx__list(root, "symbols", &q->filter[1], err);
-  if (rc == GPX_OK) rc = gpx__list(root, "accounts", &q->filter[2], err);
+  for (int i = 0; i < GPX_DIM_COUNT && rc == GPX_OK; i++) rc = gpx__list(root, gpx_dims[i].filter, &q->filter[i], err);
   if (rc == GPX_OK) {
-    static const char *const groups[] = {"none", "strategy", "symbol", "account"};
+    const char *groups[GPX_GROUP_COUNT] = {"none"};
+    for (int i = 0; i < GPX_DIM_COUNT; i++) groups[i + 1] = gpx_dims[i].group;
     int g = 0;
-    rc = gpx__enum(root, "groupBy", groups, 4, &g, err);
+    rc = gpx__enum(root, "groupBy", groups, GPX_GROUP_COUNT, &g, err);
     q->group_by = (gpx_group)g;
   }
   if (rc == GPX_OK) {

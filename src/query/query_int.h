@@ -19,14 +19,52 @@
 
 /* ------------------------------------------------------------ the model */
 
-typedef enum gpx_group { GPX_GROUP_NONE = 0, GPX_GROUP_STRATEGY, GPX_GROUP_SYMBOL, GPX_GROUP_ACCOUNT } gpx_group;
+/*
+** The dimensions of a trade: the columns a query filters on (a list each)
+** and groups by. One table (dims.c) names each one's groupBy value and
+** label, its filter key in the query JSON, its values resource and its
+** column; parsing, SQL, labels and resources all read it.
+*/
+typedef enum gpx_dim {
+  GPX_DIM_STRATEGY = 0,
+  GPX_DIM_SYMBOL,
+  GPX_DIM_ACCOUNT,
+  GPX_DIM_SIDE,
+  GPX_DIM_EXCHANGE,
+  GPX_DIM_ENTRY_TAG,
+  GPX_DIM_EXIT_REASON,
+  GPX_DIM_COUNT
+} gpx_dim;
+
+typedef struct gpx_dim_def {
+  const char *group;    /* groupBy value and label key: "entry_tag" */
+  const char *filter;   /* list key in the query JSON: "entryTags" */
+  const char *resource; /* values resource: "entry_tags" */
+  gpx_col col;
+} gpx_dim_def;
+
+extern const gpx_dim_def gpx_dims[GPX_DIM_COUNT];
+
+/* groupBy: none, or dimension g - 1 (the order of gpx_dims). */
+typedef enum gpx_group {
+  GPX_GROUP_NONE = 0,
+  GPX_GROUP_STRATEGY,
+  GPX_GROUP_SYMBOL,
+  GPX_GROUP_ACCOUNT,
+  GPX_GROUP_SIDE,
+  GPX_GROUP_EXCHANGE,
+  GPX_GROUP_ENTRY_TAG,
+  GPX_GROUP_EXIT_REASON,
+  GPX_GROUP_COUNT
+} gpx_group;
+_Static_assert(GPX_GROUP_COUNT == GPX_DIM_COUNT + 1, "a groupBy value per dimension");
 
 #define GPX_QUERY_MAX_LIST 1000
 
 typedef struct gpx_query {
   int kind;                   /* registry index */
   char ref_id[128];
-  char *filter[3];            /* Postgres array literals for strategy/symbol/account, NULL = all */
+  char *filter[GPX_DIM_COUNT]; /* Postgres array literal per dimension (gpx_dims order), NULL = all */
   gpx_group group_by;
   int metrics[GPX_STATS_NFIELDS]; /* stats fields to return, in order */
   int n_metrics;
@@ -48,7 +86,7 @@ void gpx_query_reset(gpx_query *q);
 /** Parse and validate; EINVAL with a message naming the field. */
 int gpx_query_parse(const gpx_query_input *in, const gpx_ds_settings *s, gpx_query *q, gpx_error *err);
 
-/** Column used by a group-by, and its label key. */
+/** Column used by a group-by (GPX_COL_COUNT for none), and its label key ("" for none). */
 gpx_col gpx_group_col(gpx_group g);
 const char *gpx_group_label(gpx_group g);
 
@@ -57,7 +95,7 @@ int64_t gpx_query_bucket_ns(const gpx_query *q);
 
 /* ------------------------------------------------------------ SQL text */
 
-#define GPX_SQL_MAX_PARAMS 16
+#define GPX_SQL_MAX_PARAMS 24 /* 7 filter lists + range, zone, width, limit, with room */
 typedef struct gpx_sql {
   gpx_buf text;
   char *params[GPX_SQL_MAX_PARAMS];

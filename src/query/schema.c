@@ -21,7 +21,9 @@ static gpx__kind gpx__col_kind(gpx_col c) {
     case GPX_COL_EXCHANGE:
     case GPX_COL_STRATEGY:
     case GPX_COL_SYMBOL:
-    case GPX_COL_SIDE: return GPX_KIND_TEXT;
+    case GPX_COL_SIDE:
+    case GPX_COL_ENTRY_TAG:
+    case GPX_COL_EXIT_REASON: return GPX_KIND_TEXT;
     case GPX_COL_OPENED_AT:
     case GPX_COL_CLOSED_AT: return GPX_KIND_TIME;
     default: return GPX_KIND_NUMBER;

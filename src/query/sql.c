@@ -61,24 +61,6 @@ static int gpx__table(gpx_sql *q, const gpx_ds_settings *s) {
   return gpx__ident(q, s->table);
 }
 
-gpx_col gpx_group_col(gpx_group g) {
-  switch (g) {
-    case GPX_GROUP_STRATEGY: return GPX_COL_STRATEGY;
-    case GPX_GROUP_SYMBOL: return GPX_COL_SYMBOL;
-    case GPX_GROUP_ACCOUNT: return GPX_COL_ACCOUNT;
-    default: return GPX_COL_COUNT;
-  }
-}
-
-const char *gpx_group_label(gpx_group g) {
-  switch (g) {
-    case GPX_GROUP_STRATEGY: return "strategy";
-    case GPX_GROUP_SYMBOL: return "symbol";
-    case GPX_GROUP_ACCOUNT: return "account";
-    default: return "";
-  }
-}
-
 /* FROM … WHERE <time filter> AND <list filters> */
 static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r, int broken_pnl) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
@@ -99,11 +81,10 @@ static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query
     GPX_RETURN_NOT_OK(gpx__param_i64(o, q->to_ms, "float8"));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
   }
-  static const gpx_col fcols[3] = {GPX_COL_STRATEGY, GPX_COL_SYMBOL, GPX_COL_ACCOUNT};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < GPX_DIM_COUNT; i++) {
     if (q->filter[i] == NULL) continue;
     GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, fcols[i]));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_dims[i].col));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text = ANY("));
     GPX_RETURN_NOT_OK(gpx_sql_param(o, q->filter[i], "text[]"));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, ")"));

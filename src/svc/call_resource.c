@@ -1,8 +1,10 @@
 /*
 ** call_resource.c — Resource/CallResource: small JSON endpoints for the
 ** query editors and dashboard variables (docs/query-model.md):
-**   GET strategies|symbols|accounts[?q=substring&limit=n] → ["a","b",…]
+**   GET strategies|symbols|accounts|sides|exchanges|entry_tags|exit_reasons
+**       [?q=substring&limit=n] → ["a","b",…]
 **   GET schema → the mapping check as JSON.
+**   GET kinds → the query kinds (registry rows); needs no database.
 ** The reply is one stream message whose `code` is a valid HTTP status
 ** (Grafana passes it to WriteHeader) with a JSON body and Content-Type.
 */
@@ -172,13 +174,21 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
   while (pl && path[pl - 1] == '/') path[--pl] = '\0';
   gpx_col col = gpx_query_resource_column(path);
   int schema = !strcmp(path, "schema");
+  int kinds = !strcmp(path, "kinds");
   gpx_error err;
   gpx_ds_instance *inst = NULL;
   int irc = ENOENT;
-  if (col == GPX_COL_COUNT && !schema) {
-    gpx__error(reply, 404, "unknown resource (available: strategies, symbols, accounts, schema)");
+  if (col == GPX_COL_COUNT && !schema && !kinds) {
+    char m[400];
+    snprintf(m, sizeof m, "unknown resource (available: %s, schema, kinds)", gpx_query_resource_names());
+    gpx__error(reply, 404, m);
   } else if (in->method && in->method[0] && strcmp(in->method, "GET") != 0) {
     gpx__error(reply, 405, "only GET is supported");
+  } else if (kinds) {
+    /* the plugin's own registry: no data source, no connection */
+    json_t *o = gpx_query_kinds_json();
+    if (o) gpx__send(reply, 200, o);
+    else gpx__error(reply, 500, "out of memory");
   } else if ((irc = gpx_svc_instance(app, in->plugincontext, &inst, &err)) == ENOENT) {
     gpx__error(reply, 400, "no data source in the request");
   } else if (irc != GPX_OK) {

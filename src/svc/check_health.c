@@ -98,7 +98,7 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
         if (json_is_string(from) && w > 0 && (size_t)w < sizeof msg)
           w += snprintf(msg + w, sizeof msg - (size_t)w, ", from %s to %s", json_string_value(from), json_string_value(to));
         if (ow && w > 0 && (size_t)w < sizeof msg)
-          snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (trades table and slippage need them): %s", warn);
+          snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
       }
     }
   }

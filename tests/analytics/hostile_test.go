@@ -56,7 +56,7 @@ func TestHostileQueriesGetClearErrorsAndInjectNothing(t *testing.T) {
 		{"unknown", `{"queryType":"sharpe"}`, `unknown query type "sharpe"`, 400},
 		{"list", `{"queryType":"equity","strategies":"momentum"}`, "strategies: must be a list", 400},
 		{"elem", `{"queryType":"equity","symbols":["BTCUSDT",7]}`, "symbols[1]: must be a string", 400},
-		{"group", `{"queryType":"equity","groupBy":"exchange"}`, "groupBy: must be one of", 400},
+		{"group", `{"queryType":"equity","groupBy":"venue"}`, "groupBy: must be one of", 400},
 		{"metric", `{"queryType":"stats","metrics":["sharp"]}`, `metrics[0]: unknown stat "sharp"`, 400},
 		{"tz", `{"queryType":"daily_pnl","timezone":"Mars/Olympus"}`, "time zone", 400},
 		{"tzchars", `{"queryType":"daily_pnl","timezone":"UTC'; --"}`, "timezone:", 400},

@@ -17,15 +17,17 @@ import (
 )
 
 type trade struct {
-	id                           int64
-	closed                       time.Time
-	strategy, symbol, account    string
-	side                         string
-	qty, entry, exit             float64
-	expEntry, expExit            float64 // NaN when NULL
-	pnl                          float64
-	openedAt                     time.Time // zero when NULL
-	fees                         float64   // NaN when NULL
+	id                        int64
+	closed                    time.Time
+	strategy, symbol, account string
+	side                      string
+	qty, entry, exit          float64
+	expEntry, expExit         float64 // NaN when NULL
+	pnl                       float64
+	openedAt                  time.Time // zero when NULL
+	fees                      float64   // NaN when NULL
+
+	exchange, entryTag, exitReason string // "" when NULL
 }
 
 func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
@@ -33,8 +35,8 @@ func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
 	  coalesce(account,''), coalesce(side,''), coalesce(qty::float8,0), coalesce(entry_price::float8,0),
 	  coalesce(exit_price::float8,0), coalesce(expected_entry_price::float8::text,'NaN'),
 	  coalesce(expected_exit_price::float8::text,'NaN'), realized_pnl::float8,
-	  coalesce((extract(epoch FROM opened_at)*1000000)::int8::text, ''), coalesce(fees::float8::text, 'NaN')
-	  FROM `+table+` ORDER BY closed_at, trade_id`)
+	  coalesce((extract(epoch FROM opened_at)*1000000)::int8::text, ''), coalesce(fees::float8::text, 'NaN'),
+	  coalesce(exchange,''), coalesce(entry_tag,''), coalesce(exit_reason,'') FROM `+table+` ORDER BY closed_at, trade_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
 		id, _ := strconv.ParseInt(f[0], 10, 64)
 		tr := trade{id: id, closed: time.UnixMicro(us).UTC(), strategy: f[2], symbol: f[3], account: f[4],
 			side: f[5], qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11),
-			fees: num(13)}
+			fees: num(13), exchange: f[14], entryTag: f[15], exitReason: f[16]}
 		if f[12] != "" {
 			ous, _ := strconv.ParseInt(f[12], 10, 64)
 			tr.openedAt = time.UnixMicro(ous).UTC()
@@ -67,31 +69,65 @@ type refQuery struct {
 	weekdays   bool
 	annual     float64
 	rf         float64
-	group      string // "", "strategy", "symbol", "account"
+	group      string // "", or a dimension: "strategy", "symbol", "account", "side", "exchange", "entry_tag", "exit_reason"
+	// filters per dimension (as group names it), like the query's lists:
+	// absent or empty = all; a trade whose value is NULL never matches
+	filters map[string][]string
+}
+
+// dimOf is a trade's value of a dimension; ok is false when it is NULL.
+func dimOf(tr trade, dim string) (v string, ok bool) {
+	switch dim {
+	case "strategy":
+		return tr.strategy, true
+	case "symbol":
+		return tr.symbol, true
+	case "account":
+		return tr.account, true
+	case "side":
+		return tr.side, tr.side != ""
+	case "exchange":
+		return tr.exchange, tr.exchange != ""
+	case "entry_tag":
+		return tr.entryTag, tr.entryTag != ""
+	case "exit_reason":
+		return tr.exitReason, tr.exitReason != ""
+	}
+	panic("unknown dimension " + dim)
 }
 
 func (q refQuery) match(tr trade) bool {
-	if len(q.strategies) == 0 {
-		return true
+	in := func(list []string, v string) bool {
+		for _, s := range list {
+			if s == v {
+				return true
+			}
+		}
+		return false
 	}
-	for _, s := range q.strategies {
-		if s == tr.strategy {
-			return true
+	if len(q.strategies) > 0 && !in(q.strategies, tr.strategy) {
+		return false
+	}
+	for dim, list := range q.filters {
+		if len(list) == 0 {
+			continue
+		}
+		if v, ok := dimOf(tr, dim); !ok || !in(list, v) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
+// groupOf: the group a trade falls in; a NULL value is the plugin's "(none)" group.
 func groupOf(q refQuery, tr trade) string {
-	switch q.group {
-	case "strategy":
-		return tr.strategy
-	case "symbol":
-		return tr.symbol
-	case "account":
-		return tr.account
+	if q.group == "" {
+		return ""
 	}
-	return ""
+	if v, ok := dimOf(tr, q.group); ok {
+		return v
+	}
+	return "(none)"
 }
 
 // split returns, per group, trades before (≤ from) and in (from, to].
@@ -258,7 +294,7 @@ func refComputeStats(q refQuery, before, in []trade, today time.Time) refStats {
 			continue
 		}
 		legs := []struct {
-			buying          bool
+			buying         bool
 			fill, expected float64
 		}{{buyEntry, t.entry, t.expEntry}, {!buyEntry, t.exit, t.expExit}}
 		for _, l := range legs {

@@ -41,7 +41,7 @@ export function queryModel() {
   const backendMetrics = [...new Set([...metricsSec.matchAll(/`([a-z_]+)(\{[^`]*\})?`/g)].map((m) => m[1]))]
     .filter((n) => /_/.test(n));
   const gb = md.split('\n').find((l) => l.startsWith('| `groupBy`'));
-  const groupBy = gb ? [...gb.split('|')[4].matchAll(/`([a-z]+)`/g)].map((m) => m[1]) : [];
+  const groupBy = gb ? [...gb.split('|')[4].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]) : [];
   return { queryTypes, statFields, settingKeys, backendMetrics, groupBy };
 }
 
