@@ -17,5 +17,7 @@ module.exports = {
     '\\.(css|scss)$': '<rootDir>/tests/mocks/style.js',
     '^react-inlinesvg$': '<rootDir>/tests/mocks/react-inlinesvg.js',
   },
-  testTimeout: 20000,
+  // The query editor renders seven multi-selects and fourteen kinds; react-select in
+  // jsdom is slow, more so on a loaded build machine (20 s was seen to run out).
+  testTimeout: 60000,
 };

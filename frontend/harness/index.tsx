@@ -2,8 +2,9 @@
  * Browser harness: renders the real editors with the real @grafana/ui and
  * React (bundled here, unlike in module.js) on Grafana's dark theme, so a
  * headless Chromium can screenshot them and dump their DOM.
- * ?view=config | query | variable picks what is shown. The data source's
- * getResource is answered from fixed lists (no backend in the page).
+ * ?view=config | query | period | rolling | variable picks what is shown. The
+ * data source's getResource is answered from fixed lists (no backend in the
+ * page; `kinds` is not answered, so the editor shows its static list).
  */
 import React, { useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -21,6 +22,10 @@ const LISTS: Record<string, string[]> = {
   strategies: ['arb', 'meanrev', 'momentum'],
   symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
   accounts: ['main', 'paper'],
+  sides: ['long', 'short'],
+  exchanges: ['binance', 'nasdaq', 'oanda'],
+  entry_tags: ['ema_cross', 'rsi_oversold', 'spread_z2'],
+  exit_reasons: ['exit_signal', 'roi', 'stop_loss', 'trailing_stop_loss'],
 };
 
 setTemplateSrv({
@@ -41,7 +46,12 @@ const ds = new DataSource({
   id: 1, uid: 'pnl', type: 'algotrading-pnl-datasource', name: 'Algo Trading P&L', access: 'proxy', readOnly: false,
   jsonData: {}, meta: { id: 'algotrading-pnl-datasource', info: {} },
 } as unknown as DataSourceInstanceSettings<PnlOptions>);
-(ds as any).getResource = async (path: string) => LISTS[path] ?? [];
+(ds as any).getResource = async (path: string) => {
+  if (!(path in LISTS)) {
+    throw new Error(`no resource ${path} in the harness`);
+  }
+  return LISTS[path];
+};
 
 function ConfigView() {
   const [opts, setOpts] = useState<DataSourceSettings<PnlOptions, PnlSecureData>>({
@@ -54,11 +64,17 @@ function ConfigView() {
   return <ConfigEditor options={opts} onOptionsChange={setOpts} />;
 }
 
-function QueryView() {
-  const [q, setQ] = useState<PnlQuery>({
+const INITIAL: Record<string, PnlQuery> = {
+  query: {
     refId: 'A', queryType: 'stats', strategies: ['momentum', '$strategy'], symbols: [], accounts: [],
-    groupBy: 'strategy', metrics: ['sharpe', 'max_drawdown', 'win_rate'], initialCapital: 50000,
-  });
+    exitReasons: ['stop_loss'], groupBy: 'strategy', metrics: ['sharpe', 'max_drawdown', 'win_rate'], initialCapital: 50000,
+  },
+  period: { refId: 'A', queryType: 'period_returns', period: 'month', layout: 'grid', sides: ['long'] },
+  rolling: { refId: 'A', queryType: 'rolling', metric: 'sharpe', window: 30, groupBy: 'entry_tag', entryTags: ['ema_cross'] },
+};
+
+function QueryView({ initial }: { initial: PnlQuery }) {
+  const [q, setQ] = useState<PnlQuery>(initial);
   return (
     <div style={{ border: `1px solid ${theme.colors.border.weak}`, padding: 8, background: theme.colors.background.primary }}>
       <QueryEditor datasource={ds} query={q} onChange={setQ} onRunQuery={() => {}} />
@@ -72,7 +88,7 @@ function VariableView() {
 }
 
 const view = new URLSearchParams(window.location.search).get('view') ?? 'config';
-const View = view === 'query' ? QueryView : view === 'variable' ? VariableView : ConfigView;
+const View = INITIAL[view] ? () => <QueryView initial={INITIAL[view]} /> : view === 'variable' ? VariableView : ConfigView;
 createRoot(document.getElementById('root')!).render(
   <ThemeContext.Provider value={theme}>
     <GlobalStyles />

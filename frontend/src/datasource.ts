@@ -4,9 +4,10 @@
  * Queries go to the C backend through DataSourceWithBackend (POST /api/ds/query);
  * this class only prepares them: defaults for a new query, template-variable
  * expansion of the filter lists (see interpolate.ts for the "All" policy),
- * skipping hidden or type-less queries, and the list resources
- * (GET strategies|symbols|accounts) used by the editors and by dashboard
- * variables. It holds no state beyond the instance settings.
+ * skipping hidden or type-less queries, the list resources (GET strategies,
+ * symbols, accounts, sides, exchanges, entry_tags, exit_reasons) used by the
+ * editors and by dashboard variables, and the backend's list of query kinds
+ * (GET kinds, fetched once per instance; kinds.ts falls back to the static list).
  */
 import {
   CoreApp,
@@ -22,7 +23,17 @@ import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import { from, map, Observable } from 'rxjs';
 
 import { expandList } from './interpolate';
-import { DEFAULT_QUERY, LIST_RESOURCES, ListResource, PnlOptions, PnlQuery, PnlVariableQuery } from './types';
+import { kindsFromBackend, STATIC_KINDS } from './kinds';
+import {
+  DEFAULT_QUERY,
+  FILTER_KEYS,
+  LIST_RESOURCES,
+  ListResource,
+  PnlOptions,
+  PnlQuery,
+  PnlVariableQuery,
+  QueryKindInfo,
+} from './types';
 import { VariableQueryEditor } from './components/VariableQueryEditor';
 
 /** Resource lists are capped by the backend at 1000 (docs/query-model.md "Resources"). */
@@ -33,6 +44,8 @@ export function isListResource(x: unknown): x is ListResource {
 }
 
 export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
+  private kinds?: Promise<QueryKindInfo[]>;
+
   constructor(instanceSettings: DataSourceInstanceSettings<PnlOptions>) {
     super(instanceSettings);
     this.variables = new PnlVariableSupport(this);
@@ -52,7 +65,7 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
     const out: PnlQuery = { ...query };
     // Only lists the query actually has are rewritten, so a stored query
     // without filters stays without them.
-    for (const key of ['strategies', 'symbols', 'accounts'] as const) {
+    for (const key of FILTER_KEYS) {
       if (query[key] !== undefined) {
         out[key] = expandList(query[key], srv, scopedVars);
       }
@@ -61,6 +74,21 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
       out.timezone = srv.replace(query.timezone, scopedVars);
     }
     return out;
+  }
+
+  /**
+   * The query kinds of the backend's registry with their descriptions and
+   * options; the static list when the backend does not answer (it is asked
+   * again after a failure, once per instance after a success).
+   */
+  queryKinds(): Promise<QueryKindInfo[]> {
+    if (!this.kinds) {
+      this.kinds = this.getResource('kinds').then(kindsFromBackend, () => {
+        this.kinds = undefined;
+        return STATIC_KINDS;
+      });
+    }
+    return this.kinds;
   }
 
   /** Distinct values of one column (sorted by the backend); `q` filters by substring. */
@@ -74,7 +102,7 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
   }
 
   /**
-   * Variable values for `{"resource":"strategies"|"symbols"|"accounts"}`.
+   * Variable values for `{"resource":"strategies"|"symbols"|…}` (any list resource).
    * A bare string ("strategies") is accepted too, as older variable editors store that.
    */
   async metricFindQuery(query: PnlVariableQuery | string, options?: { searchFilter?: string }): Promise<MetricFindValue[]> {

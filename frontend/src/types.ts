@@ -21,12 +21,17 @@ export type QueryType =
   | 'trades'
   | 'trade_count'
   | 'period_returns'
-  | 'rolling'
   | 'drawdown_episodes'
+  | 'rolling'
   | 'breakdown';
 
-export type GroupBy = 'none' | 'strategy' | 'symbol' | 'account';
+/** A dimension's groupBy value (also the label key of a grouped series). */
+export type Dimension = 'strategy' | 'symbol' | 'account' | 'side' | 'exchange' | 'entry_tag' | 'exit_reason';
+export type GroupBy = 'none' | Dimension;
 export type DrawdownMode = 'fraction' | 'money';
+export type Period = 'week' | 'month' | 'quarter' | 'year';
+export type PeriodLayout = 'series' | 'grid';
+export type RollingMetric = 'sharpe' | 'sortino' | 'volatility' | 'return' | 'pnl' | 'win_rate' | 'profit_factor';
 export type TradingDays = 'all' | 'weekdays';
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -39,28 +44,57 @@ export interface AnalyticsOverrides {
   riskFreeRate?: number;
 }
 
+/** The filter lists of a query, one per dimension. */
+export type FilterKey = 'strategies' | 'symbols' | 'accounts' | 'sides' | 'exchanges' | 'entryTags' | 'exitReasons';
+
 /** Query JSON (`DataQuery.json`), docs/query-model.md "Query JSON". */
 export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   queryType?: QueryType;
   strategies?: string[];
   symbols?: string[];
   accounts?: string[];
+  sides?: string[];
+  exchanges?: string[];
+  entryTags?: string[];
+  exitReasons?: string[];
   groupBy?: GroupBy;
   metrics?: string[];
   drawdownMode?: DrawdownMode;
   limit?: number;
+  /** period_returns */
+  period?: Period;
+  layout?: PeriodLayout;
+  /** rolling */
+  metric?: RollingMetric;
+  window?: number;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */
-export type ListResource = 'strategies' | 'symbols' | 'accounts';
-export const LIST_RESOURCES: ListResource[] = ['strategies', 'symbols', 'accounts'];
+export type ListResource = 'strategies' | 'symbols' | 'accounts' | 'sides' | 'exchanges' | 'entry_tags' | 'exit_reasons';
+
+/**
+ * The dimensions of a trade, described once (as the backend's src/query/dims.c):
+ * the query's filter list, the values resource that fills it, the groupBy
+ * value, and the labels the editors show.
+ */
+export const DIMENSIONS: Array<{ key: FilterKey; resource: ListResource; group: Dimension; label: string; plural: string }> = [
+  { key: 'strategies', resource: 'strategies', group: 'strategy', label: 'Strategy', plural: 'Strategies' },
+  { key: 'symbols', resource: 'symbols', group: 'symbol', label: 'Symbol', plural: 'Symbols' },
+  { key: 'accounts', resource: 'accounts', group: 'account', label: 'Account', plural: 'Accounts' },
+  { key: 'sides', resource: 'sides', group: 'side', label: 'Side', plural: 'Sides' },
+  { key: 'exchanges', resource: 'exchanges', group: 'exchange', label: 'Exchange', plural: 'Exchanges' },
+  { key: 'entryTags', resource: 'entry_tags', group: 'entry_tag', label: 'Entry tag', plural: 'Entry tags' },
+  { key: 'exitReasons', resource: 'exit_reasons', group: 'exit_reason', label: 'Exit reason', plural: 'Exit reasons' },
+];
+export const FILTER_KEYS: FilterKey[] = DIMENSIONS.map((d) => d.key);
+export const LIST_RESOURCES: ListResource[] = DIMENSIONS.map((d) => d.resource);
 
 /** Template-variable query JSON: `{"resource":"strategies"}`. */
 export interface PnlVariableQuery extends DataQuery {
   resource?: ListResource;
 }
 
-/** The 15 logical trade-table columns; each maps to itself by default. */
+/** The 17 logical trade-table columns; each maps to itself by default. */
 export const COLUMN_KEYS = [
   'trade_id',
   'account',
@@ -77,6 +111,8 @@ export const COLUMN_KEYS = [
   'closed_at',
   'fees',
   'realized_pnl',
+  'entry_tag',
+  'exit_reason',
 ] as const;
 export type ColumnKey = (typeof COLUMN_KEYS)[number];
 
@@ -154,24 +190,52 @@ export const SETTINGS_DEFAULTS: Required<
   idleConnectionSeconds: 300,
 };
 
-export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: string }> = [
-  { value: 'equity', label: 'Equity curve', description: 'Portfolio value over time: initial capital plus cumulative realized P&L.' },
-  { value: 'pnl', label: 'Cumulative P&L', description: 'Running sum of realized P&L, net of fees, at each trade close.' },
-  { value: 'daily_pnl', label: 'Daily P&L', description: 'Realized P&L per calendar day in the configured time zone.' },
-  { value: 'drawdown', label: 'Drawdown', description: 'Distance of equity below its running peak (fraction or money).' },
-  { value: 'returns', label: 'Cumulative return', description: 'Return of the equity curve since the range start: E(t)/E(from) − 1.' },
-  { value: 'stats', label: 'Statistics', description: 'One row of KPIs: Sharpe, Sortino, win rate, max drawdown, CAGR, ...' },
-  { value: 'pnl_distribution', label: 'P&L distribution', description: 'One value per day of daily P&L, for a histogram panel.' },
-  { value: 'slippage', label: 'Slippage', description: 'Execution slippage in basis points against the expected prices.' },
-  { value: 'trades', label: 'Trades table', description: 'The closed trades, newest first, up to the row limit.' },
-  { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket, per group.' },
-  { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid).' },
-  { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days.' },
-  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long.' },
-  { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L.' },
+/**
+ * What a kind reads besides the time range, as the backend's `kinds` resource
+ * names it (src/query/resources.c): the editor shows a control only for these.
+ */
+export type QueryOption =
+  | 'filters'
+  | 'groupBy'
+  | 'metrics'
+  | 'drawdownMode'
+  | 'limit'
+  | 'analytics'
+  | 'period'
+  | 'layout'
+  | 'metric'
+  | 'window';
+
+export interface QueryKindInfo {
+  value: string;
+  label: string;
+  description: string;
+  options: QueryOption[];
+}
+
+/**
+ * The query kinds when the backend cannot be asked (GET kinds): the same rows
+ * as its registry (src/query/kinds.c), descriptions word for word —
+ * tests/harness/registry_test.go compares the two.
+ */
+export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: string; options: QueryOption[] }> = [
+  { value: 'equity', label: 'Equity curve', description: 'Portfolio value E(t) = initial capital + all P&L up to t', options: ['filters', 'groupBy', 'analytics'] },
+  { value: 'pnl', label: 'Cumulative P&L', description: 'Cumulative P&L since the range start', options: ['filters', 'groupBy', 'analytics'] },
+  { value: 'daily_pnl', label: 'Daily P&L', description: 'P&L per calendar day in the time zone, every day of the range', options: ['filters', 'groupBy', 'analytics'] },
+  { value: 'drawdown', label: 'Drawdown', description: 'Drawdown from the running peak per trade (fraction or money)', options: ['filters', 'groupBy', 'drawdownMode', 'analytics'] },
+  { value: 'returns', label: 'Cumulative return', description: 'Cumulative return E(t)/E(from) - 1', options: ['filters', 'groupBy', 'analytics'] },
+  { value: 'stats', label: 'Statistics', description: 'One row of performance statistics (Sharpe, max drawdown, win rate, ...)', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
+  { value: 'pnl_distribution', label: 'P&L distribution', description: 'The daily P&L values, for a histogram', options: ['filters', 'groupBy', 'analytics'] },
+  { value: 'slippage', label: 'Slippage', description: 'Notional-weighted average slippage in bps over time', options: ['filters', 'groupBy'] },
+  { value: 'trades', label: 'Trades table', description: 'The trades, newest first, up to the row limit', options: ['filters', 'limit'] },
+  { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket', options: ['filters', 'groupBy'] },
+  { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)', options: ['filters', 'groupBy', 'period', 'layout', 'analytics'] },
+  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdown episodes: start, valley, recovery, depth and duration', options: ['filters', 'groupBy', 'limit', 'analytics'] },
+  { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days', options: ['filters', 'groupBy', 'metric', 'window', 'analytics'] },
+  { value: 'breakdown', label: 'Breakdown table', description: 'One row of statistics per group, best total P&L first', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
 ];
 
-/** Stat fields the `stats` query can return (docs/query-model.md "Frames"). */
+/** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
 export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'total_pnl', label: 'Total P&L' },
   { value: 'total_return', label: 'Total return' },
@@ -198,8 +262,8 @@ export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'avg_loss', label: 'Average loss' },
   { value: 'gross_profit', label: 'Gross profit' },
   { value: 'gross_loss', label: 'Gross loss' },
-  { value: 'max_win_streak', label: 'Max winning streak' },
-  { value: 'max_loss_streak', label: 'Max losing streak' },
+  { value: 'max_win_streak', label: 'Max win streak' },
+  { value: 'max_loss_streak', label: 'Max loss streak' },
   { value: 'current_streak', label: 'Current streak' },
   { value: 'total_fees', label: 'Total fees' },
   { value: 'avg_holding_time', label: 'Average holding time' },
@@ -215,6 +279,31 @@ export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'recovery_factor', label: 'Recovery factor' },
   { value: 'volume', label: 'Volume' },
 ];
+
+/** Kinds that answer per group only: the editor offers no "None" group-by for them. */
+export const GROUP_REQUIRED: string[] = ['breakdown'];
+
+export const PERIODS: Array<{ value: Period; label: string }> = [
+  { value: 'week', label: 'Week' },
+  { value: 'month', label: 'Month' },
+  { value: 'quarter', label: 'Quarter' },
+  { value: 'year', label: 'Year' },
+];
+
+export const ROLLING_METRICS: Array<{ value: RollingMetric; label: string; description: string }> = [
+  { value: 'sharpe', label: 'Sharpe ratio', description: 'Mean/std of the daily returns in the window, annualized' },
+  { value: 'sortino', label: 'Sortino ratio', description: 'Mean over downside deviation in the window, annualized' },
+  { value: 'volatility', label: 'Volatility', description: 'Std of the daily returns in the window, annualized' },
+  { value: 'return', label: 'Return', description: 'The daily returns of the window, compounded' },
+  { value: 'pnl', label: 'P&L', description: 'Sum of the daily P&L in the window' },
+  { value: 'win_rate', label: 'Win rate', description: 'Share of winning trades closed in the window' },
+  { value: 'profit_factor', label: 'Profit factor', description: 'Gross profit / gross loss of the trades in the window' },
+];
+
+/** Rolling window in days: default and bounds of the backend. */
+export const ROLLING_WINDOW = { default: 30, min: 2, max: 3650 };
+/** drawdown_episodes: rows by default. */
+export const EPISODES_LIMIT_DEFAULT = 10;
 
 export const DEFAULT_QUERY: Partial<PnlQuery> = {
   queryType: 'equity',

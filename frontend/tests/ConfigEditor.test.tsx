@@ -36,14 +36,14 @@ function renderEditor(initial: Settings) {
 }
 
 describe('ConfigEditor', () => {
-  it('fills the backend defaults into a new data source once, including all 15 columns', () => {
+  it('fills the backend defaults into a new data source once, including all 17 columns (entry_tag, exit_reason too)', () => {
     const { changes } = renderEditor(settings({ jsonData: {} as PnlOptions }));
     expect(changes).toHaveLength(1);
     const jd = changes[0].jsonData;
     for (const [k, v] of Object.entries(SETTINGS_DEFAULTS)) {
       expect(jd[k as keyof PnlOptions]).toEqual(v);
     }
-    expect(Object.keys(jd.columns!)).toHaveLength(15);
+    expect(Object.keys(jd.columns!)).toHaveLength(17);
     for (const k of COLUMN_KEYS) {
       expect(jd.columns![k]).toBe(k);
       expect((screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement).value).toBe(k);

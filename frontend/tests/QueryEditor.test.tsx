@@ -5,21 +5,27 @@ import { firstValueFrom } from 'rxjs';
 
 import { QueryEditor } from '../src/components/QueryEditor';
 import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
+import { QUERY_TYPES } from '../src/types';
 import type { PnlQuery, PnlVariableQuery } from '../src/types';
 import { makeDataSource, mockResources } from './helpers';
 import { fakeTemplateSrv } from './templateSrv';
 
-const LISTS = {
+const LISTS: Record<string, string[]> = {
   strategies: ['arb', 'meanrev', 'momentum'],
   symbols: ['BTCUSDT', 'ETHUSDT'],
   accounts: ['main'],
+  sides: ['long', 'short'],
+  exchanges: ['binance', 'oanda'],
+  entry_tags: ['ema_cross', 'rsi_oversold'],
+  exit_reasons: ['roi', 'stop_loss', 'trailing_stop_loss'],
 };
+const RESOURCES = ['accounts', 'entry_tags', 'exchanges', 'exit_reasons', 'sides', 'strategies', 'symbols'];
 
 beforeAll(() => setTemplateSrv(fakeTemplateSrv([{ name: 'strategy', options: LISTS.strategies, current: '$__all' }])));
 
-function renderQE(initial: PnlQuery) {
+function renderQE(initial: PnlQuery, lists: Record<string, unknown> = LISTS) {
   const ds = makeDataSource();
-  const calls = mockResources(ds, LISTS);
+  const calls = mockResources(ds, lists as Record<string, unknown[]>);
   const changes: PnlQuery[] = [];
   const runs = { n: 0 };
   function Host() {
@@ -64,8 +70,9 @@ async function pick(inputId: string, label: string) {
 describe('QueryEditor', () => {
   it('fills the filter options from the backend resources and dashboard variables', async () => {
     const { calls } = renderQE({ refId: 'A', queryType: 'equity' });
-    await waitFor(() => expect(calls.map((c) => c.path).sort()).toEqual(['accounts', 'strategies', 'symbols']));
-    for (const c of calls) {
+    // the seven list resources and the kinds (which this backend stand-in does not answer)
+    await waitFor(() => expect(calls.map((c) => c.path).sort()).toEqual([...RESOURCES, 'kinds'].sort()));
+    for (const c of calls.filter((c) => c.path !== 'kinds')) {
       expect(c.params).toEqual({ limit: 1000 });
     }
     await waitFor(() => {
@@ -80,7 +87,7 @@ describe('QueryEditor', () => {
 
   it('picking strategies and a variable writes the query JSON and runs the query', async () => {
     const { calls, last, runs } = renderQE({ refId: 'A', queryType: 'equity', strategies: [] });
-    await waitFor(() => expect(calls).toHaveLength(3));
+    await waitFor(() => expect(calls).toHaveLength(8));
     await pick('qe-strategies', 'momentum');
     expect(last().strategies).toEqual(['momentum']);
     await pick('qe-strategies', '$strategy');
@@ -90,7 +97,7 @@ describe('QueryEditor', () => {
 
   it('query type, group by, metrics and drawdown mode', async () => {
     const { last, calls } = renderQE({ refId: 'A', queryType: 'equity' });
-    await waitFor(() => expect(calls).toHaveLength(3));
+    await waitFor(() => expect(calls).toHaveLength(8));
     expect(document.getElementById('qe-metrics')).toBeNull();
     await pick('qe-query-type', 'Statistics');
     expect(last().queryType).toBe('stats');
@@ -106,7 +113,7 @@ describe('QueryEditor', () => {
 
   it('trades: limit is a number, group by hidden; options row holds the overrides', async () => {
     const { last, calls } = renderQE({ refId: 'A', queryType: 'trades' });
-    await waitFor(() => expect(calls).toHaveLength(3));
+    await waitFor(() => expect(calls).toHaveLength(8));
     expect(screen.queryByText('Group by')).toBeNull();
     fireEvent.change(screen.getByTestId('qe-limit'), { target: { value: '250' } });
     expect(last().limit).toBe(250);
@@ -117,6 +124,119 @@ describe('QueryEditor', () => {
     expect(last()).toEqual({ refId: 'A', queryType: 'trades', limit: 250, initialCapital: 50000, timezone: 'America/New_York' });
     fireEvent.change(screen.getByTestId('qe-initialCapital'), { target: { value: '' } });
     expect('initialCapital' in last()).toBe(false);
+  });
+
+  it('the new dimensions: filters fed by their resources, and group by each', async () => {
+    const { last, calls } = renderQE({ refId: 'A', queryType: 'pnl' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    for (const id of ['qe-sides', 'qe-exchanges', 'qe-entryTags', 'qe-exitReasons']) {
+      expect(document.getElementById(id)).toBeTruthy();
+    }
+    await waitFor(() => {
+      const labels = openSelect(document.getElementById('qe-exitReasons')!);
+      expect(labels.filter((l) => LISTS.exit_reasons.some((r) => l.startsWith(r)))).toHaveLength(3);
+    });
+    await pick('qe-exitReasons', 'stop_loss');
+    await pick('qe-entryTags', 'ema_cross');
+    await pick('qe-sides', 'short');
+    await pick('qe-exchanges', 'oanda');
+    expect(last()).toEqual({ refId: 'A', queryType: 'pnl', exitReasons: ['stop_loss'], entryTags: ['ema_cross'],
+      sides: ['short'], exchanges: ['oanda'] });
+    for (const [label, value] of [['Side', 'side'], ['Exchange', 'exchange'], ['Entry tag', 'entry_tag'], ['Exit reason', 'exit_reason']]) {
+      fireEvent.click(screen.getByLabelText(label, { selector: 'input[type="radio"]' }));
+      expect(last().groupBy).toBe(value);
+    }
+  });
+
+  it('offers every kind of the static list with its description when the backend has no kinds resource', async () => {
+    const { calls } = renderQE({ refId: 'A', queryType: 'equity' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    const labels = openSelect(document.getElementById('qe-query-type')!);
+    expect(labels).toHaveLength(QUERY_TYPES.length);
+    for (const k of QUERY_TYPES) {
+      expect(labels).toContain(k.label + k.description);
+    }
+    for (const k of ['period_returns', 'drawdown_episodes', 'rolling', 'breakdown']) {
+      expect(QUERY_TYPES.map((t) => t.value)).toContain(k);
+    }
+    expect(screen.getByTestId('qe-description').textContent).toBe(QUERY_TYPES[0].description);
+  });
+
+  it('kinds, descriptions and options come from the backend registry when it answers', async () => {
+    const kinds = [
+      { name: 'equity', description: 'Equity, as the registry words it', options: ['filters', 'groupBy', 'analytics'], frameType: 'timeseries-multi' },
+      { name: 'rolling', description: 'Rolling, as the registry words it', options: ['filters', 'metric', 'window', 'bogus'], frameType: 'timeseries-multi' },
+      { name: 'future_kind', description: 'A kind this frontend does not know yet', options: ['filters'], frameType: 'table' },
+    ];
+    const { calls } = renderQE({ refId: 'A', queryType: 'equity' }, { ...LISTS, kinds });
+    await waitFor(() => expect(screen.getByTestId('qe-description').textContent).toBe('Equity, as the registry words it'));
+    expect(calls.filter((c) => c.path === 'kinds')).toHaveLength(1);
+    const labels = openSelect(document.getElementById('qe-query-type')!);
+    expect(labels).toEqual(['Equity curveEquity, as the registry words it', 'Rolling metricRolling, as the registry words it',
+      'Future kindA kind this frontend does not know yet']);
+    fireEvent.click(screen.getByText('Rolling metric'));
+    // rolling, as this registry describes it, reads no groupBy
+    await waitFor(() => expect(document.getElementById('qe-metric')).toBeTruthy());
+    expect(screen.queryByText('Group by')).toBeNull();
+    expect(screen.getByTestId('qe-window')).toBeTruthy();
+  });
+
+  it('period_returns: period and layout (the grid only for months)', async () => {
+    const { last, calls } = renderQE({ refId: 'A', queryType: 'equity' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    expect(screen.queryByText('Layout')).toBeNull();
+    await pick('qe-query-type', 'Period returns');
+    expect(last().queryType).toBe('period_returns');
+    expect(screen.getByTestId('qe-description').textContent).toMatch(/week, month, quarter or year/);
+    fireEvent.click(screen.getByText('Monthly grid'));
+    expect(last()).toMatchObject({ queryType: 'period_returns', layout: 'grid' });
+    fireEvent.click(screen.getByText('Quarter'));
+    expect(last().period).toBe('quarter');
+    expect('layout' in last()).toBe(false); // a grid of quarters does not exist
+    expect(screen.queryByText('Monthly grid')).toBeNull();
+    fireEvent.click(screen.getByText('Month'));
+    fireEvent.click(screen.getByText('Monthly grid'));
+    fireEvent.click(screen.getByText('Series'));
+    expect(last()).toMatchObject({ period: 'month', layout: 'series' });
+  });
+
+  it('rolling: metric and window', async () => {
+    const { last, calls } = renderQE({ refId: 'A', queryType: 'rolling', groupBy: 'strategy' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    expect((screen.getByTestId('qe-window') as HTMLInputElement).placeholder).toBe('30');
+    await pick('qe-metric', 'Sortino ratio');
+    expect(last().metric).toBe('sortino');
+    fireEvent.change(screen.getByTestId('qe-window'), { target: { value: '90' } });
+    expect(last()).toEqual({ refId: 'A', queryType: 'rolling', groupBy: 'strategy', metric: 'sortino', window: 90 });
+    expect(document.getElementById('qe-metrics')).toBeNull();
+  });
+
+  it('drawdown_episodes: a limit whose default is 10 episodes', async () => {
+    const { last, calls } = renderQE({ refId: 'A', queryType: 'drawdown_episodes' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    const limit = screen.getByTestId('qe-limit') as HTMLInputElement;
+    expect(limit.placeholder).toBe('10');
+    fireEvent.change(limit, { target: { value: '5' } });
+    expect(last()).toEqual({ refId: 'A', queryType: 'drawdown_episodes', limit: 5 });
+  });
+
+  it('breakdown: needs a group-by (None is not offered) and takes metrics, the new stats fields too', async () => {
+    const { last, calls } = renderQE({ refId: 'A', queryType: 'equity', groupBy: 'none' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    await pick('qe-query-type', 'Breakdown table');
+    expect(last()).toMatchObject({ queryType: 'breakdown', groupBy: 'strategy' });
+    expect(screen.queryByLabelText('None', { selector: 'input[type="radio"]' })).toBeNull();
+    fireEvent.click(screen.getByLabelText('Exit reason', { selector: 'input[type="radio"]' }));
+    expect(last().groupBy).toBe('exit_reason');
+    await pick('qe-metrics', 'SQN');
+    await pick('qe-metrics', 'Max loss streak');
+    expect(last().metrics).toEqual(['sqn', 'max_loss_streak']);
+  });
+
+  it('a breakdown stored without a group-by is marked invalid', async () => {
+    const { calls } = renderQE({ refId: 'A', queryType: 'breakdown' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    expect(screen.getByText('This query type needs a group-by')).toBeTruthy();
   });
 
   it('a failing resource call leaves the editor usable and shows the error', async () => {
@@ -135,6 +255,8 @@ describe('variable support', () => {
     render(<VariableQueryEditor datasource={ds} query={{ refId: 'V' }} onChange={onChange} onRunQuery={() => {}} />);
     await pick('ve-resource', 'Symbols');
     expect(onChange).toHaveBeenCalledWith({ refId: 'V', resource: 'symbols' });
+    await pick('ve-resource', 'Exit reasons');
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'V', resource: 'exit_reasons' });
   });
 
   it('metricFindQuery and variables.query() list the resource values', async () => {
@@ -147,6 +269,10 @@ describe('variable support', () => {
     expect(calls[1]).toEqual({ path: 'symbols', params: { limit: 1000, q: 'eth' } });
     expect(await ds.metricFindQuery({ refId: 'V', resource: 'nope' } as any)).toEqual([]);
     expect(calls).toHaveLength(2); // unknown resources never reach the backend
+    expect(await ds.metricFindQuery({ refId: 'V', resource: 'entry_tags' } as PnlVariableQuery)).toEqual(
+      LISTS.entry_tags.map((s) => ({ text: s, value: s }))
+    );
+    calls.pop();
 
     const vs = ds.variables as any;
     expect(vs.editor).toBe(VariableQueryEditor);

@@ -46,21 +46,39 @@ if (view === 'config') {
   check('TLS mode select shows verify-full', q('#cfg-sslmode') !== null && text.includes('verify-full'));
   check('client cert and key textareas', q('textarea[aria-label="Client certificate"]') && q('textarea[aria-label="Client key"]'));
   const cols = qa('[data-testid^="cfg-col-"]');
-  check('15 column inputs with defaults', cols.length === 15 && cols.every((c) => c.getAttribute('value') === c.getAttribute('data-testid').slice(8)));
+  check('17 column inputs with defaults (entry_tag, exit_reason too)', cols.length === 17 && cols.every((c) => c.getAttribute('value') === c.getAttribute('data-testid').slice(8)));
   for (const id of ['initialCapital', 'annualization', 'riskFreeRate', 'maxOpenConnections', 'queryTimeoutSeconds', 'rowLimit']) {
     check(`${id} input`, q(`[data-testid="cfg-${id}"]`) !== null);
   }
 } else if (view === 'query') {
   check('query type select shows Statistics', q('#qe-query-type') !== null && text.includes('Statistics'));
-  for (const id of ['qe-strategies', 'qe-symbols', 'qe-accounts', 'qe-metrics']) {
+  check('the kind\'s one-line description', q('[data-testid="qe-description"]')?.textContent.startsWith('One row of performance statistics'));
+  for (const id of ['qe-strategies', 'qe-symbols', 'qe-accounts', 'qe-sides', 'qe-exchanges', 'qe-entryTags', 'qe-exitReasons', 'qe-metrics']) {
     check(`${id} multi-select`, q(`#${id}`) !== null);
   }
   check('selected strategies shown as chips', /momentum/.test(chips('qe-strategies')) && /\$strategy/.test(chips('qe-strategies')));
+  check('selected exit reason shown as a chip', /stop_loss/.test(chips('qe-exitReasons')));
   check('selected metrics shown', ['Sharpe ratio', 'Max drawdown', 'Win rate'].every((m) => text.includes(m)));
   const radios = qa('input[type="radio"]').map((r) => r.getAttribute('title'));
-  check('group by radios None/Strategy/Symbol/Account', ['None', 'Strategy', 'Symbol', 'Account'].every((t) => radios.includes(t)));
+  check('group by radios None … Exit reason', ['None', 'Strategy', 'Symbol', 'Account', 'Side', 'Exchange', 'Entry tag', 'Exit reason']
+    .every((t) => radios.includes(t)));
   check('Options row with override summary', text.includes('Options — initialCapital: 50000'));
   check('initial capital override input', q('[data-testid="qe-initialCapital"]')?.getAttribute('value') === '50000');
+} else if (view === 'period') {
+  check('query type select shows Period returns', q('#qe-query-type') !== null && text.includes('Period returns'));
+  check('the kind\'s one-line description', /week, month, quarter or year/.test(q('[data-testid="qe-description"]')?.textContent || ''));
+  const radios = qa('input[type="radio"]');
+  const checked = (t) => radios.some((r) => r.getAttribute('title') === t && r.hasAttribute('checked'));
+  check('period radios Week/Month/Quarter/Year, Month selected', ['Week', 'Month', 'Quarter', 'Year'].every((t) => radios.some((r) => r.getAttribute('title') === t)) && checked('Month'));
+  check('layout radios with Monthly grid selected', checked('Monthly grid'));
+  check('selected side shown as a chip', /long/.test(chips('qe-sides')));
+  check('no metrics, metric or window controls', !q('#qe-metrics') && !q('#qe-metric') && !q('[data-testid="qe-window"]'));
+} else if (view === 'rolling') {
+  check('query type select shows Rolling metric', q('#qe-query-type') !== null && text.includes('Rolling metric'));
+  check('metric select shows Sharpe ratio', q('#qe-metric') !== null && text.includes('Sharpe ratio'));
+  check('window input holds 30', q('[data-testid="qe-window"]')?.getAttribute('value') === '30');
+  check('grouped by entry tag', qa('input[type="radio"]').some((r) => r.getAttribute('title') === 'Entry tag' && r.hasAttribute('checked')));
+  check('selected entry tag shown as a chip', /ema_cross/.test(chips('qe-entryTags')));
 } else if (view === 'variable') {
   check('resource select', q('#ve-resource') !== null && text.includes('Symbols'));
 }

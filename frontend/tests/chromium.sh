@@ -20,7 +20,7 @@ run_chrome() { # run_chrome <size> <extra args...>: a fresh profile each time, n
 }
 
 p=0; f=0
-for spec in config:1100,1750 query:1100,360 variable:800,240; do
+for spec in config:1100,1850 query:1100,480 period:1100,400 rolling:1100,400 variable:800,240; do
   view=${spec%%:*}; size=${spec#*:}
   url="file://$PWD/harness/index.html?view=$view"
   rm -f "$ART/$view-editor.png"
@@ -32,6 +32,6 @@ for spec in config:1100,1750 query:1100,360 variable:800,240; do
   p=$((p + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
   f=$((f + $(sed -E 's/.*passed, ([0-9]+) failed.*/\1/' <<<"$line")))
 done
-echo "screenshots: $ART/{config,query,variable}-editor.png"
+echo "screenshots: $ART/{config,query,period,rolling,variable}-editor.png"
 echo "chromium: $p passed, $f failed"
 [ "$f" -eq 0 ]

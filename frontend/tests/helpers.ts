@@ -16,8 +16,12 @@ export function makeDataSource(jsonData: PnlOptions = {}): DataSource {
   return new DataSource(settings);
 }
 
-/** A getResource stand-in answering each list resource, recording the calls. */
-export function mockResources(ds: DataSource, lists: Record<string, string[]>) {
+/**
+ * A getResource stand-in answering each list resource (filtered by `q`) and
+ * any other answer given in `lists` (e.g. `kinds`) as it is, recording the
+ * calls; a path not in `lists` fails as a backend without it would.
+ */
+export function mockResources(ds: DataSource, lists: Record<string, unknown[]>) {
   const calls: Array<{ path: string; params: any }> = [];
   jest.spyOn(ds, 'getResource').mockImplementation(async (path: string, params?: any) => {
     calls.push({ path, params });
@@ -25,7 +29,8 @@ export function mockResources(ds: DataSource, lists: Record<string, string[]>) {
       throw new Error(`unexpected resource ${path}`);
     }
     const q = (params?.q ?? '').toLowerCase();
-    return lists[path].filter((v) => v.toLowerCase().includes(q));
+    const answer = lists[path];
+    return answer.every((v) => typeof v === 'string') ? answer.filter((v) => (v as string).toLowerCase().includes(q)) : answer;
   });
   return calls;
 }

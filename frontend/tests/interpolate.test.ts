@@ -60,6 +60,18 @@ describe('DataSource.applyTemplateVariables', () => {
     expect(q.strategies).toEqual(['$strategy']); // input not mutated
   });
 
+  it('expands the new dimension lists the same way (All = no filter)', () => {
+    const ds = makeDataSource();
+    const q: PnlQuery = {
+      refId: 'A', queryType: 'breakdown', groupBy: 'exit_reason', sides: ['short'], exchanges: ['$account'],
+      entryTags: ['$strategy', 'ema_cross'], exitReasons: ['$symbol'],
+    };
+    expect(ds.applyTemplateVariables(q, {})).toEqual({
+      refId: 'A', queryType: 'breakdown', groupBy: 'exit_reason', sides: ['short'], exchanges: ['main'],
+      entryTags: ['momentum', 'meanrev', 'ema_cross'], exitReasons: [],
+    });
+  });
+
   it('does not add lists the query did not have', () => {
     const out = makeDataSource().applyTemplateVariables({ refId: 'B', queryType: 'equity' }, {});
     expect(out).toEqual({ refId: 'B', queryType: 'equity' });

@@ -7,6 +7,7 @@ package harness
 // same kinds.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,9 +48,11 @@ func TestQueryKindsAreTheRegistrysEverywhere(t *testing.T) {
 	}
 	ts := read("frontend/src/types.ts")
 	var frontend []string
-	for _, mm := range regexp.MustCompile(`\{ value: '([a-z_]+)', label: '[^']*', description:`).FindAllStringSubmatch(
+	frontendDesc := map[string]string{}
+	for _, mm := range regexp.MustCompile(`\{ value: '([a-z_]+)', label: '[^']*', description: '([^']*)'`).FindAllStringSubmatch(
 		ts[strings.Index(ts, "export const QUERY_TYPES"):strings.Index(ts, "export const STAT_METRICS")], -1) {
 		frontend = append(frontend, mm[1])
+		frontendDesc[mm[1]] = mm[2]
 	}
 	sort.Strings(frontend)
 	md := read("docs/query-model.md")
@@ -65,6 +68,27 @@ func TestQueryKindsAreTheRegistrysEverywhere(t *testing.T) {
 		"docs/query-model.md queryType row": docs} {
 		if strings.Join(got, ",") != strings.Join(registry, ",") {
 			t.Errorf("%s lists %v; the registry has %v", name, got, registry)
+		}
+	}
+
+	// the editor's fallback list words each kind as the registry does (the
+	// `kinds` resource, which the editor asks first)
+	stream, err := p.Resource.CallResource(ctxT(t, 5*time.Second), &pluginv2.CallResourceRequest{
+		PluginContext: &pluginv2.PluginContext{}, Path: "kinds", Method: "GET", Url: "kinds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []struct{ Name, Description string }
+	if kr.Code != 200 || json.Unmarshal(kr.Body, &kinds) != nil || len(kinds) != len(registry) {
+		t.Fatalf("kinds resource: %d %s", kr.Code, kr.Body)
+	}
+	for _, k := range kinds {
+		if d, ok := frontendDesc[k.Name]; ok && d != k.Description {
+			t.Errorf("frontend/src/types.ts describes %s as %q; the registry says %q", k.Name, d, k.Description)
 		}
 	}
 

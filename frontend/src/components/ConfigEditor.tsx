@@ -179,7 +179,7 @@ export function ConfigEditor(props: ConfigEditorProps) {
         <TextField label="Table" value={jsonData.table} placeholder={SETTINGS_DEFAULTS.table} testId="cfg-table"
           onChange={(v) => setJson('table', v)} />
         <CollapsableSection label="Column mapping" isOpen={true}>
-          {/* Two columns of label/input pairs: 15 rows in one column would bury the sections below. */}
+          {/* Two columns of label/input pairs: 17 rows in one column would bury the sections below. */}
           <div style={{ display: 'grid', gridTemplateColumns: 'repeat(2, max-content)', columnGap: 16 }}>
             {COLUMN_KEYS.map((k) => (
               <InlineField key={k} label={k} labelWidth={22} tooltip={`Column holding ${k}`}>

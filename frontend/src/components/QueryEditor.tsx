@@ -1,13 +1,17 @@
 /*
  * QueryEditor.tsx — edits one query of docs/query-model.md "Query JSON".
  *
- * The filter choices come from the backend's list resources (GET strategies,
- * symbols, accounts) plus the dashboard's template variables, so "$strategy"
- * can be picked and is expanded at query time (datasource.ts). Fields that only
- * apply to one query type (metrics → stats, drawdownMode → drawdown, limit →
- * trades, groupBy → all but trades) are shown only for it; the per-query
- * analytics overrides sit in a collapsible "Options" row. Unset overrides are
- * left out of the JSON so the data source's settings apply.
+ * The query kinds, their one-line descriptions and the options each reads
+ * come from the backend's registry (GET kinds, kinds.ts), with the static
+ * list of types.ts when it cannot be asked; a control is shown only for a
+ * kind that reads it (metrics → stats/breakdown, period and layout →
+ * period_returns, metric and window → rolling, limit → trades and
+ * drawdown_episodes, drawdownMode → drawdown, groupBy → all that group).
+ * The filter choices of the seven dimensions come from the backend's list
+ * resources plus the dashboard's template variables, so "$strategy" can be
+ * picked and is expanded at query time (datasource.ts). The per-query
+ * analytics overrides sit in a collapsible "Options" row. Unset values are
+ * left out of the JSON so the backend's defaults apply.
  */
 import React, { useEffect, useMemo, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
@@ -15,14 +19,24 @@ import { getTemplateSrv } from '@grafana/runtime';
 import { Collapse, InlineField, InlineFieldRow, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
+import { kindInfo, STATIC_KINDS } from '../kinds';
 import {
+  DIMENSIONS,
   DrawdownMode,
+  EPISODES_LIMIT_DEFAULT,
+  GROUP_REQUIRED,
   GroupBy,
   ListResource,
+  Period,
+  PERIODS,
+  PeriodLayout,
   PnlOptions,
   PnlQuery,
-  QUERY_TYPES,
+  QueryKindInfo,
   QueryType,
+  ROLLING_METRICS,
+  ROLLING_WINDOW,
+  RollingMetric,
   STAT_METRICS,
   TradingDays,
 } from '../types';
@@ -33,9 +47,7 @@ export type Props = QueryEditorProps<DataSource, PnlQuery, PnlOptions>;
 const LW = 14;
 const GROUP_BY: Array<SelectableValue<GroupBy>> = [
   { value: 'none', label: 'None' },
-  { value: 'strategy', label: 'Strategy' },
-  { value: 'symbol', label: 'Symbol' },
-  { value: 'account', label: 'Account' },
+  ...DIMENSIONS.map((d) => ({ value: d.group, label: d.label })),
 ];
 const DRAWDOWN_MODES: Array<SelectableValue<DrawdownMode>> = [
   { value: 'fraction', label: 'Fraction of peak' },
@@ -46,21 +58,28 @@ const TRADING_DAYS: Array<SelectableValue<TradingDays | ''>> = [
   { value: 'all', label: 'All days' },
   { value: 'weekdays', label: 'Weekdays' },
 ];
-const FILTERS: Array<{ key: 'strategies' | 'symbols' | 'accounts'; resource: ListResource; label: string }> = [
-  { key: 'strategies', resource: 'strategies', label: 'Strategy' },
-  { key: 'symbols', resource: 'symbols', label: 'Symbol' },
-  { key: 'accounts', resource: 'accounts', label: 'Account' },
+const LAYOUTS: Array<SelectableValue<PeriodLayout>> = [
+  { value: 'series', label: 'Series', description: 'One row per period: time, return, pnl, trades' },
+  { value: 'grid', label: 'Monthly grid', description: 'One row per year, Jan … Dec and the year (months only)' },
 ];
+/** The main dimensions fill the first filter row, the others the second. */
+const FILTER_ROWS = [DIMENSIONS.slice(0, 3), DIMENSIONS.slice(3)];
 const OVERRIDE_KEYS = ['initialCapital', 'timezone', 'tradingDays', 'annualization', 'riskFreeRate'] as const;
 
 function toOptions(values: string[]): Array<SelectableValue<string>> {
   return values.map((v) => ({ label: v, value: v }));
 }
 
+function strings(vals: Array<SelectableValue<string>>): string[] {
+  return vals.map((v) => v.value).filter((v): v is string => typeof v === 'string');
+}
+
 type Lists = Record<ListResource, string[]>;
+const EMPTY_LISTS = Object.fromEntries(DIMENSIONS.map((d) => [d.resource, []])) as unknown as Lists;
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
-  const [lists, setLists] = useState<Lists>({ strategies: [], symbols: [], accounts: [] });
+  const [lists, setLists] = useState<Lists>(EMPTY_LISTS);
+  const [kinds, setKinds] = useState<QueryKindInfo[]>(STATIC_KINDS);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | undefined>();
   const [optionsOpen, setOptionsOpen] = useState(OVERRIDE_KEYS.some((k) => query[k] !== undefined));
@@ -69,10 +88,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   // empty (custom values can still be typed) and show the message.
   useEffect(() => {
     let alive = true;
-    Promise.all(FILTERS.map((f) => datasource.listValues(f.resource)))
-      .then(([strategies, symbols, accounts]) => alive && setLists({ strategies, symbols, accounts }))
+    Promise.all(DIMENSIONS.map((d) => datasource.listValues(d.resource)))
+      .then((vals) => alive && setLists(Object.fromEntries(DIMENSIONS.map((d, i) => [d.resource, vals[i]])) as unknown as Lists))
       .catch((e: unknown) => alive && setError(e instanceof Error ? e.message : String((e as any)?.data?.message ?? e)))
       .finally(() => alive && setLoading(false));
+    datasource.queryKinds().then((k) => alive && setKinds(k));
     return () => {
       alive = false;
     };
@@ -83,7 +103,10 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
     []
   );
 
-  const queryType: QueryType = query.queryType ?? 'equity';
+  const queryType: string = query.queryType ?? 'equity';
+  const kind = kindInfo(kinds, queryType);
+  const reads = (o: QueryKindInfo['options'][number]) => kind.options.includes(o);
+  const groupRequired = GROUP_REQUIRED.includes(queryType);
   const update = (patch: Partial<PnlQuery>, run = true) => {
     const next: PnlQuery = { ...query, ...patch };
     for (const [k, v] of Object.entries(patch)) {
@@ -96,71 +119,101 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       onRunQuery();
     }
   };
+  const setKind = (value: string) => {
+    const patch: Partial<PnlQuery> = { queryType: value as QueryType };
+    // a kind that answers per group only starts grouped by strategy
+    if (GROUP_REQUIRED.includes(value) && (query.groupBy ?? 'none') === 'none') {
+      patch.groupBy = 'strategy';
+    }
+    update(patch);
+  };
 
   const overridesSummary = OVERRIDE_KEYS.filter((k) => query[k] !== undefined)
     .map((k) => `${k}: ${query[k]}`)
     .join(', ');
+  const period: Period = query.period ?? 'month';
+  const limitIsEpisodes = queryType === 'drawdown_episodes';
 
   return (
     <>
       <InlineFieldRow>
-        <InlineField label="Query type" labelWidth={LW} tooltip={QUERY_TYPES.find((t) => t.value === queryType)?.description}>
+        <InlineField label="Query type" labelWidth={LW} tooltip={kind.description}>
           <Select
             inputId="qe-query-type"
             aria-label="Query type"
             width={28}
-            options={QUERY_TYPES}
+            options={kinds.map((k) => ({ value: k.value, label: k.label, description: k.description }))}
             value={queryType}
-            onChange={(v) => update({ queryType: v.value as QueryType })}
+            onChange={(v) => setKind(String(v.value))}
           />
         </InlineField>
-        {queryType !== 'trades' && (
-          <InlineField label="Group by" labelWidth={LW} tooltip="One series per group, each its own portfolio">
-            <RadioButtonGroup options={GROUP_BY} value={query.groupBy ?? 'none'} onChange={(v) => update({ groupBy: v })} />
+        {reads('groupBy') && (
+          <InlineField
+            label="Group by"
+            labelWidth={LW}
+            tooltip={groupRequired ? 'One row per group: choose a dimension' : 'One series per group, each its own portfolio'}
+            invalid={groupRequired && (query.groupBy ?? 'none') === 'none'}
+            error={groupRequired ? 'This query type needs a group-by' : undefined}
+          >
+            <RadioButtonGroup
+              options={groupRequired ? GROUP_BY.filter((g) => g.value !== 'none') : GROUP_BY}
+              value={query.groupBy ?? 'none'}
+              onChange={(v) => update({ groupBy: v })}
+            />
           </InlineField>
         )}
       </InlineFieldRow>
+      {kind.description && (
+        <div data-testid="qe-description" style={{ fontSize: 12, opacity: 0.75, margin: '0 0 8px 4px' }}>
+          {kind.description}
+        </div>
+      )}
 
-      <InlineFieldRow>
-        {FILTERS.map((f) => (
-          <InlineField key={f.key} label={f.label} labelWidth={LW} error={error} invalid={Boolean(error) && f.key === 'strategies'}>
-            <MultiSelect
-              inputId={`qe-${f.key}`}
-              aria-label={f.label}
-              width="auto"
-              minWidth={20}
-              maxWidth={48}
-              isLoading={loading}
-              allowCustomValue
-              placeholder="All"
-              options={[...variableOptions, ...toOptions(lists[f.resource])]}
-              value={query[f.key] ?? []}
-              onChange={(vals: Array<SelectableValue<string>>) =>
-                update({ [f.key]: vals.map((v) => v.value).filter((v): v is string => typeof v === 'string') })
-              }
-            />
-          </InlineField>
+      {reads('filters') &&
+        FILTER_ROWS.map((row, i) => (
+          <InlineFieldRow key={i}>
+            {row.map((d) => (
+              <InlineField
+                key={d.key}
+                label={d.label}
+                labelWidth={LW}
+                error={error}
+                invalid={Boolean(error) && d.key === 'strategies'}
+              >
+                <MultiSelect
+                  inputId={`qe-${d.key}`}
+                  aria-label={d.label}
+                  width="auto"
+                  minWidth={20}
+                  maxWidth={48}
+                  isLoading={loading}
+                  allowCustomValue
+                  placeholder="All"
+                  options={[...variableOptions, ...toOptions(lists[d.resource])]}
+                  value={query[d.key] ?? []}
+                  onChange={(vals: Array<SelectableValue<string>>) => update({ [d.key]: strings(vals) })}
+                />
+              </InlineField>
+            ))}
+          </InlineFieldRow>
         ))}
-      </InlineFieldRow>
 
-      {queryType === 'stats' && (
+      {reads('metrics') && (
         <InlineFieldRow>
           <InlineField label="Metrics" labelWidth={LW} tooltip="Only these statistics (empty = all)">
             <MultiSelect
               inputId="qe-metrics"
               aria-label="Metrics"
               width={60}
-              placeholder="All metrics"
+              placeholder={queryType === 'breakdown' ? 'Default columns' : 'All metrics'}
               options={STAT_METRICS}
               value={query.metrics ?? []}
-              onChange={(vals: Array<SelectableValue<string>>) =>
-                update({ metrics: vals.map((v) => v.value).filter((v): v is string => typeof v === 'string') })
-              }
+              onChange={(vals: Array<SelectableValue<string>>) => update({ metrics: strings(vals) })}
             />
           </InlineField>
         </InlineFieldRow>
       )}
-      {queryType === 'drawdown' && (
+      {reads('drawdownMode') && (
         <InlineFieldRow>
           <InlineField label="Drawdown" labelWidth={LW}>
             <RadioButtonGroup options={DRAWDOWN_MODES} value={query.drawdownMode ?? 'fraction'}
@@ -168,10 +221,60 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           </InlineField>
         </InlineFieldRow>
       )}
-      {queryType === 'trades' && (
+      {(reads('period') || reads('layout')) && (
         <InlineFieldRow>
-          <NumberField label="Limit" labelWidth={LW} width={16} tooltip="Rows (at most the data source's row limit)"
-            value={query.limit} placeholder="row limit" min={1} testId="qe-limit" onChange={(v) => update({ limit: v }, false)} />
+          {reads('period') && (
+            <InlineField label="Period" labelWidth={LW} tooltip="Calendar periods in the time zone (weeks start on Monday)">
+              <RadioButtonGroup
+                options={PERIODS}
+                value={period}
+                // the grid is a month layout: another period drops it
+                onChange={(v) => update(v === 'month' ? { period: v } : { period: v, layout: query.layout === 'grid' ? undefined : query.layout })}
+              />
+            </InlineField>
+          )}
+          {reads('layout') && period === 'month' && (
+            <InlineField label="Layout" labelWidth={LW} tooltip="Grid: one row per year with a column per month, for a heatmap table">
+              <RadioButtonGroup options={LAYOUTS} value={query.layout ?? 'series'} onChange={(v) => update({ layout: v })} />
+            </InlineField>
+          )}
+        </InlineFieldRow>
+      )}
+      {(reads('metric') || reads('window')) && (
+        <InlineFieldRow>
+          {reads('metric') && (
+            <InlineField label="Metric" labelWidth={LW} tooltip="The statistic computed over each window">
+              <Select
+                inputId="qe-metric"
+                aria-label="Metric"
+                width={24}
+                options={ROLLING_METRICS}
+                value={query.metric ?? 'sharpe'}
+                onChange={(v) => update({ metric: v.value as RollingMetric })}
+              />
+            </InlineField>
+          )}
+          {reads('window') && (
+            <NumberField
+              label="Window (days)"
+              labelWidth={LW + 4}
+              width={12}
+              tooltip={`Days in each window (${ROLLING_WINDOW.min} to ${ROLLING_WINDOW.max})`}
+              value={query.window}
+              placeholder={String(ROLLING_WINDOW.default)}
+              min={ROLLING_WINDOW.min}
+              testId="qe-window"
+              onChange={(v) => update({ window: v }, false)}
+            />
+          )}
+        </InlineFieldRow>
+      )}
+      {reads('limit') && (
+        <InlineFieldRow>
+          <NumberField label="Limit" labelWidth={LW} width={16}
+            tooltip={limitIsEpisodes ? 'Deepest episodes shown' : "Rows (at most the data source's row limit)"}
+            value={query.limit} placeholder={limitIsEpisodes ? String(EPISODES_LIMIT_DEFAULT) : 'row limit'} min={1}
+            testId="qe-limit" onChange={(v) => update({ limit: v }, false)} />
         </InlineFieldRow>
       )}
 

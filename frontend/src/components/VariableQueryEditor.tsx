@@ -1,20 +1,20 @@
 /*
  * VariableQueryEditor.tsx — picks which list a dashboard variable holds.
- * Stores `{"resource":"strategies"|"symbols"|"accounts"}` (the bundled
- * dashboards use exactly that shape).
+ * Stores `{"resource":"strategies"}` (or symbols, accounts, sides, exchanges,
+ * entry_tags, exit_reasons; the bundled dashboards use exactly that shape).
  */
 import React from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
-import { ListResource, PnlOptions, PnlQuery, PnlVariableQuery } from '../types';
+import { DIMENSIONS, ListResource, PnlOptions, PnlQuery, PnlVariableQuery } from '../types';
 
-const RESOURCES: Array<SelectableValue<ListResource>> = [
-  { value: 'strategies', label: 'Strategies', description: 'Distinct strategy names of the trade table' },
-  { value: 'symbols', label: 'Symbols', description: 'Distinct instrument symbols' },
-  { value: 'accounts', label: 'Accounts', description: 'Distinct account names' },
-];
+const RESOURCES: Array<SelectableValue<ListResource>> = DIMENSIONS.map((d) => ({
+  value: d.resource,
+  label: d.plural,
+  description: `Distinct ${d.label.toLowerCase()} values of the trade table`,
+}));
 
 export type VariableEditorProps = QueryEditorProps<DataSource, PnlQuery, PnlOptions, PnlVariableQuery>;
 
