@@ -82,17 +82,22 @@ if (trading) {
   requirePanels(T, panels, ['Win Rate', 'Total P&L', 'Max Drawdown', 'Trade Count', 'Sharpe Ratio', 'Sortino Ratio',
     'Profit Factor', 'Daily Loss', 'Portfolio Value Over Time', 'Cumulative Returns', 'Daily P&L Distribution',
     'Slippage Analysis', 'Drawdown (Underwater)', 'Trades']);
+  // issue 11: monthly grid, worst drawdowns, rolling Sharpe, breakdown, the trade-statistics row
+  const TRADE_STATS = { 'Max Win Streak': ['max_win_streak', 'none'], 'Max Loss Streak': ['max_loss_streak', 'none'],
+    'Avg Holding Time': ['avg_holding_time', 's'], 'Largest Win': ['largest_win', 'currencyUSD'],
+    'Largest Loss': ['largest_loss', 'currencyUSD'], SQN: ['sqn', 'none'], 'Long Win Rate': ['long_win_rate', 'percentunit'],
+    'Short Win Rate': ['short_win_rate', 'percentunit'] };
+  requirePanels(T, panels, ['Monthly Returns', 'Worst Drawdowns', 'Rolling 30-day Sharpe by Strategy', 'Strategy Breakdown',
+    'Trade statistics', ...Object.keys(TRADE_STATS)]);
   const vars = Object.fromEntries((trading.templating?.list || []).map((v) => [v.name, v]));
   const targets = panels.flatMap((p) => (p.targets || []).map((t) => ({ p, t })));
   check(`${T}: every queryType is one of docs/query-model.md (${qm.queryTypes.length} types)`, () => problems(targets
     .filter(({ t }) => !qm.queryTypes.includes(t.queryType)).map(({ p, t }) => `"${p.title}": ${t.queryType}`)));
-  check(`${T}: stats queries list metrics, all known stat fields`, () => problems(targets.flatMap(({ p, t }) => {
-    if (t.queryType === 'breakdown') { // metrics optional: its default columns otherwise
-      return (t.metrics || []).filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
-    }
-    if (t.queryType !== 'stats') return t.metrics ? [`"${p.title}": metrics on ${t.queryType}`] : [];
-    if (!Array.isArray(t.metrics) || t.metrics.length === 0) return [`"${p.title}": no metrics`];
-    return t.metrics.filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
+  const metricsKinds = qm.kindsOf('metrics');
+  check(`${T}: stats queries list metrics, all known stat fields (metrics only on ${metricsKinds.join(', ')})`, () => problems(targets.flatMap(({ p, t }) => {
+    if (!metricsKinds.includes(t.queryType)) return t.metrics ? [`"${p.title}": metrics on ${t.queryType}`] : [];
+    if (t.queryType === 'stats' && (!Array.isArray(t.metrics) || t.metrics.length === 0)) return [`"${p.title}": no metrics`];
+    return (t.metrics || []).filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
   })));
   const statOf = (title) => panels.find((p) => p.title === title)?.targets?.[0]?.metrics?.[0];
   check(`${T}: guide stat cards query the right stat field`, () => problems(Object.entries({
@@ -140,10 +145,63 @@ if (trading) {
     if (m && !vals.length) return [`"${p.title}": variable ${t.groupBy} has no options`];
     return vals.filter((v) => !qm.groupBy.includes(v)).map((v) => `"${p.title}": ${v}`);
   })));
-  check(`${T}: no unknown keys in plugin queries`, () => {
-    const allowed = new Set(['refId', 'datasource', 'queryType', 'strategies', 'symbols', 'accounts', 'groupBy', 'metrics',
-      'drawdownMode', 'limit', 'initialCapital', 'timezone', 'tradingDays', 'annualization', 'riskFreeRate', 'hide']);
+  check(`${T}: no unknown keys in plugin queries (the Query JSON keys of docs/query-model.md)`, () => {
+    const allowed = new Set(['refId', 'datasource', 'hide', ...qm.queryKeys]);
+    if (!['queryType', 'strategies', 'groupBy', 'period', 'window'].every((k) => allowed.has(k))) return `keys read from the docs: ${[...allowed]}`;
     return problems(targets.flatMap(({ p, t }) => Object.keys(t).filter((k) => !allowed.has(k)).map((k) => `"${p.title}": ${k}`)));
+  });
+  check(`${T}: each option is used only by the kinds the contract gives it to`, () => problems(targets.flatMap(({ p, t }) =>
+    ['metrics', 'limit', 'drawdownMode', 'period', 'layout', 'metric', 'window'].filter((k) => t[k] !== undefined && !qm.kindsOf(k).includes(t.queryType))
+      .map((k) => `"${p.title}": ${k} on ${t.queryType}`))));
+  const panel = (title) => panels.find((p) => p.title === title);
+  const tgt = (title) => panel(title)?.targets?.[0] || {};
+  check(`${T}: Monthly Returns is a table over period_returns, period month, layout grid`, () => {
+    const p = panel('Monthly Returns'); const t = tgt('Monthly Returns');
+    return (p?.type === 'table' && t.queryType === 'period_returns' && t.period === 'month' && t.layout === 'grid') || JSON.stringify(t);
+  });
+  check(`${T}: Monthly Returns colours its cells by value (month cells: color-background on a value colour scale, percentunit)`, () => {
+    const dft = panel('Monthly Returns')?.fieldConfig?.defaults || {};
+    const bad = [];
+    if (dft.custom?.cellOptions?.type !== 'color-background') bad.push(`cellOptions ${JSON.stringify(dft.custom?.cellOptions)}`);
+    if (!/^continuous-|^thresholds$/.test(dft.color?.mode || '')) bad.push(`color mode ${dft.color?.mode}`);
+    if (dft.unit !== 'percentunit') bad.push(`unit ${dft.unit}`);
+    if (dft.color?.mode?.startsWith('continuous-') && !(dft.min < 0 && dft.max > 0)) bad.push('colour scale not centred on 0 (min < 0 < max)');
+    const year = (panel('Monthly Returns')?.fieldConfig?.overrides || []).find((o) => o.matcher?.options === 'year');
+    if (!year?.properties?.some((x) => x.id === 'custom.cellOptions' && x.value?.type === 'auto')) bad.push('the year column is coloured too');
+    return problems(bad);
+  });
+  check(`${T}: Worst Drawdowns is a table over drawdown_episodes with a small limit, durations in s`, () => {
+    const p = panel('Worst Drawdowns'); const t = tgt('Worst Drawdowns');
+    const units = Object.fromEntries((p?.fieldConfig?.overrides || []).map((o) => [o.matcher?.options, o.properties?.find((x) => x.id === 'unit')?.value]));
+    return (p?.type === 'table' && t.queryType === 'drawdown_episodes' && Number.isInteger(t.limit) && t.limit >= 1 && t.limit <= 10 &&
+      units.depth === 'percentunit' && units.duration === 's' && units.recovery === 's') || JSON.stringify({ t, units });
+  });
+  check(`${T}: Rolling 30-day Sharpe is a per-strategy line (rolling, metric sharpe, window 30, groupBy strategy)`, () => {
+    const p = panel('Rolling 30-day Sharpe by Strategy'); const t = tgt('Rolling 30-day Sharpe by Strategy');
+    return (p?.type === 'timeseries' && t.queryType === 'rolling' && t.metric === 'sharpe' && t.window === 30 && t.groupBy === 'strategy') ||
+      JSON.stringify(t);
+  });
+  check(`${T}: Strategy Breakdown is a table over breakdown grouped by strategy`, () => {
+    const p = panel('Strategy Breakdown'); const t = tgt('Strategy Breakdown');
+    return (p?.type === 'table' && t.queryType === 'breakdown' && t.groupBy === 'strategy') || JSON.stringify(t);
+  });
+  check(`${T}: every breakdown query groups by a dimension (breakdown requires one)`, () => problems(targets
+    .filter(({ t }) => t.queryType === 'breakdown' && (!t.groupBy || t.groupBy === 'none')).map(({ p }) => p.title)));
+  check(`${T}: the Trade statistics row holds stat panels for streaks, holding time, largest win/loss, SQN, long/short`, () => {
+    const row = panel('Trade statistics');
+    if (!row || row.type !== 'row') return 'no row "Trade statistics"';
+    const inRow = row.collapsed ? row.panels || [] : trading.panels.filter((p) => p.gridPos.y > row.gridPos.y &&
+      !trading.panels.some((r) => r.type === 'row' && r.gridPos.y > row.gridPos.y && r.gridPos.y < p.gridPos.y));
+    return problems(Object.entries(TRADE_STATS).flatMap(([title, [field, unit]]) => {
+      const p = inRow.find((x) => x.title === title);
+      if (!p) return [`${title} not in the row`];
+      const t = p.targets?.[0] || {};
+      const bad = [];
+      if (p.type !== 'stat') bad.push(`${title} is a ${p.type}`);
+      if (t.queryType !== 'stats' || JSON.stringify(t.metrics) !== JSON.stringify([field])) bad.push(`${title} queries ${t.queryType} ${t.metrics}`);
+      if (p.fieldConfig?.defaults?.unit !== unit) bad.push(`${title} unit ${p.fieldConfig?.defaults?.unit} (want ${unit})`);
+      return bad;
+    }));
   });
 }
 

@@ -42,7 +42,16 @@ export function queryModel() {
     .filter((n) => /_/.test(n));
   const gb = md.split('\n').find((l) => l.startsWith('| `groupBy`'));
   const groupBy = gb ? [...gb.split('|')[4].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]) : [];
-  return { queryTypes, statFields, settingKeys, backendMetrics, groupBy };
+  // the query JSON keys: the first cell of each row of the "Query JSON" table
+  const qj = md.slice(md.indexOf('## Query JSON'), md.indexOf('### Error statuses'));
+  const queryKeys = qj.split('\n').filter((l) => l.startsWith('| `'))
+    .flatMap((l) => [...l.split('|')[1].matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]));
+  // the kinds a key applies to: the "for" cell of its row (e.g. metrics: stats, breakdown)
+  const kindsOf = (key) => {
+    const row = qj.split('\n').find((l) => l.startsWith('| `') && l.split('|')[1].includes('`' + key + '`'));
+    return row ? [...row.split('|')[3].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]) : [];
+  };
+  return { queryTypes, statFields, settingKeys, backendMetrics, groupBy, queryKeys, kindsOf };
 }
 
 // Grafana unit ids used in this bundle (subset of Grafana's unit registry,
