@@ -143,6 +143,30 @@ func main() {
 	eq := resp.Responses["E"].Frames[0]
 	fmt.Printf("\n== Portfolio value over time (%d points after down-sampling)\n   %s\n", eq.Rows(), sparkline(eq))
 
+	// The issue-11 views, in a request of their own: a plugin built without
+	// one of these kinds answers that query with "unknown query type", which
+	// is reported and the rest of the demo goes on.
+	t2 := time.Now()
+	res, err = p.Data.QueryData(ctx, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{
+		q("M", "period_returns", map[string]any{"period": "month", "layout": "grid"}),
+		q("D", "drawdown_episodes", map[string]any{"limit": 5})}})
+	if err != nil {
+		die("QueryData: %v", err)
+	}
+	took = time.Since(t2)
+	resp, err = backend.FromProto().QueryDataResponse(res)
+	if err != nil {
+		die("decoding frames with the SDK: %v", err)
+	}
+	fmt.Printf("\n== Monthly returns (period_returns, layout grid; 2 queries in %v)\n", took.Round(time.Millisecond))
+	if frames, ok := demoFrames(resp.Responses["M"], "period_returns"); ok {
+		printMonthlyGrid(frames[0])
+	}
+	fmt.Printf("\n== Five worst drawdowns (drawdown_episodes, limit 5)\n")
+	if frames, ok := demoFrames(resp.Responses["D"], "drawdown_episodes"); ok {
+		printEpisodes(frames[0])
+	}
+
 	m, err := p.Diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{})
 	if err == nil {
 		fmt.Printf("\n== Plugin metrics (CollectMetrics, excerpt)\n")
@@ -161,6 +185,132 @@ func main() {
 		<-sig
 	}
 	fmt.Printf("\n== done (Postgres and the plugin are stopped; DEMO_KEEP=1 keeps Postgres running)\n")
+}
+
+// demoFrames: the frames of an answer, or false after saying why there are
+// none (a plugin without the kind, or another error), without stopping the demo.
+func demoFrames(r backend.DataResponse, kind string) (data.Frames, bool) {
+	switch {
+	case r.Error != nil && strings.Contains(r.Error.Error(), "unknown query type"):
+		fmt.Printf("   (this plugin build has no %s query kind yet: %v)\n", kind, r.Error)
+		return nil, false
+	case r.Error != nil:
+		fmt.Printf("   (%s failed: status %d, %v)\n", kind, r.Status, r.Error)
+		return nil, false
+	case len(r.Frames) == 0:
+		fmt.Printf("   (%s answered no frame)\n", kind)
+		return nil, false
+	}
+	return r.Frames, true
+}
+
+func fieldByName(f *data.Frame, name string) *data.Field {
+	for _, fl := range f.Fields {
+		if fl.Name == name {
+			return fl
+		}
+	}
+	return nil
+}
+
+// cell: a field's value at row i as float64, time or string; ok false when null or absent.
+func cell(f *data.Field, i int) (any, bool) {
+	if f == nil || i >= f.Len() {
+		return nil, false
+	}
+	return f.ConcreteAt(i)
+}
+
+func pct(v any, ok bool) string {
+	if x, isF := v.(float64); ok && isF && !math.IsNaN(x) {
+		return fmt.Sprintf("%+.1f%%", x*100)
+	}
+	return "—"
+}
+
+// printMonthlyGrid: the grid frame of the contract, year, Jan … Dec, Year.
+func printMonthlyGrid(f *data.Frame) {
+	months := []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Year"}
+	year := fieldByName(f, "year")
+	if year == nil {
+		fmt.Printf("   (no year column in the grid: fields %v)\n", fieldNames(f))
+		return
+	}
+	fmt.Printf("   %-6s", "year")
+	for _, m := range months {
+		fmt.Printf(" %7s", m)
+	}
+	fmt.Println()
+	for i := 0; i < f.Rows(); i++ {
+		y, _ := cell(year, i)
+		fmt.Printf("   %-6v", y)
+		for _, m := range months {
+			fmt.Printf(" %7s", pct(cell(fieldByName(f, m), i)))
+		}
+		fmt.Println()
+	}
+}
+
+func fieldNames(f *data.Frame) []string {
+	var n []string
+	for _, fl := range f.Fields {
+		n = append(n, fl.Name)
+	}
+	return n
+}
+
+func when(v any, ok bool) string {
+	if t, isT := v.(time.Time); ok && isT {
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	return "—"
+}
+
+func span(v any, ok bool) string {
+	x, isF := v.(float64)
+	if !ok || !isF || math.IsNaN(x) {
+		return "—"
+	}
+	d := time.Duration(x * float64(time.Second))
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+	return d.Round(time.Minute).String()
+}
+
+// printEpisodes: the episodes frame of the contract, deepest first.
+func printEpisodes(f *data.Frame) {
+	if fieldByName(f, "depth") == nil {
+		fmt.Printf("   (no depth column: fields %v)\n", fieldNames(f))
+		return
+	}
+	if f.Rows() == 0 {
+		fmt.Printf("   (equity never fell below a peak in the range)\n")
+		return
+	}
+	fmt.Printf("   %-2s %-16s  %-16s  %-16s  %8s  %14s  %9s  %9s\n", "#", "start", "valley", "end (recovered)", "depth",
+		"amount", "duration", "recovery")
+	for i := 0; i < f.Rows(); i++ {
+		amount := "—"
+		if v, ok := cell(fieldByName(f, "depth_amount"), i); ok {
+			amount = format(v, true, fieldByName(f, "depth_amount").Config)
+		}
+		end := when(cell(fieldByName(f, "end"), i))
+		if end == "—" {
+			end = "not recovered"
+		}
+		depth, ok := cell(fieldByName(f, "depth"), i)
+		fmt.Printf("   %-2d %-16s  %-16s  %-16s  %8s  %14s  %9s  %9s\n", i+1, when(cell(fieldByName(f, "start"), i)),
+			when(cell(fieldByName(f, "valley"), i)), end, pct2(depth, ok), amount,
+			span(cell(fieldByName(f, "duration"), i)), span(cell(fieldByName(f, "recovery"), i)))
+	}
+}
+
+func pct2(v any, ok bool) string {
+	if x, isF := v.(float64); ok && isF && !math.IsNaN(x) {
+		return fmt.Sprintf("%.2f%%", x*100)
+	}
+	return "—"
 }
 
 func format(v any, ok bool, cfg *data.FieldConfig) string {
