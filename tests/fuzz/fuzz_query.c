@@ -230,7 +230,7 @@ static void check_query(const gpx_query *q, const gpx_ds_settings *s, const gpx_
   FUZZ_CHECK(q->kind >= 0 && (size_t)q->kind < gpx_query_kind_count(), "kind %d", q->kind);
   FUZZ_CHECK(in->allow_test || !(gpx_query_kinds[q->kind].flags & GPX_QKIND_TEST_ONLY), "test-only kind parsed");
   if (gpx_query_kinds[q->kind].flags & GPX_QKIND_NO_DATASOURCE) return; /* reads its own JSON */
-  FUZZ_CHECK(q->group_by >= GPX_GROUP_NONE && q->group_by <= GPX_GROUP_ACCOUNT, "groupBy %d", (int)q->group_by);
+  FUZZ_CHECK(q->group_by >= GPX_GROUP_NONE && q->group_by < GPX_GROUP_COUNT, "groupBy %d", (int)q->group_by);
   FUZZ_CHECK(q->n_metrics >= 1 && q->n_metrics <= GPX_STATS_NFIELDS, "n_metrics %d", q->n_metrics);
   for (int i = 0; i < q->n_metrics; i++) {
     FUZZ_CHECK(q->metrics[i] >= 0 && q->metrics[i] < GPX_STATS_NFIELDS, "metric %d", q->metrics[i]);
@@ -245,7 +245,7 @@ static void check_query(const gpx_query *q, const gpx_ds_settings *s, const gpx_
              "time range [%lld, %lld] ms does not fit in int64 ns", (long long)q->from_ms, (long long)q->to_ms);
   FUZZ_CHECK(q->interval_ms > 0 && q->max_points >= 1 && q->max_points <= 100000, "interval/maxPoints");
   FUZZ_CHECK(gpx_ds_timezone_valid(q->a.timezone), "timezone \"%s\"", q->a.timezone);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < GPX_DIM_COUNT; i++) {
     const char *f = q->filter[i];
     if (f == NULL) continue;
     size_t n = strlen(f);
@@ -308,7 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != GPX_OK) {
     FUZZ_CHECK(err.msg[0] != 0, "parse failed (%d) without a message", rc);
     FUZZ_CHECK(fz_utf8_valid(err.msg, strlen(err.msg)), "message is not UTF-8: %s", err.msg);
-    for (int i = 0; i < 3; i++) FUZZ_CHECK(q.filter[i] == NULL, "filter kept after a failed parse");
+    for (int i = 0; i < GPX_DIM_COUNT; i++) FUZZ_CHECK(q.filter[i] == NULL, "filter kept after a failed parse");
   } else if (!(gpx_query_kinds[q.kind].flags & GPX_QKIND_NO_DATASOURCE)) {
     check_query(&q, &s, &in);
     built a = {0}, b = {0};

@@ -210,9 +210,10 @@ static void call_resource(const uint8_t *p, size_t n) {
   gpx_col c = gpx_query_resource_column(path);
   FUZZ_CHECK((int)c >= 0 && c <= GPX_COL_COUNT, "resource column %d", (int)c);
   if (c != GPX_COL_COUNT) {
-    static const char *const names[] = {"strategies", "symbols", "accounts"};
+    static const char *const names[] = {"strategies", "symbols", "accounts", "sides", "exchanges", "entry_tags",
+                                        "exit_reasons"};
     int known = 0;
-    for (int i = 0; i < 3; i++) known |= !strcmp(path, names[i]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) known |= !strcmp(path, names[i]);
     FUZZ_CHECK(known, "resource %s served", path);
   }
   pluginv2__call_resource_request__free_unpacked(in, NULL);

@@ -168,6 +168,8 @@ def main():
     huge = ["s%d" % i for i in range(1001)]
     q.append(("hostile-huge", dumps({"queryType": "equity", "strategies": huge})))
     q.append(("hostile-ok1000", dumps({"queryType": "stats", "strategies": huge[:1000], "metrics": ["trade_count"]})))
+    q.append(("dims", dumps({"queryType": "stats", "sides": ["long"], "exchanges": ["binance", "x\"y"],
+                             "entryTags": ["ema_cross"], "exitReasons": ["roi", "$__all"], "groupBy": "exit_reason"})))
     for k in ks:
         o = {"refId": "A", "queryType": k, "strategies": ["momentum", "mean-rev"], "groupBy": "strategy",
              "timezone": "America/New_York"}
@@ -189,9 +191,11 @@ def main():
         ("no-time-range", dumps({"queryType": "pnl", "_noTimeRange": True})),
     ]
     write_corpus("fuzz_query", q)
-    words = ["queryType", "refId", "strategies", "symbols", "accounts", "groupBy", "metrics", "drawdownMode",
+    words = ["queryType", "refId", "strategies", "symbols", "accounts", "sides", "exchanges", "entryTags",
+             "exitReasons", "groupBy", "metrics", "drawdownMode",
              "limit", "initialCapital", "timezone", "tradingDays", "annualization", "riskFreeRate",
-             "none", "strategy", "symbol", "account", "fraction", "money", "all", "weekdays", "$__all",
+             "none", "strategy", "symbol", "account", "side", "exchange", "entry_tag", "exit_reason",
+             "fraction", "money", "all", "weekdays", "$__all",
              "_from", "_to", "_interval", "_maxPoints", "_pbQueryType", "_allowTest", "_settings", "_q",
              "_limit", "_noTimeRange", "UTC", "America/New_York", "true", "false", "null", "\\u00e9",
              "9223372036854", "4611686018427", "-4611686018427", "1e308", "-0"]
@@ -261,6 +265,8 @@ def main():
     write_corpus("fuzz_svc", sv)
     write_dict("fuzz_svc", ["\"%s\"" % w for w in ["queryType", "strategies", "groupBy", "metrics", "timezone",
                                                    "case", "seed"]] + ks + ["strategies", "symbols", "accounts",
+                                                                            "sides", "exchanges", "entry_tags",
+                                                                            "exit_reasons", "kinds",
                                                                             "schema", "GET", "POST", "?q=", "&limit="],
                "request strings; the protobuf framing comes from the seeds")
     print("seeds: %d query, %d settings, %d pg, %d svc" % (len(q), len(s), len(p), len(sv)))
