@@ -230,9 +230,9 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'trades', label: 'Trades table', description: 'The trades, newest first, up to the row limit', options: ['filters', 'limit'] },
   { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket', options: ['filters', 'groupBy'] },
   { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)', options: ['filters', 'groupBy', 'period', 'layout', 'analytics'] },
-  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdown episodes: start, valley, recovery, depth and duration', options: ['filters', 'groupBy', 'limit', 'analytics'] },
+  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long', options: ['filters', 'groupBy', 'limit', 'analytics'] },
   { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days', options: ['filters', 'groupBy', 'metric', 'window', 'analytics'] },
-  { value: 'breakdown', label: 'Breakdown table', description: 'One row of statistics per group, best total P&L first', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
+  { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
 ];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
@@ -262,8 +262,8 @@ export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'avg_loss', label: 'Average loss' },
   { value: 'gross_profit', label: 'Gross profit' },
   { value: 'gross_loss', label: 'Gross loss' },
-  { value: 'max_win_streak', label: 'Max win streak' },
-  { value: 'max_loss_streak', label: 'Max loss streak' },
+  { value: 'max_win_streak', label: 'Max winning streak' },
+  { value: 'max_loss_streak', label: 'Max losing streak' },
   { value: 'current_streak', label: 'Current streak' },
   { value: 'total_fees', label: 'Total fees' },
   { value: 'avg_holding_time', label: 'Average holding time' },

@@ -229,7 +229,7 @@ describe('QueryEditor', () => {
     fireEvent.click(screen.getByLabelText('Exit reason', { selector: 'input[type="radio"]' }));
     expect(last().groupBy).toBe('exit_reason');
     await pick('qe-metrics', 'SQN');
-    await pick('qe-metrics', 'Max loss streak');
+    await pick('qe-metrics', 'Max losing streak');
     expect(last().metrics).toEqual(['sqn', 'max_loss_streak']);
   });
 
