@@ -21,8 +21,8 @@ export type QueryType =
   | 'trades'
   | 'trade_count'
   | 'period_returns'
-  | 'drawdown_episodes'
   | 'rolling'
+  | 'drawdown_episodes'
   | 'breakdown';
 
 /** A dimension's groupBy value (also the label key of a grouped series). */
@@ -230,8 +230,8 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'trades', label: 'Trades table', description: 'The trades, newest first, up to the row limit', options: ['filters', 'limit'] },
   { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket', options: ['filters', 'groupBy'] },
   { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)', options: ['filters', 'groupBy', 'period', 'layout', 'analytics'] },
-  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long', options: ['filters', 'groupBy', 'limit', 'analytics'] },
   { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days', options: ['filters', 'groupBy', 'metric', 'window', 'analytics'] },
+  { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long', options: ['filters', 'groupBy', 'limit', 'analytics'] },
   { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
 ];
 
