@@ -24,10 +24,10 @@ START_TEST(defaults_from_empty_json) {
   ck_assert_str_eq(s.host, "localhost");
   ck_assert_int_eq(s.port, 5432);
   ck_assert_str_eq(s.table, "trades");
-  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "realized_pnl");
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL].name[0], "realized_pnl");
   /* the optional dimensions keep their logical names too */
-  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "entry_tag");
-  ck_assert_str_eq(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG].name[0], "entry_tag");
+  ck_assert_str_eq(s.columns[GPX_COL_EXIT_REASON].name[0], "exit_reason");
   ck_assert_int_eq(gpx_col_required[GPX_COL_ENTRY_TAG] | gpx_col_required[GPX_COL_EXIT_REASON], 0);
   ck_assert_double_eq(s.analytics.initial_capital, 100000);
   ck_assert_str_eq(s.analytics.timezone, "UTC");
@@ -51,10 +51,10 @@ START_TEST(values_and_numeric_strings) {
   ck_assert_int_eq(s.port, 6543);
   ck_assert_str_eq(s.table, "my trades");
   ck_assert_str_eq(s.schema, "bot");
-  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "pnl");
-  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT], "ts");
-  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY], "strategy");
-  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's name */
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL].name[0], "pnl");
+  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT].name[0], "ts");
+  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY].name[0], "strategy");
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG].name[0], "enter_tag"); /* freqtrade's name */
   ck_assert_double_eq(s.analytics.initial_capital, 500000);
   ck_assert_int_eq(s.analytics.trading_days, 1);
   ck_assert_int_eq(s.row_limit, 20);

@@ -109,7 +109,7 @@ START_TEST(sql_binds_values_and_quotes_identifiers) {
   gpx_ds_settings_default(&s);
   strcpy(s.table, "weird \"t\" name");
   strcpy(s.schema, "bot");
-  strcpy(s.columns[GPX_COL_STRATEGY], "Strategy\"; DROP");
+  strcpy(s.columns[GPX_COL_STRATEGY].name[0], "Strategy\"; DROP");
   gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"strategies\":[\"x'); DROP TABLE trades; --\"],"
                                "\"groupBy\":\"strategy\",\"timezone\":\"America/New_York\"}");
   gpx_query q;
@@ -285,8 +285,8 @@ START_TEST(sql_dimension_filters_and_groups) {
 
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
-  strcpy(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's column */
-  strcpy(s.columns[GPX_COL_EXIT_REASON], "Exit \"why\"");
+  strcpy(s.columns[GPX_COL_ENTRY_TAG].name[0], "enter_tag"); /* freqtrade's column */
+  strcpy(s.columns[GPX_COL_EXIT_REASON].name[0], "Exit \"why\"");
   gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"sides\":[\"long\"],\"exchanges\":[\"x'); DROP TABLE t; --\"],"
                            "\"entryTags\":[\"ema_cross\"],\"exitReasons\":[\"stop_loss\",\"roi\"],\"groupBy\":\"entry_tag\"}");
   gpx_query q;
@@ -300,7 +300,8 @@ START_TEST(sql_dimension_filters_and_groups) {
   /* each filter: the mapped column against one bound text[] parameter */
   static const struct {
     const char *col, *value;
-  } f[] = {{"\"side\"", "{\"long\"}"},
+  } f[] = {{"CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END",
+            "{\"long\"}"},
            {"\"exchange\"", "{\"x'); DROP TABLE t; --\"}"},
            {"\"enter_tag\"", "{\"ema_cross\"}"},
            {"\"Exit \"\"why\"\"\"", "{\"stop_loss\",\"roi\"}"}};
@@ -325,7 +326,7 @@ START_TEST(sql_dimension_filters_and_groups) {
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"enter_tag\"::text = ANY($"));
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), " ORDER BY g, \"closed_at\""));
   ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
-  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"side\"::text = ANY($"));
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "ELSE lower(\"side\"::text) END::text = ANY($"));
   gpx_stmt_reset(&st);
   gpx_query_reset(&q);
 }
@@ -351,7 +352,7 @@ START_TEST(resources_follow_the_tables) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
   gpx_sql sql = {0};
-  strcpy(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  strcpy(s.columns[GPX_COL_EXIT_REASON].name[0], "exit_reason");
   ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_EXIT_REASON, "loss", 50), GPX_OK);
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "SELECT DISTINCT \"exit_reason\"::text AS v FROM \"trades\""));
   ck_assert_ptr_null(strstr(gpx_sql_cstr(&sql), "loss"));
