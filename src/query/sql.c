@@ -634,11 +634,11 @@ int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const ch
 /* " (SELECT <agg> FROM <table> WHERE closed_at IS NOT NULL)" */
 static int gpx__closed_subquery(gpx_sql *o, const gpx_ds_settings *s, const char *agg_open, const char *agg_close) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "(SELECT "));
+  /* min/max of the stored column (its index answers), made a time after */
+  int epoch = agg_close && gpx_col_epoch(s, GPX_COL_CLOSED_AT);
+  if (epoch) GPX_RETURN_NOT_OK(gpx_sql_append(o, "to_timestamp("));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, agg_open));
   if (agg_close) {
-    /* min/max of the stored column (its index answers), made a time after */
-    int epoch = gpx_col_epoch(s, GPX_COL_CLOSED_AT);
-    if (epoch) GPX_RETURN_NOT_OK(gpx_sql_append(o, "to_timestamp("));
     GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, agg_close));
     if (epoch) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "::float8%s)", gpx__epoch_to_s(s->columns[GPX_COL_CLOSED_AT].as)));
