@@ -60,15 +60,15 @@ static void gpx__type_check(const gpx_ds_settings *s, gpx_col c, const char *col
         if (!strncmp(type, "timestamp", 9)) return;
         if (cat == 'N')
           snprintf(msg, cap,
-                   "`%s` → `%s` is %s: map it as {\"column\": \"%s\", \"as\": \"epoch_ms\"} (or epoch_s, epoch_us, "
-                   "epoch_ns: the unit it counts since 1970)", key, col, type, col);
+                   "column \"%s\" is %s, expected timestamp or timestamptz; if it counts time since 1970, map `%s` as "
+                   "{\"column\": \"%s\", \"as\": \"epoch_ms\"} (or epoch_s, epoch_us, epoch_ns)", col, type, key, col);
         else snprintf(msg, cap, "column \"%s\" is %s, expected timestamp, timestamptz or an epoch number", col, type);
       } else if (cat != 'N') {
         snprintf(msg, cap, "column \"%s\" is %s, but `%s` maps it as %s (a number)", col, type, key, gpx_col_as_names[m->as]);
       }
       return;
     case GPX_KIND_NUMBER:
-      if (cat != 'N') snprintf(msg, cap, "column \"%s\" is %s, expected a number (numeric, double precision, real, integer, bigint)", col, type);
+      if (cat != 'N') snprintf(msg, cap, "column \"%s\" is %s, expected numeric (or double precision, real, integer, bigint)", col, type);
       return;
     default: return;
   }
