@@ -417,8 +417,9 @@ START_TEST(sql_of_each_mapping_form) {
 
   /* a text side: buy/sell are long/short, any case */
   mapped("{}", &s);
-  pq = mkq("{\"queryType\":\"slippage\",\"groupBy\":\"side\"}");
+  pq = mkq("{\"queryType\":\"slippage\",\"groupBy\":\"side\",\"sides\":[\"Buy\",\"SELL\",\"Long\",\"flat\"]}");
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_str_eq(q.filter[GPX_DIM_SIDE], "{\"long\",\"short\",\"long\",\"flat\"}"); /* filter values normalised too */
   ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_slippage, &s, &q, 60000000000, 0), GPX_OK);
   t = gpx_sql_cstr(&st.sql);
   ck_assert_ptr_nonnull(strstr(t, "CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END"));
