@@ -423,6 +423,7 @@ START_TEST(sql_of_each_mapping_form) {
   ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_slippage, &s, &q, 60000000000, 0), GPX_OK);
   t = gpx_sql_cstr(&st.sql);
   ck_assert_ptr_nonnull(strstr(t, "CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END"));
+  ck_assert_ptr_nonnull(strstr(t, ", \"side\"::text AS sd")); /* the side column itself: normalised in C */
   /* the default layout's range is unchanged */
   ck_assert_ptr_nonnull(strstr(t, " WHERE \"closed_at\" > to_timestamp($"));
   gpx_stmt_reset(&st);

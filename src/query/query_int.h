@@ -217,6 +217,8 @@ typedef struct gpx_crow {
 double gpx_crow_num(const gpx_stmt *st, gpx_crow r, int c);
 int gpx_crow_time(const gpx_stmt *st, gpx_crow r, int c, int64_t *ns);
 const char *gpx_crow_text(const gpx_stmt *st, gpx_crow r, int c, size_t *len);
+/** A side read as stored (GPX_CX_STORED, as text): long/short per the mapping (buy/sell, is_short/is_long). */
+gpx_side gpx_side_stored(const gpx_ds_settings *s, const char *p, size_t len);
 /** The group value (bytes, *len) of a grouped row: "(none)" for NULL; NULL when ungrouped. */
 const char *gpx_crow_group(const gpx_stmt *st, gpx_crow r, size_t *len);
 

@@ -57,24 +57,6 @@ typedef struct gpx__read {
   gpx_trade tr[GPX__BATCH];
 } gpx__read;
 
-/* The side as stored (read as text): long/short or buy/sell in any case,
-   or a boolean ("true"/"false") meaning is_short or is_long. Normalised
-   here, per row, rather than by a CASE in Postgres on the critical read. */
-static gpx_side gpx__side(gpx_col_as as, const char *p, size_t len) {
-  char b[16];
-  if (p == NULL || len >= sizeof b) return GPX_SIDE_UNKNOWN;
-  if (as == GPX_AS_IS_SHORT || as == GPX_AS_IS_LONG) {
-    int t = p[0] == 't';
-    return t == (as == GPX_AS_IS_SHORT) ? GPX_SIDE_SHORT : GPX_SIDE_LONG;
-  }
-  /* the usual spelling without a copy (a million rows per read) */
-  if (len == 4 && memcmp(p, "long", 4) == 0) return GPX_SIDE_LONG;
-  if (len == 5 && memcmp(p, "short", 5) == 0) return GPX_SIDE_SHORT;
-  memcpy(b, p, len);
-  b[len] = '\0';
-  return gpx_side_parse(b);
-}
-
 /* The group of a row, found by its bytes; the last one is checked first. */
 static int gpx__group(gpx__read *x, const char *name, size_t len, gpx_qgroup **out) {
   gpx_qrun *r = x->r;
@@ -153,7 +135,7 @@ static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
     gpx_trade *t = &x->tr[x->k];
     size_t sl;
     const char *sd = gpx_crow_text(&x->st, row, GPX_SS_SIDE, &sl);
-    *t = (gpx_trade){.closed_ns = ts, .pnl = p, .side = gpx__side(x->r->s->columns[GPX_COL_SIDE].as, sd, sl)};
+    *t = (gpx_trade){.closed_ns = ts, .pnl = p, .side = gpx_side_stored(x->r->s, sd, sl)};
     t->has_opened = gpx_crow_time(&x->st, row, GPX_SS_OPENED, &t->opened_ns);
   }
   if (++x->k == GPX__BATCH && gpx__flush(x) != GPX_OK) return 1;
@@ -169,7 +151,7 @@ static int gpx__on_legs(const gpx_pg_value *v, int n, void *arg) {
   gpx_qgroup *g;
   if (gpx__group(x, gname, glen, &g) != GPX_OK) return 1;
   const char *sd = gpx_crow_text(&x->st, row, GPX_LG_SIDE, &sl);
-  gpx_legs_add(&g->legs, gpx__side(x->r->s->columns[GPX_COL_SIDE].as, sd, sl), gpx_crow_num(&x->st, row, GPX_LG_QTY),
+  gpx_legs_add(&g->legs, gpx_side_stored(x->r->s, sd, sl), gpx_crow_num(&x->st, row, GPX_LG_QTY),
                gpx_crow_num(&x->st, row, GPX_LG_ENTRY), gpx_crow_num(&x->st, row, GPX_LG_EXIT),
                gpx_crow_num(&x->st, row, GPX_LG_EXP_ENTRY), gpx_crow_num(&x->st, row, GPX_LG_EXP_EXIT),
                gpx_crow_num(&x->st, row, GPX_LG_FEES));

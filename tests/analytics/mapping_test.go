@@ -132,7 +132,7 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 				tc.mod(&q)
 			}
 			resp := run(t, p, ctx, query("S", "stats", tc.body, 100), query("E", "equity", tc.body, 100000),
-				query("D", "daily_pnl", tc.body, 100000), query("B", "pnl", tc.body, 20))
+				query("D", "daily_pnl", tc.body, 100000), query("B", "pnl", tc.body, 20), query("L", "slippage", tc.body, 1))
 			sf := mustOK(t, resp["S"])
 			got := statsFrame(t, sf[0])
 			before, in := split(q, all)
@@ -141,8 +141,10 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 				t.Fatalf("groups in the frame %v, reference %v", sortedKeys(got), groups)
 			}
 			n := 0
+			ref := map[string]refStats{}
 			for _, g := range groups {
-				for k, w := range refAllStats(q, before[g], in[g], today) {
+				ref[g] = refAllStats(q, before[g], in[g], today)
+				for k, w := range ref[g] {
 					if v, ok := got[g][k]; !ok || !close(v, w) {
 						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
 					}
@@ -161,6 +163,9 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 				// Postgres' sums per day and per bucket: a real column summed as float8
 				checkPerGroup(t, "daily_pnl "+tc.name, mustOK(t, resp["D"]), q.group, "daily_pnl", groups,
 					func(g string, f labelledField) error { return refDailyCheck(q, in[g], true)(f) })
+				// slippage sums per side in SQL, the side normalised in C; one bucket = the group's average
+				checkPerGroup(t, "slippage "+tc.name, mustOK(t, resp["L"]), q.group, "slippage_bps", groups,
+					func(g string, f labelledField) error { return refScalarCheck(ref[g]["avg_slippage_bps"])(f) })
 				checkPerGroup(t, "bucketed pnl "+tc.name, mustOK(t, resp["B"]), q.group, "pnl", groups,
 					func(g string, f labelledField) error {
 						if last := f.values[len(f.values)-1]; !close(last, sumPnl(in[g])) {
