@@ -281,7 +281,9 @@ int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg
     gpx_qgroup *g;
     if ((rc = gpx_qrun_group(r, gpx_stmt_group(&st, res, i), &g)) != GPX_OK) break;
     rows[i].g = (size_t)(g - r->groups.g);
-    gpx_side side = gpx_side_parse(gpx_stmt_text(&st, res, i, GPX_SL_SIDE, NULL));
+    size_t sl = 0;
+    const char *sd = gpx_stmt_text(&st, res, i, GPX_SL_SIDE, &sl);
+    gpx_side side = gpx_side_stored(r->s, sd, sl);
     rows[i].b = gpx_stmt_i64(&st, res, i, GPX_SL_B);
     rows[i].ts = gpx_stmt_i64(&st, res, i, GPX_SL_TS);
     gpx_slippage_add_sums(&rows[i].acc, side, gpx_stmt_num(&st, res, i, GPX_SL_FILL_ENTRY),
