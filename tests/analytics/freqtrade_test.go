@@ -644,7 +644,7 @@ func TestFreqtradePresetAccountIsAbsent(t *testing.T) {
 	for _, ref := range []string{"G", "B", "F"} {
 		r := resp[ref]
 		if r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), "account") ||
-			!strings.Contains(strings.ToLower(r.Error.Error()), "mapping") {
+			!regexp.MustCompile(`(?i)map`).MatchString(r.Error.Error()) {
 			t.Errorf("%s: status %d error %v; want 400 naming the missing account mapping", ref, r.Status, r.Error)
 		}
 	}
@@ -781,5 +781,51 @@ func TestFreqtradePresetColumnOverrides(t *testing.T) {
 	var accts []string
 	if code != 200 || json.Unmarshal([]byte(body), &accts) != nil || strings.Join(accts, ",") != strings.Join(groups, ",") {
 		t.Errorf("accounts resource with account = exchange: %d %s; want %v", code, body, groups)
+	}
+}
+
+// TestFreqtradeExplicitColumnForms: the preset's mapping written out by hand,
+// on a view that also uses the other column forms — close time as epoch
+// microseconds, side as text ("Buy"/"SELL": case-insensitive, buy = long),
+// fees as a list — gives the reference's numbers.
+func TestFreqtradeExplicitColumnForms(t *testing.T) {
+	all := ftAll(t)
+	if _, err := pg.Psql(ftDB, `CREATE OR REPLACE VIEW ft_forms AS SELECT *,
+	    (extract(epoch FROM close_date) * 1000000)::int8 AS close_us,
+	    CASE WHEN is_short THEN 'SELL' ELSE 'Buy' END AS side_txt FROM trades;
+	  GRANT SELECT ON ft_forms TO grafana`); err != nil {
+		t.Fatal(err)
+	}
+	p := harness.Launch(t, harness.Options{})
+	ctx := harness.PluginContext("freqtrade-forms-ds", pg.JSONData(map[string]any{"database": ftDB, "table": "ft_forms",
+		"columns": map[string]any{"trade_id": "id", "exchange": "exchange", "symbol": "pair", "strategy": "strategy",
+			"entry_tag": "enter_tag", "exit_reason": "exit_reason", "account": nil,
+			"side": map[string]any{"column": "side_txt", "as": "text"}, "qty": "amount", "entry_price": "open_rate",
+			"exit_price": "close_rate", "expected_entry_price": "open_rate_requested",
+			"expected_exit_price": "close_rate_requested", "opened_at": "open_date",
+			"closed_at":    map[string]any{"column": "close_us", "as": "epoch_us"},
+			"fees":         []string{"fee_open_cost", "fee_close_cost"},
+			"realized_pnl": "close_profit_abs"}}), pgfix.Secure(), 1)
+	q := refQ()
+	before, in := ftSplit(q, all)
+	e0 := q.capital + sumPnl(before[""])
+	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("E", "equity", nil, 100000),
+		query("D", "daily_pnl", nil, 1000))
+	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
+	for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
+		if !close(got[k], w) {
+			t.Errorf("stats %s = %v, reference %v", k, got[k], w)
+		}
+	}
+	if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(labelledFromSeries(t, mustOK(t, resp["E"])[0])); err != nil {
+		t.Errorf("equity: %v", err)
+	}
+	if err := refDailyCheck(q, in[""], true)(labelledFromSeries(t, mustOK(t, resp["D"])[0])); err != nil {
+		t.Errorf("daily_pnl: %v", err)
+	}
+	hr, _ := health(t, p, ctx)
+	if m := regexp.MustCompile(`([\d,]+) trades`).FindStringSubmatch(hr.Message); hr.Status != pluginv2.CheckHealthResponse_OK ||
+		m == nil || strings.ReplaceAll(m[1], ",", "") != strconv.Itoa(ftClosed) {
+		t.Errorf("health: %v %q; want OK with %d trades", hr.Status, hr.Message, ftClosed)
 	}
 }
