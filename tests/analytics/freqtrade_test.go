@@ -810,7 +810,8 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 	before, in := ftSplit(q, all)
 	e0 := q.capital + sumPnl(before[""])
 	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("E", "equity", nil, 100000),
-		query("D", "daily_pnl", nil, 1000))
+		query("D", "daily_pnl", nil, 1000),
+		query("G", "stats", map[string]any{"groupBy": "side", "metrics": []string{"trade_count", "total_pnl", "avg_slippage_bps"}}, 100))
 	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
 	for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
 		if !close(got[k], w) {
@@ -822,6 +823,16 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 	}
 	if err := refDailyCheck(q, in[""], true)(labelledFromSeries(t, mustOK(t, resp["D"])[0])); err != nil {
 		t.Errorf("daily_pnl: %v", err)
+	}
+	// side labels: Buy is long, SELL short, whatever the case
+	qs := refQ()
+	qs.group = "side"
+	sb, si := ftSplit(qs, all)
+	for _, m := range []string{"trade_count", "total_pnl", "avg_slippage_bps"} {
+		checkPerGroup(t, "stats "+m+" by side (text Buy/SELL)", mustOK(t, resp["G"]), "side", m, []string{"long", "short"},
+			func(g string, f labelledField) error {
+				return refScalarCheck(refComputeStats(qs, sb[g], si[g], time.Now())[m])(f)
+			})
 	}
 	hr, _ := health(t, p, ctx)
 	if m := regexp.MustCompile(`([\d,]+) trades`).FindStringSubmatch(hr.Message); hr.Status != pluginv2.CheckHealthResponse_OK ||
