@@ -24,10 +24,10 @@ START_TEST(defaults_from_empty_json) {
   ck_assert_str_eq(s.host, "localhost");
   ck_assert_int_eq(s.port, 5432);
   ck_assert_str_eq(s.table, "trades");
-  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "realized_pnl");
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL].name[0], "realized_pnl");
   /* the optional dimensions keep their logical names too */
-  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "entry_tag");
-  ck_assert_str_eq(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG].name[0], "entry_tag");
+  ck_assert_str_eq(s.columns[GPX_COL_EXIT_REASON].name[0], "exit_reason");
   ck_assert_int_eq(gpx_col_required[GPX_COL_ENTRY_TAG] | gpx_col_required[GPX_COL_EXIT_REASON], 0);
   ck_assert_double_eq(s.analytics.initial_capital, 100000);
   ck_assert_str_eq(s.analytics.timezone, "UTC");
@@ -51,10 +51,10 @@ START_TEST(values_and_numeric_strings) {
   ck_assert_int_eq(s.port, 6543);
   ck_assert_str_eq(s.table, "my trades");
   ck_assert_str_eq(s.schema, "bot");
-  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL], "pnl");
-  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT], "ts");
-  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY], "strategy");
-  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's name */
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL].name[0], "pnl");
+  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT].name[0], "ts");
+  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY].name[0], "strategy");
+  ck_assert_str_eq(s.columns[GPX_COL_ENTRY_TAG].name[0], "enter_tag"); /* freqtrade's name */
   ck_assert_double_eq(s.analytics.initial_capital, 500000);
   ck_assert_int_eq(s.analytics.trading_days, 1);
   ck_assert_int_eq(s.row_limit, 20);
@@ -84,6 +84,26 @@ static const struct {
     {"{\"currency\":\"U$D\"}", "jsonData.currency"},
     {"[1,2]", "jsonData"},
     {"{nope", "jsonData"},
+    /* the column mapping (issue 12): every form, every way to get it wrong */
+    {"{\"columns\":{\"closed_at\":null}}", "jsonData.columns.closed_at: cannot be null"},
+    {"{\"columns\":{\"realized_pnl\":null}}", "jsonData.columns.realized_pnl: cannot be null"},
+    {"{\"columns\":{\"symbol\":[\"a\",\"b\"]}}", "jsonData.columns.symbol: a list of columns to add is only"},
+    {"{\"columns\":{\"fees\":[]}}", "jsonData.columns.fees: a list of 1 to 8"},
+    {"{\"columns\":{\"fees\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}}", "jsonData.columns.fees: a list of 1 to 8"},
+    {"{\"columns\":{\"fees\":[\"a\",7]}}", "jsonData.columns.fees[1]: must be a column name"},
+    {"{\"columns\":{\"fees\":[\"a\",\"\"]}}", "jsonData.columns.fees[1]: must be a column name"},
+    {"{\"columns\":{\"side\":{\"column\":\"is_short\",\"as\":\"short\"}}}", "jsonData.columns.side.as: must be text, is_short or is_long"},
+    {"{\"columns\":{\"side\":{\"column\":\"is_short\",\"as\":true}}}", "jsonData.columns.side.as: must be text, is_short or is_long"},
+    {"{\"columns\":{\"closed_at\":{\"column\":\"t\",\"as\":\"epoch_min\"}}}", "jsonData.columns.closed_at.as: must be timestamp, epoch_s"},
+    {"{\"columns\":{\"opened_at\":{\"column\":\"t\",\"as\":\"is_short\"}}}", "jsonData.columns.opened_at.as: must be timestamp"},
+    {"{\"columns\":{\"side\":{\"column\":\"s\",\"as\":\"epoch_ms\"}}}", "jsonData.columns.side.as: must be text"},
+    {"{\"columns\":{\"qty\":{\"column\":\"q\",\"as\":\"text\"}}}", "jsonData.columns.qty.as: only side, opened_at and closed_at"},
+    {"{\"columns\":{\"side\":{\"as\":\"is_short\"}}}", "jsonData.columns.side.column: missing"},
+    {"{\"columns\":{\"side\":{\"column\":\"\"}}}", "jsonData.columns.side.column: must be a column name"},
+    {"{\"columns\":{\"side\":{\"column\":\"s\",\"kind\":\"x\"}}}", "jsonData.columns.side: unknown key \"kind\""},
+    {"{\"columns\":{\"symbol\":true}}", "jsonData.columns.symbol: must be a column name, null"},
+    {"{\"preset\":\"hummingbot\"}", "jsonData.preset: must be default or freqtrade"},
+    {"{\"preset\":3}", "jsonData.preset: must be default or freqtrade"},
 };
 
 START_TEST(bad_values_name_the_field) {
@@ -93,6 +113,147 @@ START_TEST(bad_values_name_the_field) {
   ck_assert_msg(strncmp(e.msg, bad[_i].field, strlen(bad[_i].field)) == 0, "%s → %s", bad[_i].js, e.msg);
   /* the struct is left empty and reset is still safe */
   ck_assert_ptr_null(s.password);
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+/* A column name of 128 bytes is one too long (the name's buffer). */
+START_TEST(column_names_are_bounded) {
+  char js[400], name[129];
+  memset(name, 'x', 128);
+  name[128] = 0;
+  gpx_ds_settings s;
+  gpx_error e;
+  snprintf(js, sizeof js, "{\"columns\":{\"symbol\":\"%s\"}}", name);
+  ck_assert_int_eq(parse(js, &s, &e), EINVAL);
+  ck_assert_str_eq(e.msg, "jsonData.columns.symbol: must be a column name (string, < 128 characters)");
+  name[127] = 0;
+  snprintf(js, sizeof js, "{\"columns\":{\"symbol\":\"%s\"}}", name);
+  ck_assert_int_eq(parse(js, &s, &e), GPX_OK);
+  ck_assert_str_eq(s.columns[GPX_COL_SYMBOL].name[0], name);
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+/* Every value form of jsonData.columns (docs/query-model.md, "Column mapping"). */
+START_TEST(column_mapping_forms) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse("{\"columns\":{\"account\":null,\"trade_id\":null,\"strategy\":\"\",\"symbol\":\"pair\","
+                         "\"fees\":[\"fee_open_cost\",\"fee_close_cost\"],\"realized_pnl\":[\"p\"],"
+                         "\"side\":{\"column\":\"is_short\",\"as\":\"is_short\"},"
+                         "\"closed_at\":{\"column\":\"close_ms\",\"as\":\"epoch_ms\"},"
+                         "\"opened_at\":{\"column\":\"open_date\",\"as\":\"timestamp\"},"
+                         "\"exchange\":{\"column\":\"venue\"}}}",
+                         &s, &e), GPX_OK);
+  ck_assert_int_eq(s.columns[GPX_COL_ACCOUNT].n, 0); /* null: the table has none */
+  ck_assert_int_eq(s.columns[GPX_COL_TRADE_ID].n, 0);
+  ck_assert(!gpx_col_present(&s, GPX_COL_ACCOUNT));
+  ck_assert_uint_eq(gpx_ds_absent(&s), (1u << GPX_COL_ACCOUNT) | (1u << GPX_COL_TRADE_ID));
+  ck_assert_int_eq(s.columns[GPX_COL_STRATEGY].n, 1); /* empty string: the default name */
+  ck_assert_str_eq(s.columns[GPX_COL_STRATEGY].name[0], "strategy");
+  ck_assert_str_eq(s.columns[GPX_COL_SYMBOL].name[0], "pair");
+  ck_assert_int_eq(s.columns[GPX_COL_FEES].n, 2);
+  ck_assert_str_eq(s.columns[GPX_COL_FEES].name[0], "fee_open_cost");
+  ck_assert_str_eq(s.columns[GPX_COL_FEES].name[1], "fee_close_cost");
+  ck_assert_int_eq(s.columns[GPX_COL_REALIZED_PNL].n, 1);
+  ck_assert_str_eq(s.columns[GPX_COL_REALIZED_PNL].name[0], "p");
+  ck_assert_int_eq(s.columns[GPX_COL_SIDE].as, GPX_AS_IS_SHORT);
+  ck_assert_str_eq(s.columns[GPX_COL_SIDE].name[0], "is_short");
+  ck_assert_int_eq(s.columns[GPX_COL_CLOSED_AT].as, GPX_AS_EPOCH_MS);
+  ck_assert(gpx_col_epoch(&s, GPX_COL_CLOSED_AT));
+  ck_assert(!gpx_col_epoch(&s, GPX_COL_OPENED_AT));
+  ck_assert_int_eq(s.columns[GPX_COL_OPENED_AT].as, GPX_AS_PLAIN);
+  ck_assert_str_eq(s.columns[GPX_COL_EXCHANGE].name[0], "venue");
+  gpx_ds_settings_reset(&s);
+  /* each `as` spelling */
+  static const char *const side_as[] = {"text", "is_short", "is_long"};
+  for (int i = 0; i < 3; i++) {
+    char js[200];
+    snprintf(js, sizeof js, "{\"columns\":{\"side\":{\"column\":\"x\",\"as\":\"%s\"}}}", side_as[i]);
+    ck_assert_int_eq(parse(js, &s, &e), GPX_OK);
+    ck_assert_int_eq(s.columns[GPX_COL_SIDE].as, i);
+    gpx_ds_settings_reset(&s);
+  }
+  static const char *const time_as[] = {"timestamp", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns"};
+  static const gpx_col_as time_want[] = {GPX_AS_PLAIN, GPX_AS_EPOCH_S, GPX_AS_EPOCH_MS, GPX_AS_EPOCH_US, GPX_AS_EPOCH_NS};
+  for (int i = 0; i < 5; i++) {
+    char js[200];
+    snprintf(js, sizeof js, "{\"columns\":{\"opened_at\":{\"column\":\"x\",\"as\":\"%s\"}}}", time_as[i]);
+    ck_assert_int_eq(parse(js, &s, &e), GPX_OK);
+    ck_assert_int_eq(s.columns[GPX_COL_OPENED_AT].as, time_want[i]);
+    gpx_ds_settings_reset(&s);
+  }
+  /* every number column takes a list; 8 columns at most */
+  static const gpx_col nums[] = {GPX_COL_QTY, GPX_COL_ENTRY_PRICE, GPX_COL_EXIT_PRICE, GPX_COL_EXPECTED_ENTRY_PRICE,
+                                 GPX_COL_EXPECTED_EXIT_PRICE, GPX_COL_FEES, GPX_COL_REALIZED_PNL};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    char js[300];
+    snprintf(js, sizeof js, "{\"columns\":{\"%s\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]}}",
+             gpx_col_names[nums[i]]);
+    ck_assert_int_eq(parse(js, &s, &e), GPX_OK);
+    ck_assert_int_eq(s.columns[nums[i]].n, 8);
+    ck_assert_str_eq(s.columns[nums[i]].name[7], "h");
+    gpx_ds_settings_reset(&s);
+  }
+  /* every optional column may be null */
+  for (int c = 0; c < GPX_COL_COUNT; c++) {
+    char js[200];
+    snprintf(js, sizeof js, "{\"columns\":{\"%s\":null}}", gpx_col_names[c]);
+    ck_assert_int_eq(parse(js, &s, &e), gpx_col_required[c] ? EINVAL : GPX_OK);
+    if (!gpx_col_required[c]) ck_assert_int_eq(s.columns[c].n, 0);
+    gpx_ds_settings_reset(&s);
+  }
+}
+END_TEST
+
+/* The freqtrade preset fills table and mapping; explicit entries override it. */
+START_TEST(freqtrade_preset_and_overrides) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse("{\"preset\":\"freqtrade\"}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.preset, GPX_PRESET_FREQTRADE);
+  ck_assert_str_eq(s.table, "trades");
+  static const struct {
+    gpx_col c;
+    const char *name;
+  } want[] = {{GPX_COL_TRADE_ID, "id"},           {GPX_COL_EXCHANGE, "exchange"},
+              {GPX_COL_SYMBOL, "pair"},           {GPX_COL_STRATEGY, "strategy"},
+              {GPX_COL_ENTRY_TAG, "enter_tag"},   {GPX_COL_EXIT_REASON, "exit_reason"},
+              {GPX_COL_SIDE, "is_short"},         {GPX_COL_QTY, "amount"},
+              {GPX_COL_ENTRY_PRICE, "open_rate"}, {GPX_COL_EXIT_PRICE, "close_rate"},
+              {GPX_COL_EXPECTED_ENTRY_PRICE, "open_rate_requested"},
+              {GPX_COL_EXPECTED_EXIT_PRICE, "close_rate_requested"},
+              {GPX_COL_OPENED_AT, "open_date"},   {GPX_COL_CLOSED_AT, "close_date"},
+              {GPX_COL_FEES, "fee_open_cost"},    {GPX_COL_REALIZED_PNL, "close_profit_abs"}};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    ck_assert_str_eq(s.columns[want[i].c].name[0], want[i].name);
+  ck_assert_int_eq(s.columns[GPX_COL_ACCOUNT].n, 0);
+  ck_assert_int_eq(s.columns[GPX_COL_SIDE].as, GPX_AS_IS_SHORT);
+  ck_assert_int_eq(s.columns[GPX_COL_CLOSED_AT].as, GPX_AS_PLAIN); /* timestamp without time zone, read as UTC */
+  ck_assert_int_eq(s.columns[GPX_COL_FEES].n, 2);
+  ck_assert_str_eq(s.columns[GPX_COL_FEES].name[1], "fee_close_cost");
+  gpx_ds_settings_reset(&s);
+  /* explicit table and columns win; the rest stays the preset's */
+  ck_assert_int_eq(parse("{\"preset\":\"freqtrade\",\"table\":\"ft_trades\",\"schema\":\"bot\","
+                         "\"columns\":{\"account\":\"acct\",\"side\":\"direction\",\"symbol\":\"\",\"fees\":null}}",
+                         &s, &e), GPX_OK);
+  ck_assert_str_eq(s.table, "ft_trades");
+  ck_assert_str_eq(s.columns[GPX_COL_ACCOUNT].name[0], "acct");
+  ck_assert_int_eq(s.columns[GPX_COL_ACCOUNT].n, 1);
+  ck_assert_str_eq(s.columns[GPX_COL_SIDE].name[0], "direction");
+  ck_assert_int_eq(s.columns[GPX_COL_SIDE].as, GPX_AS_PLAIN); /* a plain name is a text side again */
+  ck_assert_str_eq(s.columns[GPX_COL_SYMBOL].name[0], "pair"); /* empty: the preset's */
+  ck_assert_int_eq(s.columns[GPX_COL_FEES].n, 0);
+  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT].name[0], "close_date");
+  gpx_ds_settings_reset(&s);
+  /* "default" and "" are today's layout */
+  ck_assert_int_eq(parse("{\"preset\":\"default\"}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.preset, GPX_PRESET_DEFAULT);
+  ck_assert_str_eq(s.columns[GPX_COL_CLOSED_AT].name[0], "closed_at");
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"preset\":\"\"}", &s, &e), GPX_OK);
+  ck_assert_str_eq(s.columns[GPX_COL_SIDE].name[0], "side");
   gpx_ds_settings_reset(&s);
 }
 END_TEST
@@ -224,6 +385,9 @@ static Suite *ds_suite(void) {
   tcase_add_test(tc, defaults_from_empty_json);
   tcase_add_test(tc, values_and_numeric_strings);
   tcase_add_loop_test(tc, bad_values_name_the_field, 0, (int)(sizeof bad / sizeof bad[0]));
+  tcase_add_test(tc, column_names_are_bounded);
+  tcase_add_test(tc, column_mapping_forms);
+  tcase_add_test(tc, freqtrade_preset_and_overrides);
   tcase_add_test(tc, secrets_only_from_secure_map);
   tcase_add_test(tc, cache_versions_by_last_updated);
   tcase_add_test(tc, cache_keeps_the_newest_version);

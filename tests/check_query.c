@@ -109,7 +109,7 @@ START_TEST(sql_binds_values_and_quotes_identifiers) {
   gpx_ds_settings_default(&s);
   strcpy(s.table, "weird \"t\" name");
   strcpy(s.schema, "bot");
-  strcpy(s.columns[GPX_COL_STRATEGY], "Strategy\"; DROP");
+  strcpy(s.columns[GPX_COL_STRATEGY].name[0], "Strategy\"; DROP");
   gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"strategies\":[\"x'); DROP TABLE trades; --\"],"
                                "\"groupBy\":\"strategy\",\"timezone\":\"America/New_York\"}");
   gpx_query q;
@@ -285,8 +285,8 @@ START_TEST(sql_dimension_filters_and_groups) {
 
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
-  strcpy(s.columns[GPX_COL_ENTRY_TAG], "enter_tag"); /* freqtrade's column */
-  strcpy(s.columns[GPX_COL_EXIT_REASON], "Exit \"why\"");
+  strcpy(s.columns[GPX_COL_ENTRY_TAG].name[0], "enter_tag"); /* freqtrade's column */
+  strcpy(s.columns[GPX_COL_EXIT_REASON].name[0], "Exit \"why\"");
   gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"sides\":[\"long\"],\"exchanges\":[\"x'); DROP TABLE t; --\"],"
                            "\"entryTags\":[\"ema_cross\"],\"exitReasons\":[\"stop_loss\",\"roi\"],\"groupBy\":\"entry_tag\"}");
   gpx_query q;
@@ -300,7 +300,8 @@ START_TEST(sql_dimension_filters_and_groups) {
   /* each filter: the mapped column against one bound text[] parameter */
   static const struct {
     const char *col, *value;
-  } f[] = {{"\"side\"", "{\"long\"}"},
+  } f[] = {{"CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END",
+            "{\"long\"}"},
            {"\"exchange\"", "{\"x'); DROP TABLE t; --\"}"},
            {"\"enter_tag\"", "{\"ema_cross\"}"},
            {"\"Exit \"\"why\"\"\"", "{\"stop_loss\",\"roi\"}"}};
@@ -325,9 +326,185 @@ START_TEST(sql_dimension_filters_and_groups) {
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"enter_tag\"::text = ANY($"));
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), " ORDER BY g, \"closed_at\""));
   ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
-  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "\"side\"::text = ANY($"));
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "ELSE lower(\"side\"::text) END::text = ANY($"));
   gpx_stmt_reset(&st);
   gpx_query_reset(&q);
+}
+END_TEST
+
+/* The parameter a "$n" at p refers to (n read after the '$'). */
+static const char *param_at(const gpx_stmt *st, const char *p) {
+  ck_assert_ptr_nonnull(p);
+  const char *d = strchr(p, '$');
+  ck_assert_ptr_nonnull(d);
+  int n = atoi(d + 1);
+  ck_assert_int_ge(n, 1);
+  ck_assert_int_le(n, st->sql.n);
+  return st->sql.params[n - 1];
+}
+
+static void mapped(const char *js, gpx_ds_settings *s) {
+  gpx_error e;
+  ck_assert_msg(gpx_ds_settings_parse((const uint8_t *)js, strlen(js), NULL, 0, s, &e) == GPX_OK, "%s", e.msg);
+}
+
+/* Issue 12: the SQL of each mapping form — quoted identifiers, sums of
+   columns with NULL as 0, the epoch range on the stored column with
+   parameters converted in C, side as long/short by CASE, absent columns as
+   typed NULLs, no trade id to order by. */
+START_TEST(sql_of_each_mapping_form) {
+  gpx_ds_settings s;
+  mapped("{\"columns\":{\"closed_at\":{\"column\":\"close ms\",\"as\":\"epoch_ms\"},"
+         "\"fees\":[\"fee_open_cost\",\"fee \\\"x\\\"\"],\"side\":{\"column\":\"is_short\",\"as\":\"is_short\"},"
+         "\"account\":null,\"trade_id\":null,\"strategy\":\"strat_id\"}}", &s);
+  gpx_query_input pq = mkq("{\"queryType\":\"equity\",\"strategies\":[\"(none)\",\"7\"],\"sides\":[\"short\"],"
+                           "\"groupBy\":\"side\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_uint_eq(q.missing, (1u << GPX_COL_ACCOUNT) | (1u << GPX_COL_TRADE_ID));
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_buckets, &s, &q, 60000000000, 0), GPX_OK);
+  const char *t = gpx_sql_cstr(&st.sql);
+  /* the range: the stored number against ms converted in C, never a function of the column */
+  ck_assert_str_eq(param_at(&st, strstr(t, " WHERE \"close ms\" > $")), "1700000000000");
+  ck_assert_str_eq(param_at(&st, strstr(t, " AND \"close ms\" <= $")), "1700086400000");
+  ck_assert_ptr_nonnull(strstr(t, " WHERE \"close ms\" > $3::int8 AND \"close ms\" <= $4::int8"));
+  ck_assert_ptr_null(strstr(t, "to_timestamp(\"close ms\""));
+  /* buckets from the stored ms; the bucket's time made once per group */
+  ck_assert_ptr_nonnull(strstr(t, "(ceil((\"close ms\"::float8 - $"));
+  ck_assert_ptr_nonnull(strstr(t, "to_timestamp(max(\"close ms\")::float8 / 1000)::timestamptz AS ts"));
+  /* side grouped and filtered as long/short */
+  ck_assert_ptr_nonnull(strstr(t, "SELECT CASE WHEN \"is_short\" THEN 'short' WHEN NOT \"is_short\" THEN 'long' END::text AS g"));
+  ck_assert_str_eq(param_at(&st, strstr(t, " AND CASE WHEN \"is_short\" THEN 'short' WHEN NOT \"is_short\" THEN 'long' END::text = ANY($")),
+                   "{\"short\"}");
+  /* "(none)" selects the NULLs too */
+  const char *none = strstr(t, " AND (\"strat_id\"::text = ANY($");
+  ck_assert_str_eq(param_at(&st, none), "{\"(none)\",\"7\"}");
+  ck_assert_ptr_nonnull(strstr(none, "::text[]) OR \"strat_id\" IS NULL)"));
+
+  /* the trades table: sums, NULLs for absent columns, order by closed_at alone */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
+  t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "(coalesce(\"fee_open_cost\", 0) + coalesce(\"fee \"\"x\"\"\", 0)) AS c_fees"));
+  ck_assert_ptr_nonnull(strstr(t, "NULL::text::text AS c_trade_id"));
+  ck_assert_ptr_nonnull(strstr(t, "NULL::text::text AS c_account"));
+  ck_assert_ptr_nonnull(strstr(t, "to_timestamp(\"close ms\"::float8 / 1000)::timestamptz AS c_closed_at"));
+  ck_assert_ptr_nonnull(strstr(t, " ORDER BY \"close ms\" DESC LIMIT $"));
+  ck_assert_ptr_null(strstr(t, "trade_id\""));
+
+  /* the one-pass read: side as stored (normalised in C), ordered by closed_at alone */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_stats_stream, &s, &q, 0, 0), GPX_OK);
+  t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "\"is_short\"::text AS sd"));
+  ck_assert_ptr_nonnull(strstr(t, " ORDER BY \"close ms\""));
+  ck_assert_ptr_null(strstr(t, "\"close ms\", "));
+
+  /* the daily statement makes a time of the stored number */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), ", to_timestamp(\"close ms\"::float8 / 1000)::timestamptz))::date"));
+
+  /* values of side; the count and span for CheckHealth take min/max of the stored column */
+  gpx_sql sql = {0};
+  ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_SIDE, "", 10), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "SELECT DISTINCT CASE WHEN \"is_short\" THEN 'short'"));
+  ck_assert_int_eq(gpx_sql_count_span(&sql, &s), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "(SELECT to_timestamp(min(\"close ms\")::float8 / 1000) FROM \"trades\" WHERE \"close ms\" IS NOT NULL)"));
+  gpx_sql_reset(&sql);
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+  gpx_ds_settings_reset(&s);
+
+  /* a text side: buy/sell are long/short, any case */
+  mapped("{}", &s);
+  pq = mkq("{\"queryType\":\"slippage\",\"groupBy\":\"side\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_slippage, &s, &q, 60000000000, 0), GPX_OK);
+  t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END"));
+  /* the default layout's range is unchanged */
+  ck_assert_ptr_nonnull(strstr(t, " WHERE \"closed_at\" > to_timestamp($"));
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+  gpx_ds_settings_reset(&s);
+
+  /* is_long: true is long */
+  mapped("{\"columns\":{\"side\":{\"column\":\"long?\",\"as\":\"is_long\"}}}", &s);
+  ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_SIDE, "", 10), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "CASE WHEN \"long?\" THEN 'long' WHEN NOT \"long?\" THEN 'short' END"));
+  gpx_sql_reset(&sql);
+  gpx_ds_settings_reset(&s);
+}
+END_TEST
+
+/* Epoch units: the bounds converted in C; seconds inside a second get the
+   wider bound on the column and the exact one on the rows it keeps. */
+START_TEST(epoch_bounds_converted_in_c) {
+  static const struct {
+    const char *as;
+    int64_t from_ms, to_ms;
+    const char *where;
+    const char *params[4];
+  } c[] = {
+      {"epoch_s", 1700000000000, 1700086400000, " WHERE \"t\" > $1::int8 AND \"t\" <= $2::int8", {"1700000000", "1700086400"}},
+      {"epoch_s", 1700000000500, 1700086400250,
+       " WHERE \"t\" > $1::int8 AND \"t\" * 1000 > $2::int8 AND \"t\" <= $3::int8 AND \"t\" * 1000 <= $4::int8",
+       {"1700000000", "1700000000500", "1700086401", "1700086400250"}},
+      {"epoch_s", -1500, -500, " WHERE \"t\" > $1::int8 AND \"t\" * 1000 > $2::int8 AND \"t\" <= $3::int8 AND \"t\" * 1000 <= $4::int8",
+       {"-2", "-1500", "0", "-500"}},
+      {"epoch_ms", 1700000000001, 1700000000002, " WHERE \"t\" > $1::int8 AND \"t\" <= $2::int8", {"1700000000001", "1700000000002"}},
+      {"epoch_us", 1700000000001, 1700000000002, " WHERE \"t\" > $1::int8 AND \"t\" <= $2::int8",
+       {"1700000000001000", "1700000000002000"}},
+      {"epoch_ns", 1700000000001, 1700000000002, " WHERE \"t\" > $1::int8 AND \"t\" <= $2::int8",
+       {"1700000000001000000", "1700000000002000000"}},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    char js[200];
+    snprintf(js, sizeof js, "{\"columns\":{\"closed_at\":{\"column\":\"t\",\"as\":\"%s\"}}}", c[i].as);
+    gpx_ds_settings s;
+    mapped(js, &s);
+    gpx_query_input pq = mkq("{\"queryType\":\"pnl\"}");
+    pq.from_ms = c[i].from_ms;
+    pq.to_ms = c[i].to_ms;
+    gpx_query q;
+    gpx_error e;
+    ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+    gpx_stmt st = {0};
+    ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trade_stream, &s, &q, 0, 0), GPX_OK);
+    const char *t = gpx_sql_cstr(&st.sql);
+    ck_assert_msg(strstr(t, c[i].where) != NULL, "%s: %s", c[i].as, t);
+    for (int k = 0; k < 4 && c[i].params[k]; k++) ck_assert_str_eq(st.sql.params[k], c[i].params[k]);
+    gpx_stmt_reset(&st);
+    gpx_query_reset(&q);
+    gpx_ds_settings_reset(&s);
+  }
+}
+END_TEST
+
+/* A filter or groupBy on a column mapped to null is a 400 naming the mapping. */
+START_TEST(absent_dimension_is_a_named_error) {
+  gpx_ds_settings s;
+  mapped("{\"preset\":\"freqtrade\"}", &s);
+  static const struct {
+    const char *js, *msg;
+  } c[] = {
+      {"{\"queryType\":\"stats\",\"groupBy\":\"account\"}", "groupBy: account is not mapped (jsonData.columns.account is null)"},
+      {"{\"queryType\":\"equity\",\"accounts\":[\"a\"]}", "accounts: account is not mapped (jsonData.columns.account is null)"},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    gpx_query_input pq = mkq(c[i].js);
+    gpx_query q;
+    gpx_error e;
+    ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), EINVAL);
+    ck_assert_str_eq(e.msg, c[i].msg);
+  }
+  /* an empty list is no filter; a kind without groupBy ignores it */
+  gpx_query_input pq = mkq("{\"queryType\":\"trades\",\"accounts\":[],\"groupBy\":\"account\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  gpx_query_reset(&q);
+  gpx_ds_settings_reset(&s);
 }
 END_TEST
 
@@ -351,7 +528,7 @@ START_TEST(resources_follow_the_tables) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
   gpx_sql sql = {0};
-  strcpy(s.columns[GPX_COL_EXIT_REASON], "exit_reason");
+  strcpy(s.columns[GPX_COL_EXIT_REASON].name[0], "exit_reason");
   ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_EXIT_REASON, "loss", 50), GPX_OK);
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "SELECT DISTINCT \"exit_reason\"::text AS v FROM \"trades\""));
   ck_assert_ptr_null(strstr(gpx_sql_cstr(&sql), "loss"));
@@ -551,6 +728,9 @@ static Suite *query_suite(void) {
   tcase_add_loop_test(tc, one_mapping_from_postgres_failures, 0, (int)(sizeof pgmap / sizeof pgmap[0]));
   tcase_add_test(tc, groups_by_name_and_ordered);
   tcase_add_test(tc, quote_ident);
+  tcase_add_test(tc, sql_of_each_mapping_form);
+  tcase_add_test(tc, epoch_bounds_converted_in_c);
+  tcase_add_test(tc, absent_dimension_is_a_named_error);
   tcase_add_test(tc, param_limit_enforced);
   suite_add_tcase(s, tc);
   return s;

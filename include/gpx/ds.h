@@ -45,8 +45,58 @@ typedef enum gpx_col {
 
 /** Logical column names, indexed by gpx_col. */
 extern const char *const gpx_col_names[GPX_COL_COUNT];
-/** 1 for the columns the metrics doc marks required. */
+/** 1 for the columns that may not be mapped to null (closed_at, realized_pnl). */
 extern const int gpx_col_required[GPX_COL_COUNT];
+
+/*
+** The column mapping (docs/query-model.md, "Column mapping"): each logical
+** column is absent (JSON null), one column, or — for the number columns —
+** a list of columns added together; `as` says how side and the time
+** columns are stored. The SQL for a logical column is built from this in
+** one place (gpx_sql_column, src/query/sql.c).
+*/
+typedef enum gpx_col_as {
+  GPX_AS_PLAIN = 0,  /* text side (long/short, buy/sell), timestamp[tz] time, any number */
+  GPX_AS_IS_SHORT,   /* side: a boolean, true = short */
+  GPX_AS_IS_LONG,    /* side: a boolean, true = long */
+  GPX_AS_EPOCH_S,    /* time: a number of seconds since 1970 (UTC) */
+  GPX_AS_EPOCH_MS,
+  GPX_AS_EPOCH_US,
+  GPX_AS_EPOCH_NS,
+  GPX_AS_COUNT
+} gpx_col_as;
+
+/** How the mapping's `as` spells each gpx_col_as (text and timestamp for PLAIN). */
+extern const char *const gpx_col_as_names[GPX_AS_COUNT];
+
+#define GPX_COL_MAX_PARTS 8
+#define GPX_COL_NAME_MAX 128
+
+typedef struct gpx_col_map {
+  int n;                                         /* columns: 0 = absent, 1, or 2..8 added */
+  gpx_col_as as;
+  char name[GPX_COL_MAX_PARTS][GPX_COL_NAME_MAX]; /* the table's column names */
+} gpx_col_map;
+
+struct gpx_ds_settings;
+
+/** Presets (jsonData.preset): a table name and a whole mapping. */
+typedef enum gpx_preset { GPX_PRESET_DEFAULT = 0, GPX_PRESET_FREQTRADE, GPX_PRESET_COUNT } gpx_preset;
+extern const char *const gpx_preset_names[GPX_PRESET_COUNT];
+
+/**
+ * Apply preset p's table and mapping to s (src/ds/presets.c). The mapping
+ * is described as the JSON a user would write in jsonData.columns and read
+ * by the same parser, so a preset and an override are one thing.
+ */
+int gpx_ds_preset_apply(gpx_preset p, struct gpx_ds_settings *s, gpx_error *err);
+
+/**
+ * Parse jsonData.columns over s->columns (keys present override; absent
+ * keys keep what is there). prefix names the source in messages
+ * ("jsonData.columns.").
+ */
+int gpx_ds_columns_parse(json_t *cols, const char *prefix, struct gpx_ds_settings *s, gpx_error *err);
 
 /** Analytics settings a query may override. */
 typedef struct gpx_analytics_settings {
@@ -66,7 +116,8 @@ typedef struct gpx_ds_settings {
   char ssl_root_cert_path[512];
   char schema[128];
   char table[128];
-  char columns[GPX_COL_COUNT][128];
+  gpx_preset preset;
+  gpx_col_map columns[GPX_COL_COUNT];
   char currency[8];
   gpx_analytics_settings analytics;
   int max_open_connections;
@@ -80,6 +131,15 @@ typedef struct gpx_ds_settings {
   char *tls_client_cert;
   char *tls_client_key;
 } gpx_ds_settings;
+
+/** 1 when logical column c is mapped (not null). */
+static inline int gpx_col_present(const gpx_ds_settings *s, gpx_col c) { return s->columns[c].n > 0; }
+/** The logical columns mapped to null, as a mask (1 << gpx_col). */
+uint32_t gpx_ds_absent(const gpx_ds_settings *s);
+/** 1 for a time column stored as epoch numbers (as epoch_s … epoch_ns). */
+int gpx_col_epoch(const gpx_ds_settings *s, gpx_col c);
+/** 1 for the logical columns that may be a list of columns added (the numbers). */
+int gpx_col_is_number(gpx_col c);
 
 /** Defaults of docs/query-model.md. */
 void gpx_ds_settings_default(gpx_ds_settings *s);

@@ -20,7 +20,138 @@ const char *const gpx_col_names[GPX_COL_COUNT] = {
     "exit_price", "expected_entry_price", "expected_exit_price", "opened_at",
     "closed_at",  "fees",        "realized_pnl", "entry_tag", "exit_reason"};
 
-const int gpx_col_required[GPX_COL_COUNT] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0};
+const int gpx_col_required[GPX_COL_COUNT] = {[GPX_COL_CLOSED_AT] = 1, [GPX_COL_REALIZED_PNL] = 1};
+
+const char *const gpx_col_as_names[GPX_AS_COUNT] = {"text", "is_short", "is_long", "epoch_s", "epoch_ms", "epoch_us",
+                                                    "epoch_ns"};
+
+uint32_t gpx_ds_absent(const gpx_ds_settings *s) {
+  uint32_t m = 0;
+  for (int c = 0; c < GPX_COL_COUNT; c++)
+    if (s->columns[c].n == 0) m |= UINT32_C(1) << c;
+  return m;
+}
+
+int gpx_col_epoch(const gpx_ds_settings *s, gpx_col c) {
+  return c < GPX_COL_COUNT && s->columns[c].n > 0 && s->columns[c].as >= GPX_AS_EPOCH_S;
+}
+
+int gpx_col_is_number(gpx_col c) {
+  switch (c) {
+    case GPX_COL_QTY:
+    case GPX_COL_ENTRY_PRICE:
+    case GPX_COL_EXIT_PRICE:
+    case GPX_COL_EXPECTED_ENTRY_PRICE:
+    case GPX_COL_EXPECTED_EXIT_PRICE:
+    case GPX_COL_FEES:
+    case GPX_COL_REALIZED_PNL: return 1;
+    default: return 0;
+  }
+}
+
+/* One column name of the mapping: a non-empty string < 128 bytes without NUL. */
+static int gpx__colname(json_t *v, char *dst, const char *prefix, const char *key, const char *sub, gpx_error *err) {
+  if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= GPX_COL_NAME_MAX ||
+      memchr(json_string_value(v), 0, json_string_length(v)))
+    return gpx_error_set(err, EINVAL, "%s%s%s: must be a column name (string, < %d characters)", prefix, key, sub,
+                         GPX_COL_NAME_MAX);
+  memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+  return GPX_OK;
+}
+
+/* One value of jsonData.columns (query-model.md, "Column mapping"):
+   "name" | null | ["a", "b"] | {"column": "name", "as": "…"}. */
+static int gpx__colmap(json_t *v, gpx_col c, const char *prefix, gpx_col_map *m, gpx_error *err) {
+  const char *key = gpx_col_names[c];
+  char sub[32];
+  if (json_is_null(v)) {
+    if (gpx_col_required[c])
+      return gpx_error_set(err, EINVAL, "%s%s: cannot be null: the table must have this column", prefix, key);
+    m->n = 0;
+    m->as = GPX_AS_PLAIN;
+    return GPX_OK;
+  }
+  if (json_is_string(v)) {
+    if (json_string_length(v) == 0) return GPX_OK; /* empty: the preset's (or default) name */
+    GPX_RETURN_NOT_OK(gpx__colname(v, m->name[0], prefix, key, "", err));
+    m->n = 1;
+    m->as = GPX_AS_PLAIN;
+    return GPX_OK;
+  }
+  if (json_is_array(v)) {
+    if (!gpx_col_is_number(c))
+      return gpx_error_set(err, EINVAL,
+                           "%s%s: a list of columns to add is only allowed for qty, entry_price, exit_price, "
+                           "expected_entry_price, expected_exit_price, fees and realized_pnl", prefix, key);
+    size_t n = json_array_size(v);
+    if (n < 1 || n > GPX_COL_MAX_PARTS)
+      return gpx_error_set(err, EINVAL, "%s%s: a list of 1 to %d column names, not %zu", prefix, key, GPX_COL_MAX_PARTS, n);
+    gpx_col_map t = {0};
+    for (size_t i = 0; i < n; i++) {
+      snprintf(sub, sizeof sub, "[%zu]", i);
+      GPX_RETURN_NOT_OK(gpx__colname(json_array_get(v, i), t.name[i], prefix, key, sub, err));
+    }
+    t.n = (int)n;
+    *m = t;
+    return GPX_OK;
+  }
+  if (json_is_object(v)) {
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+      if (strcmp(k, "column") && strcmp(k, "as"))
+        return gpx_error_set(err, EINVAL, "%s%s: unknown key \"%.*s\" (expected column and as)", prefix, key,
+                             (int)gpx_utf8_clip(k, 32), k);
+    }
+    json_t *col = json_object_get(v, "column");
+    if (col == NULL) return gpx_error_set(err, EINVAL, "%s%s.column: missing (the column's name)", prefix, key);
+    char name[GPX_COL_NAME_MAX];
+    GPX_RETURN_NOT_OK(gpx__colname(col, name, prefix, key, ".column", err));
+    gpx_col_as as = GPX_AS_PLAIN;
+    json_t *a = json_object_get(v, "as");
+    if (a != NULL && !json_is_null(a)) {
+      const char *s = json_is_string(a) ? json_string_value(a) : "";
+      int side = c == GPX_COL_SIDE, time = c == GPX_COL_OPENED_AT || c == GPX_COL_CLOSED_AT;
+      if (!side && !time)
+        return gpx_error_set(err, EINVAL, "%s%s.as: only side, opened_at and closed_at take \"as\"", prefix, key);
+      int found = -1;
+      if (side) {
+        if (!strcmp(s, "text")) found = GPX_AS_PLAIN;
+        else if (!strcmp(s, "is_short")) found = GPX_AS_IS_SHORT;
+        else if (!strcmp(s, "is_long")) found = GPX_AS_IS_LONG;
+      } else {
+        if (!strcmp(s, "timestamp")) found = GPX_AS_PLAIN;
+        for (int i = GPX_AS_EPOCH_S; i <= GPX_AS_EPOCH_NS; i++)
+          if (!strcmp(s, gpx_col_as_names[i])) found = i;
+      }
+      if (found < 0)
+        return gpx_error_set(err, EINVAL, side ? "%s%s.as: must be text, is_short or is_long"
+                                               : "%s%s.as: must be timestamp, epoch_s, epoch_ms, epoch_us or epoch_ns",
+                             prefix, key);
+      as = (gpx_col_as)found;
+    }
+    memset(m, 0, sizeof *m);
+    memcpy(m->name[0], name, strlen(name) + 1);
+    m->n = 1;
+    m->as = as;
+    return GPX_OK;
+  }
+  return gpx_error_set(err, EINVAL,
+                       "%s%s: must be a column name, null (no such column), a list of columns to add or "
+                       "{\"column\": …, \"as\": …}", prefix, key);
+}
+
+int gpx_ds_columns_parse(json_t *cols, const char *prefix, gpx_ds_settings *s, gpx_error *err) {
+  if (cols == NULL || json_is_null(cols)) return GPX_OK;
+  if (!json_is_object(cols))
+    return gpx_error_set(err, EINVAL, "%.*s: must be an object mapping names to columns",
+                         (int)(strlen(prefix) ? strlen(prefix) - 1 : 0), prefix);
+  for (int i = 0; i < GPX_COL_COUNT; i++) {
+    json_t *v = json_object_get(cols, gpx_col_names[i]);
+    if (v != NULL) GPX_RETURN_NOT_OK(gpx__colmap(v, (gpx_col)i, prefix, &s->columns[i], err));
+  }
+  return GPX_OK;
+}
 
 void gpx_ds_settings_default(gpx_ds_settings *s) {
   memset(s, 0, sizeof *s);
@@ -30,7 +161,10 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   snprintf(s->user, sizeof s->user, "grafana");
   snprintf(s->sslmode, sizeof s->sslmode, "disable");
   snprintf(s->table, sizeof s->table, "trades");
-  for (int i = 0; i < GPX_COL_COUNT; i++) snprintf(s->columns[i], sizeof s->columns[i], "%s", gpx_col_names[i]);
+  for (int i = 0; i < GPX_COL_COUNT; i++) {
+    snprintf(s->columns[i].name[0], sizeof s->columns[i].name[0], "%s", gpx_col_names[i]);
+    s->columns[i].n = 1;
+  }
   snprintf(s->currency, sizeof s->currency, "USD");
   s->analytics.initial_capital = 100000;
   snprintf(s->analytics.timezone, sizeof s->analytics.timezone, "UTC");
@@ -180,25 +314,19 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
     rc = gpx_error_set(err, EINVAL, "jsonData.sslmode: must be disable, require, verify-ca or verify-full");
   TRY(gpx__str(o, "sslRootCertPath", s->ssl_root_cert_path, sizeof s->ssl_root_cert_path, 1, err));
   TRY(gpx__str(o, "schema", s->schema, sizeof s->schema, 1, err));
-  TRY(gpx__str(o, "table", s->table, sizeof s->table, 0, err));
-  json_t *cols = json_object_get(o, "columns");
-  if (rc == GPX_OK && cols != NULL && !json_is_null(cols)) {
-    if (!json_is_object(cols)) {
-      rc = gpx_error_set(err, EINVAL, "jsonData.columns: must be an object mapping names to columns");
-    } else {
-      for (int i = 0; i < GPX_COL_COUNT && rc == GPX_OK; i++) {
-        json_t *v = json_object_get(cols, gpx_col_names[i]);
-        if (v == NULL || json_is_null(v)) continue;
-        if (!json_is_string(v) || json_string_length(v) >= sizeof s->columns[i] ||
-            memchr(json_string_value(v), 0, json_string_length(v))) {
-          rc = gpx_error_set(err, EINVAL, "jsonData.columns.%s: must be a column name (string, < 128 characters)",
-                             gpx_col_names[i]);
-        } else if (json_string_length(v) > 0) {
-          snprintf(s->columns[i], sizeof s->columns[i], "%s", json_string_value(v));
-        }
-      }
-    }
+  /* the preset first: table and columns override what it fills */
+  json_t *pv = json_object_get(o, "preset");
+  if (rc == GPX_OK && pv != NULL && !json_is_null(pv)) {
+    const char *ps = json_is_string(pv) ? json_string_value(pv) : NULL;
+    int found = ps && *ps == '\0' ? GPX_PRESET_DEFAULT : -1;
+    for (int i = 0; ps && i < GPX_PRESET_COUNT; i++)
+      if (strcmp(ps, gpx_preset_names[i]) == 0) found = i;
+    if (found < 0) rc = gpx_error_set(err, EINVAL, "jsonData.preset: must be default or freqtrade");
+    else s->preset = (gpx_preset)found;
   }
+  TRY(gpx_ds_preset_apply(s->preset, s, err));
+  TRY(gpx__str(o, "table", s->table, sizeof s->table, 0, err));
+  TRY(gpx_ds_columns_parse(json_object_get(o, "columns"), "jsonData.columns.", s, err));
   TRY(gpx__str(o, "currency", s->currency, sizeof s->currency, 0, err));
   if (rc == GPX_OK) {
     for (const char *p = s->currency; *p; p++)

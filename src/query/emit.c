@@ -28,7 +28,7 @@ int gpx_qrun_emit(gpx_qrun *r, gpx_frame *f) {
   int rc = gpx_frame_set_ref_id(f, r->q->ref_id, &err);
   if (rc == GPX_OK && r->bad_rows > 0) {
     char msg[400];
-    const char *col = r->s->columns[GPX_COL_REALIZED_PNL];
+    const char *col = r->s->columns[GPX_COL_REALIZED_PNL].name[0];
     snprintf(msg, sizeof msg,
              "%lld trade%s up to the range end ha%s a %.*s that is not a number (NULL, NaN or ±Infinity; the first: "
              "trade_id %s) and %s left out of these numbers. Fix or delete %s.",
@@ -36,6 +36,10 @@ int gpx_qrun_emit(gpx_qrun *r, gpx_frame *f) {
              (int)gpx_utf8_clip(col, 64), col, r->bad_first_id[0] ? r->bad_first_id : "?",
              r->bad_rows == 1 ? "is" : "are", r->bad_rows == 1 ? "it" : "them");
     rc = gpx_frame_add_notice(f, GPX_NOTICE_WARNING, msg, &err);
+  }
+  if (rc == GPX_OK && !r->null_noticed && (r->null_cols & r->q->missing)) {
+    r->null_noticed = 1;
+    rc = gpx_columns_missing_notice(r, r->null_cols, r->null_what, f, &err);
   }
   if (rc == GPX_OK && gpx_buf_terminate(&r->executed) != GPX_OK) rc = gpx_error_set(&err, ENOMEM, "out of memory");
   if (rc == GPX_OK)

@@ -7,6 +7,10 @@
 
 int gpx_kind_slippage_run(gpx_qrun *r) {
   gpx_pg_error pe;
+  r->null_cols = UINT32_C(1) << GPX_COL_SIDE | UINT32_C(1) << GPX_COL_QTY | UINT32_C(1) << GPX_COL_ENTRY_PRICE |
+                 UINT32_C(1) << GPX_COL_EXIT_PRICE | UINT32_C(1) << GPX_COL_EXPECTED_ENTRY_PRICE |
+                 UINT32_C(1) << GPX_COL_EXPECTED_EXIT_PRICE;
+  r->null_what = "slippage_bps is";
   int rc = gpx_qrun_load_slippage(r, gpx_query_bucket_ns(r->q), 1, &pe);
   if (rc != GPX_OK) return pe.status != GPX_PG_OK ? gpx_qrun_fail_pg(r, &pe) : rc;
   if ((rc = gpx_qrun_ensure_ungrouped(r)) != GPX_OK) return rc;

@@ -52,6 +52,9 @@ static int gpx__row(const gpx_stmt *st, const PGresult *res, int i, gpx_field **
 }
 
 int gpx_kind_trades_run(gpx_qrun *r) {
+  /* every shown column but closed_at and realized_pnl may be mapped to null */
+  for (int c = 0; c < GPX_TR_NCOLS; c++) r->null_cols |= UINT32_C(1) << gpx_stmt_trades.cols[c].col;
+  r->null_what = "In the trades table, these are";
   gpx_stmt st = {0};
   PGresult *res = NULL;
   int rc = gpx_stmt_build(&st, &gpx_stmt_trades, r->s, r->q, 0, r->q->limit);

@@ -23,8 +23,9 @@ void gpx_query_reset(gpx_query *q) {
 }
 
 /* Build {"a","b\"c"} from a JSON array of strings. */
-static int gpx__list(json_t *root, const char *key, char **out, gpx_error *err) {
+static int gpx__list(json_t *root, const char *key, char **out, int *none, gpx_error *err) {
   *out = NULL;
+  *none = 0;
   json_t *v = json_object_get(root, key);
   if (v == NULL || json_is_null(v)) return GPX_OK;
   if (!json_is_array(v)) return gpx_error_set(err, EINVAL, "%s: must be a list of strings", key);
@@ -56,6 +57,7 @@ static int gpx__list(json_t *root, const char *key, char **out, gpx_error *err) 
       gpx_buf_reset(&b);
       return GPX_OK;
     }
+    if (strcmp(s, "(none)") == 0) *none = 1; /* the group label of NULL values selects them */
     if (used++) rc = gpx_buf_append(&b, ",", 1);
     if (rc == GPX_OK) rc = gpx_buf_append(&b, "\"", 1);
     for (size_t k = 0; k < len && rc == GPX_OK; k++) {
@@ -162,13 +164,25 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
                          gpx_query_kind_list());
     else q->kind = found;
   }
-  for (int i = 0; i < GPX_DIM_COUNT && rc == GPX_OK; i++) rc = gpx__list(root, gpx_dims[i].filter, &q->filter[i], err);
+  q->missing = gpx_ds_absent(s); /* mapped to null: every number needing one is null */
+  for (int i = 0; i < GPX_DIM_COUNT && rc == GPX_OK; i++) {
+    int none = 0;
+    rc = gpx__list(root, gpx_dims[i].filter, &q->filter[i], &none, err);
+    if (none) q->filter_none |= UINT32_C(1) << i;
+    if (rc == GPX_OK && q->filter[i] && !gpx_col_present(s, gpx_dims[i].col))
+      rc = gpx_error_set(err, EINVAL, "%s: %s is not mapped (jsonData.columns.%s is null)", gpx_dims[i].filter,
+                         gpx_dims[i].group, gpx_col_names[gpx_dims[i].col]);
+  }
   if (rc == GPX_OK) {
     const char *groups[GPX_GROUP_COUNT] = {"none"};
     for (int i = 0; i < GPX_DIM_COUNT; i++) groups[i + 1] = gpx_dims[i].group;
     int g = 0;
     rc = gpx__enum(root, "groupBy", groups, GPX_GROUP_COUNT, &g, err);
     q->group_by = (gpx_group)g;
+    if (rc == GPX_OK && g != GPX_GROUP_NONE && (gpx_query_kinds[q->kind].options & GPX_QOPT_GROUP_BY) &&
+        !gpx_col_present(s, gpx_group_col(q->group_by)))
+      rc = gpx_error_set(err, EINVAL, "groupBy: %s is not mapped (jsonData.columns.%s is null)",
+                         gpx_group_label(q->group_by), gpx_col_names[gpx_group_col(q->group_by)]);
   }
   if (rc == GPX_OK) {
     static const char *const modes[] = {"fraction", "money"};

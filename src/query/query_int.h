@@ -79,7 +79,8 @@ typedef struct gpx_query {
   int finite_only;            /* set by a run that met NaN/±Infinity P&L: statements skip those rows */
   int metrics_given;          /* the JSON named metrics (else all, or a kind's own default) */
   int limit_given;            /* the JSON named a limit (else the row limit, or a kind's own default) */
-  uint32_t missing;           /* optional columns the table lacks (1 << gpx_col), found by a run */
+  uint32_t missing;           /* optional columns the table lacks (1 << gpx_col): mapped to null, or found by a run */
+  uint32_t filter_none;       /* 1 << gpx_dim: the dimension's list holds "(none)" (NULL values match) */
 } gpx_query;
 
 void gpx_query_reset(gpx_query *q);
@@ -142,7 +143,19 @@ typedef struct gpx_sql_col {
   const char *cast;   /* appended as ::cast, or NULL */
   const char *as;     /* output name */
   gpx_dec dec;
+  int stored;         /* GPX_EXPR_COL: the column as stored (GPX_CX_STORED), its reader normalises it */
 } gpx_sql_col;
+
+/* How a statement uses a logical column (gpx_sql_column). */
+typedef enum gpx_cx {
+  GPX_CX_VALUE = 0, /* computed on or shown: absent → a typed NULL; a list → the sum of its columns, NULL as 0;
+                       side → 'long'/'short' (CASE); an epoch time → timestamptz */
+  GPX_CX_RAW,       /* compared or ordered as stored (range bounds, ORDER BY, min/max): the quoted column */
+  GPX_CX_STORED     /* read as stored and normalised by the reader (side in the one-pass read) */
+} gpx_cx;
+
+/** Append the SQL for logical column c of settings s: quoted identifiers only, never user text. */
+int gpx_sql_column(gpx_sql *o, const gpx_ds_settings *s, gpx_col c, gpx_cx how);
 
 typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE, GPX_RANGE_UPTO } gpx_range;
 /* TIME: by group, then (closed_at, trade_id) — a group's rows contiguous;
@@ -329,6 +342,11 @@ typedef struct gpx_qrun {
   /* trades left out for a P&L that is not a finite number (a notice on every frame) */
   int64_t bad_rows;
   char bad_first_id[64];
+  /* numbers left null for columns the table lacks: one info notice on the
+     first frame (gpx_qrun_emit) when q->missing holds some of these */
+  uint32_t null_cols;
+  const char *null_what;  /* "slippage_bps is" */
+  int null_noticed;
 } gpx_qrun;
 
 /** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */
@@ -428,6 +446,11 @@ void gpx_stats_need(const int *metrics, int n, gpx_stream_need *need);
 int gpx_qrun_group_stats(gpx_qrun *r, const gpx_qgroup *g, const gpx_stream_need *need, gpx_stats *st);
 /** One info notice when a requested field is null because the table lacks its columns (naming them). */
 int gpx_stats_missing_notice(const gpx_qrun *r, const int *metrics, int n, gpx_frame *f, gpx_error *err);
+
+/** Append ", account (jsonData.columns.account is null)" or the column's name (sep first); bytes written. */
+size_t gpx_col_describe(const gpx_ds_settings *s, gpx_col c, const char *sep, char *buf, size_t cap);
+/** One info notice "<what> null: the table has no column(s) …" when q->missing holds some of cols. */
+int gpx_columns_missing_notice(const gpx_qrun *r, uint32_t cols, const char *what, gpx_frame *f, gpx_error *err);
 
 /** E(from) of a group. */
 double gpx_qrun_base_equity(const gpx_qrun *r, const gpx_qgroup *g);

@@ -51,7 +51,7 @@ static int gpx__param_i64(gpx_sql *q, int64_t v, const char *cast) {
 
 static int gpx__ident(gpx_sql *q, const char *id) { return gpx_pg_quote_ident(&q->text, id); }
 
-static int gpx__col(gpx_sql *q, const gpx_ds_settings *s, gpx_col c) { return gpx__ident(q, s->columns[c]); }
+static int gpx__col(gpx_sql *q, const gpx_ds_settings *s, gpx_col c) { return gpx_sql_column(q, s, c, GPX_CX_VALUE); }
 
 static int gpx__table(gpx_sql *q, const gpx_ds_settings *s) {
   if (s->schema[0]) {
@@ -61,33 +61,122 @@ static int gpx__table(gpx_sql *q, const gpx_ds_settings *s) {
   return gpx__ident(q, s->table);
 }
 
+/* ---------------------------------------------------------- the mapping */
+
+static int gpx__is_time(gpx_col c) { return c == GPX_COL_OPENED_AT || c == GPX_COL_CLOSED_AT; }
+
+/* " / 1000" and the like: an epoch column in seconds */
+static const char *gpx__epoch_to_s(gpx_col_as as) {
+  switch (as) {
+    case GPX_AS_EPOCH_MS: return " / 1000";
+    case GPX_AS_EPOCH_US: return " / 1000000";
+    case GPX_AS_EPOCH_NS: return " / 1000000000";
+    default: return "";
+  }
+}
+
+/* The SQL for logical column c (query-model.md, "Column mapping"). One
+   place decides what a mapping means in SQL; every statement asks here
+   instead of quoting a name. The costs stay where they were for the
+   default layout: a plain column is its quoted name. */
+int gpx_sql_column(gpx_sql *o, const gpx_ds_settings *s, gpx_col c, gpx_cx how) {
+  const gpx_col_map *m = &s->columns[c];
+  if (m->n == 0) /* absent: typed, so the statement keeps its shape */
+    return gpx_sql_append(o, gpx__is_time(c) ? "NULL::timestamptz" : gpx_col_is_number(c) ? "NULL::float8" : "NULL::text");
+  if (m->n > 1) {
+    /* columns to add, a NULL counting as 0 (fee_open_cost + fee_close_cost) */
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "("));
+    for (int i = 0; i < m->n; i++) {
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, i ? " + coalesce(" : "coalesce("));
+      GPX_RETURN_NOT_OK(gpx__ident(o, m->name[i]));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, ", 0)"));
+    }
+    return gpx_sql_append(o, ")");
+  }
+  if (how != GPX_CX_VALUE) return gpx__ident(o, m->name[0]);
+  if (c == GPX_COL_SIDE) {
+    /* long/short whatever the bot wrote; a boolean says is_short or is_long */
+    if (m->as == GPX_AS_IS_SHORT || m->as == GPX_AS_IS_LONG) {
+      const char *t = m->as == GPX_AS_IS_SHORT ? "short" : "long", *f = m->as == GPX_AS_IS_SHORT ? "long" : "short";
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, "CASE WHEN "));
+      GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+      GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " THEN '%s' WHEN NOT ", t));
+      GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+      return gpx_buf_printf(&o->text, " THEN '%s' END", f);
+    }
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "CASE lower("));
+    GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower("));
+    GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+    return gpx_sql_append(o, "::text) END");
+  }
+  if (gpx__is_time(c) && m->as >= GPX_AS_EPOCH_S) {
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "to_timestamp("));
+    GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+    return gpx_buf_printf(&o->text, "::float8%s)", gpx__epoch_to_s(m->as));
+  }
+  return gpx__ident(o, m->name[0]);
+}
+
+static int64_t gpx__floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* closed_at op <ms>, op ">" or "<=": the column as stored against a
+   parameter converted here, so an index or a partition bound on it serves
+   (never a function of the column). An epoch column in seconds against a
+   bound inside a second: a bound one second wider on the column, then the
+   exact one (col * 1000 vs ms) on the rows it keeps. */
+static int gpx__time_bound(gpx_sql *o, const gpx_ds_settings *s, const char *op, int64_t ms) {
+  const gpx_col_map *m = &s->columns[GPX_COL_CLOSED_AT];
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+  int gt = op[0] == '>';
+  if (m->as < GPX_AS_EPOCH_S) {
+    GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " %s to_timestamp(", op));
+    GPX_RETURN_NOT_OK(gpx__param_i64(o, ms, "float8"));
+    return gpx_sql_append(o, " / 1000)");
+  }
+  int64_t v, mul = m->as == GPX_AS_EPOCH_US ? 1000 : m->as == GPX_AS_EPOCH_NS ? 1000000 : 1;
+  if (m->as == GPX_AS_EPOCH_S) {
+    v = gpx__floor_div(ms, 1000);
+    if (!gt && v * 1000 != ms) v++; /* ceil */
+  } else if (__builtin_mul_overflow(ms, mul, &v)) {
+    v = (ms < 0) == gt ? INT64_MIN : INT64_MAX; /* beyond every value the column can hold */
+  }
+  GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " %s ", op));
+  GPX_RETURN_NOT_OK(gpx__param_i64(o, v, "int8"));
+  if (m->as != GPX_AS_EPOCH_S || v * 1000 == ms) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+  GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, " * 1000 %s ", op));
+  return gpx__param_i64(o, ms, "int8");
+}
+
 /* FROM … WHERE <time filter> AND <list filters> */
 static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r, int broken_pnl) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
   GPX_RETURN_NOT_OK(gpx__table(o, s));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
   if (r == GPX_RANGE_BEFORE || r == GPX_RANGE_UPTO) {
     /* Equity includes every trade before the range (trading-metrics.md §3). */
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= to_timestamp("));
-    GPX_RETURN_NOT_OK(gpx__param_i64(o, r == GPX_RANGE_UPTO ? q->to_ms : q->from_ms, "float8"));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
+    GPX_RETURN_NOT_OK(gpx__time_bound(o, s, "<=", r == GPX_RANGE_UPTO ? q->to_ms : q->from_ms));
   } else {
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " > to_timestamp("));
-    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000) AND "));
-    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= to_timestamp("));
-    GPX_RETURN_NOT_OK(gpx__param_i64(o, q->to_ms, "float8"));
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " / 1000)"));
+    GPX_RETURN_NOT_OK(gpx__time_bound(o, s, ">", q->from_ms));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
+    GPX_RETURN_NOT_OK(gpx__time_bound(o, s, "<=", q->to_ms));
   }
   for (int i = 0; i < GPX_DIM_COUNT; i++) {
     if (q->filter[i] == NULL) continue;
-    GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
+    /* "(none)" in the list also selects the trades without a value */
+    int none = (q->filter_none >> i) & 1;
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, none ? " AND (" : " AND "));
     GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_dims[i].col));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text = ANY("));
     GPX_RETURN_NOT_OK(gpx_sql_param(o, q->filter[i], "text[]"));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, ")"));
+    if (none) {
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " OR "));
+      GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_dims[i].col));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NULL)"));
+    }
   }
   if (q->finite_only || broken_pnl) {
     /* x − x = 0 holds for every finite number and for no NaN or ±Infinity,
@@ -111,9 +200,20 @@ static int gpx__bucket_expr(gpx_sql *o, const gpx_ds_settings *s, const gpx_quer
   char w[48];
   if (width_ns % 1000000 == 0) snprintf(w, sizeof w, "%lld", (long long)(width_ns / 1000000));
   else snprintf(w, sizeof w, "%lld.%06lld", (long long)(width_ns / 1000000), (long long)(width_ns % 1000000));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "(ceil((date_part('epoch', "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") * 1000 - "));
+  const gpx_col_map *m = &s->columns[GPX_COL_CLOSED_AT];
+  if (m->as >= GPX_AS_EPOCH_S) {
+    /* the stored number in ms, no timestamp made */
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "(ceil(("));
+    GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, m->as == GPX_AS_EPOCH_S ? "::float8 * 1000 - "
+                                        : m->as == GPX_AS_EPOCH_MS ? "::float8 - "
+                                        : m->as == GPX_AS_EPOCH_US ? "::float8 / 1000 - "
+                                                                   : "::float8 / 1000000 - "));
+  } else {
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, "(ceil((date_part('epoch', "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, ") * 1000 - "));
+  }
   GPX_RETURN_NOT_OK(gpx__param_i64(o, q->from_ms, "float8"));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ") / "));
   GPX_RETURN_NOT_OK(gpx_sql_param(o, w, "float8"));
@@ -135,9 +235,16 @@ static int gpx__expr(gpx_sql *o, const gpx_sql_col *c, const gpx_ds_settings *s,
       if (c->col < GPX_COL_COUNT && (omit & (UINT32_C(1) << c->col)))
         /* typed, so the column keeps its shape; a number reads as NULL */
         return gpx_sql_append(o, c->cast ? "NULL" : "NULL::float8");
-      return gpx__col(o, s, c->col);
-    case GPX_EXPR_SUM:
+      return gpx_sql_column(o, s, c->col, c->stored ? GPX_CX_STORED : GPX_CX_VALUE);
     case GPX_EXPR_MAX:
+      if (gpx_col_epoch(s, c->col)) {
+        /* the latest stored number, made a time once per group */
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, "to_timestamp(max("));
+        GPX_RETURN_NOT_OK(gpx_sql_column(o, s, c->col, GPX_CX_RAW));
+        return gpx_buf_printf(&o->text, ")::float8%s)", gpx__epoch_to_s(s->columns[c->col].as));
+      }
+      /* fall through */
+    case GPX_EXPR_SUM:
       GPX_RETURN_NOT_OK(gpx_sql_append(o, c->expr == GPX_EXPR_SUM ? "sum(" : "max("));
       GPX_RETURN_NOT_OK(gpx__col(o, s, c->col));
       return gpx_sql_append(o, ")");
@@ -224,17 +331,23 @@ static int gpx__build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settin
     case GPX_ORDER_TIME:
     case GPX_ORDER_TIME_ALL:
       GPX_RETURN_NOT_OK(gpx_sql_append(o, grouped && def->order == GPX_ORDER_TIME ? " ORDER BY g, " : " ORDER BY "));
-      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-      GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
-      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
+      GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+      if (gpx_col_present(s, GPX_COL_TRADE_ID)) { /* without trade ids: by closed_at alone */
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+        GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_TRADE_ID, GPX_CX_RAW));
+      }
       break;
     case GPX_ORDER_NEWEST_LIMIT:
       /* one row more than the limit tells the reader it was cut */
       GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
-      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-      GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC, "));
-      GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_TRADE_ID));
-      GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC LIMIT "));
+      GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC"));
+      if (gpx_col_present(s, GPX_COL_TRADE_ID)) {
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+        GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_TRADE_ID, GPX_CX_RAW));
+        GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC"));
+      }
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " LIMIT "));
       GPX_RETURN_NOT_OK(gpx__param_i64(o, limit + 1, "int8"));
       break;
   }
@@ -346,7 +459,8 @@ static const gpx_sql_col gpx__stats_stream_cols[GPX_SS_NCOLS] = {
     [GPX_SS_TS] = {GPX_EXPR_COL, GPX_COL_CLOSED_AT, NOCOL, "timestamptz", "ts", GPX_DEC_TIME},
     [GPX_SS_PNL] = {GPX_EXPR_COL, GPX_COL_REALIZED_PNL, NOCOL, NULL, "pnl", GPX_DEC_NUMBER},
     [GPX_SS_OPENED] = {GPX_EXPR_COL, GPX_COL_OPENED_AT, NOCOL, "timestamptz", "opened", GPX_DEC_TIME},
-    [GPX_SS_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT},
+    /* side as stored (text or boolean as text), made long/short in C (stream.c) */
+    [GPX_SS_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT, 1},
 };
 const gpx_stmt_def gpx_stmt_stats_stream = {"stats stream", gpx__stats_stream_cols, GPX_SS_NCOLS, GPX_RANGE_IN,
                                             GPX_ORDER_TIME_ALL, 1, 0};
@@ -355,7 +469,7 @@ const gpx_stmt_def gpx_stmt_stats_stream = {"stats stream", gpx__stats_stream_co
    their products are cheaper in C than in numeric (1 M trades: 0.72 s of
    backend CPU as numeric products and sums, 0.51 s to send the columns). */
 static const gpx_sql_col gpx__legs_cols[GPX_LG_NCOLS] = {
-    [GPX_LG_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT},
+    [GPX_LG_SIDE] = {GPX_EXPR_COL, GPX_COL_SIDE, NOCOL, "text", "sd", GPX_DEC_TEXT, 1},
     [GPX_LG_QTY] = {GPX_EXPR_COL, GPX_COL_QTY, NOCOL, NULL, "q", GPX_DEC_NUMBER},
     [GPX_LG_ENTRY] = {GPX_EXPR_COL, GPX_COL_ENTRY_PRICE, NOCOL, NULL, "fe", GPX_DEC_NUMBER},
     [GPX_LG_EXIT] = {GPX_EXPR_COL, GPX_COL_EXIT_PRICE, NOCOL, NULL, "fx", GPX_DEC_NUMBER},
@@ -520,15 +634,19 @@ int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const ch
 /* " (SELECT <agg> FROM <table> WHERE closed_at IS NOT NULL)" */
 static int gpx__closed_subquery(gpx_sql *o, const gpx_ds_settings *s, const char *agg_open, const char *agg_close) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "(SELECT "));
+  /* min/max of the stored column (its index answers), made a time after */
+  int epoch = agg_close && gpx_col_epoch(s, GPX_COL_CLOSED_AT);
+  if (epoch) GPX_RETURN_NOT_OK(gpx_sql_append(o, "to_timestamp("));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, agg_open));
   if (agg_close) {
-    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+    GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, agg_close));
+    if (epoch) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "::float8%s)", gpx__epoch_to_s(s->columns[GPX_COL_CLOSED_AT].as)));
   }
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
   GPX_RETURN_NOT_OK(gpx__table(o, s));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
   return gpx_sql_append(o, " IS NOT NULL)");
 }
 

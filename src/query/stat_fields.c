@@ -114,6 +114,30 @@ int gpx_qrun_group_stats(gpx_qrun *r, const gpx_qgroup *g, const gpx_stream_need
   return GPX_OK;
 }
 
+size_t gpx_col_describe(const gpx_ds_settings *s, gpx_col c, const char *sep, char *buf, size_t cap) {
+  if (cap == 0) return 0;
+  const char *col = s->columns[c].name[0];
+  int n = s->columns[c].n == 0
+              ? snprintf(buf, cap, "%s%s (jsonData.columns.%s is null)", sep, gpx_col_names[c], gpx_col_names[c])
+              : snprintf(buf, cap, "%s%.*s", sep, (int)gpx_utf8_clip(col, 64), col);
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap;
+}
+
+int gpx_columns_missing_notice(const gpx_qrun *r, uint32_t cols, const char *what, gpx_frame *f, gpx_error *err) {
+  cols &= r->q->missing;
+  if (!cols) return GPX_OK;
+  char names[600] = "";
+  size_t off = 0;
+  int nc = 0;
+  for (int c = 0; c < GPX_COL_COUNT; c++)
+    if ((cols & BIT(c)) && off < sizeof names) off += gpx_col_describe(r->s, (gpx_col)c, nc++ ? ", " : "", names + off, sizeof names - off);
+  char msg[900];
+  snprintf(msg, sizeof msg, "%s null: the table has no column%s %s (see the data source's column mapping)", what,
+           nc == 1 ? "" : "s", names);
+  gpx_utf8_scrub(msg);
+  return gpx_frame_add_notice(f, GPX_NOTICE_INFO, msg, err);
+}
+
 int gpx_stats_missing_notice(const gpx_qrun *r, const int *metrics, int n, gpx_frame *f, gpx_error *err) {
   uint32_t cols = 0;
   char fields[600] = "";
@@ -132,8 +156,7 @@ int gpx_stats_missing_notice(const gpx_qrun *r, const int *metrics, int n, gpx_f
   int nc = 0;
   for (int c = 0; c < GPX_COL_COUNT; c++) {
     if (!(cols & BIT(c)) || off >= sizeof names) continue;
-    const char *col = r->s->columns[c];
-    off += (size_t)snprintf(names + off, sizeof names - off, "%s%.*s", nc++ ? ", " : "", (int)gpx_utf8_clip(col, 64), col);
+    off += gpx_col_describe(r->s, (gpx_col)c, nc++ ? ", " : "", names + off, sizeof names - off);
   }
   char msg[1300];
   snprintf(msg, sizeof msg, "%s %s null: the table has no column%s %s (see the data source's column mapping)", fields,

@@ -57,9 +57,16 @@ typedef struct gpx__read {
   gpx_trade tr[GPX__BATCH];
 } gpx__read;
 
-static gpx_side gpx__side(const char *p, size_t len) {
+/* The side as stored (read as text): long/short or buy/sell in any case,
+   or a boolean ("true"/"false") meaning is_short or is_long. Normalised
+   here, per row, rather than by a CASE in Postgres on the critical read. */
+static gpx_side gpx__side(gpx_col_as as, const char *p, size_t len) {
   char b[16];
   if (p == NULL || len >= sizeof b) return GPX_SIDE_UNKNOWN;
+  if (as == GPX_AS_IS_SHORT || as == GPX_AS_IS_LONG) {
+    int t = p[0] == 't';
+    return t == (as == GPX_AS_IS_SHORT) ? GPX_SIDE_SHORT : GPX_SIDE_LONG;
+  }
   /* the usual spelling without a copy (a million rows per read) */
   if (len == 4 && memcmp(p, "long", 4) == 0) return GPX_SIDE_LONG;
   if (len == 5 && memcmp(p, "short", 5) == 0) return GPX_SIDE_SHORT;
@@ -146,7 +153,7 @@ static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
     gpx_trade *t = &x->tr[x->k];
     size_t sl;
     const char *sd = gpx_crow_text(&x->st, row, GPX_SS_SIDE, &sl);
-    *t = (gpx_trade){.closed_ns = ts, .pnl = p, .side = gpx__side(sd, sl)};
+    *t = (gpx_trade){.closed_ns = ts, .pnl = p, .side = gpx__side(x->r->s->columns[GPX_COL_SIDE].as, sd, sl)};
     t->has_opened = gpx_crow_time(&x->st, row, GPX_SS_OPENED, &t->opened_ns);
   }
   if (++x->k == GPX__BATCH && gpx__flush(x) != GPX_OK) return 1;
@@ -162,7 +169,7 @@ static int gpx__on_legs(const gpx_pg_value *v, int n, void *arg) {
   gpx_qgroup *g;
   if (gpx__group(x, gname, glen, &g) != GPX_OK) return 1;
   const char *sd = gpx_crow_text(&x->st, row, GPX_LG_SIDE, &sl);
-  gpx_legs_add(&g->legs, gpx__side(sd, sl), gpx_crow_num(&x->st, row, GPX_LG_QTY),
+  gpx_legs_add(&g->legs, gpx__side(x->r->s->columns[GPX_COL_SIDE].as, sd, sl), gpx_crow_num(&x->st, row, GPX_LG_QTY),
                gpx_crow_num(&x->st, row, GPX_LG_ENTRY), gpx_crow_num(&x->st, row, GPX_LG_EXIT),
                gpx_crow_num(&x->st, row, GPX_LG_EXP_ENTRY), gpx_crow_num(&x->st, row, GPX_LG_EXP_EXIT),
                gpx_crow_num(&x->st, row, GPX_LG_FEES));
@@ -176,11 +183,15 @@ static int gpx__find_missing(gpx_qrun *r) {
   int rc = gpx_sql_table_columns(&st, r->s);
   if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "table columns", "building the statement failed");
   else rc = gpx_qrun_exec(r, &st, &res);
+  /* a list of columns is not looked at: one it lacks is the mapping's error */
   uint32_t missing = gpx__ordered_opt | gpx__legs_opt;
+  for (int c = 0; c < GPX_COL_COUNT; c++)
+    if (r->s->columns[c].n > 1) missing &= ~BIT(c);
   for (int i = 0; rc == GPX_OK && i < PQntuples(res); i++) {
     const char *name = gpx_stmt_text(&st, res, i, GPX_ATT_NAME, NULL);
     for (int c = 0; c < GPX_COL_COUNT && name; c++)
-      if ((missing & BIT(c)) && strcmp(r->s->columns[c], name) == 0) missing &= ~BIT(c);
+      if ((missing & BIT(c)) && r->s->columns[c].n == 1 && strcmp(r->s->columns[c].name[0], name) == 0)
+        missing &= ~BIT(c);
   }
   if (rc == GPX_OK) r->q->missing |= missing;
   PQclear(res);

@@ -211,6 +211,12 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
     json_t *all = NULL;
     if (limit < 0) {
       gpx__error(reply, 400, "limit: must be a positive whole number");
+    } else if (!schema && !gpx_col_present(&inst->settings, col)) {
+      /* no such column: no values, and no SQL to ask for them */
+      char m[200];
+      snprintf(m, sizeof m, "%s: %s is not mapped (jsonData.columns.%s is null)", path, gpx_col_names[col],
+               gpx_col_names[col]);
+      gpx__error(reply, 400, m);
     } else if (schema) {
       json_t *o = NULL;
       int at_connect;

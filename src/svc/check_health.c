@@ -37,7 +37,7 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
     gpx_rpc_reply_error(reply, GPX_RPC_INVALID_ARGUMENT, "malformed CheckHealthRequest");
     return;
   }
-  char msg[1024];
+  char msg[2048];
   gpx_error err;
   gpx_ds_instance *inst = NULL;
   int irc = gpx_svc_instance(app, in->plugincontext, &inst, &err);
@@ -71,8 +71,8 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
       snprintf(msg, sizeof msg, "Connected to %s, but table %s does not exist (or is not visible to %s)",
                s->database, json_string_value(json_object_get(details, "table")), s->user);
     } else {
-      char bad[700] = "", warn[300] = "";
-      size_t ob = 0, ow = 0;
+      char bad[700] = "", warn[300] = "", unusable[700] = "";
+      size_t ob = 0, ow = 0, ou = 0;
       json_t *cols = json_object_get(details, "columns");
       for (size_t i = 0; i < json_array_size(cols); i++) {
         json_t *c = json_array_get(cols, i);
@@ -81,13 +81,19 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
         if (json_is_true(json_object_get(c, "required"))) {
           if (ob < sizeof bad) ob += (size_t)snprintf(bad + ob, sizeof bad - ob, "%s%s (mapping %s)", ob ? "; " : "", e,
                                                       json_string_value(json_object_get(c, "name")));
+        } else if (e && strstr(e, "not found") == NULL) {
+          /* there, but of a type the mapping cannot use: say how to map it */
+          if (ou < sizeof unusable) ou += (size_t)snprintf(unusable + ou, sizeof unusable - ou, "%s%s", ou ? "; " : "", e);
         } else if (ow < sizeof warn) {
           ow += (size_t)snprintf(warn + ow, sizeof warn - ow, "%s%s", ow ? ", " : "",
                                  json_string_value(json_object_get(c, "column")));
         }
       }
+      const char *hint = json_string_value(json_object_get(details, "hint"));
+      const char *advice = json_string_value(json_object_get(details, "indexAdvice"));
       if (ob) {
-        snprintf(msg, sizeof msg, "Table %s: %s", json_string_value(json_object_get(details, "table")), bad);
+        snprintf(msg, sizeof msg, "Table %s: %s%s%s", json_string_value(json_object_get(details, "table")), bad,
+                 hint ? ". " : "", hint ? hint : "");
       } else {
         ok = 1;
         json_t *from = json_object_get(details, "from"), *to = json_object_get(details, "to");
@@ -98,7 +104,10 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
         if (json_is_string(from) && w > 0 && (size_t)w < sizeof msg)
           w += snprintf(msg + w, sizeof msg - (size_t)w, ", from %s to %s", json_string_value(from), json_string_value(to));
         if (ow && w > 0 && (size_t)w < sizeof msg)
-          snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
+          w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
+        if (ou && w > 0 && (size_t)w < sizeof msg)
+          w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns unusable: %s", unusable);
+        if (advice && w > 0 && (size_t)w < sizeof msg) snprintf(msg + w, sizeof msg - (size_t)w, ". Advice: %s", advice);
       }
     }
   }

@@ -257,7 +257,7 @@ static void check_query(const gpx_query *q, const gpx_ds_settings *s, const gpx_
 static void plain_identifiers(gpx_ds_settings *s) {
   if (s->schema[0]) snprintf(s->schema, sizeof s->schema, "x");
   snprintf(s->table, sizeof s->table, "x");
-  for (int c = 0; c < GPX_COL_COUNT; c++) snprintf(s->columns[c], sizeof s->columns[c], "x");
+  for (int c = 0; c < GPX_COL_COUNT; c++) snprintf(s->columns[c].name[0], sizeof s->columns[c].name[0], "x");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -48,8 +48,8 @@ static void check_ok(const gpx_ds_settings *s) {
                  !strcmp(s->sslmode, "verify-full"),
              "sslmode %s", s->sslmode);
   for (int c = 0; c < GPX_COL_COUNT; c++) {
-    check_str("column", s->columns[c], sizeof s->columns[c]);
-    FUZZ_CHECK(s->columns[c][0] != 0, "column %s empty", gpx_col_names[c]);
+    check_str("column", s->columns[c].name[0], sizeof s->columns[c].name[0]);
+    FUZZ_CHECK(s->columns[c].n == 0 || s->columns[c].name[0][0] != 0, "column %s empty", gpx_col_names[c]);
   }
   for (const char *p = s->currency; *p; p++) FUZZ_CHECK(isalpha((unsigned char)*p), "currency %s", s->currency);
   const gpx_analytics_settings *a = &s->analytics;
