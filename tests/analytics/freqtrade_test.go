@@ -810,7 +810,8 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 	before, in := ftSplit(q, all)
 	e0 := q.capital + sumPnl(before[""])
 	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("E", "equity", nil, 100000),
-		query("D", "daily_pnl", nil, 1000),
+		query("D", "daily_pnl", nil, 1000), query("L", "slippage", nil, 1),
+		query("T", "trades", map[string]any{"limit": 200}, 100),
 		query("G", "stats", map[string]any{"groupBy": "side", "metrics": []string{"trade_count", "total_pnl", "avg_slippage_bps"}}, 100))
 	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
 	for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
@@ -824,6 +825,11 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 	if err := refDailyCheck(q, in[""], true)(labelledFromSeries(t, mustOK(t, resp["D"])[0])); err != nil {
 		t.Errorf("daily_pnl: %v", err)
 	}
+	if err := refScalarCheck(refComputeStats(q, before[""], in[""], time.Now())["avg_slippage_bps"])(
+		labelledFromSeries(t, mustOK(t, resp["L"])[0])); err != nil {
+		t.Errorf("slippage series: %v", err)
+	}
+	ftCheckTradesTable(t, mustOK(t, resp["T"])[0], in[""], 200)
 	// side labels: Buy is long, SELL short, whatever the case
 	qs := refQ()
 	qs.group = "side"
