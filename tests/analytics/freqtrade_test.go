@@ -846,3 +846,37 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 		t.Errorf("health: %v %q; want OK with %d trades", hr.Status, hr.Message, ftClosed)
 	}
 }
+
+// TestFreqtradePresetOverrideToAbsentNumbers: a number whose column the
+// overrides take away is null, with one info notice naming the column; the
+// others keep the reference's values.
+func TestFreqtradePresetOverrideToAbsentNumbers(t *testing.T) {
+	all := ftAll(t)
+	p := harness.Launch(t, harness.Options{})
+	ctx := ftCtx(map[string]any{"columns": map[string]any{"opened_at": nil, "fees": nil}})
+	q := refQ()
+	before, in := ftSplit(q, all)
+	want := refAllStats(q, before[""], in[""], time.Now())
+	nulled := map[string]bool{"avg_holding_time": true, "avg_holding_time_win": true, "avg_holding_time_loss": true,
+		"exposure": true, "total_fees": true}
+	resp := run(t, p, ctx, query("S", "stats", nil, 100))
+	f := mustOK(t, resp["S"])[0]
+	got := statsFrame(t, f)[""]
+	for k, w := range want {
+		if nulled[k] {
+			w = math.NaN()
+		}
+		if !close(got[k], w) {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+	if f.Meta == nil || len(f.Meta.Notices) != 1 || f.Meta.Notices[0].Severity != data.NoticeSeverityInfo {
+		t.Fatalf("want one info notice, got %+v", f.Meta)
+	}
+	for _, c := range []string{"opened_at", "fees", "exposure", "total_fees", "avg_holding_time"} {
+		if !strings.Contains(f.Meta.Notices[0].Text, c) {
+			t.Errorf("notice %q does not name %s", f.Meta.Notices[0].Text, c)
+		}
+	}
+	t.Logf("notice: %s", f.Meta.Notices[0].Text)
+}
