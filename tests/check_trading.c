@@ -805,7 +805,11 @@ START_TEST(test_slippage) {
   /* side parsing */
   ck_assert_int_eq(gpx_side_parse("long"), GPX_SIDE_LONG);
   ck_assert_int_eq(gpx_side_parse(" SHORT "), GPX_SIDE_SHORT);
-  ck_assert_int_eq(gpx_side_parse("buy"), GPX_SIDE_UNKNOWN);
+  /* buy/sell are long/short, in any case (issue 12) */
+  ck_assert_int_eq(gpx_side_parse("buy"), GPX_SIDE_LONG);
+  ck_assert_int_eq(gpx_side_parse("BUY"), GPX_SIDE_LONG);
+  ck_assert_int_eq(gpx_side_parse("Sell"), GPX_SIDE_SHORT);
+  ck_assert_int_eq(gpx_side_parse("buyer"), GPX_SIDE_UNKNOWN);
   ck_assert_int_eq(gpx_side_parse(""), GPX_SIDE_UNKNOWN);
   ck_assert_int_eq(gpx_side_parse(NULL), GPX_SIDE_UNKNOWN);
   ck_assert_int_eq(gpx_side_parse("longer"), GPX_SIDE_UNKNOWN);

@@ -21,6 +21,9 @@ gpx_side gpx_side_parse(const char *s) {
   while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
   if (n == 4 && strncasecmp(s, "long", 4) == 0) return GPX_SIDE_LONG;
   if (n == 5 && strncasecmp(s, "short", 5) == 0) return GPX_SIDE_SHORT;
+  /* a bot that records the entry order's side: buying opens a long */
+  if (n == 3 && strncasecmp(s, "buy", 3) == 0) return GPX_SIDE_LONG;
+  if (n == 4 && strncasecmp(s, "sell", 4) == 0) return GPX_SIDE_SHORT;
   return GPX_SIDE_UNKNOWN;
 }
 

@@ -31,12 +31,54 @@ type trade struct {
 }
 
 func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
-	out, err := pg.Psql("trading", `SELECT trade_id, (extract(epoch FROM closed_at)*1000000)::int8, strategy, symbol,
-	  coalesce(account,''), coalesce(side,''), coalesce(qty::float8,0), coalesce(entry_price::float8,0),
-	  coalesce(exit_price::float8,0), coalesce(expected_entry_price::float8::text,'NaN'),
-	  coalesce(expected_exit_price::float8::text,'NaN'), realized_pnl::float8,
-	  coalesce((extract(epoch FROM opened_at)*1000000)::int8::text, ''), coalesce(fees::float8::text, 'NaN'),
-	  coalesce(exchange,''), coalesce(entry_tag,''), coalesce(exit_reason,'') FROM `+table+` ORDER BY closed_at, trade_id`)
+	return loadTradesFrom(t, pg, table, defaultCols)
+}
+
+// tradeCols says how the reference reads each field from a table: SQL that
+// takes the stored value as it is (epoch numbers, integer labels, buy/sell
+// text, boolean sides), with the meaning applied here in Go (normSide), so
+// a table laid out as a bot stores it is read without the plugin's logic.
+type tradeCols struct {
+	id, closedUS, strategy, symbol, account, side, qty, entry, exit, expEntry, expExit, pnl, openedUS, fees,
+	exchange, entryTag, exitReason, order string
+	sideAs string // "" text (long/short, buy/sell in any case), "is_short", "is_long"
+}
+
+var defaultCols = tradeCols{id: "trade_id", closedUS: "(extract(epoch FROM closed_at)*1000000)::int8",
+	strategy: "strategy", symbol: "symbol", account: "coalesce(account,'')", side: "coalesce(side,'')",
+	qty: "coalesce(qty::float8,0)", entry: "coalesce(entry_price::float8,0)", exit: "coalesce(exit_price::float8,0)",
+	expEntry: "coalesce(expected_entry_price::float8::text,'NaN')", expExit: "coalesce(expected_exit_price::float8::text,'NaN')",
+	pnl: "realized_pnl::float8", openedUS: "coalesce((extract(epoch FROM opened_at)*1000000)::int8::text, '')",
+	fees: "coalesce(fees::float8::text, 'NaN')", exchange: "coalesce(exchange,'')", entryTag: "coalesce(entry_tag,'')",
+	exitReason: "coalesce(exit_reason,'')", order: "closed_at, trade_id"}
+
+// normSide: the side as the data-source docs define it: long/short; buy is
+// long and sell short, in any case; a boolean column says is_short or is_long.
+func normSide(raw, as string) string {
+	switch as {
+	case "is_short", "is_long":
+		if raw == "" {
+			return ""
+		}
+		if (raw == "t") == (as == "is_short") {
+			return "short"
+		}
+		return "long"
+	}
+	switch s := strings.ToLower(strings.TrimSpace(raw)); s {
+	case "buy":
+		return "long"
+	case "sell":
+		return "short"
+	default:
+		return s
+	}
+}
+
+func loadTradesFrom(t testing.TB, pg *pgfix.Server, table string, c tradeCols) []trade {
+	out, err := pg.Psql("trading", "SELECT "+strings.Join([]string{c.id, c.closedUS, c.strategy, c.symbol, c.account, c.side,
+		c.qty, c.entry, c.exit, c.expEntry, c.expExit, c.pnl, c.openedUS, c.fees, c.exchange, c.entryTag, c.exitReason}, ", ")+
+		" FROM "+table+" ORDER BY "+c.order)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +92,7 @@ func loadTrades(t testing.TB, pg *pgfix.Server, table string) []trade {
 		us, _ := strconv.ParseInt(f[1], 10, 64)
 		id, _ := strconv.ParseInt(f[0], 10, 64)
 		tr := trade{id: id, closed: time.UnixMicro(us).UTC(), strategy: f[2], symbol: f[3], account: f[4],
-			side: f[5], qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11),
+			side: normSide(f[5], c.sideAs), qty: num(6), entry: num(7), exit: num(8), expEntry: num(9), expExit: num(10), pnl: num(11),
 			fees: num(13), exchange: f[14], entryTag: f[15], exitReason: f[16]}
 		if f[12] != "" {
 			ous, _ := strconv.ParseInt(f[12], 10, 64)
@@ -71,7 +113,7 @@ type refQuery struct {
 	rf         float64
 	group      string // "", or a dimension: "strategy", "symbol", "account", "side", "exchange", "entry_tag", "exit_reason"
 	// filters per dimension (as group names it), like the query's lists:
-	// absent or empty = all; a trade whose value is NULL never matches
+	// absent or empty = all; a trade whose value is NULL matches only "(none)"
 	filters map[string][]string
 }
 
@@ -112,7 +154,8 @@ func (q refQuery) match(tr trade) bool {
 		if len(list) == 0 {
 			continue
 		}
-		if v, ok := dimOf(tr, dim); !ok || !in(list, v) {
+		// "(none)" in a list selects the trades without a value (issue 12)
+		if v, ok := dimOf(tr, dim); !(ok && in(list, v)) && !(!ok && in(list, "(none)")) {
 			return false
 		}
 	}
