@@ -880,3 +880,67 @@ func TestFreqtradePresetOverrideToAbsentNumbers(t *testing.T) {
 	}
 	t.Logf("notice: %s", f.Meta.Notices[0].Text)
 }
+
+// TestFreqtradePresetWholeHistory: a range over the whole history and past
+// now, where the open trades (opened in the range, close_date NULL) would
+// show if any statement let a NULL close_date through: a DESC order puts
+// NULLs first in Postgres, and a missing lower bound would sum their
+// close_profit_abs (1e6) into E(from).
+func TestFreqtradePresetWholeHistory(t *testing.T) {
+	all := ftAll(t)
+	p := harness.Launch(t, harness.Options{})
+	q := refQ()
+	q.from = time.Date(2024, 11, 1, 0, 0, 0, 0, time.UTC)
+	q.to = time.Now().Add(30 * 24 * time.Hour).Truncate(time.Millisecond)
+	before, in := ftSplit(q, all)
+	if len(before[""]) != 0 || len(in[""]) != ftClosed {
+		t.Fatalf("range holds %d trades, %d before it", len(in[""]), len(before[""]))
+	}
+	qr := func(ref, kind string, body map[string]any, maxPts int64) *pluginv2.DataQuery {
+		return queryRange(ref, kind, body, maxPts, q.from, q.to)
+	}
+	sb, si := ftSplit(refQuery{from: q.from, to: q.to, group: "strategy"}, all)
+	resp := run(t, p, ftCtx(nil), qr("S", "stats", nil, 100), qr("T", "trades", map[string]any{"limit": 200}, 100),
+		qr("C", "trade_count", nil, 10), qr("E", "equity", nil, 100000),
+		qr("P", "period_returns", map[string]any{"period": "month"}, 1000),
+		qr("B", "breakdown", map[string]any{"groupBy": "strategy", "metrics": []string{"trade_count", "total_pnl", "exposure", "avg_holding_time"}}, 100))
+	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
+	for k, w := range refAllStats(q, nil, in[""], time.Now()) {
+		if !close(got[k], w) {
+			t.Errorf("stats %s = %v, reference %v", k, got[k], w)
+		}
+	}
+	ftCheckTradesTable(t, mustOK(t, resp["T"])[0], in[""], 200)
+	_, counts := series(t, mustOK(t, resp["C"])[0])
+	total := 0.0
+	for _, c := range counts {
+		total += c
+	}
+	if total != ftClosed {
+		t.Errorf("trade_count buckets add up to %v, want the %d closed trades", total, ftClosed)
+	}
+	_, vs := series(t, mustOK(t, resp["E"])[0])
+	if len(vs) != ftClosed+2 || !close(vs[0], q.capital) || !close(vs[len(vs)-1], q.capital+sumPnl(in[""])) {
+		t.Errorf("equity: %d points from %v to %v; want %d, from %v to %v", len(vs), vs[0], vs[len(vs)-1],
+			ftClosed+2, q.capital, q.capital+sumPnl(in[""]))
+	}
+	pf := mustOK(t, resp["P"])
+	if times, cols, err := periodFrame(pf[0]); err != nil {
+		t.Error(err)
+	} else if err := comparePeriods(times, cols, refPeriods(q, nil, in[""], "month")); err != nil {
+		t.Errorf("period_returns: %v", err)
+	}
+	tf := readTable(t, mustOK(t, resp["B"])[0])
+	for i, g := range tf.str["strategy"] {
+		want := refAllStats(refQuery{from: q.from, to: q.to, capital: q.capital, tz: q.tz, annual: q.annual},
+			sb[g], si[g], time.Now())
+		for _, m := range []string{"trade_count", "total_pnl", "exposure", "avg_holding_time"} {
+			if !close(tf.num[m][i], want[m]) {
+				t.Errorf("breakdown strategy=%s: %s = %v, reference %v", g, m, tf.num[m][i], want[m])
+			}
+		}
+	}
+	if tf.rows != len(si) {
+		t.Errorf("breakdown: %d rows, want %d strategies", tf.rows, len(si))
+	}
+}
