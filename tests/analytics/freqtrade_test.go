@@ -944,3 +944,79 @@ func TestFreqtradePresetWholeHistory(t *testing.T) {
 		t.Errorf("breakdown: %d rows, want %d strategies", tf.rows, len(si))
 	}
 }
+
+// TestFreqtradeEpochClosedAtRangeEdges: closed_at stored as epoch seconds
+// (double, with microseconds), milliseconds, microseconds or nanoseconds
+// selects exactly the trades with from < closed_at ≤ to, with the range
+// ends (whole milliseconds) falling inside a second and next to a trade: a
+// bound converted to the column's unit must neither drop nor add the trade
+// beside it. The table override also replaces the preset's table.
+func TestFreqtradeEpochClosedAtRangeEdges(t *testing.T) {
+	all := ftAll(t)
+	if _, err := pg.Psql(ftDB, `CREATE OR REPLACE VIEW ft_epochs AS SELECT *,
+	    extract(epoch FROM close_date)::float8 AS close_s,
+	    floor(extract(epoch FROM close_date) * 1000)::int8 AS close_ms,
+	    (extract(epoch FROM close_date) * 1000000)::int8 AS close_us,
+	    (extract(epoch FROM close_date) * 1000000)::int8 * 1000 AS close_ns FROM trades;
+	  GRANT SELECT ON ft_epochs TO grafana`); err != nil {
+		t.Fatal(err)
+	}
+	// two trades well inside the data whose times are not whole milliseconds
+	var a, b trade
+	for i := len(all) / 4; i < len(all); i++ {
+		if all[i].closed.Nanosecond()%1e6 != 0 {
+			if a.id == 0 {
+				a = all[i]
+			} else if i > len(all)*3/4 {
+				b = all[i]
+				break
+			}
+		}
+	}
+	floorMs := func(tm time.Time) time.Time { return tm.Truncate(time.Millisecond) }
+	p := harness.Launch(t, harness.Options{})
+	for _, form := range []struct{ col, as string }{{"close_s", "epoch_s"}, {"close_ms", "epoch_ms"},
+		{"close_us", "epoch_us"}, {"close_ns", "epoch_ns"}} {
+		ctx := harness.PluginContext("ft-epochs-"+form.as, pg.JSONData(map[string]any{"database": ftDB, "preset": "freqtrade",
+			"table": "ft_epochs", "columns": map[string]any{"closed_at": map[string]any{"column": form.col, "as": form.as}}}),
+			pgfix.Secure(), 1)
+		// the trade's time as the column stores it
+		stored := func(tr trade) time.Time {
+			if form.as == "epoch_ms" {
+				return floorMs(tr.closed)
+			}
+			return tr.closed
+		}
+		for _, rg := range []struct {
+			name     string
+			from, to time.Time
+		}{
+			{"ends just before the trades", floorMs(a.closed), floorMs(b.closed)},
+			{"ends just after the trades", floorMs(a.closed).Add(time.Millisecond), floorMs(b.closed).Add(time.Millisecond)},
+		} {
+			n, sum, base := 0, 0.0, 100000.0
+			for _, tr := range all {
+				switch s := stored(tr); {
+				case !s.After(rg.from):
+					base += tr.pnl
+				case !s.After(rg.to):
+					n++
+					sum += tr.pnl
+				}
+			}
+			resp := run(t, p, ctx, queryRange("S", "stats", map[string]any{"metrics": []string{"trade_count", "total_pnl", "equity"}},
+				100, rg.from, rg.to))
+			r := resp["S"]
+			if r.Error != nil {
+				t.Errorf("%s, %s: %d %v", form.as, rg.name, r.Status, r.Error)
+				continue
+			}
+			got := statsFrame(t, r.Frames[0])[""]
+			if got["trade_count"] != float64(n) || !close(got["total_pnl"], sum) || !close(got["equity"], base+sum) {
+				t.Errorf("%s, %s (%v, %v]: trade_count %v total_pnl %v equity %v; reference %d %v %v", form.as, rg.name,
+					rg.from.Format(time.RFC3339Nano), rg.to.Format(time.RFC3339Nano), got["trade_count"], got["total_pnl"],
+					got["equity"], n, sum, base+sum)
+			}
+		}
+	}
+}
