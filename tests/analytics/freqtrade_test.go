@@ -1020,3 +1020,54 @@ func TestFreqtradeEpochClosedAtRangeEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestFreqtradeOldColumnNames: freqtrade before 2022 called enter_tag
+// buy_tag and exit_reason sell_reason. Under the preset those two optional
+// columns are missing: CheckHealth still passes and names them, every number
+// is there, grouping by them is a 400 pointing at the mapping; mapping the
+// old names fixes it.
+func TestFreqtradeOldColumnNames(t *testing.T) {
+	all := ftAll(t)
+	if _, err := pg.Psql(ftDB, `DROP TABLE IF EXISTS trades_old;
+	  CREATE TABLE trades_old AS SELECT * FROM trades;
+	  ALTER TABLE trades_old RENAME COLUMN enter_tag TO buy_tag;
+	  ALTER TABLE trades_old RENAME COLUMN exit_reason TO sell_reason;
+	  GRANT SELECT ON trades_old TO grafana; ANALYZE trades_old`); err != nil {
+		t.Fatal(err)
+	}
+	p := harness.Launch(t, harness.Options{})
+	ctx := ftCtx(map[string]any{"table": "trades_old"})
+	hr, _ := health(t, p, ctx)
+	if hr.Status != pluginv2.CheckHealthResponse_OK || !strings.Contains(hr.Message, "exit_reason") ||
+		!strings.Contains(hr.Message, "enter_tag") {
+		t.Errorf("health on freqtrade's old column names: %v %q; want OK naming the missing enter_tag and exit_reason", hr.Status, hr.Message)
+	}
+	q := refQ()
+	before, in := ftSplit(q, all)
+	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))
+	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
+	for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
+		if !close(got[k], w) {
+			t.Errorf("stats %s = %v, reference %v", k, got[k], w)
+		}
+	}
+	if r := resp["G"]; r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), "exit_reason") {
+		t.Errorf("groupBy exit_reason without the column: %d %v", r.Status, r.Error)
+	}
+
+	mapped := ftCtx(map[string]any{"table": "trades_old", "columns": map[string]any{"entry_tag": "buy_tag", "exit_reason": "sell_reason"}})
+	hr, _ = health(t, p, mapped)
+	if hr.Status != pluginv2.CheckHealthResponse_OK || strings.Contains(hr.Message, "sell_reason") && strings.Contains(hr.Message, "not found") {
+		t.Errorf("health with the old names mapped: %v %q", hr.Status, hr.Message)
+	}
+	q.group = "exit_reason"
+	before, in = ftSplit(q, all)
+	groups := sortedKeys(in)
+	g := mustOK(t, run(t, p, mapped, query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))["G"])
+	for _, m := range []string{"trade_count", "total_pnl", "sharpe"} {
+		checkPerGroup(t, "stats "+m+" by exit_reason (sell_reason)", g, "exit_reason", m, groups, func(g string, f labelledField) error {
+			return refScalarCheck(refComputeStats(q, before[g], in[g], time.Now())[m])(f)
+		})
+	}
+	t.Logf("health: %s", hr.Message)
+}
