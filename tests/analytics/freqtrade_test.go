@@ -720,6 +720,57 @@ func TestFreqtradePresetResourcesAndHealth(t *testing.T) {
 	if n, ok := sch["trades"].(float64); !ok || int(n) != ftClosed {
 		t.Errorf("schema trades = %v; want %d", sch["trades"], ftClosed)
 	}
+	// the preset's mapping, as the schema resource reports it
+	var sc struct {
+		Columns []struct {
+			Name   string
+			Column *string
+			As     string
+			OK     bool
+		}
+		IndexAdvice string
+	}
+	if err := json.Unmarshal([]byte(body), &sc); err != nil {
+		t.Fatal(err)
+	}
+	mapping := map[string]string{}
+	for _, c := range sc.Columns {
+		col := "<null>"
+		if c.Column != nil {
+			col = *c.Column
+		}
+		if c.As != "" {
+			col += " as " + c.As
+		}
+		if !c.OK {
+			col += " (not ok)"
+		}
+		mapping[c.Name] = col
+	}
+	for name, col := range map[string]string{"trade_id": "id", "exchange": "exchange", "symbol": "pair", "strategy": "strategy",
+		"entry_tag": "enter_tag", "exit_reason": "exit_reason", "account": "<null>", "side": "is_short as is_short",
+		"qty": "amount", "entry_price": "open_rate", "exit_price": "close_rate", "expected_entry_price": "open_rate_requested",
+		"expected_exit_price": "close_rate_requested", "opened_at": "open_date", "closed_at": "close_date",
+		"fees": "fee_open_cost + fee_close_cost", "realized_pnl": "close_profit_abs"} {
+		if mapping[name] != col {
+			t.Errorf("schema resource: %s → %q, want %q", name, mapping[name], col)
+		}
+	}
+	if len(mapping) != 17 {
+		t.Errorf("schema resource lists %d logical columns, want 17: %v", len(mapping), mapping)
+	}
+	if !strings.Contains(sc.IndexAdvice, `CREATE INDEX ON "trades" ("close_date")`) || !strings.Contains(hr.Message, "close_date") {
+		t.Errorf("freqtrade has no index on close_date: want the advice in the schema resource (%q) and CheckHealth (%q)", sc.IndexAdvice, hr.Message)
+	}
+	// with the recommended index, no advice
+	if _, err := pg.Psql(ftDB, `DROP TABLE IF EXISTS trades_indexed; CREATE TABLE trades_indexed AS SELECT * FROM trades;
+	  CREATE INDEX ON trades_indexed (close_date); GRANT SELECT ON trades_indexed TO grafana; ANALYZE trades_indexed`); err != nil {
+		t.Fatal(err)
+	}
+	if hi, _ := health(t, p, ftCtx(map[string]any{"table": "trades_indexed"})); hi.Status != pluginv2.CheckHealthResponse_OK ||
+		strings.Contains(hi.Message, "CREATE INDEX") {
+		t.Errorf("health with an index on close_date: %v %q; want OK without index advice", hi.Status, hi.Message)
+	}
 	t.Logf("health: %s", hr.Message)
 }
 
