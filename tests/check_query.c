@@ -417,8 +417,9 @@ START_TEST(sql_of_each_mapping_form) {
 
   /* a text side: buy/sell are long/short, any case */
   mapped("{}", &s);
-  pq = mkq("{\"queryType\":\"slippage\",\"groupBy\":\"side\"}");
+  pq = mkq("{\"queryType\":\"slippage\",\"groupBy\":\"side\",\"sides\":[\"Buy\",\"SELL\",\"Long\",\"flat\"]}");
   ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_str_eq(q.filter[GPX_DIM_SIDE], "{\"long\",\"short\",\"long\",\"flat\"}"); /* filter values normalised too */
   ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_slippage, &s, &q, 60000000000, 0), GPX_OK);
   t = gpx_sql_cstr(&st.sql);
   ck_assert_ptr_nonnull(strstr(t, "CASE lower(\"side\"::text) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' ELSE lower(\"side\"::text) END"));
@@ -478,6 +479,29 @@ START_TEST(epoch_bounds_converted_in_c) {
     gpx_query_reset(&q);
     gpx_ds_settings_reset(&s);
   }
+}
+END_TEST
+
+/* A real (float4) number column is read as float8: Postgres sums a real in real precision. */
+START_TEST(real_columns_are_summed_as_float8) {
+  gpx_ds_settings s;
+  mapped("{\"columns\":{\"realized_pnl\":\"p\",\"fees\":[\"a\",\"b\"]}}", &s);
+  gpx_query_input pq = mkq("{\"queryType\":\"daily_pnl\"}");
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  q.widen = (1u << GPX_COL_REALIZED_PNL) | (1u << GPX_COL_FEES);
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "sum(\"p\"::float8)::float8 AS pnl"));
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_stats_legs, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "(coalesce(\"a\"::float8, 0) + coalesce(\"b\"::float8, 0)) AS fee"));
+  q.widen = 0; /* numeric and the rest: as stored (a per-row cast of numeric costs) */
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_daily, &s, &q, 0, 0), GPX_OK);
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&st.sql), "sum(\"p\")::float8 AS pnl"));
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+  gpx_ds_settings_reset(&s);
 }
 END_TEST
 
@@ -731,6 +755,7 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, sql_of_each_mapping_form);
   tcase_add_test(tc, epoch_bounds_converted_in_c);
   tcase_add_test(tc, absent_dimension_is_a_named_error);
+  tcase_add_test(tc, real_columns_are_summed_as_float8);
   tcase_add_test(tc, param_limit_enforced);
   suite_add_tcase(s, tc);
   return s;

@@ -241,7 +241,8 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
     if (gpx_pg_acquire(inst->pool, &r.sess, cancelled, cancel_arg, in->deadline_ms, &pe) != GPX_OK) {
       gpx_qrun_fail_pg(&r, &pe);
     } else {
-      int rc = r.kind->run(&r);
+      int rc = gpx_qrun_learn_types(&r, inst);
+      if (rc == GPX_OK) rc = r.kind->run(&r);
       /* a runner that fails fills the error where it decides; this only
          guards against one that forgot (nanoarrow's rule, checked) */
       if (rc != GPX_OK && out->error.status == 200) gpx_qrun_fail(&r, rc, r.kind->name, NULL);

@@ -8,6 +8,7 @@
 */
 #include <math.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 
 #include "query_int.h"
@@ -23,7 +24,20 @@ void gpx_query_reset(gpx_query *q) {
 }
 
 /* Build {"a","b\"c"} from a JSON array of strings. */
-static int gpx__list(json_t *root, const char *key, char **out, int *none, gpx_error *err) {
+/* A side as the statements give it: long/short (buy = long, sell = short, any case). */
+static const char *gpx__side_value(const char *s, size_t *len) {
+  static const struct {
+    const char *in, *out;
+  } m[] = {{"long", "long"}, {"short", "short"}, {"buy", "long"}, {"sell", "short"}};
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+    if (*len == strlen(m[i].in) && strncasecmp(s, m[i].in, *len) == 0) {
+      *len = strlen(m[i].out);
+      return m[i].out;
+    }
+  return s;
+}
+
+static int gpx__list(json_t *root, const char *key, char **out, int *none, int side, gpx_error *err) {
   *out = NULL;
   *none = 0;
   json_t *v = json_object_get(root, key);
@@ -58,6 +72,7 @@ static int gpx__list(json_t *root, const char *key, char **out, int *none, gpx_e
       return GPX_OK;
     }
     if (strcmp(s, "(none)") == 0) *none = 1; /* the group label of NULL values selects them */
+    if (side) s = gpx__side_value(s, &len);
     if (used++) rc = gpx_buf_append(&b, ",", 1);
     if (rc == GPX_OK) rc = gpx_buf_append(&b, "\"", 1);
     for (size_t k = 0; k < len && rc == GPX_OK; k++) {
@@ -167,7 +182,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
   q->missing = gpx_ds_absent(s); /* mapped to null: every number needing one is null */
   for (int i = 0; i < GPX_DIM_COUNT && rc == GPX_OK; i++) {
     int none = 0;
-    rc = gpx__list(root, gpx_dims[i].filter, &q->filter[i], &none, err);
+    rc = gpx__list(root, gpx_dims[i].filter, &q->filter[i], &none, i == GPX_DIM_SIDE, err);
     if (none) q->filter_none |= UINT32_C(1) << i;
     if (rc == GPX_OK && q->filter[i] && !gpx_col_present(s, gpx_dims[i].col))
       rc = gpx_error_set(err, EINVAL, "%s: %s is not mapped (jsonData.columns.%s is null)", gpx_dims[i].filter,

@@ -80,6 +80,7 @@ typedef struct gpx_query {
   int metrics_given;          /* the JSON named metrics (else all, or a kind's own default) */
   int limit_given;            /* the JSON named a limit (else the row limit, or a kind's own default) */
   uint32_t missing;           /* optional columns the table lacks (1 << gpx_col): mapped to null, or found by a run */
+  uint32_t widen;             /* number columns stored as real (float4): summed as float8 (gpx_qrun_learn_types) */
   uint32_t filter_none;       /* 1 << gpx_dim: the dimension's list holds "(none)" (NULL values match) */
 } gpx_query;
 
@@ -105,6 +106,7 @@ typedef struct gpx_sql {
      function instead of $n: COPY takes no parameters (gpx_stmt_build_copy) */
   int (*literal)(void *arg, gpx_buf *out, const char *value);
   void *literal_arg;
+  uint32_t widen;  /* number columns (1 << gpx_col) stored as real: read as float8 (q->widen) */
 } gpx_sql;
 
 void gpx_sql_reset(gpx_sql *q);
@@ -374,6 +376,13 @@ int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res);
 int gpx_qrun_exec_raw(gpx_qrun *r, gpx_stmt *st, PGresult **res, gpx_pg_error *pe);
 /** Record a streamed statement and stream it through a binary cursor (gpx_pg_stream). */
 int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *pe);
+/**
+ * Which mapped number columns the table stores as real (float4), into
+ * q->widen: Postgres sums a real in real precision, so statements read
+ * them as float8. Learnt once per instance and kept in its memo for a
+ * while. Fails the run on a Postgres error (through the one mapping).
+ */
+int gpx_qrun_learn_types(gpx_qrun *r, gpx_ds_instance *inst);
 /** Fail the run with a Postgres error through the one mapping. */
 int gpx_qrun_fail_pg(gpx_qrun *r, const gpx_pg_error *pe);
 /** Fail the run with an internal error (500 plugin): "<what>: <detail>". */

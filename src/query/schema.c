@@ -60,15 +60,15 @@ static void gpx__type_check(const gpx_ds_settings *s, gpx_col c, const char *col
         if (!strncmp(type, "timestamp", 9)) return;
         if (cat == 'N')
           snprintf(msg, cap,
-                   "`%s` → `%s` is %s: map it as {\"column\": \"%s\", \"as\": \"epoch_ms\"} (or epoch_s, epoch_us, "
-                   "epoch_ns: the unit it counts since 1970)", key, col, type, col);
+                   "column \"%s\" is %s, expected timestamp or timestamptz; if it counts time since 1970, map `%s` as "
+                   "{\"column\": \"%s\", \"as\": \"epoch_ms\"} (or epoch_s, epoch_us, epoch_ns)", col, type, key, col);
         else snprintf(msg, cap, "column \"%s\" is %s, expected timestamp, timestamptz or an epoch number", col, type);
       } else if (cat != 'N') {
         snprintf(msg, cap, "column \"%s\" is %s, but `%s` maps it as %s (a number)", col, type, key, gpx_col_as_names[m->as]);
       }
       return;
     case GPX_KIND_NUMBER:
-      if (cat != 'N') snprintf(msg, cap, "column \"%s\" is %s, expected a number (numeric, double precision, real, integer, bigint)", col, type);
+      if (cat != 'N') snprintf(msg, cap, "column \"%s\" is %s, expected numeric (or double precision, real, integer, bigint)", col, type);
       return;
     default: return;
   }
@@ -97,6 +97,46 @@ static const char *gpx__find(PGresult *res, const char *col, char *cat) {
       return PQgetvalue(res, i, 1);
     }
   return NULL;
+}
+
+int gpx_qrun_learn_types(gpx_qrun *r, gpx_ds_instance *inst) {
+  uint32_t numbers = 0;
+  for (int c = 0; c < GPX_COL_COUNT; c++)
+    if (gpx_col_is_number((gpx_col)c) && r->s->columns[c].n > 0) numbers |= UINT32_C(1) << c;
+  char *memo = NULL;
+  if (gpx_ds_memo_get(inst, "types:real", 300, &memo)) {
+    r->q->widen = (uint32_t)strtoul(memo, NULL, 10);
+    free(memo);
+    return GPX_OK;
+  }
+  if (numbers == 0) return GPX_OK;
+  gpx_buf name = {0};
+  PGresult *res = NULL;
+  gpx_pg_error pe;
+  int rc = gpx_sql_table_name(&name, r->s);
+  if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "table name", NULL);
+  if (rc == GPX_OK) {
+    const char *params[1] = {(const char *)name.data};
+    if ((rc = gpx_pg_exec(&r->sess,
+                    "SELECT attname::text FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1::text)"
+                    " AND atttypid = 'float4'::regtype AND attnum > 0 AND NOT attisdropped",
+                    1, params, 0, &res, &pe)) != GPX_OK) {
+      rc = gpx_qrun_fail_pg(r, &pe); /* a timeout stays a timeout: the run ends here */
+    } else {
+      uint32_t widen = 0;
+      for (int i = 0; i < PQntuples(res); i++)
+        for (int c = 0; c < GPX_COL_COUNT; c++)
+          for (int k = 0; (numbers >> c & 1) && k < r->s->columns[c].n; k++)
+            if (strcmp(r->s->columns[c].name[k], PQgetvalue(res, i, 0)) == 0) widen |= UINT32_C(1) << c;
+      char v[16];
+      snprintf(v, sizeof v, "%u", (unsigned)widen);
+      gpx_ds_memo_put(inst, "types:real", v);
+      r->q->widen = widen;
+    }
+    PQclear(res);
+  }
+  gpx_buf_reset(&name);
+  return rc;
 }
 
 int gpx_schema_check(gpx_pg_session *sess, const gpx_ds_settings *s, json_t **out, gpx_pg_error *pe) {

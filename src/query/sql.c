@@ -83,17 +83,23 @@ int gpx_sql_column(gpx_sql *o, const gpx_ds_settings *s, gpx_col c, gpx_cx how) 
   const gpx_col_map *m = &s->columns[c];
   if (m->n == 0) /* absent: typed, so the statement keeps its shape */
     return gpx_sql_append(o, gpx__is_time(c) ? "NULL::timestamptz" : gpx_col_is_number(c) ? "NULL::float8" : "NULL::text");
+  /* a real (float4) column is summed in real precision by Postgres */
+  const char *widen = how == GPX_CX_VALUE && (o->widen & (UINT32_C(1) << c)) ? "::float8" : "";
   if (m->n > 1) {
     /* columns to add, a NULL counting as 0 (fee_open_cost + fee_close_cost) */
     GPX_RETURN_NOT_OK(gpx_sql_append(o, "("));
     for (int i = 0; i < m->n; i++) {
       GPX_RETURN_NOT_OK(gpx_sql_append(o, i ? " + coalesce(" : "coalesce("));
       GPX_RETURN_NOT_OK(gpx__ident(o, m->name[i]));
-      GPX_RETURN_NOT_OK(gpx_sql_append(o, ", 0)"));
+      GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "%s, 0)", widen));
     }
     return gpx_sql_append(o, ")");
   }
   if (how != GPX_CX_VALUE) return gpx__ident(o, m->name[0]);
+  if (*widen) {
+    GPX_RETURN_NOT_OK(gpx__ident(o, m->name[0]));
+    return gpx_sql_append(o, widen);
+  }
   if (c == GPX_COL_SIDE) {
     /* long/short whatever the bot wrote; a boolean says is_short or is_long */
     if (m->as == GPX_AS_IS_SHORT || m->as == GPX_AS_IS_LONG) {
@@ -293,6 +299,7 @@ static int gpx__build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settin
                       int64_t width_ns, int64_t limit, uint32_t omit) {
   st->def = def;
   gpx_sql *o = &st->sql;
+  o->widen = q->widen;
   int grouped = def->grouped && q->group_by != GPX_GROUP_NONE;
   st->first = grouped ? 1 : 0;
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT "));

@@ -59,7 +59,7 @@ func makeMappedTable(t *testing.T) {
 	fmt.Fprintf(&b, "\\set ON_ERROR_STOP on\nBEGIN;\nDROP TABLE IF EXISTS %[1]s;\n"+
 		"CREATE TABLE %[1]s (tid bigint PRIMARY KEY, close_ms bigint NOT NULL, open_ts timestamp, strat integer,"+
 		" sym varchar(16), dir text, amount real, px_in real, px_out real, px_in_req numeric, px_out_req numeric,"+
-		" fee_a integer, fee_b real, pnl double precision NOT NULL, venue text, tag text, why text);\n"+
+		" fee_a integer, fee_b real, pnl real NOT NULL, venue text, tag text, why text);\n"+
 		"CREATE INDEX ON %[1]s (close_ms);\nALTER TABLE %[1]s OWNER TO grafana;\n", mappedTable)
 	for i, r := range rows {
 		if i%500 == 0 {
@@ -131,7 +131,8 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 			if tc.mod != nil {
 				tc.mod(&q)
 			}
-			resp := run(t, p, ctx, query("S", "stats", tc.body, 100), query("E", "equity", tc.body, 100000))
+			resp := run(t, p, ctx, query("S", "stats", tc.body, 100), query("E", "equity", tc.body, 100000),
+				query("D", "daily_pnl", tc.body, 100000), query("B", "pnl", tc.body, 20))
 			sf := mustOK(t, resp["S"])
 			got := statsFrame(t, sf[0])
 			before, in := split(q, all)
@@ -156,6 +157,16 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 				checkPerGroup(t, "equity "+tc.name, mustOK(t, resp["E"]), q.group, "equity", groups,
 					func(g string, f labelledField) error {
 						return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })(f)
+					})
+				// Postgres' sums per day and per bucket: a real column summed as float8
+				checkPerGroup(t, "daily_pnl "+tc.name, mustOK(t, resp["D"]), q.group, "daily_pnl", groups,
+					func(g string, f labelledField) error { return refDailyCheck(q, in[g], true)(f) })
+				checkPerGroup(t, "bucketed pnl "+tc.name, mustOK(t, resp["B"]), q.group, "pnl", groups,
+					func(g string, f labelledField) error {
+						if last := f.values[len(f.values)-1]; !close(last, sumPnl(in[g])) {
+							return fmt.Errorf("last bucketed pnl %v, reference %v", last, sumPnl(in[g]))
+						}
+						return nil
 					})
 			}
 			t.Logf("%d stat values checked in %d group(s)", n, len(groups))
