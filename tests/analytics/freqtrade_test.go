@@ -1122,3 +1122,43 @@ func TestFreqtradeOldColumnNames(t *testing.T) {
 	}
 	t.Logf("health: %s", hr.Message)
 }
+
+// TestFreqtradePresetLocalDays: freqtrade's close_date is a timestamp
+// without time zone in UTC. In a time zone other than UTC (where reading it
+// the wrong way round — as local time — would shift every trade by the
+// offset) the local days of daily_pnl, period_returns, rolling and stats
+// are the reference's, across New York's DST change.
+func TestFreqtradePresetLocalDays(t *testing.T) {
+	all := ftAll(t)
+	p := harness.Launch(t, harness.Options{})
+	for _, tzName := range []string{"America/New_York", "Asia/Tokyo"} {
+		t.Run(tzName, func(t *testing.T) {
+			q := refQ()
+			q.tz, _ = time.LoadLocation(tzName)
+			before, in := ftSplit(q, all)
+			body := map[string]any{"timezone": tzName}
+			with := func(k string, v any) map[string]any { return map[string]any{"timezone": tzName, k: v} }
+			resp := run(t, p, ftCtx(nil), query("D", "daily_pnl", body, 1000), query("S", "stats", body, 100),
+				query("P", "period_returns", with("period", "week"), 1000),
+				query("R", "rolling", map[string]any{"timezone": tzName, "metric": "pnl", "window": 5}, 1000))
+			if err := refDailyCheck(q, in[""], true)(labelledFromSeries(t, mustOK(t, resp["D"])[0])); err != nil {
+				t.Errorf("daily_pnl: %v", err)
+			}
+			got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
+			for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
+				if !close(got[k], w) {
+					t.Errorf("stats %s = %v, reference %v", k, got[k], w)
+				}
+			}
+			if times, cols, err := periodFrame(mustOK(t, resp["P"])[0]); err != nil {
+				t.Error(err)
+			} else if err := comparePeriods(times, cols, refPeriods(q, before[""], in[""], "week")); err != nil {
+				t.Errorf("period_returns: %v", err)
+			}
+			days, want := refRolling(q, before[""], in[""], "pnl", 5)
+			if err := compareRolling(labelledFromSeries(t, mustOK(t, resp["R"])[0]), days, want, 5); err != nil {
+				t.Errorf("rolling pnl: %v", err)
+			}
+		})
+	}
+}
