@@ -1083,6 +1083,8 @@ func TestFreqtradeOldColumnNames(t *testing.T) {
 	  CREATE TABLE trades_old AS SELECT * FROM trades;
 	  ALTER TABLE trades_old RENAME COLUMN enter_tag TO buy_tag;
 	  ALTER TABLE trades_old RENAME COLUMN exit_reason TO sell_reason;
+	  ALTER TABLE trades_old DROP COLUMN is_short; -- spot-only freqtrade had no shorts
+	  DELETE FROM trades_old WHERE id IN (SELECT id FROM trades WHERE is_short);
 	  GRANT SELECT ON trades_old TO grafana; ANALYZE trades_old`); err != nil {
 		t.Fatal(err)
 	}
@@ -1090,17 +1092,37 @@ func TestFreqtradeOldColumnNames(t *testing.T) {
 	ctx := ftCtx(map[string]any{"table": "trades_old"})
 	hr, _ := health(t, p, ctx)
 	if hr.Status != pluginv2.CheckHealthResponse_OK || !strings.Contains(hr.Message, "exit_reason") ||
-		!strings.Contains(hr.Message, "enter_tag") {
-		t.Errorf("health on freqtrade's old column names: %v %q; want OK naming the missing enter_tag and exit_reason", hr.Status, hr.Message)
+		!strings.Contains(hr.Message, "enter_tag") || !strings.Contains(hr.Message, "is_short") {
+		t.Errorf("health on freqtrade's old column names: %v %q; want OK naming the missing enter_tag, exit_reason and is_short", hr.Status, hr.Message)
 	}
+	t.Logf("health: %s", hr.Message)
+	var longs []trade
+	for _, tr := range all {
+		if tr.side == "long" {
+			longs = append(longs, tr)
+		}
+	}
+	all = longs
 	q := refQ()
 	before, in := ftSplit(q, all)
 	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))
-	got := statsFrame(t, mustOK(t, resp["S"])[0])[""]
+	sf := mustOK(t, resp["S"])[0]
+	got := statsFrame(t, sf)[""]
+	noSide := map[string]bool{"long_trades": true, "short_trades": true, "long_win_rate": true, "short_win_rate": true,
+		"avg_slippage_bps": true}
 	for k, w := range refAllStats(q, before[""], in[""], time.Now()) {
+		if noSide[k] {
+			w = math.NaN()
+		}
 		if !close(got[k], w) {
 			t.Errorf("stats %s = %v, reference %v", k, got[k], w)
 		}
+	}
+	if sf.Meta == nil || len(sf.Meta.Notices) != 1 || sf.Meta.Notices[0].Severity != data.NoticeSeverityInfo ||
+		!strings.Contains(sf.Meta.Notices[0].Text, "is_short") && !strings.Contains(sf.Meta.Notices[0].Text, "side") {
+		t.Errorf("stats without the side column: want one info notice naming it, got %+v", sf.Meta)
+	} else {
+		t.Logf("notice: %s", sf.Meta.Notices[0].Text)
 	}
 	if r := resp["G"]; r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), "exit_reason") {
 		t.Errorf("groupBy exit_reason without the column: %d %v", r.Status, r.Error)
