@@ -599,7 +599,17 @@ func TestFreqtradePresetFilters(t *testing.T) {
 			if total == 0 || total > len(all)/2 {
 				t.Fatalf("fixture: the filter keeps %d of %d trades", total, len(all))
 			}
-			resp := run(t, p, ftCtx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
+			tbody := map[string]any{"limit": 50}
+			for k, v := range body {
+				if k != "groupBy" {
+					tbody[k] = v
+				}
+			}
+			resp := run(t, p, ftCtx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000),
+				query("T", "trades", tbody, 100))
+			if tc.group == "" { // the trades table keeps the same trades, newest first
+				ftCheckTradesTable(t, mustOK(t, resp["T"])[0], in[""], 50)
+			}
 			sf := mustOK(t, resp["S"])
 			got := statsFrame(t, sf[0])
 			if len(got) != len(groups) {
