@@ -415,3 +415,20 @@ func (h *Held) Release() {
 	h.in = nil
 	h.cmd.Wait()
 }
+
+// LoadFreqtrade creates database db (owned by postgres, as a bot's own
+// database would be) holding a table shaped like freqtrade's `trades`:
+// sql/fixtures/freqtrade.sql with n closed and open still-open trades,
+// seeded. The plugin's role "grafana" may only read it.
+func (s *Server) LoadFreqtrade(repoRoot, db string, n, open, seed int) error {
+	if _, err := s.Psql("postgres", "CREATE DATABASE "+db); err != nil {
+		return err
+	}
+	vars := map[string]string{"n": strconv.Itoa(n), "open": strconv.Itoa(open), "seed": strconv.Itoa(seed),
+		"start": "'2024-12-01'", "days": "180"}
+	if err := s.PsqlFiles(db, vars, filepath.Join(repoRoot, "sql", "fixtures", "freqtrade.sql")); err != nil {
+		return err
+	}
+	_, err := s.Psql(db, "GRANT SELECT ON trades TO grafana")
+	return err
+}
