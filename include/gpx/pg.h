@@ -43,6 +43,7 @@ typedef struct gpx_pg_error {
   gpx_pg_status status;
   char sqlstate[6];
   char msg[512];
+  int standby; /* the failed statement ran on a hot standby (in_hot_standby on, Postgres 14+) */
 } gpx_pg_error;
 
 typedef struct gpx_pg_pool gpx_pg_pool;
