@@ -18,7 +18,9 @@
 ** as it would walking its own list. prefer-standby is libpq's two passes
 ** done here: every host asked for a standby, then the hosts that answered
 ** asked for any server; a host that used up its budget in the first pass
-** is not waited for a second time.
+** is not waited for a second time. Such a fallback connection is pooled
+** for GPX_PG_FALLBACK_MS only (pool.c), so queries return to a standby
+** that comes back.
 **
 ** Not bounded here: host name resolution (getaddrinfo inside libpq blocks;
 ** give an address to avoid it). The password is passed to libpq as a
@@ -228,6 +230,7 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
   int prefer = strcmp(attrs, "prefer-standby") == 0;
   unsigned char again[MAX_HOSTS] = {0}; /* prefer-standby: answered, but was not a standby */
   int n_again = 0;
+  s->fallback_until = 0;
   gpx_pg_error first = {0}; /* the first specific failure (auth, database) wins over "unreachable" */
   for (int pass = 0; pass < (prefer ? 2 : 1); pass++) {
     const char *target = prefer ? (pass == 0 ? "standby" : "any") : attrs;
@@ -245,7 +248,10 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
       if (left > 1) left--;
       int timed_out = 0;
       PGconn *c = gpx__connect_host(p, s, host, port, target, now + share, &timed_out, err);
-      if (c != NULL) return c;
+      if (c != NULL) {
+        if (pass == 1) s->fallback_until = gpx_pg_now_ms() + GPX_PG_FALLBACK_MS; /* ask the standbys again soon */
+        return c;
+      }
       if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
       if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
       if (pass == 0 && prefer && err->status == GPX_PG_UNAVAILABLE && !timed_out) {

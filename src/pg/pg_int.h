@@ -20,6 +20,7 @@ struct gpx_pg_pool {
   pthread_cond_t cv; /* CLOCK_MONOTONIC: a slot was freed */
   PGconn *idle[GPX_PG_MAX_IDLE];     /* a stack: the top was used last */
   int64_t idle_since[GPX_PG_MAX_IDLE]; /* when each was put back (gpx_pg_now_ms) */
+  int64_t fallback_until[GPX_PG_MAX_IDLE]; /* each one's gpx_pg_session.fallback_until */
   int n_idle;
   int open;          /* connections counted against max: idle, in use, or being opened */
   int max;
@@ -51,6 +52,8 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char *port, c
  * NULL with err filled: GPX_PG_CANCELLED; GPX_PG_TIMEOUT when the
  * session's deadline cut the connect; UNAVAILABLE/AUTH/NO_DATABASE (a host
  * that used up its own budget is UNAVAILABLE, "timeout expired").
+ * Sets s->fallback_until (GPX_PG_FALLBACK_MS) when prefer-standby had to
+ * settle on a server that is not a standby, else 0.
  */
 PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
 

@@ -429,3 +429,50 @@ func TestBlackHoledHostCostsItsShareNotTheDeadline(t *testing.T) {
 		}
 	}
 }
+
+// prefer-standby fell back to the primary while the standby was down: once
+// the standby is back, the queries return to it without a plugin restart
+// and although the pool is in use all the time (idleConnectionSeconds would
+// never close its connections): a fallback connection is pooled for 30 s
+// (GPX_PG_FALLBACK_MS) only. Measured: from the fallback connect to the
+// first query seen on the standby again, a query every 500 ms.
+func TestPreferStandbyReturnsToTheStandbyWhenItIsBack(t *testing.T) {
+	upAgain(t)
+	if err := standby.Down(); err != nil {
+		t.Fatal(err)
+	}
+	p := harness.Launch(t, harness.Options{})
+	ds := dsCtx("return", "prefer-standby", map[string]any{"maxOpenConnections": 1}, primary, standby)
+	fellBack := time.Now()
+	mustOK(t, call(p, ds, "equity"), "with the standby down")
+	if n := sessions(primary); n != 1 {
+		t.Fatalf("with the standby down: %d plugin sessions on the primary, want 1", n)
+	}
+	upAgain(t)
+	for {
+		mustOK(t, call(p, ds, "equity"), "after the standby is back")
+		if sessions(standby) >= 1 {
+			break
+		}
+		if time.Since(fellBack) > 45*time.Second {
+			t.Fatalf("the queries did not return to the standby within 45 s of the fallback")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	back := time.Since(fellBack)
+	t.Logf("measure: back on the standby %v after the fallback connect", back.Round(time.Millisecond))
+	if back < 29*time.Second {
+		t.Errorf("back on the standby after %v: sooner than the 30 s a fallback connection is kept", back)
+	}
+	waitSessions(t, primary, 0, 5*time.Second) // the fallback connection was closed, not kept idle
+}
+
+// waitSessions polls until the plugin has n sessions on s.
+func waitSessions(t *testing.T, s *pgfix.Server, n int, limit time.Duration) {
+	t.Helper()
+	for start := time.Now(); sessions(s) != n; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > limit {
+			t.Fatalf("the plugin has %d sessions on port %d after %v, want %d", sessions(s), s.Port, limit, n)
+		}
+	}
+}
