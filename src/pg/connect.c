@@ -223,7 +223,7 @@ static void gpx__list_item(const char *list, int i, char *dst, size_t cap) {
 
 PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
   const gpx_ds_settings *st = p->s;
-  enum { MAX_HOSTS = sizeof st->host / 2 + 1 }; /* "a,b,…": at most this many */
+  enum { MAX_HOSTS = sizeof st->host }; /* commas + 1: ",,," lists empty (default) hosts */
   int n = 1;
   for (const char *c = st->host; *c; c++) n += *c == ',';
   const char *attrs = st->target_session_attrs[0] ? st->target_session_attrs : "any";
