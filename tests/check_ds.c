@@ -69,6 +69,15 @@ static const struct {
     {"{\"port\":70000}", "jsonData.port"},
     {"{\"port\":\"54a\"}", "jsonData.port"},
     {"{\"port\":54.5}", "jsonData.port"},
+    {"{\"host\":\"a,b\",\"port\":\"5432,5433,5434\"}", "jsonData.port"},
+    {"{\"host\":\"a,b,c\",\"port\":\"5432,5433\"}", "jsonData.port"},
+    {"{\"host\":\"a,b\",\"port\":\"5432,\"}", "jsonData.port"},
+    {"{\"host\":\"a,b\",\"port\":\"5432,70000\"}", "jsonData.port"},
+    {"{\"host\":\"a,b\",\"port\":\"5432;5433\"}", "jsonData.port"},
+    {"{\"host\":\"a,b\",\"port\":\"5432,-1\"}", "jsonData.port"},
+    {"{\"targetSessionAttrs\":\"replica\"}", "jsonData.targetSessionAttrs"},
+    {"{\"targetSessionAttrs\":\"Standby\"}", "jsonData.targetSessionAttrs"},
+    {"{\"targetSessionAttrs\":1}", "jsonData.targetSessionAttrs"},
     {"{\"host\":5}", "jsonData.host"},
     {"{\"sslmode\":\"prefer-ish\"}", "jsonData.sslmode"},
     {"{\"columns\":[1]}", "jsonData.columns"},
@@ -258,6 +267,42 @@ START_TEST(freqtrade_preset_and_overrides) {
 }
 END_TEST
 
+/* Read replicas (issue 12): a host list with one port for all or one port
+   per host, and libpq's target_session_attrs modes. */
+START_TEST(host_list_ports_and_target_session_attrs) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse("{}", &s, &e), GPX_OK);
+  ck_assert_str_eq(s.target_session_attrs, "any");
+  ck_assert_str_eq(s.port_list, "");
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"host\":\"pg1,pg2\",\"port\":6000}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.port, 6000); /* one port for both hosts */
+  ck_assert_str_eq(s.port_list, "");
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"host\":\"10.0.0.1, 10.0.0.2\",\"port\":\" 5432 , 5433\","
+                         "\"targetSessionAttrs\":\"prefer-standby\"}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.port, 5432);
+  ck_assert_str_eq(s.port_list, "5432,5433");
+  ck_assert_str_eq(s.target_session_attrs, "prefer-standby");
+  gpx_ds_settings_reset(&s);
+  static const char *const modes[] = {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    char js[128];
+    snprintf(js, sizeof js, "{\"targetSessionAttrs\":\"%s\"}", modes[i]);
+    ck_assert_int_eq(parse(js, &s, &e), GPX_OK);
+    ck_assert_str_eq(s.target_session_attrs, modes[i]);
+    gpx_ds_settings_reset(&s);
+  }
+  ck_assert_int_eq(parse("{\"targetSessionAttrs\":\"\"}", &s, &e), GPX_OK); /* empty = default */
+  ck_assert_str_eq(s.target_session_attrs, "any");
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"targetSessionAttrs\":\"replica\"}", &s, &e), EINVAL);
+  ck_assert_ptr_nonnull(strstr(e.msg, "prefer-standby"));
+  ck_assert_ptr_nonnull(strstr(e.msg, "\"replica\""));
+}
+END_TEST
+
 START_TEST(secrets_only_from_secure_map) {
   const gpx_ds_secret sec[2] = {{"password", "hunter2"}, {"tlsCACert", "-----BEGIN CERTIFICATE-----"}};
   gpx_ds_settings s;
@@ -389,6 +434,7 @@ static Suite *ds_suite(void) {
   tcase_add_test(tc, column_mapping_forms);
   tcase_add_test(tc, freqtrade_preset_and_overrides);
   tcase_add_test(tc, secrets_only_from_secure_map);
+  tcase_add_test(tc, host_list_ports_and_target_session_attrs);
   tcase_add_test(tc, cache_versions_by_last_updated);
   tcase_add_test(tc, cache_keeps_the_newest_version);
   tcase_add_test(tc, stale_tls_dirs_are_swept);

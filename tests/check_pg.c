@@ -89,12 +89,13 @@ START_TEST(conninfo_has_keepalives_and_user_timeout) {
   gpx_pg_pool *p = NULL;
   ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
   const char *keys[GPX__PG_CONNINFO_MAX], *vals[GPX__PG_CONNINFO_MAX];
-  int n = gpx__pg_conninfo(p, "db.example", keys, vals, GPX__PG_CONNINFO_MAX);
+  int n = gpx__pg_conninfo(p, "db.example", "5432", "prefer-standby", keys, vals, GPX__PG_CONNINFO_MAX);
   ck_assert_int_gt(n, 0);
   ck_assert_ptr_null(keys[n]);
   static const char *const want[][2] = {{"host", "db.example"},   {"keepalives", "1"},
                                         {"keepalives_idle", "30"}, {"keepalives_interval", "10"},
-                                        {"keepalives_count", "3"}, {"tcp_user_timeout", "60000"}};
+                                        {"keepalives_count", "3"}, {"tcp_user_timeout", "60000"},
+                                        {"port", "5432"}, {"target_session_attrs", "prefer-standby"}};
   for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
     int found = 0;
     for (int i = 0; i < n; i++)
@@ -107,7 +108,7 @@ START_TEST(conninfo_has_keepalives_and_user_timeout) {
   /* libpq's connect_timeout is not enforced by PQconnectPoll: our own
      deadline is, so the keyword would only mislead. */
   for (int i = 0; i < n; i++) ck_assert_str_ne(keys[i], "connect_timeout");
-  ck_assert_int_eq(gpx__pg_conninfo(p, "h", keys, vals, 3), -1);
+  ck_assert_int_eq(gpx__pg_conninfo(p, "h", "1", "any", keys, vals, 3), -1);
   gpx_pg_pool_free(p);
 }
 END_TEST

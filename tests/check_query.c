@@ -689,6 +689,43 @@ START_TEST(one_mapping_from_postgres_failures) {
 }
 END_TEST
 
+/* A hot standby's recovery conflict (issue 12): 503 with what to change on
+   the standby, whether it cancelled the statement (ERROR) or ended the
+   session between two FETCHes (FATAL, the connection lost); known by
+   in_hot_standby or, before Postgres 14, by the message. A serialization
+   failure on a primary stays an ordinary query error. */
+START_TEST(recovery_conflict_is_503_with_the_standby_settings) {
+  static const struct {
+    gpx_pg_status st;
+    const char *sqlstate, *msg;
+    int standby, status;
+  } c[] = {
+      {GPX_PG_QUERY_ERROR, "40001", "canceling statement due to conflict with recovery", 1, 503},
+      {GPX_PG_UNAVAILABLE, "40001", "terminating connection due to conflict with recovery", 1, 503},
+      {GPX_PG_QUERY_ERROR, "40001", "canceling statement due to conflict with recovery", 0, 503},
+      {GPX_PG_QUERY_ERROR, "40P01", "annulation de la requête à cause d'un conflit", 1, 503},
+      {GPX_PG_QUERY_ERROR, "40001", "could not serialize access due to concurrent update", 0, 500},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    gpx_pg_error pe = {0};
+    pe.status = c[i].st;
+    pe.standby = c[i].standby;
+    snprintf(pe.sqlstate, sizeof pe.sqlstate, "%s", c[i].sqlstate);
+    snprintf(pe.msg, sizeof pe.msg, "%s", c[i].msg);
+    gpx_query_error e;
+    gpx_query_error_from_pg(&pe, 7, &e);
+    ck_assert_msg(e.status == c[i].status, "case %zu: %d %s", i, e.status, e.message);
+    ck_assert_str_eq(e.source, "downstream");
+    if (c[i].status == 503) {
+      ck_assert_msg(strstr(e.message, "max_standby_streaming_delay") && strstr(e.message, "hot_standby_feedback") &&
+                        strstr(e.message, c[i].msg),
+                    "%s", e.message);
+      ck_assert_str_eq(e.what, "Cancelled by the standby");
+    }
+  }
+}
+END_TEST
+
 START_TEST(groups_by_name_and_ordered) {
   gpx_groups gs = {0};
   char name[32];
@@ -751,6 +788,7 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, bucket_rule_never_exceeds_max_points);
   tcase_add_test(tc, result_frames_and_first_error);
   tcase_add_loop_test(tc, one_mapping_from_postgres_failures, 0, (int)(sizeof pgmap / sizeof pgmap[0]));
+  tcase_add_test(tc, recovery_conflict_is_503_with_the_standby_settings);
   tcase_add_test(tc, groups_by_name_and_ordered);
   tcase_add_test(tc, quote_ident);
   tcase_add_test(tc, sql_of_each_mapping_form);

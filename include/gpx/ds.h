@@ -108,8 +108,10 @@ typedef struct gpx_analytics_settings {
 } gpx_analytics_settings;
 
 typedef struct gpx_ds_settings {
-  char host[256];
-  int port;
+  char host[256];          /* one host, or a comma-separated list tried in order */
+  int port;                /* the port (the first of port_list when that is set) */
+  char port_list[96];      /* "5432,5433": one port per host; empty = port for every host */
+  char target_session_attrs[16]; /* libpq's: any, read-write, read-only, primary, standby, prefer-standby */
   char database[128];
   char user[128];
   char sslmode[16];

@@ -43,6 +43,7 @@ typedef struct gpx_pg_error {
   gpx_pg_status status;
   char sqlstate[6];
   char msg[512];
+  int standby; /* the failed statement ran on a hot standby (in_hot_standby on, Postgres 14+) */
 } gpx_pg_error;
 
 typedef struct gpx_pg_pool gpx_pg_pool;
@@ -68,6 +69,13 @@ typedef int (*gpx_pg_cancel_fn)(void *arg);
 #define GPX_PG_TCP_USER_TIMEOUT_MS 60000
 /** How long one host of `host` may take to connect, at most (libpq's connect_timeout before). */
 #define GPX_PG_CONNECT_HOST_MS 10000
+/**
+ * prefer-standby settled on a server that is not a standby (none answered as
+ * one): that connection is pooled for this long, then closed at release, so
+ * the next connect asks the standbys first again and a standby that came
+ * back gets its queries back without waiting for idleConnectionSeconds.
+ */
+#define GPX_PG_FALLBACK_MS 30000
 /** After a stop (deadline or caller gone): how long the server's answer to the cancel is awaited. */
 #define GPX_PG_CANCEL_GRACE_MS 500
 
@@ -91,6 +99,7 @@ typedef struct gpx_pg_session {
   gpx_pg_status stop;    /* GPX_PG_OK while running; TIMEOUT or CANCELLED once stopped (sticky) */
   int64_t give_up;       /* after a stop: CLOCK_MONOTONIC ms when the server's answer stops being awaited */
   struct gpx_pg_cancel_job *cancel_job; /* the cancel request sent on a helper thread, if any */
+  int64_t fallback_until; /* a prefer-standby fallback: not pooled after this (CLOCK_MONOTONIC ms); 0 = no limit */
 } gpx_pg_session;
 
 /** CLOCK_MONOTONIC in milliseconds (the clock of gpx_pg_session deadlines). */

@@ -157,6 +157,7 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   memset(s, 0, sizeof *s);
   snprintf(s->host, sizeof s->host, "localhost");
   s->port = 5432;
+  snprintf(s->target_session_attrs, sizeof s->target_session_attrs, "any");
   snprintf(s->database, sizeof s->database, "trading");
   snprintf(s->user, sizeof s->user, "grafana");
   snprintf(s->sslmode, sizeof s->sslmode, "disable");
@@ -278,6 +279,60 @@ int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a
   return GPX_OK;
 }
 
+/* port: one number for every host, or a string listing one port per host
+   of the host list ("5432,5433"), as libpq's own `port` keyword takes them.
+   After host (the counts must match). */
+static int gpx__port(json_t *o, gpx_ds_settings *s, gpx_error *err) {
+  json_t *v = json_object_get(o, "port");
+  const char *str = json_is_string(v) ? json_string_value(v) : NULL;
+  if (str == NULL || strchr(str, ',') == NULL) {
+    double d = s->port;
+    int rc = gpx__num(o, "jsonData.", "port", &d, 1, 65535, 1, err);
+    s->port = (int)d;
+    return rc;
+  }
+  size_t hosts = 1, ports = 0, len = 0;
+  for (const char *c = s->host; *c; c++) hosts += *c == ',';
+  for (const char *p = str;;) {
+    while (*p == ' ') p++;
+    char *end = NULL;
+    long n = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : 0;
+    if (n < 1 || n > 65535 || len + 7 >= sizeof s->port_list)
+      return gpx_error_set(err, EINVAL, "jsonData.port: \"%.*s\" is not a port number (1-65535) or a list of them "
+                           "separated by commas", (int)gpx_utf8_clip(str, 60), str);
+    if (ports++ == 0) s->port = (int)n;
+    len += (size_t)snprintf(s->port_list + len, sizeof s->port_list - len, "%s%ld", len ? "," : "", n);
+    for (p = end; *p == ' '; p++) {}
+    if (*p == '\0') break;
+    if (*p++ != ',')
+      return gpx_error_set(err, EINVAL, "jsonData.port: \"%.*s\" is not a port number (1-65535) or a list of them "
+                           "separated by commas", (int)gpx_utf8_clip(str, 60), str);
+  }
+  if (ports != hosts)
+    return gpx_error_set(err, EINVAL, "jsonData.port: %zu ports for %zu hosts (give one port for all hosts, or one per host)",
+                         ports, hosts);
+  return GPX_OK;
+}
+
+/* targetSessionAttrs: which server of the host list to settle on (libpq's
+   target_session_attrs, passed as it is). */
+static int gpx__target_session_attrs(json_t *o, gpx_ds_settings *s, gpx_error *err) {
+  static const char *const modes[] = {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"};
+  json_t *v = json_object_get(o, "targetSessionAttrs");
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  if (!json_is_string(v)) return gpx_error_set(err, EINVAL, "jsonData.targetSessionAttrs: must be a string");
+  const char *str = json_string_value(v);
+  if (*str == '\0') return GPX_OK;
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (strcmp(str, modes[i]) == 0) {
+      snprintf(s->target_session_attrs, sizeof s->target_session_attrs, "%s", str);
+      return GPX_OK;
+    }
+  return gpx_error_set(err, EINVAL,
+                       "jsonData.targetSessionAttrs: must be any, read-write, read-only, primary, standby or prefer-standby, "
+                       "not \"%.*s\"", (int)gpx_utf8_clip(str, 32), str);
+}
+
 static char *gpx__dup_secret(const char *v) {
   if (v == NULL || *v == '\0') return NULL;
   return strdup(v);
@@ -303,9 +358,8 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
 #define TRY(x) \
   if (rc == GPX_OK) rc = (x)
   TRY(gpx__str(o, "host", s->host, sizeof s->host, 0, err));
-  d = s->port;
-  TRY(gpx__num(o, "jsonData.", "port", &d, 1, 65535, 1, err));
-  s->port = (int)d;
+  TRY(gpx__port(o, s, err));
+  TRY(gpx__target_session_attrs(o, s, err));
   TRY(gpx__str(o, "database", s->database, sizeof s->database, 0, err));
   TRY(gpx__str(o, "user", s->user, sizeof s->user, 0, err));
   TRY(gpx__str(o, "sslmode", s->sslmode, sizeof s->sslmode, 0, err));

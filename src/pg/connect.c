@@ -1,6 +1,6 @@
 /*
 ** connect.c — opening one libpq connection without ever blocking past the
-** caller's patience.
+** caller's patience, to the right server of a host list.
 **
 ** PQconnectdbParams blocks for up to connect_timeout per host, cannot be
 ** interrupted and ignores the caller going away; `host` may list several
@@ -9,8 +9,18 @@
 ** the caller, and each host gets at most GPX_PG_CONNECT_HOST_MS and its
 ** share of the time left before the session's deadline. The hosts are
 ** tried one by one because libpq's nonblocking API has no per-host timeout
-** (only its blocking connect moves on after connect_timeout), so a
-** black-holed first host would otherwise eat the whole budget.
+** (connect_timeout is documented as ignored by PQconnectPoll; only the
+** blocking connect moves on after it), so a black-holed first host would
+** otherwise eat the whole budget.
+**
+** targetSessionAttrs goes to libpq as target_session_attrs for each host,
+** so libpq checks each server (in_hot_standby, default_transaction_read_only)
+** as it would walking its own list. prefer-standby is libpq's two passes
+** done here: every host asked for a standby, then the hosts that answered
+** asked for any server; a host that used up its budget in the first pass
+** is not waited for a second time. Such a fallback connection is pooled
+** for GPX_PG_FALLBACK_MS only (pool.c), so queries return to a standby
+** that comes back.
 **
 ** Not bounded here: host name resolution (getaddrinfo inside libpq blocks;
 ** give an address to avoid it). The password is passed to libpq as a
@@ -26,7 +36,8 @@
 #define GPX__STR_(x) #x
 #define GPX__STR(x) GPX__STR_(x)
 
-int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, const char **vals, int cap) {
+int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char *port, const char *target, const char **keys,
+                     const char **vals, int cap) {
   const gpx_ds_settings *s = p->s;
   int n = 0;
 #define KV(k, v)                 \
@@ -37,7 +48,7 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, 
     n++;                         \
   } while (0)
   KV("host", host);
-  KV("port", p->port);
+  KV("port", port);
   KV("dbname", s->database);
   KV("user", s->user);
   if (s->password) KV("password", s->password);
@@ -57,6 +68,7 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, 
   KV("application_name", GPX_PLUGIN_ID);
   KV("client_encoding", "UTF8");
   KV("options", p->options);
+  KV("target_session_attrs", target);
 #undef KV
   keys[n] = NULL;
   vals[n] = NULL;
@@ -115,11 +127,13 @@ static int gpx__set_sql_ascii(PGconn *c, int64_t until) {
   return ok ? GPX_OK : EIO;
 }
 
-/* One host, until `until` (CLOCK_MONOTONIC ms) or the caller goes away. */
-static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *host, int64_t until,
-                                 gpx_pg_error *err) {
+/* One host, until `until` (CLOCK_MONOTONIC ms) or the caller goes away.
+   *timed_out is set when the host's own budget ran out. */
+static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *host, const char *port,
+                                 const char *target, int64_t until, int *timed_out, gpx_pg_error *err) {
   const char *keys[GPX__PG_CONNINFO_MAX], *vals[GPX__PG_CONNINFO_MAX];
-  if (gpx__pg_conninfo(p, host, keys, vals, GPX__PG_CONNINFO_MAX) < 0) {
+  *timed_out = 0;
+  if (gpx__pg_conninfo(p, host, port, target, keys, vals, GPX__PG_CONNINFO_MAX) < 0) {
     err->status = GPX_PG_UNAVAILABLE;
     snprintf(err->msg, sizeof err->msg, "internal error: too many connection keywords");
     return NULL;
@@ -155,8 +169,9 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
          does not answer (502), as libpq's connect_timeout said before. */
       err->status = until >= s->deadline ? GPX_PG_TIMEOUT : GPX_PG_UNAVAILABLE;
       err->sqlstate[0] = '\0';
+      *timed_out = 1;
       snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: timeout expired (no answer within %.1f s)",
-               host, p->port, (double)(now - start) / 1000.0);
+               host, port, (double)(now - start) / 1000.0);
       return NULL;
     }
     int64_t wait = until - now < 50 ? until - now : 50;
@@ -172,7 +187,7 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     err->status = GPX_PG_UNAVAILABLE;
     err->sqlstate[0] = '\0';
     snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: no answer to SET client_encoding",
-             host, p->port);
+             host, port);
     PQfinish(c);
     return NULL;
   }
@@ -185,28 +200,65 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     return NULL;
   }
   PQsetNoticeProcessor(c, gpx__notice, NULL);
+  if (gpx_log_get_level() <= GPX_LOG_DEBUG) {
+    const char *hs = PQparameterStatus(c, "in_hot_standby"); /* Postgres 14+ */
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "host", host, "port", port, "targetSessionAttrs", target,
+                          "inHotStandby", hs ? hs : "unknown");
+    gpx_log(GPX_LOG_DEBUG, "pg: connected", f);
+  }
   return c;
 }
 
+/* Entry i of a comma-separated list, spaces around it dropped ("" past the end). */
+static void gpx__list_item(const char *list, int i, char *dst, size_t cap) {
+  for (; i > 0 && *list; list++)
+    if (*list == ',') i--;
+  while (*list == ' ') list++;
+  size_t n = strcspn(list, ",");
+  while (n > 0 && list[n - 1] == ' ') n--;
+  if (n >= cap) n = cap - 1;
+  memcpy(dst, list, n);
+  dst[n] = '\0';
+}
+
 PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
-  char hosts[sizeof p->s->host];
-  snprintf(hosts, sizeof hosts, "%s", p->s->host);
+  const gpx_ds_settings *st = p->s;
+  enum { MAX_HOSTS = sizeof st->host }; /* commas + 1: ",,," lists empty (default) hosts */
   int n = 1;
-  for (const char *c = hosts; *c; c++) n += *c == ',';
+  for (const char *c = st->host; *c; c++) n += *c == ',';
+  const char *attrs = st->target_session_attrs[0] ? st->target_session_attrs : "any";
+  int prefer = strcmp(attrs, "prefer-standby") == 0;
+  unsigned char again[MAX_HOSTS] = {0}; /* prefer-standby: answered, but was not a standby */
+  int n_again = 0;
+  s->fallback_until = 0;
   gpx_pg_error first = {0}; /* the first specific failure (auth, database) wins over "unreachable" */
-  char *h = hosts;
-  for (int i = 0; i < n; i++) {
-    char *comma = strchr(h, ',');
-    if (comma) *comma = '\0';
-    int64_t now = gpx_pg_now_ms();
-    int64_t share = GPX_PG_CONNECT_HOST_MS;
-    if (s->deadline != GPX_PG_NO_DEADLINE && (s->deadline - now) / (n - i) < share) share = (s->deadline - now) / (n - i);
-    if (share < 0) share = 0;
-    PGconn *c = gpx__connect_host(p, s, h, now + share, err);
-    if (c != NULL) return c;
-    if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
-    if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
-    if (comma) h = comma + 1;
+  for (int pass = 0; pass < (prefer ? 2 : 1); pass++) {
+    const char *target = prefer ? (pass == 0 ? "standby" : "any") : attrs;
+    int left = pass == 0 ? n + prefer : n_again; /* attempts sharing the time left (one kept for pass 2) */
+    for (int i = 0; i < n; i++) {
+      if (pass == 1 && !again[i]) continue;
+      char host[sizeof st->host], port[16];
+      gpx__list_item(st->host, i, host, sizeof host);
+      if (st->port_list[0]) gpx__list_item(st->port_list, i, port, sizeof port);
+      else snprintf(port, sizeof port, "%s", p->port);
+      int64_t now = gpx_pg_now_ms();
+      int64_t share = GPX_PG_CONNECT_HOST_MS;
+      if (s->deadline != GPX_PG_NO_DEADLINE && (s->deadline - now) / left < share) share = (s->deadline - now) / left;
+      if (share < 0) share = 0;
+      if (left > 1) left--;
+      int timed_out = 0;
+      PGconn *c = gpx__connect_host(p, s, host, port, target, now + share, &timed_out, err);
+      if (c != NULL) {
+        if (pass == 1) s->fallback_until = gpx_pg_now_ms() + GPX_PG_FALLBACK_MS; /* ask the standbys again soon */
+        return c;
+      }
+      if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
+      if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
+      if (pass == 0 && prefer && err->status == GPX_PG_UNAVAILABLE && !timed_out) {
+        again[i] = 1;
+        n_again++;
+      }
+    }
   }
   if (first.status != GPX_PG_OK) *err = first;
   return NULL;

@@ -32,6 +32,9 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   while (primary[n] && primary[n] != '\n' && n + 1 < sizeof err->msg) n++;
   memcpy(err->msg, primary, n);
   err->msg[n] = '\0';
+  /* still known after the connection dropped (libpq keeps it until PQfinish) */
+  const char *hs = PQparameterStatus(s->conn, "in_hot_standby");
+  err->standby = hs != NULL && strcmp(hs, "on") == 0;
   if (PQstatus(s->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
       (state && strncmp(state, "57P", 3) == 0)) {
     err->status = GPX_PG_UNAVAILABLE; /* 57P01 admin_shutdown: Postgres stopping */
@@ -122,8 +125,8 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
           PQclear(keep);
           s->broken = 1;
           gpx__pg_stop_error(s, err);
-          json_t *f = json_pack("{s:s, s:s, s:s}", "host", s->pool ? s->pool->s->host : "", "port",
-                                s->pool ? s->pool->port : "", "stop",
+          json_t *f = json_pack("{s:s, s:s, s:s}", "host", PQhost(s->conn) ? PQhost(s->conn) : "", "port",
+                                PQport(s->conn) ? PQport(s->conn) : "", "stop",
                                 s->stop == GPX_PG_CANCELLED ? "cancelled" : "timeout");
           gpx_log(GPX_LOG_WARN, "pg: no answer from Postgres after the cancel; connection abandoned", f);
           return NULL;

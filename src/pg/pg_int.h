@@ -20,12 +20,13 @@ struct gpx_pg_pool {
   pthread_cond_t cv; /* CLOCK_MONOTONIC: a slot was freed */
   PGconn *idle[GPX_PG_MAX_IDLE];     /* a stack: the top was used last */
   int64_t idle_since[GPX_PG_MAX_IDLE]; /* when each was put back (gpx_pg_now_ms) */
+  int64_t fallback_until[GPX_PG_MAX_IDLE]; /* each one's gpx_pg_session.fallback_until */
   int n_idle;
   int open;          /* connections counted against max: idle, in use, or being opened */
   int max;
   int waiting;       /* callers waiting in gpx_pg_acquire for a slot */
   const gpx_ds_settings *s;
-  char port[16];
+  char port[16];     /* the port of every host when the settings have no port list */
   char options[128];
   char rootcert[600], cert[600], key[600];
 };
@@ -33,21 +34,26 @@ struct gpx_pg_pool {
 /* ---- connect.c ---- */
 
 /**
- * The libpq keywords of a connection to `host` (one host of the settings'
- * list) into keys/vals (cap entries, NULL-terminated; values borrowed from
- * the pool and its settings, the password included). Returns the count, or
- * -1 when cap is too small.
+ * The libpq keywords of a connection to `host`:`port` (one entry of the
+ * settings' lists) with target_session_attrs `target` into keys/vals (cap
+ * entries, NULL-terminated; values borrowed from the arguments, the pool and
+ * its settings, the password included). Returns the count, or -1 when cap
+ * is too small.
  */
-int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, const char **vals, int cap);
+int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char *port, const char *target, const char **keys,
+                     const char **vals, int cap);
 
 /**
  * Open a connection for session s with PQconnectStartParams/PQconnectPoll:
- * each host of the list in turn, each bounded by GPX_PG_CONNECT_HOST_MS,
+ * each host of the list in turn (with its port and targetSessionAttrs;
+ * prefer-standby in two passes), each bounded by GPX_PG_CONNECT_HOST_MS,
  * its share of the time left and the session's deadline; abandoned within
  * 50 ms of s->cancelled returning 1. The connection is left nonblocking.
  * NULL with err filled: GPX_PG_CANCELLED; GPX_PG_TIMEOUT when the
  * session's deadline cut the connect; UNAVAILABLE/AUTH/NO_DATABASE (a host
  * that used up its own budget is UNAVAILABLE, "timeout expired").
+ * Sets s->fallback_until (GPX_PG_FALLBACK_MS) when prefer-standby had to
+ * settle on a server that is not a standby, else 0.
  */
 PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
 

@@ -8,7 +8,9 @@
 ** without a restart. Waiting for a slot ends at the session's deadline or
 ** when the caller goes away; a connection abandoned by exec.c (its server
 ** stopped answering) is closed without blocking and its slot freed at once.
-** Connecting is connect.c's; the pool counts the slot meanwhile.
+** Connecting is connect.c's; the pool counts the slot meanwhile. A
+** prefer-standby connection that had to settle on a primary is not put
+** back after GPX_PG_FALLBACK_MS, so the standby is asked again.
 */
 #include <endian.h>
 #include <poll.h>
@@ -66,6 +68,7 @@ static int gpx__take_stale(gpx_pg_pool *p, int64_t now, PGconn **out) {
   for (int i = k; i < p->n_idle; i++) {
     p->idle[i - k] = p->idle[i];
     p->idle_since[i - k] = p->idle_since[i];
+    p->fallback_until[i - k] = p->fallback_until[i];
   }
   p->n_idle -= k;
   p->open -= k;
@@ -160,6 +163,7 @@ static int gpx__acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn canc
     }
     if (p->n_idle > 0) {
       s->conn = p->idle[--p->n_idle];
+      s->fallback_until = p->fallback_until[p->n_idle];
       pthread_mutex_unlock(&p->mu);
       if (gpx__idle_alive(s->conn)) return GPX_OK;
       PQfinish(s->conn);
@@ -200,6 +204,7 @@ int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new
   for (;;) {
     if (p->n_idle > 0) {
       s->conn = p->idle[--p->n_idle];
+      s->fallback_until = p->fallback_until[p->n_idle];
       pthread_mutex_unlock(&p->mu);
       if (gpx__idle_alive(s->conn)) return GPX_OK;
       PQfinish(s->conn);
@@ -235,11 +240,13 @@ void gpx_pg_release(gpx_pg_session *s) {
   int settled = gpx__pg_cancel_settled(s, 50);
   if (p == NULL || s->conn == NULL) return;
   int keep = settled && !s->broken && PQstatus(s->conn) == CONNECTION_OK &&
-             PQtransactionStatus(s->conn) == PQTRANS_IDLE && !PQisBusy(s->conn);
+             PQtransactionStatus(s->conn) == PQTRANS_IDLE && !PQisBusy(s->conn) &&
+             (s->fallback_until == 0 || gpx_pg_now_ms() < s->fallback_until);
   PGconn *close_it = NULL;
   pthread_mutex_lock(&p->mu);
   if (keep && p->n_idle < GPX_PG_MAX_IDLE) {
     p->idle_since[p->n_idle] = gpx_pg_now_ms();
+    p->fallback_until[p->n_idle] = s->fallback_until;
     p->idle[p->n_idle++] = s->conn;
   } else {
     close_it = s->conn;

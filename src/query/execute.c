@@ -67,6 +67,24 @@ void gpx_query_error_from_pg(const gpx_pg_error *pe, int timeout_s, gpx_query_er
       [GPX_PG_QUERY_ERROR] = "Query failed"};
   e->source = "downstream";
   e->what = (unsigned)pe->status < sizeof what / sizeof what[0] ? what[pe->status] : "Query failed";
+  /* A hot standby cancels a query (ERROR) or ends an idle-in-transaction
+     session between two FETCHes (FATAL: then UNAVAILABLE) when replaying
+     the primary's changes (VACUUM removing rows the query may still need,
+     an exclusive lock) waited max_standby_streaming_delay for it: 40001,
+     or 40P01 for a buffer-pin deadlock. Not the query's fault and not an
+     outage: worth a retry, and fixed on the standby. The message text is
+     matched too for servers before 14 (no in_hot_standby); it is English
+     unless lc_messages says otherwise. */
+  if ((!strcmp(pe->sqlstate, "40001") || !strcmp(pe->sqlstate, "40P01")) &&
+      (pe->standby || strstr(pe->msg, "conflict with recovery"))) {
+    e->status = 503;
+    e->what = "Cancelled by the standby";
+    snprintf(e->message, sizeof e->message,
+             "the standby cancelled the query: replaying the primary's changes conflicted with it (%s); retry, or "
+             "raise max_standby_streaming_delay or enable hot_standby_feedback on the standby",
+             pe->msg);
+    return;
+  }
   switch (pe->status) {
     case GPX_PG_UNAVAILABLE:
       e->status = 502;

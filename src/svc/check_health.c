@@ -62,8 +62,10 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
   if (src != GPX_OK && at_connect) {
     gpx_query_error qe;
     gpx_query_error_from_pg(&pe, s->query_timeout_s, &qe);
-    snprintf(msg, sizeof msg, "%s (%s:%d, database %s, user %s): %s", qe.what, s->host, s->port, s->database,
-             s->user, pe.msg);
+    char where[400];
+    if (s->port_list[0]) snprintf(where, sizeof where, "%s ports %s", s->host, s->port_list); /* a host list */
+    else snprintf(where, sizeof where, "%s:%d", s->host, s->port);
+    snprintf(msg, sizeof msg, "%s (%s, database %s, user %s): %s", qe.what, where, s->database, s->user, pe.msg);
   } else {
     if (src != GPX_OK) {
       snprintf(msg, sizeof msg, "Connected, but checking the table failed: %s", pe.msg);

@@ -25,6 +25,7 @@ type Server struct {
 	Dir     string // data directory
 	SockDir string // unix socket directory (also the libpq "host")
 	Port    int
+	Opts    []string // extra server settings for Up, e.g. "-c hot_standby_feedback=off"
 	bin     string
 	asUser  string // run server binaries as this user when we are root
 }
@@ -98,7 +99,10 @@ func StartMain() (*Server, error) {
 	}
 	// postgres itself connects through the socket with trust; everyone else
 	// (the plugin's "grafana" role) must authenticate with a password.
-	hba := "local all postgres trust\nlocal all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+	// "replication" is not matched by "all": a standby (StartStandby) streams
+	// as postgres through the socket.
+	hba := "local all postgres trust\nlocal replication postgres trust\nlocal all all scram-sha-256\n" +
+		"host all all 127.0.0.1/32 scram-sha-256\n"
 	if err := os.WriteFile(filepath.Join(s.Dir, "pg_hba.conf"), []byte(hba), 0600); err != nil {
 		return nil, err
 	}
@@ -117,6 +121,53 @@ func StartMain() (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// StartStandby makes a streaming replica of primary (a running cluster
+// from StartMain, whose wal_level, max_wal_senders and hot_standby are
+// already Postgres' defaults: replica, 10, on): pg_basebackup -R into a new
+// temp dir, then starts it on its own port and socket with opts (e.g.
+// "-c max_standby_streaming_delay=100ms"). It streams from the primary's
+// unix socket as postgres. WaitReplay tells when it caught up; call Close.
+func StartStandby(primary *Server, opts ...string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "gpx-pg-standby-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: filepath.Join(dir, "data"), SockDir: dir, Port: freePort(), bin: primary.bin,
+		asUser: primary.asUser, Opts: opts}
+	if s.asUser != "" {
+		exec.Command("chown", s.asUser, dir).Run()
+	}
+	out, err := s.cmd("pg_basebackup", "-h", primary.SockDir, "-p", strconv.Itoa(primary.Port), "-U", "postgres",
+		"-D", s.Dir, "-R", "-X", "stream", "-c", "fast").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pg_basebackup: %v\n%s", err, out)
+	}
+	if err := s.Up(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.watchdog()
+	return s, nil
+}
+
+// WaitReplay waits until standby has replayed everything primary has
+// written so far (pg_current_wal_lsn on the primary, now).
+func WaitReplay(primary, standby *Server, timeout time.Duration) error {
+	lsn, err := primary.Psql("postgres", "SELECT pg_current_wal_lsn()")
+	if err != nil {
+		return err
+	}
+	var out string
+	for start := time.Now(); time.Since(start) < timeout; time.Sleep(20 * time.Millisecond) {
+		out, err = standby.Psql("postgres", "SELECT pg_last_wal_replay_lsn() >= '"+strings.TrimSpace(lsn)+"'::pg_lsn")
+		if err == nil && strings.TrimSpace(out) == "t" {
+			return nil
+		}
+	}
+	return fmt.Errorf("standby has not replayed %s after %v (%s %v)", lsn, timeout, out, err)
 }
 
 // watchdog stops the server and removes its files once this process is
@@ -142,6 +193,9 @@ func (s *Server) watchdog() {
 // Up starts the (stopped) server and waits until it accepts connections.
 func (s *Server) Up() error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB -c work_mem=64MB", s.Port, s.SockDir)
+	if len(s.Opts) > 0 {
+		opts += " " + strings.Join(s.Opts, " ") // later -c settings win
+	}
 	out, err := s.cmd("pg_ctl", "-D", s.Dir, "-o", opts, "-l", filepath.Join(s.SockDir, "server.log"), "-w", "-t", "60", "start").CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(s.SockDir, "server.log"))
