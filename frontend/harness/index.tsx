@@ -58,7 +58,11 @@ function ConfigView() {
     id: 1, uid: 'pnl', orgId: 1, name: 'Algo Trading P&L', type: 'algotrading-pnl-datasource', typeName: '',
     typeLogoUrl: '', access: 'proxy', url: '', user: '', database: '', basicAuth: false, basicAuthUser: '',
     isDefault: false, withCredentials: false, readOnly: false, version: 1,
-    jsonData: { ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full' },
+    // The freqtrade preset with two overrides: no exchange column (none) and an older bot's entry-tag name.
+    jsonData: {
+      ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full', targetSessionAttrs: 'prefer-standby',
+      preset: 'freqtrade', columns: { exchange: null, entry_tag: 'buy_tag' },
+    },
     secureJsonFields: { password: true, tlsCACert: true },
   } as DataSourceSettings<PnlOptions, PnlSecureData>);
   return <ConfigEditor options={opts} onOptionsChange={setOpts} />;

@@ -7,7 +7,9 @@
  * secureJsonFields.<key> = true, so a saved secret shows as "configured" and
  * is never echoed; Reset clears it (field false, value ''), as Grafana's own
  * SQL editors do. A new data source gets the backend's defaults filled in once
- * so the user sees what will be used.
+ * so the user sees what will be used — except the table and columns: those
+ * come from the preset and jsonData keeps only what overrides it (an older
+ * editor's full mapping is trimmed to its overrides once, on open).
  */
 import React, { useEffect } from 'react';
 import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
@@ -15,14 +17,23 @@ import {
   CollapsableSection,
   FieldSet,
   InlineField,
-  Input,
   RadioButtonGroup,
   SecretInput,
   SecretTextArea,
   Select,
 } from '@grafana/ui';
 
-import { COLUMN_KEYS, ColumnKey, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS, SslMode, TradingDays } from '../types';
+import {
+  PnlOptions,
+  PnlSecureData,
+  SETTINGS_DEFAULTS,
+  SslMode,
+  TARGET_SESSION_ATTRS,
+  TargetSessionAttrs,
+  TradingDays,
+} from '../types';
+import { minimize, presetInfo } from '../mapping';
+import { ColumnMapping, PresetField } from './ColumnMapping';
 import { INPUT_WIDTH, LABEL_WIDTH, NumberField, TextField } from './fields';
 
 export type ConfigEditorProps = DataSourcePluginOptionsEditorProps<PnlOptions, PnlSecureData>;
@@ -41,13 +52,14 @@ const TRADING_DAYS: Array<SelectableValue<TradingDays>> = [
 
 type SecretKey = keyof PnlSecureData;
 
-/** jsonData with every missing default key added (existing values win). */
+const SESSION_ATTRS: Array<SelectableValue<TargetSessionAttrs>> = TARGET_SESSION_ATTRS.map((a) => ({ ...a }));
+
+/**
+ * jsonData with every missing default key added (existing values win) and
+ * the mapping trimmed to what overrides the preset.
+ */
 export function withDefaults(jsonData: PnlOptions | undefined): PnlOptions {
-  const columns: Partial<Record<ColumnKey, string>> = {};
-  for (const k of COLUMN_KEYS) {
-    columns[k] = jsonData?.columns?.[k] || k;
-  }
-  return { ...SETTINGS_DEFAULTS, ...(jsonData ?? {}), columns };
+  return minimize({ ...SETTINGS_DEFAULTS, ...(jsonData ?? {}) });
 }
 
 function needsDefaults(jsonData: PnlOptions | undefined): boolean {
@@ -55,7 +67,7 @@ function needsDefaults(jsonData: PnlOptions | undefined): boolean {
     return true;
   }
   const keys = Object.keys(SETTINGS_DEFAULTS) as Array<keyof PnlOptions>;
-  return keys.some((k) => jsonData[k] === undefined) || COLUMN_KEYS.some((k) => !jsonData.columns?.[k]);
+  return keys.some((k) => jsonData[k] === undefined) || minimize(jsonData) !== jsonData;
 }
 
 export function ConfigEditor(props: ConfigEditorProps) {
@@ -82,15 +94,7 @@ export function ConfigEditor(props: ConfigEditorProps) {
     onOptionsChange({ ...options, jsonData: next });
   };
 
-  const setColumn = (key: ColumnKey, value: string) => {
-    const columns = { ...(jsonData.columns ?? {}) };
-    if (value === '') {
-      delete columns[key];
-    } else {
-      columns[key] = value;
-    }
-    onOptionsChange({ ...options, jsonData: { ...jsonData, columns } });
-  };
+  const setJsonData = (next: PnlOptions) => onOptionsChange({ ...options, jsonData: next });
 
   const setSecret = (key: SecretKey, value: string) => {
     onOptionsChange({ ...options, secureJsonData: { ...secureData, [key]: value } });
@@ -110,7 +114,9 @@ export function ConfigEditor(props: ConfigEditorProps) {
   return (
     <>
       <FieldSet label="Connection">
-        <TextField label="Host" tooltip="Postgres host name or unix-socket directory" value={jsonData.host}
+        <TextField label="Host"
+          tooltip="Postgres host name or unix-socket directory; several hosts (a primary and its replicas) separated by commas"
+          value={jsonData.host}
           placeholder={SETTINGS_DEFAULTS.host} testId="cfg-host" onChange={(v) => setJson('host', v)} />
         <NumberField label="Port" value={jsonData.port} placeholder={String(SETTINGS_DEFAULTS.port)} min={1}
           testId="cfg-port" onChange={(v) => setJson('port', v)} />
@@ -128,6 +134,17 @@ export function ConfigEditor(props: ConfigEditorProps) {
             value={secureData.password ?? ''}
             onChange={(e) => setSecret('password', e.currentTarget.value)}
             onReset={() => resetSecret('password')}
+          />
+        </InlineField>
+        <InlineField label="Target session" labelWidth={LABEL_WIDTH}
+          tooltip="libpq target_session_attrs: which of several comma-separated hosts to use (e.g. prefer-standby reads from a replica)">
+          <Select
+            width={INPUT_WIDTH}
+            inputId="cfg-targetSessionAttrs"
+            aria-label="Target session"
+            options={SESSION_ATTRS}
+            value={jsonData.targetSessionAttrs ?? 'any'}
+            onChange={(v) => setJson('targetSessionAttrs', v.value === 'any' ? undefined : v.value)}
           />
         </InlineField>
       </FieldSet>
@@ -176,18 +193,11 @@ export function ConfigEditor(props: ConfigEditorProps) {
       <FieldSet label="Trade table">
         <TextField label="Schema" tooltip="Empty = the connection's search_path" value={jsonData.schema}
           placeholder="search_path" testId="cfg-schema" onChange={(v) => setJson('schema', v)} />
-        <TextField label="Table" value={jsonData.table} placeholder={SETTINGS_DEFAULTS.table} testId="cfg-table"
-          onChange={(v) => setJson('table', v)} />
+        <PresetField jsonData={jsonData} onChange={setJsonData} />
+        <TextField label="Table" tooltip="Empty = the preset's table" value={jsonData.table}
+          placeholder={presetInfo(jsonData).table} testId="cfg-table" onChange={(v) => setJson('table', v)} />
         <CollapsableSection label="Column mapping" isOpen={true}>
-          {/* Two columns of label/input pairs: 17 rows in one column would bury the sections below. */}
-          <div style={{ display: 'grid', gridTemplateColumns: 'repeat(2, max-content)', columnGap: 16 }}>
-            {COLUMN_KEYS.map((k) => (
-              <InlineField key={k} label={k} labelWidth={22} tooltip={`Column holding ${k}`}>
-                <Input width={22} aria-label={`column ${k}`} data-testid={`cfg-col-${k}`} value={jsonData.columns?.[k] ?? ''}
-                  placeholder={k} onChange={(e) => setColumn(k, e.currentTarget.value)} />
-              </InlineField>
-            ))}
-          </div>
+          <ColumnMapping jsonData={jsonData} onChange={setJsonData} />
         </CollapsableSection>
       </FieldSet>
 
