@@ -74,7 +74,8 @@ export function asOf(key: ColumnKey, v: ColumnValue | undefined): string | undef
 
 /** Equality of two column values (an object's key order does not matter). */
 export function sameValue(a: ColumnValue | undefined, b: ColumnValue | undefined): boolean {
-  const canon = (v: ColumnValue | undefined) => (isAs(v) ? JSON.stringify([v.column, v.as]) : JSON.stringify(v ?? '\u0000'));
+  const canon = (v: ColumnValue | undefined) =>
+    v === undefined ? 'undefined' : isAs(v) ? JSON.stringify({ column: v.column, as: v.as }) : JSON.stringify(v);
   return canon(a) === canon(b);
 }
 

@@ -36,18 +36,22 @@ function renderEditor(initial: Settings) {
 }
 
 describe('ConfigEditor', () => {
-  it('fills the backend defaults into a new data source once, including all 17 columns (entry_tag, exit_reason too)', () => {
+  it('fills the backend defaults into a new data source once; the 17 columns show the preset as placeholders, unsaved', () => {
     const { changes } = renderEditor(settings({ jsonData: {} as PnlOptions }));
     expect(changes).toHaveLength(1);
     const jd = changes[0].jsonData;
     for (const [k, v] of Object.entries(SETTINGS_DEFAULTS)) {
       expect(jd[k as keyof PnlOptions]).toEqual(v);
     }
-    expect(Object.keys(jd.columns!)).toHaveLength(17);
+    expect(jd).not.toHaveProperty('columns');
+    expect(jd).not.toHaveProperty('table');
+    expect(jd).not.toHaveProperty('preset');
     for (const k of COLUMN_KEYS) {
-      expect(jd.columns![k]).toBe(k);
-      expect((screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement).value).toBe(k);
+      const input = screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement;
+      expect(input.value).toBe('');
+      expect(input.placeholder).toBe(k);
     }
+    expect((screen.getByTestId('cfg-table') as HTMLInputElement).placeholder).toBe('trades');
     expect((screen.getByTestId('cfg-host') as HTMLInputElement).value).toBe('localhost');
     expect((screen.getByTestId('cfg-port') as HTMLInputElement).value).toBe('5432');
   });
@@ -90,8 +94,7 @@ describe('ConfigEditor', () => {
     fireEvent.change(screen.getByTestId('cfg-rowLimit'), { target: { value: '' } });
     expect('rowLimit' in last().jsonData).toBe(false);
     fireEvent.change(screen.getByTestId('cfg-col-qty'), { target: { value: 'quantity' } });
-    expect(last().jsonData.columns?.qty).toBe('quantity');
-    expect(last().jsonData.columns?.side).toBe('side');
+    expect(last().jsonData.columns).toEqual({ qty: 'quantity' });
   });
 
   it('disable mode hides the certificate fields', () => {

@@ -70,8 +70,10 @@ interface RowProps {
 }
 
 /** Names for a number column: "a + b" (or "a, b") saves the list of columns the backend adds. */
-function NamesInput(p: { column: ColumnKey; value: ColumnValue | undefined; placeholder: string; disabled: boolean;
-  invalid?: boolean; onChange: (v: ColumnValue | undefined) => void }) {
+// (disabled and invalid come from the InlineField around it)
+function NamesInput(p: { column: ColumnKey; value: ColumnValue | undefined; placeholder: string;
+  onChange: (v: ColumnValue | undefined) => void }) {
+  const { column, value, placeholder, onChange, ...rest } = p;
   const [text, setText] = useState(nameText(p.value));
   // Follow changes from outside (reset, preset, none) but keep what is being typed ("fee_open_cost +").
   useEffect(() => {
@@ -82,7 +84,7 @@ function NamesInput(p: { column: ColumnKey; value: ColumnValue | undefined; plac
   }, [p.value]);
   return (
     <Input width={INPUT_WIDTH} aria-label={`column ${p.column}`} data-testid={`cfg-col-${p.column}`} value={text}
-      placeholder={p.placeholder} disabled={p.disabled} invalid={p.invalid}
+      placeholder={p.placeholder} {...rest}
       onChange={(e) => {
         const t = e.currentTarget.value;
         setText(t);
@@ -94,7 +96,8 @@ function NamesInput(p: { column: ColumnKey; value: ColumnValue | undefined; plac
 function ColumnRow({ column: k, preset, override, error, onChange }: RowProps) {
   const pv = preset.columns[k];
   const required = REQUIRED_COLUMNS.includes(k);
-  const none = override === null || ((override === undefined || override === '') && pv === null);
+  // A required column is never none: a saved null shows as an error with the name still editable.
+  const none = !required && (override === null || ((override === undefined || override === '') && pv === null));
   const choices = AS_CHOICES[k];
   const shownAs = asOf(k, override === undefined || override === '' || override === null ? pv : override);
   const placeholder = pv === null ? 'none' : nameText(pv);
@@ -119,13 +122,13 @@ function ColumnRow({ column: k, preset, override, error, onChange }: RowProps) {
   return (
     <>
       <InlineField label={k} labelWidth={LABEL_WIDTH} required={required} tooltip={COLUMN_HELP[k] + listHint}
-        invalid={Boolean(error)} error={error} validationMessageHorizontalOverflow>
+        invalid={Boolean(error)} error={error} disabled={none} validationMessageHorizontalOverflow>
         {LIST_COLUMNS.includes(k) ? (
           <NamesInput column={k} value={override === null ? undefined : override} placeholder={placeholder}
-            disabled={none} invalid={Boolean(error)} onChange={onChange} />
+            onChange={onChange} />
         ) : (
           <Input width={INPUT_WIDTH} aria-label={`column ${k}`} data-testid={`cfg-col-${k}`}
-            value={override === null ? '' : nameText(override)} placeholder={placeholder} disabled={none}
+            value={override === null ? '' : nameText(override)} placeholder={placeholder}
             onChange={(e) => onName(e.currentTarget.value)} />
         )}
       </InlineField>
