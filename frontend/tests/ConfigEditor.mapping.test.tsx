@@ -93,6 +93,9 @@ describe('ConfigEditor column mapping', () => {
     fireEvent.click(none('exchange')!);
     expect(jd()).not.toHaveProperty('columns');
     expect(col('exchange').disabled).toBe(false);
+    fireEvent.click(none('fees')!);
+    expect(jd().columns).toEqual({ fees: null });
+    expect(col('fees').disabled).toBe(true);
   });
 
   it("unticking none on a column the preset lacks (freqtrade's account) names the column", () => {

@@ -69,26 +69,33 @@ interface RowProps {
   onChange: (v: ColumnValue | undefined) => void;
 }
 
+interface NamesInputProps {
+  column: ColumnKey;
+  value: ColumnValue | undefined;
+  placeholder: string;
+  onChange: (v: ColumnValue | undefined) => void;
+  /** Set by the InlineField around it. */
+  disabled?: boolean;
+  invalid?: boolean;
+}
+
 /** Names for a number column: "a + b" (or "a, b") saves the list of columns the backend adds. */
-// (disabled and invalid come from the InlineField around it)
-function NamesInput(p: { column: ColumnKey; value: ColumnValue | undefined; placeholder: string;
-  onChange: (v: ColumnValue | undefined) => void }) {
-  const { column, value, placeholder, onChange, ...rest } = p;
-  const [text, setText] = useState(nameText(p.value));
+function NamesInput({ column, value, placeholder, onChange, disabled, invalid }: NamesInputProps) {
+  const [text, setText] = useState(nameText(value));
   // Follow changes from outside (reset, preset, none) but keep what is being typed ("fee_open_cost +").
   useEffect(() => {
-    if (!sameValue(namesValue(parseNames(text)), p.value === '' ? undefined : p.value)) {
-      setText(nameText(p.value));
+    if (!sameValue(namesValue(parseNames(text)), value === '' ? undefined : value)) {
+      setText(nameText(value));
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [p.value]);
+  }, [value]);
   return (
-    <Input width={INPUT_WIDTH} aria-label={`column ${p.column}`} data-testid={`cfg-col-${p.column}`} value={text}
-      placeholder={p.placeholder} {...rest}
+    <Input width={INPUT_WIDTH} aria-label={`column ${column}`} data-testid={`cfg-col-${column}`} value={text}
+      placeholder={placeholder} disabled={disabled} invalid={invalid}
       onChange={(e) => {
         const t = e.currentTarget.value;
         setText(t);
-        p.onChange(namesValue(parseNames(t)));
+        onChange(namesValue(parseNames(t)));
       }} />
   );
 }
