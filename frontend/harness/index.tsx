@@ -56,10 +56,11 @@ const ds = new DataSource({
 
 const CONFIG_JSON: Record<string, PnlOptions> = {
   config: { ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full' },
-  // The freqtrade preset on a primary and its replica, with two overrides: no
+  // The freqtrade preset on a primary and its replica (a port each), with two overrides: no
   // exchange column (none) and an older freqtrade's name of the entry tag.
   presets: {
-    ...withDefaults({ host: 'pg-primary,pg-replica' }), targetSessionAttrs: 'prefer-standby', preset: 'freqtrade',
+    ...withDefaults({ host: 'pg-primary,pg-replica', port: '5432,5433' }), targetSessionAttrs: 'prefer-standby',
+    preset: 'freqtrade',
     columns: { exchange: null, entry_tag: 'buy_tag' },
   },
 };

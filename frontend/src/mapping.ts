@@ -20,6 +20,10 @@ import {
   REQUIRED_COLUMNS,
 } from './types';
 
+/** The backend's limits: a name is shorter than 128 characters; a list adds 1 to 8 columns. */
+const MAX_NAME = 128;
+const MAX_LIST = 8;
+
 /** The preset the settings name (absent or unknown = default). */
 export function presetInfo(jsonData: PnlOptions | undefined): PresetInfo {
   return PRESETS.find((p) => p.value === jsonData?.preset) ?? PRESETS[0];
@@ -91,8 +95,11 @@ function orList(words: string[]): string {
 
 /** Why an override of `key` would be rejected, or undefined when it is valid. */
 export function columnError(key: ColumnKey, v: unknown): string | undefined {
-  if (v === undefined || typeof v === 'string') {
+  if (v === undefined) {
     return undefined;
+  }
+  if (typeof v === 'string') {
+    return v.length < MAX_NAME ? undefined : `${key}: a column name has fewer than ${MAX_NAME} characters`;
   }
   if (v === null) {
     return REQUIRED_COLUMNS.includes(key) ? `${key} is required: it cannot be none` : undefined;
@@ -104,6 +111,12 @@ export function columnError(key: ColumnKey, v: unknown): string | undefined {
     if (v.length === 0 || v.some((c) => typeof c !== 'string' || c.trim() === '')) {
       return `${key}: a list needs one or more column names`;
     }
+    if (v.length > MAX_LIST) {
+      return `${key}: at most ${MAX_LIST} columns can be added`;
+    }
+    if (v.some((c) => c.length >= MAX_NAME)) {
+      return `${key}: a column name has fewer than ${MAX_NAME} characters`;
+    }
     return undefined;
   }
   if (isAs(v)) {
@@ -111,8 +124,14 @@ export function columnError(key: ColumnKey, v: unknown): string | undefined {
     if (!choices) {
       return `${key} takes no "as" (only side, opened_at and closed_at do)`;
     }
+    if (Object.keys(v).some((f) => f !== 'column' && f !== 'as')) {
+      return `${key}: only "column" and "as"`;
+    }
     if (typeof v.column !== 'string' || v.column.trim() === '') {
       return `${key}: "column" must name a column`;
+    }
+    if (v.column.length >= MAX_NAME) {
+      return `${key}: a column name has fewer than ${MAX_NAME} characters`;
     }
     if (!choices.some((c) => c.value === v.as)) {
       return `${key}: "as" must be ${orList(choices.map((c) => c.value))}`;

@@ -219,8 +219,10 @@ export const TARGET_SESSION_ATTRS: Array<{ value: TargetSessionAttrs; label: str
 
 /** jsonData, docs/query-model.md "Data-source settings". */
 export interface PnlOptions extends DataSourceJsonData {
+  /** One host, or a comma-separated list (a primary and its replicas) tried in order. */
   host?: string;
-  port?: number;
+  /** One port for every host, or a string with one port per host ("5432,5433"). */
+  port?: number | string;
   database?: string;
   user?: string;
   sslmode?: SslMode;

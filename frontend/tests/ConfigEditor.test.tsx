@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import type { DataSourceSettings } from '@grafana/data';
 
-import { ConfigEditor, withDefaults } from '../src/components/ConfigEditor';
+import { ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
 import { COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
 
 type Settings = DataSourceSettings<PnlOptions, PnlSecureData>;
@@ -95,6 +95,24 @@ describe('ConfigEditor', () => {
     expect('rowLimit' in last().jsonData).toBe(false);
     fireEvent.change(screen.getByTestId('cfg-col-qty'), { target: { value: 'quantity' } });
     expect(last().jsonData.columns).toEqual({ qty: 'quantity' });
+  });
+
+  it('port: one number, or one port per host of a host list (a string), checked against the host count', () => {
+    const { last } = renderEditor(settings({ jsonData: withDefaults({ host: 'pg1,pg2' }) }));
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '5432,5433' } });
+    expect(last().jsonData.port).toBe('5432,5433');
+    expect(screen.queryByText(/ports for/)).toBeNull();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '5432,5433,5434' } });
+    expect(screen.getByText('3 ports for 2 hosts: give one port, or one per host')).toBeTruthy();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: 'x' } });
+    expect(last().jsonData.port).toBe('5432,5433,5434');
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '6432' } });
+    expect(last().jsonData.port).toBe(6432);
+    expect(screen.queryByText(/ports for/)).toBeNull();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '70000' } });
+    expect(screen.getByText('a port is 1 to 65535')).toBeTruthy();
+    expect(portError('pg1', '5432,')).toBeUndefined();
+    expect(portError(undefined, '5432,5433')).toBe('2 ports for 1 host: give one port, or one per host');
   });
 
   it('disable mode hides the certificate fields', () => {

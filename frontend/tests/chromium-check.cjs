@@ -76,6 +76,8 @@ if (view === 'config') {
   check('side as is_short, closed_at as timestamp', /is_short/.test(selectText('cfg-as-side')) && /timestamp/.test(selectText('cfg-as-closed_at')));
   check('entry_tag override shown', q('[data-testid="cfg-col-entry_tag"]')?.getAttribute('value') === 'buy_tag');
   check('"Use preset" on the two overridden columns', qa('button').filter((b) => b.textContent.trim() === 'Use preset').length === 2);
+  check('host list with one port per host', q('[data-testid="cfg-host"]')?.getAttribute('value') === 'pg-primary,pg-replica' &&
+    q('[data-testid="cfg-port"]')?.getAttribute('value') === '5432,5433');
   check('target session select shows prefer-standby', /prefer-standby/.test(selectText('cfg-targetSessionAttrs')));
   check('no validation errors', qa('[role="alert"]').length === 0);
 } else if (view === 'query') {

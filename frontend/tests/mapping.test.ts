@@ -45,6 +45,11 @@ describe('mapping', () => {
     expect(columnError('closed_at', { column: '', as: 'epoch_s' })).toMatch(/must name a column/);
     expect(columnError('symbol', { column: 'x', as: 'text' })).toMatch(/takes no "as"/);
     expect(columnError('qty', 5)).toMatch(/must be a column name/);
+    expect(columnError('symbol', 'x'.repeat(127))).toBeUndefined();
+    expect(columnError('symbol', 'x'.repeat(128))).toMatch(/fewer than 128 characters/);
+    expect(columnError('fees', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'])).toBeUndefined();
+    expect(columnError('fees', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'])).toBe('fees: at most 8 columns can be added');
+    expect(columnError('side', { column: 'x', as: 'text', cast: 'int' })).toBe('side: only "column" and "as"');
     expect(mappingErrors({ preset: 'hummingbot' as any }).preset).toBe('unknown preset "hummingbot": default or freqtrade');
     expect(mappingErrors({ preset: 'freqtrade', columns: { fees: ['a', 'b'] } })).toEqual({});
   });

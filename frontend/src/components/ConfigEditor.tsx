@@ -17,6 +17,7 @@ import {
   CollapsableSection,
   FieldSet,
   InlineField,
+  Input,
   RadioButtonGroup,
   SecretInput,
   SecretTextArea,
@@ -51,6 +52,38 @@ const TRADING_DAYS: Array<SelectableValue<TradingDays>> = [
 ];
 
 type SecretKey = keyof PnlSecureData;
+
+/** "5432" → 5432, "5432,5433" → kept as typed (one port per host), '' → undefined; null: not a port text. */
+export function parsePort(text: string): number | string | undefined | null {
+  const t = text.replace(/\s+/g, '');
+  if (t === '') {
+    return undefined;
+  }
+  if (/^\d+$/.test(t)) {
+    return Number(t);
+  }
+  return /^[\d,]+$/.test(t) ? t : null;
+}
+
+/** What the backend would reject in host/port: a bad port, or a port list whose count is not the host count. */
+export function portError(host: string | undefined, port: number | string | undefined): string | undefined {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (typeof port === 'number') {
+    return ok(port) ? undefined : 'a port is 1 to 65535';
+  }
+  if (typeof port !== 'string') {
+    return undefined;
+  }
+  const ports = port.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (ports.some((p) => !/^\d+$/.test(p) || !ok(Number(p)))) {
+    return 'ports are 1 to 65535, separated by commas';
+  }
+  const hosts = (host ?? SETTINGS_DEFAULTS.host).split(',').filter((h) => h.trim() !== '').length;
+  if (ports.length !== hosts) {
+    return `${ports.length} ports for ${hosts} host${hosts === 1 ? '' : 's'}: give one port, or one per host`;
+  }
+  return undefined;
+}
 
 const SESSION_ATTRS: Array<SelectableValue<TargetSessionAttrs>> = TARGET_SESSION_ATTRS.map((a) => ({ ...a }));
 
@@ -109,6 +142,7 @@ export function ConfigEditor(props: ConfigEditorProps) {
   };
 
   const sslmode = jsonData.sslmode ?? SETTINGS_DEFAULTS.sslmode;
+  const portErr = portError(jsonData.host, jsonData.port);
   const verifies = sslmode === 'verify-ca' || sslmode === 'verify-full';
 
   return (
@@ -118,8 +152,16 @@ export function ConfigEditor(props: ConfigEditorProps) {
           tooltip="Postgres host name or unix-socket directory; several hosts (a primary and its replicas) separated by commas"
           value={jsonData.host}
           placeholder={SETTINGS_DEFAULTS.host} testId="cfg-host" onChange={(v) => setJson('host', v)} />
-        <NumberField label="Port" value={jsonData.port} placeholder={String(SETTINGS_DEFAULTS.port)} min={1}
-          testId="cfg-port" onChange={(v) => setJson('port', v)} />
+        <InlineField label="Port" labelWidth={LABEL_WIDTH} invalid={Boolean(portErr)} error={portErr}
+          tooltip="One port for every host, or one per host separated by commas (5432,5433)">
+          <Input width={INPUT_WIDTH} aria-label="Port" data-testid="cfg-port" value={jsonData.port ?? ''}
+            placeholder={String(SETTINGS_DEFAULTS.port)} onChange={(e) => {
+              const p = parsePort(e.currentTarget.value);
+              if (p !== null) {
+                setJson('port', p);
+              }
+            }} />
+        </InlineField>
         <TextField label="Database" value={jsonData.database} placeholder={SETTINGS_DEFAULTS.database}
           testId="cfg-database" onChange={(v) => setJson('database', v)} />
         <TextField label="User" value={jsonData.user} placeholder={SETTINGS_DEFAULTS.user} testId="cfg-user"
