@@ -243,5 +243,11 @@ describe('ConfigEditor column mapping', () => {
     expect(jd().targetSessionAttrs).toBe('read-only');
     await pick('cfg-targetSessionAttrs', 'any', TARGET_SESSION_ATTRS);
     expect(jd()).not.toHaveProperty('targetSessionAttrs');
+    expect(screen.queryByText(/unknown target session/)).toBeNull();
+  });
+
+  it('an unknown targetSessionAttrs is flagged', () => {
+    renderEditor(withDefaults({ targetSessionAttrs: 'replica' as any }));
+    expect(screen.getByText(/^unknown target session "replica": any, read-write/)).toBeTruthy();
   });
 });

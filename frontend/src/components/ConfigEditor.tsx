@@ -143,6 +143,10 @@ export function ConfigEditor(props: ConfigEditorProps) {
 
   const sslmode = jsonData.sslmode ?? SETTINGS_DEFAULTS.sslmode;
   const portErr = portError(jsonData.host, jsonData.port);
+  const tsa = jsonData.targetSessionAttrs;
+  const tsaErr = tsa === undefined || TARGET_SESSION_ATTRS.some((a) => a.value === tsa)
+    ? undefined
+    : `unknown target session "${tsa}": ${TARGET_SESSION_ATTRS.map((a) => a.value).join(', ')}`;
   const verifies = sslmode === 'verify-ca' || sslmode === 'verify-full';
 
   return (
@@ -178,7 +182,7 @@ export function ConfigEditor(props: ConfigEditorProps) {
             onReset={() => resetSecret('password')}
           />
         </InlineField>
-        <InlineField label="Target session" labelWidth={LABEL_WIDTH}
+        <InlineField label="Target session" labelWidth={LABEL_WIDTH} invalid={Boolean(tsaErr)} error={tsaErr}
           tooltip="libpq target_session_attrs: which of several comma-separated hosts to use (e.g. prefer-standby reads from a replica)">
           <Select
             width={INPUT_WIDTH}
