@@ -2,7 +2,8 @@
  * Browser harness: renders the real editors with the real @grafana/ui and
  * React (bundled here, unlike in module.js) on Grafana's dark theme, so a
  * headless Chromium can screenshot them and dump their DOM.
- * ?view=config | query | period | rolling | variable picks what is shown. The
+ * ?view=config | presets | query | period | rolling | variable picks what is
+ * shown (presets: the config editor with the freqtrade preset). The
  * data source's getResource is answered from fixed lists (no backend in the
  * page; `kinds` is not answered, so the editor shows its static list).
  */
@@ -53,13 +54,24 @@ const ds = new DataSource({
   return LISTS[path];
 };
 
-function ConfigView() {
+const CONFIG_JSON: Record<string, PnlOptions> = {
+  config: { ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full' },
+  // The freqtrade preset on a primary and its replica (a port each), with two overrides: no
+  // exchange column (none) and an older freqtrade's name of the entry tag.
+  presets: {
+    ...withDefaults({ host: 'pg-primary,pg-replica', port: '5432,5433' }), targetSessionAttrs: 'prefer-standby',
+    preset: 'freqtrade',
+    columns: { exchange: null, entry_tag: 'buy_tag' },
+  },
+};
+
+function ConfigView({ jsonData }: { jsonData: PnlOptions }) {
   const [opts, setOpts] = useState<DataSourceSettings<PnlOptions, PnlSecureData>>({
     id: 1, uid: 'pnl', orgId: 1, name: 'Algo Trading P&L', type: 'algotrading-pnl-datasource', typeName: '',
     typeLogoUrl: '', access: 'proxy', url: '', user: '', database: '', basicAuth: false, basicAuthUser: '',
     isDefault: false, withCredentials: false, readOnly: false, version: 1,
-    jsonData: { ...withDefaults({ host: 'pg.trading.internal' }), sslmode: 'verify-full' },
-    secureJsonFields: { password: true, tlsCACert: true },
+    jsonData,
+    secureJsonFields: jsonData.sslmode === 'verify-full' ? { password: true, tlsCACert: true } : { password: true },
   } as DataSourceSettings<PnlOptions, PnlSecureData>);
   return <ConfigEditor options={opts} onOptionsChange={setOpts} />;
 }
@@ -88,7 +100,11 @@ function VariableView() {
 }
 
 const view = new URLSearchParams(window.location.search).get('view') ?? 'config';
-const View = INITIAL[view] ? () => <QueryView initial={INITIAL[view]} /> : view === 'variable' ? VariableView : ConfigView;
+const View = INITIAL[view]
+  ? () => <QueryView initial={INITIAL[view]} />
+  : view === 'variable'
+    ? VariableView
+    : () => <ConfigView jsonData={CONFIG_JSON[view] ?? CONFIG_JSON.config} />;
 createRoot(document.getElementById('root')!).render(
   <ThemeContext.Provider value={theme}>
     <GlobalStyles />

@@ -94,7 +94,7 @@ export interface PnlVariableQuery extends DataQuery {
   resource?: ListResource;
 }
 
-/** The 17 logical trade-table columns; each maps to itself by default. */
+/** The 17 logical trade-table columns; the default preset maps each to itself. */
 export const COLUMN_KEYS = [
   'trade_id',
   'account',
@@ -116,17 +116,126 @@ export const COLUMN_KEYS = [
 ] as const;
 export type ColumnKey = (typeof COLUMN_KEYS)[number];
 
+/** Columns a table must have: the mapping cannot set them to none (null). */
+export const REQUIRED_COLUMNS: ColumnKey[] = ['closed_at', 'realized_pnl'];
+/** Number columns that may be the sum of several columns (a list of names). */
+export const LIST_COLUMNS: ColumnKey[] = [
+  'qty',
+  'entry_price',
+  'exit_price',
+  'expected_entry_price',
+  'expected_exit_price',
+  'fees',
+  'realized_pnl',
+];
+
+export type SideAs = 'text' | 'is_short' | 'is_long';
+export type TimeAs = 'timestamp' | 'epoch_s' | 'epoch_ms' | 'epoch_us' | 'epoch_ns';
+/** A column read through a conversion: `{"column": "is_short", "as": "is_short"}`. */
+export interface ColumnAs {
+  column: string;
+  as: string;
+}
+/**
+ * One `columns.<logical>` value: a column name ('' = the preset's name), null
+ * (the table has no such column), a list of columns to add (LIST_COLUMNS), or
+ * a column with a conversion (AS_CHOICES).
+ */
+export type ColumnValue = string | null | string[] | ColumnAs;
+
+/** The `as` conversions a column accepts; the first is the default (a plain name means it). */
+export const AS_CHOICES: Partial<Record<ColumnKey, Array<{ value: string; label: string; description: string }>>> = (() => {
+  const side = [
+    { value: 'text', label: 'text', description: "'long' / 'short' (also buy/sell)" },
+    { value: 'is_short', label: 'is_short', description: 'boolean, true = short' },
+    { value: 'is_long', label: 'is_long', description: 'boolean, true = long' },
+  ];
+  const time = [
+    { value: 'timestamp', label: 'timestamp', description: 'timestamptz (a timestamp is read as UTC)' },
+    { value: 'epoch_s', label: 'epoch_s', description: 'number: seconds since 1970 UTC' },
+    { value: 'epoch_ms', label: 'epoch_ms', description: 'number: milliseconds since 1970 UTC' },
+    { value: 'epoch_us', label: 'epoch_us', description: 'number: microseconds since 1970 UTC' },
+    { value: 'epoch_ns', label: 'epoch_ns', description: 'number: nanoseconds since 1970 UTC' },
+  ];
+  return { side, opened_at: time, closed_at: time };
+})();
+
+export type Preset = 'default' | 'freqtrade';
+
+/** A preset fills the table and the whole column mapping for one bot; explicit table/columns override it. */
+export interface PresetInfo {
+  value: Preset;
+  label: string;
+  description: string;
+  table: string;
+  columns: Record<ColumnKey, ColumnValue>;
+}
+
+export const PRESETS: PresetInfo[] = [
+  {
+    value: 'default',
+    label: 'Default',
+    description: 'The layout of sql/schema.sql: table trades, every column named as its logical name',
+    table: 'trades',
+    columns: Object.fromEntries(COLUMN_KEYS.map((k) => [k, k])) as Record<ColumnKey, ColumnValue>,
+  },
+  {
+    value: 'freqtrade',
+    label: 'freqtrade',
+    description: "freqtrade's trades table: pair, is_short, open/close_rate, fee costs added, close_profit_abs; no account",
+    table: 'trades',
+    columns: {
+      trade_id: 'id',
+      account: null,
+      exchange: 'exchange',
+      strategy: 'strategy',
+      symbol: 'pair',
+      side: { column: 'is_short', as: 'is_short' },
+      qty: 'amount',
+      entry_price: 'open_rate',
+      exit_price: 'close_rate',
+      expected_entry_price: 'open_rate_requested',
+      expected_exit_price: 'close_rate_requested',
+      opened_at: 'open_date',
+      closed_at: 'close_date',
+      fees: ['fee_open_cost', 'fee_close_cost'],
+      realized_pnl: 'close_profit_abs',
+      entry_tag: 'enter_tag',
+      exit_reason: 'exit_reason',
+    },
+  },
+];
+
+/** libpq target_session_attrs: which server of a multi-host `host` list a connection may use. */
+export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby';
+export const TARGET_SESSION_ATTRS: Array<{ value: TargetSessionAttrs; label: string; description: string }> = [
+  { value: 'any', label: 'any', description: 'The first host that accepts the connection' },
+  { value: 'read-write', label: 'read-write', description: 'A server that accepts writes (not a hot standby)' },
+  { value: 'read-only', label: 'read-only', description: 'A server that only reads (a standby, or default_transaction_read_only)' },
+  { value: 'primary', label: 'primary', description: 'The primary, not a standby' },
+  { value: 'standby', label: 'standby', description: 'A standby (replica) only' },
+  { value: 'prefer-standby', label: 'prefer-standby', description: 'A standby if one is up, else any host' },
+];
+
 /** jsonData, docs/query-model.md "Data-source settings". */
 export interface PnlOptions extends DataSourceJsonData {
+  /** One host, or a comma-separated list (a primary and its replicas) tried in order. */
   host?: string;
-  port?: number;
+  /** One port for every host, or a string with one port per host ("5432,5433"). */
+  port?: number | string;
   database?: string;
   user?: string;
   sslmode?: SslMode;
   sslRootCertPath?: string;
+  /** `any` when absent. */
+  targetSessionAttrs?: TargetSessionAttrs;
+  /** `default` when absent. */
+  preset?: Preset;
   schema?: string;
+  /** Absent = the preset's table. */
   table?: string;
-  columns?: Partial<Record<ColumnKey, string>>;
+  /** Only the overrides of the preset's mapping. */
+  columns?: Partial<Record<ColumnKey, ColumnValue>>;
   initialCapital?: number;
   currency?: string;
   timezone?: string;
@@ -148,7 +257,7 @@ export interface PnlSecureData {
   tlsClientKey?: string;
 }
 
-/** Backend defaults, filled into a new data source so the user sees them. */
+/** Backend defaults, filled into a new data source so the user sees them (the table and columns come from the preset). */
 export const SETTINGS_DEFAULTS: Required<
   Pick<
     PnlOptions,
@@ -157,7 +266,6 @@ export const SETTINGS_DEFAULTS: Required<
     | 'database'
     | 'user'
     | 'sslmode'
-    | 'table'
     | 'initialCapital'
     | 'currency'
     | 'timezone'
@@ -176,7 +284,6 @@ export const SETTINGS_DEFAULTS: Required<
   database: 'trading',
   user: 'grafana',
   sslmode: 'disable',
-  table: 'trades',
   initialCapital: 100000,
   currency: 'USD',
   timezone: 'UTC',

@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import type { DataSourceSettings } from '@grafana/data';
 
-import { ConfigEditor, withDefaults } from '../src/components/ConfigEditor';
+import { ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
 import { COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
 
 type Settings = DataSourceSettings<PnlOptions, PnlSecureData>;
@@ -36,18 +36,22 @@ function renderEditor(initial: Settings) {
 }
 
 describe('ConfigEditor', () => {
-  it('fills the backend defaults into a new data source once, including all 17 columns (entry_tag, exit_reason too)', () => {
+  it('fills the backend defaults into a new data source once; the 17 columns show the preset as placeholders, unsaved', () => {
     const { changes } = renderEditor(settings({ jsonData: {} as PnlOptions }));
     expect(changes).toHaveLength(1);
     const jd = changes[0].jsonData;
     for (const [k, v] of Object.entries(SETTINGS_DEFAULTS)) {
       expect(jd[k as keyof PnlOptions]).toEqual(v);
     }
-    expect(Object.keys(jd.columns!)).toHaveLength(17);
+    expect(jd).not.toHaveProperty('columns');
+    expect(jd).not.toHaveProperty('table');
+    expect(jd).not.toHaveProperty('preset');
     for (const k of COLUMN_KEYS) {
-      expect(jd.columns![k]).toBe(k);
-      expect((screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement).value).toBe(k);
+      const input = screen.getByTestId(`cfg-col-${k}`) as HTMLInputElement;
+      expect(input.value).toBe('');
+      expect(input.placeholder).toBe(k);
     }
+    expect((screen.getByTestId('cfg-table') as HTMLInputElement).placeholder).toBe('trades');
     expect((screen.getByTestId('cfg-host') as HTMLInputElement).value).toBe('localhost');
     expect((screen.getByTestId('cfg-port') as HTMLInputElement).value).toBe('5432');
   });
@@ -90,8 +94,25 @@ describe('ConfigEditor', () => {
     fireEvent.change(screen.getByTestId('cfg-rowLimit'), { target: { value: '' } });
     expect('rowLimit' in last().jsonData).toBe(false);
     fireEvent.change(screen.getByTestId('cfg-col-qty'), { target: { value: 'quantity' } });
-    expect(last().jsonData.columns?.qty).toBe('quantity');
-    expect(last().jsonData.columns?.side).toBe('side');
+    expect(last().jsonData.columns).toEqual({ qty: 'quantity' });
+  });
+
+  it('port: one number, or one port per host of a host list (a string), checked against the host count', () => {
+    const { last } = renderEditor(settings({ jsonData: withDefaults({ host: 'pg1,pg2' }) }));
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '5432,5433' } });
+    expect(last().jsonData.port).toBe('5432,5433');
+    expect(screen.queryByText(/ports for/)).toBeNull();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '5432,5433,5434' } });
+    expect(screen.getByText('3 ports for 2 hosts: give one port, or one per host')).toBeTruthy();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: 'x' } });
+    expect(last().jsonData.port).toBe('5432,5433,5434');
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '6432' } });
+    expect(last().jsonData.port).toBe(6432);
+    expect(screen.queryByText(/ports for/)).toBeNull();
+    fireEvent.change(screen.getByTestId('cfg-port'), { target: { value: '70000' } });
+    expect(screen.getByText('a port is 1 to 65535')).toBeTruthy();
+    expect(portError('pg1', '5432,')).toBeUndefined();
+    expect(portError(undefined, '5432,5433')).toBe('2 ports for 1 host: give one port, or one per host');
   });
 
   it('disable mode hides the certificate fields', () => {

@@ -29,6 +29,13 @@ const chips = (id) => {
   return box ? box.parentElement.parentElement.textContent : '';
 };
 
+/** The text a react-select shows around its input (the chosen value). */
+const selectText = (id) => {
+  const input = q(`#${id}`);
+  const box = input && input.closest('div[class*="-input-wrapper"]');
+  return box && box.parentElement ? box.parentElement.textContent : '';
+};
+
 const pngOk = fs.existsSync(png) && fs.statSync(png).size > 1500 &&
   fs.readFileSync(png).subarray(1, 4).toString() === 'PNG';
 check('screenshot written', pngOk, png);
@@ -46,10 +53,33 @@ if (view === 'config') {
   check('TLS mode select shows verify-full', q('#cfg-sslmode') !== null && text.includes('verify-full'));
   check('client cert and key textareas', q('textarea[aria-label="Client certificate"]') && q('textarea[aria-label="Client key"]'));
   const cols = qa('[data-testid^="cfg-col-"]');
-  check('17 column inputs with defaults (entry_tag, exit_reason too)', cols.length === 17 && cols.every((c) => c.getAttribute('value') === c.getAttribute('data-testid').slice(8)));
+  check('17 column inputs showing the default preset as placeholders (entry_tag, exit_reason too)', cols.length === 17 &&
+    cols.every((c) => c.getAttribute('value') === '' && c.getAttribute('placeholder') === c.getAttribute('data-testid').slice(8)));
+  check('preset select shows Default', q('#cfg-preset') !== null && /Default/.test(selectText('cfg-preset')));
+  check('target session select shows any', /any/.test(selectText('cfg-targetSessionAttrs')));
+  check('a none option per optional column (15), none ticked', qa('input[type="checkbox"][data-testid^="cfg-none-"]').length === 15 &&
+    qa('input[data-testid^="cfg-none-"]').every((c) => !c.hasAttribute('checked')));
   for (const id of ['initialCapital', 'annualization', 'riskFreeRate', 'maxOpenConnections', 'queryTimeoutSeconds', 'rowLimit']) {
     check(`${id} input`, q(`[data-testid="cfg-${id}"]`) !== null);
   }
+} else if (view === 'presets') {
+  check('preset select shows freqtrade', q('#cfg-preset') !== null && /freqtrade/.test(selectText('cfg-preset')));
+  check("the preset's one-line description", /^freqtrade's trades table/.test(q('[data-testid="cfg-preset-description"]')?.textContent || ''));
+  const ph = (k) => q(`[data-testid="cfg-col-${k}"]`)?.getAttribute('placeholder');
+  check("freqtrade's names as placeholders", ph('symbol') === 'pair' && ph('realized_pnl') === 'close_profit_abs' &&
+    ph('fees') === 'fee_open_cost + fee_close_cost' && ph('closed_at') === 'close_date');
+  const none = (k) => q(`input[data-testid="cfg-none-${k}"]`);
+  check('"none" options, exchange (override) and account (preset) ticked', none('exchange')?.hasAttribute('checked') &&
+    none('account')?.hasAttribute('checked') && !none('symbol')?.hasAttribute('checked'));
+  check('no "none" for the required closed_at and realized_pnl', !none('closed_at') && !none('realized_pnl') && none('opened_at'));
+  check('exchange input disabled', q('[data-testid="cfg-col-exchange"]')?.hasAttribute('disabled'));
+  check('side as is_short, closed_at as timestamp', /is_short/.test(selectText('cfg-as-side')) && /timestamp/.test(selectText('cfg-as-closed_at')));
+  check('entry_tag override shown', q('[data-testid="cfg-col-entry_tag"]')?.getAttribute('value') === 'buy_tag');
+  check('"Use preset" on the two overridden columns', qa('button').filter((b) => b.textContent.trim() === 'Use preset').length === 2);
+  check('host list with one port per host', q('[data-testid="cfg-host"]')?.getAttribute('value') === 'pg-primary,pg-replica' &&
+    q('[data-testid="cfg-port"]')?.getAttribute('value') === '5432,5433');
+  check('target session select shows prefer-standby', /prefer-standby/.test(selectText('cfg-targetSessionAttrs')));
+  check('no validation errors', qa('[role="alert"]').length === 0);
 } else if (view === 'query') {
   check('query type select shows Statistics', q('#qe-query-type') !== null && text.includes('Statistics'));
   check('the kind\'s one-line description', q('[data-testid="qe-description"]')?.textContent.startsWith('One row of performance statistics'));

@@ -20,18 +20,21 @@ run_chrome() { # run_chrome <size> <extra args...>: a fresh profile each time, n
 }
 
 p=0; f=0
-for spec in config:1100,1850 query:1100,480 period:1100,400 rolling:1100,400 variable:800,240; do
-  view=${spec%%:*}; size=${spec#*:}
+# view:width,height[:file name] (default <view>-editor)
+for spec in config:1100,2150 presets:1100,1750:config-editor-presets query:1100,480 period:1100,400 rolling:1100,400 \
+    variable:800,240; do
+  view=${spec%%:*}; rest=${spec#*:}; size=${rest%%:*}; name=$view-editor
+  [ "$rest" != "$size" ] && name=${rest#*:}
   url="file://$PWD/harness/index.html?view=$view"
-  rm -f "$ART/$view-editor.png"
-  run_chrome "$size" --screenshot="$ART/$view-editor.png" "$url" >/dev/null
-  run_chrome "$size" --dump-dom "$url" >"$ART/$view-editor.html"
-  out=$(node tests/chromium-check.cjs "$view" "$ART/$view-editor.html" "$ART/$view-editor.png")
+  rm -f "$ART/$name.png"
+  run_chrome "$size" --screenshot="$ART/$name.png" "$url" >/dev/null
+  run_chrome "$size" --dump-dom "$url" >"$ART/$name.html"
+  out=$(node tests/chromium-check.cjs "$view" "$ART/$name.html" "$ART/$name.png")
   echo "$out" | grep -v ' passed, '
   line=$(echo "$out" | tail -1)
   p=$((p + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
   f=$((f + $(sed -E 's/.*passed, ([0-9]+) failed.*/\1/' <<<"$line")))
 done
-echo "screenshots: $ART/{config,query,period,rolling,variable}-editor.png"
+echo "screenshots: $ART/{config,query,period,rolling,variable}-editor.png, $ART/config-editor-presets.png"
 echo "chromium: $p passed, $f failed"
 [ "$f" -eq 0 ]

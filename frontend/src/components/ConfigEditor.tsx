@@ -7,7 +7,9 @@
  * secureJsonFields.<key> = true, so a saved secret shows as "configured" and
  * is never echoed; Reset clears it (field false, value ''), as Grafana's own
  * SQL editors do. A new data source gets the backend's defaults filled in once
- * so the user sees what will be used.
+ * so the user sees what will be used — except the table and columns: those
+ * come from the preset and jsonData keeps only what overrides it (an older
+ * editor's full mapping is trimmed to its overrides once, on open).
  */
 import React, { useEffect } from 'react';
 import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
@@ -22,7 +24,17 @@ import {
   Select,
 } from '@grafana/ui';
 
-import { COLUMN_KEYS, ColumnKey, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS, SslMode, TradingDays } from '../types';
+import {
+  PnlOptions,
+  PnlSecureData,
+  SETTINGS_DEFAULTS,
+  SslMode,
+  TARGET_SESSION_ATTRS,
+  TargetSessionAttrs,
+  TradingDays,
+} from '../types';
+import { minimize, presetInfo } from '../mapping';
+import { ColumnMapping, PresetField } from './ColumnMapping';
 import { INPUT_WIDTH, LABEL_WIDTH, NumberField, TextField } from './fields';
 
 export type ConfigEditorProps = DataSourcePluginOptionsEditorProps<PnlOptions, PnlSecureData>;
@@ -41,13 +53,46 @@ const TRADING_DAYS: Array<SelectableValue<TradingDays>> = [
 
 type SecretKey = keyof PnlSecureData;
 
-/** jsonData with every missing default key added (existing values win). */
-export function withDefaults(jsonData: PnlOptions | undefined): PnlOptions {
-  const columns: Partial<Record<ColumnKey, string>> = {};
-  for (const k of COLUMN_KEYS) {
-    columns[k] = jsonData?.columns?.[k] || k;
+/** "5432" → 5432, "5432,5433" → kept as typed (one port per host), '' → undefined; null: not a port text. */
+export function parsePort(text: string): number | string | undefined | null {
+  const t = text.replace(/\s+/g, '');
+  if (t === '') {
+    return undefined;
   }
-  return { ...SETTINGS_DEFAULTS, ...(jsonData ?? {}), columns };
+  if (/^\d+$/.test(t)) {
+    return Number(t);
+  }
+  return /^[\d,]+$/.test(t) ? t : null;
+}
+
+/** What the backend would reject in host/port: a bad port, or a port list whose count is not the host count. */
+export function portError(host: string | undefined, port: number | string | undefined): string | undefined {
+  const ok = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (typeof port === 'number') {
+    return ok(port) ? undefined : 'a port is 1 to 65535';
+  }
+  if (typeof port !== 'string') {
+    return undefined;
+  }
+  const ports = port.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (ports.some((p) => !/^\d+$/.test(p) || !ok(Number(p)))) {
+    return 'ports are 1 to 65535, separated by commas';
+  }
+  const hosts = (host ?? SETTINGS_DEFAULTS.host).split(',').filter((h) => h.trim() !== '').length;
+  if (ports.length !== hosts) {
+    return `${ports.length} ports for ${hosts} host${hosts === 1 ? '' : 's'}: give one port, or one per host`;
+  }
+  return undefined;
+}
+
+const SESSION_ATTRS: Array<SelectableValue<TargetSessionAttrs>> = TARGET_SESSION_ATTRS.map((a) => ({ ...a }));
+
+/**
+ * jsonData with every missing default key added (existing values win) and
+ * the mapping trimmed to what overrides the preset.
+ */
+export function withDefaults(jsonData: PnlOptions | undefined): PnlOptions {
+  return minimize({ ...SETTINGS_DEFAULTS, ...(jsonData ?? {}) });
 }
 
 function needsDefaults(jsonData: PnlOptions | undefined): boolean {
@@ -55,7 +100,7 @@ function needsDefaults(jsonData: PnlOptions | undefined): boolean {
     return true;
   }
   const keys = Object.keys(SETTINGS_DEFAULTS) as Array<keyof PnlOptions>;
-  return keys.some((k) => jsonData[k] === undefined) || COLUMN_KEYS.some((k) => !jsonData.columns?.[k]);
+  return keys.some((k) => jsonData[k] === undefined) || minimize(jsonData) !== jsonData;
 }
 
 export function ConfigEditor(props: ConfigEditorProps) {
@@ -82,15 +127,7 @@ export function ConfigEditor(props: ConfigEditorProps) {
     onOptionsChange({ ...options, jsonData: next });
   };
 
-  const setColumn = (key: ColumnKey, value: string) => {
-    const columns = { ...(jsonData.columns ?? {}) };
-    if (value === '') {
-      delete columns[key];
-    } else {
-      columns[key] = value;
-    }
-    onOptionsChange({ ...options, jsonData: { ...jsonData, columns } });
-  };
+  const setJsonData = (next: PnlOptions) => onOptionsChange({ ...options, jsonData: next });
 
   const setSecret = (key: SecretKey, value: string) => {
     onOptionsChange({ ...options, secureJsonData: { ...secureData, [key]: value } });
@@ -105,15 +142,30 @@ export function ConfigEditor(props: ConfigEditorProps) {
   };
 
   const sslmode = jsonData.sslmode ?? SETTINGS_DEFAULTS.sslmode;
+  const portErr = portError(jsonData.host, jsonData.port);
+  const tsa = jsonData.targetSessionAttrs;
+  const tsaErr = tsa === undefined || TARGET_SESSION_ATTRS.some((a) => a.value === tsa)
+    ? undefined
+    : `unknown target session "${tsa}": ${TARGET_SESSION_ATTRS.map((a) => a.value).join(', ')}`;
   const verifies = sslmode === 'verify-ca' || sslmode === 'verify-full';
 
   return (
     <>
       <FieldSet label="Connection">
-        <TextField label="Host" tooltip="Postgres host name or unix-socket directory" value={jsonData.host}
+        <TextField label="Host"
+          tooltip="Postgres host name or unix-socket directory; several hosts (a primary and its replicas) separated by commas"
+          value={jsonData.host}
           placeholder={SETTINGS_DEFAULTS.host} testId="cfg-host" onChange={(v) => setJson('host', v)} />
-        <NumberField label="Port" value={jsonData.port} placeholder={String(SETTINGS_DEFAULTS.port)} min={1}
-          testId="cfg-port" onChange={(v) => setJson('port', v)} />
+        <InlineField label="Port" labelWidth={LABEL_WIDTH} invalid={Boolean(portErr)} error={portErr}
+          tooltip="One port for every host, or one per host separated by commas (5432,5433)">
+          <Input width={INPUT_WIDTH} aria-label="Port" data-testid="cfg-port" value={jsonData.port ?? ''}
+            placeholder={String(SETTINGS_DEFAULTS.port)} onChange={(e) => {
+              const p = parsePort(e.currentTarget.value);
+              if (p !== null) {
+                setJson('port', p);
+              }
+            }} />
+        </InlineField>
         <TextField label="Database" value={jsonData.database} placeholder={SETTINGS_DEFAULTS.database}
           testId="cfg-database" onChange={(v) => setJson('database', v)} />
         <TextField label="User" value={jsonData.user} placeholder={SETTINGS_DEFAULTS.user} testId="cfg-user"
@@ -128,6 +180,17 @@ export function ConfigEditor(props: ConfigEditorProps) {
             value={secureData.password ?? ''}
             onChange={(e) => setSecret('password', e.currentTarget.value)}
             onReset={() => resetSecret('password')}
+          />
+        </InlineField>
+        <InlineField label="Target session" labelWidth={LABEL_WIDTH} invalid={Boolean(tsaErr)} error={tsaErr}
+          tooltip="libpq target_session_attrs: which of several comma-separated hosts to use (e.g. prefer-standby reads from a replica)">
+          <Select
+            width={INPUT_WIDTH}
+            inputId="cfg-targetSessionAttrs"
+            aria-label="Target session"
+            options={SESSION_ATTRS}
+            value={jsonData.targetSessionAttrs ?? 'any'}
+            onChange={(v) => setJson('targetSessionAttrs', v.value === 'any' ? undefined : v.value)}
           />
         </InlineField>
       </FieldSet>
@@ -176,18 +239,11 @@ export function ConfigEditor(props: ConfigEditorProps) {
       <FieldSet label="Trade table">
         <TextField label="Schema" tooltip="Empty = the connection's search_path" value={jsonData.schema}
           placeholder="search_path" testId="cfg-schema" onChange={(v) => setJson('schema', v)} />
-        <TextField label="Table" value={jsonData.table} placeholder={SETTINGS_DEFAULTS.table} testId="cfg-table"
-          onChange={(v) => setJson('table', v)} />
+        <PresetField jsonData={jsonData} onChange={setJsonData} />
+        <TextField label="Table" tooltip="Empty = the preset's table" value={jsonData.table}
+          placeholder={presetInfo(jsonData).table} testId="cfg-table" onChange={(v) => setJson('table', v)} />
         <CollapsableSection label="Column mapping" isOpen={true}>
-          {/* Two columns of label/input pairs: 17 rows in one column would bury the sections below. */}
-          <div style={{ display: 'grid', gridTemplateColumns: 'repeat(2, max-content)', columnGap: 16 }}>
-            {COLUMN_KEYS.map((k) => (
-              <InlineField key={k} label={k} labelWidth={22} tooltip={`Column holding ${k}`}>
-                <Input width={22} aria-label={`column ${k}`} data-testid={`cfg-col-${k}`} value={jsonData.columns?.[k] ?? ''}
-                  placeholder={k} onChange={(e) => setColumn(k, e.currentTarget.value)} />
-              </InlineField>
-            ))}
-          </div>
+          <ColumnMapping jsonData={jsonData} onChange={setJsonData} />
         </CollapsableSection>
       </FieldSet>
 
