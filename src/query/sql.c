@@ -620,6 +620,9 @@ int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const ch
   GPX_RETURN_NOT_OK(gpx__table(o, s));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
   GPX_RETURN_NOT_OK(gpx__col(o, s, col));
+  /* values of closed trades only: a bot's open trades count nowhere */
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NOT NULL AND "));
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NOT NULL"));
   if (substr && *substr) {
     /* strpos, not LIKE: the user's text is matched literally (no % or _). */
