@@ -26,7 +26,10 @@
 --   * a DEFAULT partition catches a row whose month has no partition yet,
 --     so the bot's INSERT never fails. Keep it empty by creating months
 --     ahead: creating a month's partition scans the default one, and fails
---     while the default holds rows of that month (move them first);
+--     while the default holds rows of that month (move them first). A range
+--     reaching past the monthly partitions also reads the default one, and
+--     the ordered reads then merge the partitions (Merge Append) instead of
+--     reading them one after another;
 --   * the indexes are declared once, on the parent: every partition, now and
 --     later, gets its own copy (with its own name). On a live table, build a
 --     new index per partition with CREATE INDEX CONCURRENTLY, then
