@@ -35,6 +35,9 @@ func die(format string, a ...any) {
 func median(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
@@ -108,6 +111,17 @@ func main() {
 		psql("SELECT count(*) FROM public.trades"), psql("SELECT count(*) FROM part.trades"))
 	psql("CHECKPOINT")
 
+	// BENCH_JIT=1: also as a role with jit = off (ALTER ROLE … SET jit),
+	// the same queries on the same data in the same run.
+	jit := os.Getenv("BENCH_JIT") == "1"
+	if jit {
+		for _, s := range []string{"CREATE ROLE grafana_nojit LOGIN PASSWORD '" + pgfix.Password + "'",
+			"ALTER ROLE grafana_nojit SET jit = off", "GRANT USAGE ON SCHEMA part TO grafana_nojit",
+			"GRANT SELECT ON public.trades, part.trades TO grafana_nojit"} {
+			psql(s)
+		}
+	}
+
 	p, err := harness.LaunchE(harness.Options{})
 	if err != nil {
 		die("%v", err)
@@ -116,6 +130,10 @@ func main() {
 	ctxPlain := harness.PluginContext("plain", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600}), pgfix.Secure(), 1)
 	ctxPart := harness.PluginContext("part", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600, "schema": "part"}),
 		pgfix.Secure(), 1)
+	ctxPlainNoJit := harness.PluginContext("plain-nojit", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600,
+		"user": "grafana_nojit"}), pgfix.Secure(), 1)
+	ctxPartNoJit := harness.PluginContext("part-nojit", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600,
+		"schema": "part", "user": "grafana_nojit"}), pgfix.Secure(), 1)
 
 	// Save & test on both: the estimate must come from the partitions.
 	for _, c := range []struct {
@@ -174,7 +192,11 @@ func main() {
 	}
 	const maxPoints = 1000
 	fmt.Printf("\nmedian of %d runs after one warm-up, plain and partitioned interleaved run by run\n", runs)
-	fmt.Printf("\n| query | range | plain (ms) | partitioned (ms) | partitioned / plain |\n|---|---|---:|---:|---:|\n")
+	if jit {
+		fmt.Printf("\n| query | range | plain (ms) | partitioned (ms) | partitioned / plain | plain, jit off (ms) | partitioned, jit off (ms) | partitioned / plain, jit off | plain: jit off / on | partitioned: jit off / on |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		fmt.Printf("\n| query | range | plain (ms) | partitioned (ms) | partitioned / plain |\n|---|---|---:|---:|---:|\n")
+	}
 	for _, r := range ranges {
 		width := r.to.Sub(r.from).Milliseconds() / maxPoints
 		for _, k := range kinds {
@@ -203,15 +225,27 @@ func main() {
 				}
 				return d
 			}
-			var dp, dq []time.Duration
+			var dp, dq, dpn, dqn []time.Duration
 			for i := 0; i < runs+1; i++ {
 				a, b := timeOne(ctxPlain), timeOne(ctxPart)
 				if i > 0 {
 					dp, dq = append(dp, a), append(dq, b)
 				}
+				if jit {
+					a, b := timeOne(ctxPlainNoJit), timeOne(ctxPartNoJit)
+					if i > 0 {
+						dpn, dqn = append(dpn, a), append(dqn, b)
+					}
+				}
 			}
-			fmt.Printf("| %s | %s | %.1f | %.1f | %.2f |\n", k.label, r.name, ms(median(dp)), ms(median(dq)),
-				float64(median(dq))/float64(median(dp)))
+			mp, mq := median(dp), median(dq)
+			if !jit {
+				fmt.Printf("| %s | %s | %.1f | %.1f | %.2f |\n", k.label, r.name, ms(mp), ms(mq), float64(mq)/float64(mp))
+				continue
+			}
+			mpn, mqn := median(dpn), median(dqn)
+			fmt.Printf("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f |\n", k.label, r.name, ms(mp), ms(mq),
+				float64(mq)/float64(mp), ms(mpn), ms(mqn), float64(mqn)/float64(mpn), float64(mpn)/float64(mp), float64(mqn)/float64(mq))
 		}
 	}
 	fmt.Printf("\nplugin peak RSS (VmHWM): %s\n", harness.ReadStatus(p.Pid, "VmHWM"))
