@@ -7,9 +7,13 @@
 -- Variables (optional): start, the first month ['2025-01-01']; months, how
 -- many monthly partitions from there [24]. Idempotent: run it again with a
 -- later start to add months (schedule it, e.g. with pg_cron, a few months
--- ahead of time — or let pg_partman (Debian: postgresql-15-partman) keep the
--- months: `SELECT partman.create_parent('public.trades', 'closed_at',
--- 'native', 'monthly')` on the table created here, before it holds rows).
+-- ahead of time). Or let pg_partman keep the months (Debian 12:
+-- postgresql-15-partman, pg_partman 4.7): run only this file's CREATE TABLE
+-- trades and CREATE INDEX statements, then
+--   CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman;
+--   SELECT partman.create_parent('public.trades', 'closed_at', 'native', 'monthly');
+-- and call partman.run_maintenance_proc() daily: it makes the months ahead
+-- (trades_pYYYY_MM, each with the parent's indexes) and a default partition.
 -- sql/demo_data.sql fills it like the plain table (its rows go to their
 -- month's partition).
 --
