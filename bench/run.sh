@@ -3,6 +3,8 @@
 #
 #   bench/run.sh               every section
 #   bench/run.sh arrow pg      only the named sections
+#   BENCH_PART=1 bench/run.sh  every section and `part` (10 M trades, plain vs
+#                              partitioned; BENCH_TRADES to change N)
 #
 # Programs come from $GPX_BUILD_DIR (default build/, filled by `make build`).
 # To add a section: write a function `section_<name>` below and append
@@ -36,7 +38,16 @@ section_pg() {
   (cd tests && go run ./cmd/pgbench) | tee bench/out/pg.md
 }
 
+# --- part: plain vs monthly-partitioned table, 10 M trades (opt-in) -----------
+# Not in the default run: generating and copying 10 M trades takes ~10 min.
+section_part() {
+  echo "The same ${BENCH_TRADES:-10000000} trades in the plain table (sql/schema.sql) and the monthly-partitioned one"
+  echo "(sql/partitioned.sql), through the plugin; median of ${BENCH_RUNS:-3}, interleaved run by run."
+  (cd tests && go run ./cmd/partbench) | tee bench/out/part.md
+}
+
 SECTIONS=(arrow pg)
+[ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()
 for s in "${SECTIONS[@]}"; do

@@ -137,6 +137,13 @@ START_TEST(sql_binds_values_and_quotes_identifiers) {
   gpx_sql sql = {0};
   ck_assert_int_eq(gpx_sql_distinct(&sql, &s, GPX_COL_SYMBOL, "%_", 5), GPX_OK);
   ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "strpos(")); /* literal match, no LIKE */
+  /* Save & test: the quoted name is bound once (to_regclass); the estimate
+     sums the partitions' (pg_inherits), a partitioned parent's own is -1 */
+  ck_assert_int_eq(gpx_sql_count_span(&sql, &s), GPX_OK);
+  ck_assert_int_eq(sql.n, 1);
+  ck_assert_str_eq(sql.params[0], "\"bot\".\"weird \"\"t\"\" name\"");
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "pg_catalog.pg_inherits"));
+  ck_assert_ptr_nonnull(strstr(gpx_sql_cstr(&sql), "relkind <> 'p'"));
   gpx_sql_reset(&sql);
   gpx_query_reset(&q);
 }

@@ -640,8 +640,14 @@ int gpx_sql_distinct(gpx_sql *o, const gpx_ds_settings *s, gpx_col col, const ch
    still-open trades (closed_at NULL) are no trades to any query. The span
    comes from the closed_at index; the count is exact up to 200,000 rows
    and Postgres' estimate (pg_class.reltuples, kept by ANALYZE) beyond, so
-   Save & test stays light on a table of tens of millions. $1 = the quoted
-   table name. The last column says whether the count is estimated. */
+   Save & test stays light on a table of tens of millions. The estimate is
+   the sum over the table and everything below it in pg_inherits (the
+   partitions of a partitioned table, at any depth, or inheritance
+   children) of the relations that hold rows: a partitioned parent's own
+   reltuples is -1 until someone ANALYZEs the parent by hand (autovacuum
+   analyzes only the partitions), and would be counted twice. A partition
+   never analyzed (-1) adds nothing. $1 = the quoted table name. The last
+   column says whether the count is estimated. */
 /* " (SELECT <agg> FROM <table> WHERE closed_at IS NOT NULL)" */
 static int gpx__closed_subquery(gpx_sql *o, const gpx_ds_settings *s, const char *agg_open, const char *agg_close) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "(SELECT "));
@@ -675,12 +681,16 @@ int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
   gpx_buf name = {0};
   int rc = gpx_sql_table_name(&name, s);
   if (rc == GPX_OK)
-    rc = gpx_sql_append(o, "WITH est AS (SELECT coalesce((SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass(");
+    rc = gpx_sql_append(o, "WITH RECURSIVE tree(oid) AS (SELECT to_regclass(");
   if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)name.data, "text");
   gpx_buf_reset(&name);
   GPX_RETURN_NOT_OK(rc);
+  GPX_RETURN_NOT_OK(gpx_sql_append(o,
+      ")::oid UNION ALL SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid),"
+      " est AS (SELECT coalesce((SELECT sum(c.reltuples)::int8 FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid"
+      " WHERE c.relkind <> 'p' AND c.reltuples >= 0), -1) AS n)"));
   /* separate scalar subqueries: min/max each take the closed_at index */
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")), -1) AS n) SELECT CASE WHEN est.n > 200000 THEN est.n ELSE "));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " SELECT CASE WHEN est.n > 200000 THEN est.n ELSE "));
   GPX_RETURN_NOT_OK(gpx__closed_subquery(o, s, "count(*)", NULL));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " END::int8, "));
   GPX_RETURN_NOT_OK(gpx__closed_subquery(o, s, "min(", ")"));
