@@ -91,6 +91,10 @@ typedef struct gpx_pg_session {
   gpx_pg_status stop;    /* GPX_PG_OK while running; TIMEOUT or CANCELLED once stopped (sticky) */
   int64_t give_up;       /* after a stop: CLOCK_MONOTONIC ms when the server's answer stops being awaited */
   struct gpx_pg_cancel_job *cancel_job; /* the cancel request sent on a helper thread, if any */
+  /* private (src/pg) */
+  int connect_flags;     /* GPX__PG_YIELD, GPX__PG_QUICK while connecting */
+  int pipelined;         /* the statement in flight was sent after a set_config in one pipeline */
+  int copy_prefix;       /* the COPY in flight follows a set_config result to skip */
 } gpx_pg_session;
 
 /** CLOCK_MONOTONIC in milliseconds (the clock of gpx_pg_session deadlines). */

@@ -56,7 +56,7 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char **keys, 
   KV("tcp_user_timeout", GPX__STR(GPX_PG_TCP_USER_TIMEOUT_MS));
   KV("application_name", GPX_PLUGIN_ID);
   KV("client_encoding", "UTF8");
-  KV("options", p->options);
+  if (!__atomic_load_n(&p->no_options, __ATOMIC_RELAXED)) KV("options", p->options);
 #undef KV
   keys[n] = NULL;
   vals[n] = NULL;
@@ -95,24 +95,78 @@ static void gpx__notice(void *arg, const char *message) {
   gpx_log(GPX_LOG_DEBUG, "pg: server notice", f);
 }
 
-/* SET client_encoding to SQL_ASCII, waiting at most until `until`. */
-static int gpx__set_sql_ascii(PGconn *c, int64_t until) {
-  if (!PQsendQuery(c, "SET client_encoding = 'SQL_ASCII'")) return EIO;
-  int ok = 1;
+/* Whether a pooled connection is idle now (the pool's stack is not empty). */
+static int gpx__idle_waiting(gpx_pg_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  int n = p->n_idle;
+  pthread_mutex_unlock(&p->mu);
+  return n > 0;
+}
+
+/* While connecting: 1 when the session should give way (GPX__PG_YIELD and a
+   pooled connection came back idle). */
+static int gpx__should_yield(gpx_pg_pool *p, gpx_pg_session *s) {
+  return (s->connect_flags & GPX__PG_YIELD) && gpx__idle_waiting(p);
+}
+
+/* The session state every connection starts with, in one round trip:
+   TimeZone and DateStyle again (the startup `options` set them, unless a
+   pooler refused or dropped them; pgbouncer tracks both and sets them on
+   whichever server runs our next transaction), SQL_ASCII when the database
+   is, and the statement_timeout the server applies, which tells whether
+   the startup options arrived. 0 when done; ETIMEDOUT past until; EAGAIN
+   when the session gave way; EIO when the server failed. */
+static int gpx__setup(gpx_pg_pool *p, gpx_pg_session *s, PGconn *c, int64_t until, int *applied) {
+  char sql[256];
+  /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
+     refuses to hand them to a UTF8 client ("invalid byte sequence"): read
+     them as they are; the frame layer replaces what is not UTF-8. */
+  const char *enc = PQparameterStatus(c, "server_encoding");
+  snprintf(sql, sizeof sql,
+           "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; %sSELECT setting FROM pg_catalog.pg_settings WHERE name = "
+           "'statement_timeout'",
+           enc && strcmp(enc, "SQL_ASCII") == 0 ? "SET client_encoding = 'SQL_ASCII'; " : "");
+  if (!PQsendQuery(c, sql)) return EIO;
+  int ok = 1, f;
+  *applied = 0;
+  while ((f = PQflush(c)) != 0) {
+    if (f < 0) return EIO;
+    if (until - gpx_pg_now_ms() <= 0) return ETIMEDOUT;
+    struct pollfd pfd = {PQsocket(c), POLLOUT, 0};
+    if (poll(&pfd, 1, 50) < 0 && errno != EINTR) return EIO;
+  }
   for (;;) {
     while (PQisBusy(c)) {
       int64_t left = until - gpx_pg_now_ms();
       if (left <= 0) return ETIMEDOUT;
+      if (gpx__should_yield(p, s)) return EAGAIN;
+      if (s->cancelled && s->cancelled(s->cancel_arg)) return ECANCELED;
       struct pollfd pfd = {PQsocket(c), POLLIN, 0};
       if (poll(&pfd, 1, left < 50 ? (int)left : 50) < 0 && errno != EINTR) return EIO;
       if (!PQconsumeInput(c)) return EIO;
     }
     PGresult *r = PQgetResult(c);
     if (r == NULL) break;
-    ok &= PQresultStatus(r) == PGRES_COMMAND_OK;
+    ExecStatusType st = PQresultStatus(r);
+    ok &= st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) *applied = strcmp(PQgetvalue(r, 0, 0), p->timeout_ms) == 0;
     PQclear(r);
   }
   return ok ? GPX_OK : EIO;
+}
+
+/* pgbouncer's answer to a startup parameter it does not know (unless its
+   ignore_startup_parameters lists it). */
+static int gpx__options_refused(const char *m) { return strstr(m, "unsupported startup parameter") != NULL; }
+
+/* The pool learnt it reaches Postgres through a pooler: said once in the log. */
+static void gpx__learn_proxy(gpx_pg_pool *p, const char *why) {
+  if (__atomic_exchange_n(&p->proxy, 1, __ATOMIC_RELAXED)) return;
+  json_t *f = json_pack("{s:s, s:s, s:s}", "host", p->s->host, "port", p->port, "why", why);
+  gpx_log(GPX_LOG_INFO,
+          "pg: the connection's startup options were not applied (a pooler such as pgbouncer in between); "
+          "statement_timeout is set in each transaction, TimeZone and DateStyle after connecting",
+          f);
 }
 
 /* One host, until `until` (CLOCK_MONOTONIC ms) or the caller goes away. */
@@ -136,6 +190,13 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
   for (;;) {
     if (ps == PGRES_POLLING_OK) break;
     if (ps == PGRES_POLLING_FAILED) {
+      if (gpx__options_refused(PQerrorMessage(c)) && !__atomic_exchange_n(&p->no_options, 1, __ATOMIC_RELAXED)) {
+        /* pgbouncer without ignore_startup_parameters = options: connect
+           without them and set what they set per transaction instead */
+        PQfinish(c);
+        gpx__learn_proxy(p, "options refused");
+        return gpx__connect_host(p, s, host, until, err);
+      }
       gpx__connect_error(PQerrorMessage(c), err);
       PQfinish(c);
       return NULL;
@@ -146,6 +207,11 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
       err->status = GPX_PG_CANCELLED;
       err->sqlstate[0] = '\0';
       snprintf(err->msg, sizeof err->msg, "request cancelled");
+      return NULL;
+    }
+    if (gpx__should_yield(p, s)) {
+      PQfinish(c);
+      err->status = GPX__PG_YIELDED;
       return NULL;
     }
     if (now >= until) {
@@ -164,18 +230,6 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     int r = pfd.fd < 0 ? 1 : poll(&pfd, 1, (int)wait);
     if (r > 0) ps = PQconnectPoll(c); /* it reads or writes only what is ready */
   }
-  /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
-     refuses to hand them to a UTF8 client ("invalid byte sequence"): read
-     them as they are; the frame layer replaces what is not UTF-8. */
-  const char *enc = PQparameterStatus(c, "server_encoding");
-  if (enc && strcmp(enc, "SQL_ASCII") == 0 && gpx__set_sql_ascii(c, until) != GPX_OK) {
-    err->status = GPX_PG_UNAVAILABLE;
-    err->sqlstate[0] = '\0';
-    snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: no answer to SET client_encoding",
-             host, p->port);
-    PQfinish(c);
-    return NULL;
-  }
   /* Queries are sent with PQsendQueryParams + PQflush and PQfinish must
      never wait on a full socket buffer: nonblocking from now on. */
   if (PQsetnonblocking(c, 1) != 0) {
@@ -185,6 +239,29 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     return NULL;
   }
   PQsetNoticeProcessor(c, gpx__notice, NULL);
+  int applied = 0;
+  /* The server is there: the setup may wait as long as the work may (a
+     pooler queues it until a server is free), unless it is optional. */
+  int64_t setup_until = s->deadline;
+  if ((s->connect_flags & GPX__PG_QUICK) && until < setup_until) setup_until = until;
+  int rc = gpx__setup(p, s, c, setup_until, &applied);
+  if (rc != GPX_OK) {
+    PQfinish(c);
+    err->sqlstate[0] = '\0';
+    if (rc == EAGAIN) {
+      err->status = GPX__PG_YIELDED;
+    } else if (rc == ECANCELED) {
+      err->status = GPX_PG_CANCELLED;
+      snprintf(err->msg, sizeof err->msg, "request cancelled");
+    } else {
+      err->status = rc == ETIMEDOUT && setup_until >= s->deadline ? GPX_PG_TIMEOUT : GPX_PG_UNAVAILABLE;
+      snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: %s", host, p->port,
+               rc == ETIMEDOUT ? "no answer to the session setup in time (a pooler with no server free?)"
+                               : "the session setup failed");
+    }
+    return NULL;
+  }
+  if (!applied) gpx__learn_proxy(p, "startup options dropped");
   return c;
 }
 
@@ -195,16 +272,19 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
   for (const char *c = hosts; *c; c++) n += *c == ',';
   gpx_pg_error first = {0}; /* the first specific failure (auth, database) wins over "unreachable" */
   char *h = hosts;
+  int64_t end = s->deadline;
+  if ((s->connect_flags & GPX__PG_QUICK) && gpx_pg_now_ms() + GPX__PG_QUICK_MS < end) end = gpx_pg_now_ms() + GPX__PG_QUICK_MS;
   for (int i = 0; i < n; i++) {
     char *comma = strchr(h, ',');
     if (comma) *comma = '\0';
     int64_t now = gpx_pg_now_ms();
     int64_t share = GPX_PG_CONNECT_HOST_MS;
-    if (s->deadline != GPX_PG_NO_DEADLINE && (s->deadline - now) / (n - i) < share) share = (s->deadline - now) / (n - i);
+    if (end != GPX_PG_NO_DEADLINE && (end - now) / (n - i) < share) share = (end - now) / (n - i);
     if (share < 0) share = 0;
     PGconn *c = gpx__connect_host(p, s, h, now + share, err);
     if (c != NULL) return c;
-    if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
+    if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT || err->status == GPX__PG_YIELDED)
+      return NULL; /* no time left, or an idle connection to take */
     if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
     if (comma) h = comma + 1;
   }
