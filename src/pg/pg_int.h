@@ -37,6 +37,10 @@ struct gpx_pg_pool {
      DateStyle with SET after connecting, which pgbouncer tracks. */
   int no_options;
   int proxy;
+  /* until when (gpx_pg_now_ms) gpx_pg_acquire_more opens no new connection:
+     one failed to connect and set up within GPX__PG_QUICK_MS (a pooler with
+     no server to spare), so the next would most likely wait as long */
+  int64_t no_new_second_until;
   char rootcert[600], cert[600], key[600];
 };
 
@@ -56,6 +60,8 @@ struct gpx_pg_pool {
 /** s->connect_flags: connect and set up within GPX__PG_QUICK_MS at most (a second session is optional). */
 #define GPX__PG_QUICK 2
 #define GPX__PG_QUICK_MS 1000
+/** After a GPX__PG_QUICK connect failed: how long no second session is opened. */
+#define GPX__PG_QUICK_BACKOFF_MS 60000
 
 /**
  * The libpq keywords of a connection to `host` (one host of the settings'

@@ -220,7 +220,7 @@ int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new
     }
     /* a new connection only while nobody waits for one: a second session
        must never keep another query from its first */
-    if (allow_new && p->open < p->max && p->waiting == 0) {
+    if (allow_new && p->open < p->max && p->waiting == 0 && gpx_pg_now_ms() >= p->no_new_second_until) {
       p->open++;
       pthread_mutex_unlock(&p->mu);
       /* optional: a pooler that has no server for it at once (its pool
@@ -232,6 +232,7 @@ int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new
       if (s->conn != NULL) return GPX_OK;
       pthread_mutex_lock(&p->mu);
       p->open--;
+      if (err->status == GPX_PG_UNAVAILABLE) p->no_new_second_until = gpx_pg_now_ms() + GPX__PG_QUICK_BACKOFF_MS;
       pthread_cond_signal(&p->cv);
       pthread_mutex_unlock(&p->mu);
       s->pool = NULL;

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 			" ALTER COLUMN closed_at TYPE timestamp USING closed_at AT TIME ZONE 'UTC'",
 		"ALTER TABLE trades_naive OWNER TO grafana", "ANALYZE trades_naive",
 		// a big table for the timeout tests
-		"CREATE TABLE big AS SELECT * FROM trades, generate_series(1, 40) AS k",
+		"CREATE TABLE big AS SELECT * FROM trades, generate_series(1, 16) AS k",
 		"ALTER TABLE big DROP COLUMN k", "ALTER TABLE big OWNER TO grafana", "ANALYZE big",
 		"ALTER ROLE grafana SET TimeZone = 'Asia/Tokyo'", "ALTER ROLE grafana SET DateStyle = 'SQL, DMY'",
 	} {

@@ -132,7 +132,7 @@ server_check_delay = 0
 
 // watchdog stops pgbouncer once this process is gone, however it ended.
 func (b *Bouncer) watchdog() {
-	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 0.5; done; kill -INT -%d 2>/dev/null; sleep 0.5; rm -rf %s",
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 0.5; done; kill -TERM -%d 2>/dev/null; sleep 0.5; rm -rf %s",
 		os.Getpid(), b.cmd.Process.Pid, b.Dir)
 	cmd := exec.Command("sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -141,10 +141,11 @@ func (b *Bouncer) watchdog() {
 	}
 }
 
-// Close stops pgbouncer (SIGINT: at once) and removes its files.
+// Close stops pgbouncer (SIGTERM: at once, without waiting for clients)
+// and removes its files.
 func (b *Bouncer) Close() {
 	if b.cmd != nil && b.cmd.Process != nil {
-		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGINT)
+		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { b.cmd.Wait(); close(done) }()
 		select {
