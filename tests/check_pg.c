@@ -24,6 +24,7 @@
 #include "pg/pg_int.h"
 
 #include "check_main.h"
+#include "support/fake_setup.h"
 
 /* Encode v (a decimal string) the way Postgres sends numeric in binary. */
 static int encode_numeric(const char *text, unsigned char *out) {
@@ -301,18 +302,23 @@ static void *fake_pg_main(void *arg) {
   fake_pg *f = arg;
   int c = accept(f->lfd, NULL, NULL);
   unsigned char buf[1024];
+  char timeout_ms[16] = "0";
   for (;;) { /* SSL/GSS encryption requests get 'N', then the startup packet */
     if (read_full(c, buf, 4) != 0) return NULL;
     uint32_t len = get32(buf);
     if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
     uint32_t code = get32(buf + 4);
-    if (code != 80877103 && code != 80877104) break;
+    if (code != 80877103 && code != 80877104) {
+      fake_setup_timeout(buf, len, timeout_ms, sizeof timeout_ms);
+      break;
+    }
     if (write(c, "N", 1) != 1) return NULL;
   }
   unsigned char hello[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0,                   /* AuthenticationOk */
                            'K', 0, 0, 0, 12, 0, 0, 0x10, 0x92, 0, 0, 0x04, 0xd2, /* pid 4242, key 1234 */
                            'Z', 0, 0, 0, 5, 'I'};                         /* ReadyForQuery */
   if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
+  if (fake_setup_answer(c, timeout_ms) != 0) return NULL;
   if (read_full(c, buf, 5) != 0) return NULL; /* the first message of the query (Parse) */
   if (!f->answer_cancel) {
     for (;;) pause(); /* frozen: the process ends the thread */

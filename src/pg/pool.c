@@ -87,6 +87,8 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle) {
   gpx__close_all(stale, n);
 }
 
+int gpx_pg_pool_behind_pooler(gpx_pg_pool *p) { return p != NULL && GPX__PG_PROXY(p); }
+
 /* An idle connection is worth handing out: libpq thinks it is up, and
    nothing (the server's FATAL goodbye, EOF) arrived while it idled. */
 static int gpx__idle_alive(PGconn *c) {

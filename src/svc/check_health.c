@@ -98,7 +98,11 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
         if (json_is_string(from) && w > 0 && (size_t)w < sizeof msg)
           w += snprintf(msg + w, sizeof msg - (size_t)w, ", from %s to %s", json_string_value(from), json_string_value(to));
         if (ow && w > 0 && (size_t)w < sizeof msg)
-          snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
+          w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
+        if (gpx_pg_pool_behind_pooler(inst->pool) && w > 0 && (size_t)w < sizeof msg)
+          snprintf(msg + w, sizeof msg - (size_t)w,
+                   ". Through a connection pooler (startup options refused or dropped, as pgbouncer does): "
+                   "statement_timeout is set in each transaction");
       }
     }
   }

@@ -252,7 +252,7 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 		want[path] = body
 	}
 	dh := health(t, p, dctx)
-	if dh.Status != backend.HealthStatusOk {
+	if dh.Status != backend.HealthStatusOk || strings.Contains(dh.Message, "pooler") {
 		t.Fatalf("direct health: %v %s", dh.Status, dh.Message)
 	}
 	for _, su := range setups {
@@ -260,8 +260,8 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 			b := pg.StartBouncer(t, su.o)
 			ctx := dsCtx(su.name+"-res", b.JSONData(nil))
 			h := health(t, p, ctx)
-			if h.Status != backend.HealthStatusOk {
-				t.Errorf("health through pgbouncer: %v %s", h.Status, h.Message)
+			if h.Status != backend.HealthStatusOk || !strings.Contains(h.Message, "connection pooler") {
+				t.Errorf("health through pgbouncer: %v %q; want OK, naming the pooler", h.Status, h.Message)
 			}
 			for _, path := range paths {
 				code, body := resource(t, p, ctx, path)
