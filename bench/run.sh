@@ -36,7 +36,14 @@ section_pg() {
   (cd tests && go run ./cmd/pgbench) | tee bench/out/pg.md
 }
 
-SECTIONS=(arrow pg)
+# --- bouncer: pgbouncer's cost per query, direct vs transaction vs session mode --
+section_bouncer() {
+  echo "QueryData straight to Postgres and through pgbouncer (transaction, session mode), interleaved, median of ${BENCH_RUNS:-9}."
+  (cd tests && go run ./cmd/bouncerbench) | tee bench/out/bouncer.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()
 for s in "${SECTIONS[@]}"; do

@@ -12,6 +12,19 @@
 ** (only its blocking connect moves on after connect_timeout), so a
 ** black-holed first host would otherwise eat the whole budget.
 **
+** Every new connection sends one setup round trip (gpx__setup): SET
+** TimeZone and DateStyle, SQL_ASCII when the database is, and the
+** statement_timeout in force read back. That is how a pooler in between is
+** noticed: pgbouncer refuses the startup parameter `options` ("unsupported
+** startup parameter") unless its ignore_startup_parameters lists it, and
+** then drops it. Refused: the pool connects without it from then on; either
+** way the pool is marked (p->proxy) and exec.c sets statement_timeout per
+** transaction; the SETs are session state pgbouncer tracks per client and
+** replays on whichever server runs its next transaction. In session mode a
+** pgbouncer pool smaller than ours can leave a new connection waiting for a
+** server that one of our idle connections holds: while connecting, a
+** session (GPX__PG_YIELD) gives way when a pooled connection comes back.
+**
 ** Not bounded here: host name resolution (getaddrinfo inside libpq blocks;
 ** give an address to avoid it). The password is passed to libpq as a
 ** keyword value and never formatted into a string we could log.
@@ -104,9 +117,11 @@ static int gpx__idle_waiting(gpx_pg_pool *p) {
 }
 
 /* While connecting: 1 when the session should give way (GPX__PG_YIELD and a
-   pooled connection came back idle). */
-static int gpx__should_yield(gpx_pg_pool *p, gpx_pg_session *s) {
-  return (s->connect_flags & GPX__PG_YIELD) && gpx__idle_waiting(p);
+   pooled connection came back idle). Asked only after 50 ms without an
+   answer, and before the setup only once the pool knows of a pooler: a
+   direct connect is not thrown away for the sake of a few milliseconds. */
+static int gpx__should_yield(gpx_pg_pool *p, gpx_pg_session *s, int in_setup) {
+  return (s->connect_flags & GPX__PG_YIELD) && (in_setup || GPX__PG_PROXY(p)) && gpx__idle_waiting(p);
 }
 
 /* The session state every connection starts with, in one round trip:
@@ -139,10 +154,11 @@ static int gpx__setup(gpx_pg_pool *p, gpx_pg_session *s, PGconn *c, int64_t unti
     while (PQisBusy(c)) {
       int64_t left = until - gpx_pg_now_ms();
       if (left <= 0) return ETIMEDOUT;
-      if (gpx__should_yield(p, s)) return EAGAIN;
       if (s->cancelled && s->cancelled(s->cancel_arg)) return ECANCELED;
       struct pollfd pfd = {PQsocket(c), POLLIN, 0};
-      if (poll(&pfd, 1, left < 50 ? (int)left : 50) < 0 && errno != EINTR) return EIO;
+      int pr = poll(&pfd, 1, left < 50 ? (int)left : 50);
+      if (pr < 0 && errno != EINTR) return EIO;
+      if (pr == 0 && gpx__should_yield(p, s, 1)) return EAGAIN;
       if (!PQconsumeInput(c)) return EIO;
     }
     PGresult *r = PQgetResult(c);
@@ -209,11 +225,6 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
       snprintf(err->msg, sizeof err->msg, "request cancelled");
       return NULL;
     }
-    if (gpx__should_yield(p, s)) {
-      PQfinish(c);
-      err->status = GPX__PG_YIELDED;
-      return NULL;
-    }
     if (now >= until) {
       PQfinish(c);
       /* Cut by the query's deadline: the query ran out of time (504), as
@@ -229,6 +240,11 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     struct pollfd pfd = {PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
     int r = pfd.fd < 0 ? 1 : poll(&pfd, 1, (int)wait);
     if (r > 0) ps = PQconnectPoll(c); /* it reads or writes only what is ready */
+    else if (r == 0 && gpx__should_yield(p, s, 0)) {
+      PQfinish(c);
+      err->status = GPX__PG_YIELDED;
+      return NULL;
+    }
   }
   /* Queries are sent with PQsendQueryParams + PQflush and PQfinish must
      never wait on a full socket buffer: nonblocking from now on. */

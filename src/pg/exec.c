@@ -15,6 +15,11 @@
 ** and the connection is abandoned (closed at release, its slot freed). A
 ** statement_timeout error is told apart from our own cancel by the stop
 ** the session recorded.
+**
+** Behind a pooler (connect.c) a statement outside a transaction is sent in
+** a libpq pipeline after `SELECT set_config('statement_timeout', …, true)`
+** with one Sync: one implicit transaction, one round trip, the setting
+** gone at its end; pgbouncer in transaction mode keeps both on one server.
 */
 #include <poll.h>
 #include <stdio.h>
