@@ -37,6 +37,20 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   while (primary[n] && primary[n] != '\n' && n + 1 < sizeof err->msg) n++;
   memcpy(err->msg, primary, n);
   err->msg[n] = '\0';
+  if (strstr(err->msg, "statement pooling mode")) {
+    /* pgbouncer with pool_mode = statement ends a client that opens a
+       transaction (the per-trade reads use a cursor in one): a setting to
+       change, not an outage. */
+    char orig[sizeof err->msg];
+    snprintf(orig, sizeof orig, "%s", err->msg);
+    snprintf(err->msg, sizeof err->msg,
+             "pgbouncer's pool_mode = statement allows no transaction, and this query reads through a cursor in "
+             "one: set pool_mode = transaction (or session) for this database in pgbouncer (%s)",
+             orig);
+    err->status = GPX_PG_QUERY_ERROR;
+    s->broken = 1;
+    return;
+  }
   if (PQstatus(s->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
       (state && strncmp(state, "57P", 3) == 0)) {
     err->status = GPX_PG_UNAVAILABLE; /* 57P01 admin_shutdown: Postgres stopping */
@@ -54,7 +68,7 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
 /* The connection failed under us (EOF, reset, libpq error). */
 void gpx__pg_lost(gpx_pg_session *s, gpx_pg_error *err) {
   gpx__pg_classify(s, NULL, err);
-  err->status = GPX_PG_UNAVAILABLE;
+  if (err->status != GPX_PG_QUERY_ERROR || !strstr(err->msg, "pool_mode")) err->status = GPX_PG_UNAVAILABLE;
   s->broken = 1;
 }
 

@@ -157,3 +157,28 @@ func TestStatsTwoSessionsWithATinyPgbouncerPool(t *testing.T) {
 		})
 	}
 }
+
+// pool_mode = statement allows no transaction: what reads through a cursor
+// (drawdown's per-trade curve) cannot work, and its error names the
+// pgbouncer setting to change; everything else works.
+func TestStatementPoolingModeIsNamed(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	b := pg.StartBouncer(t, pgfix.BouncerOpts{Mode: "statement", PoolSize: 2})
+	ctx := dsCtx("statement-mode", b.JSONData(nil))
+	named := 0
+	for _, k := range kinds {
+		r := run(t, p, ctx, query("A", k.kind, k.body, 500))["A"]
+		if r.Error == nil {
+			continue
+		}
+		if !strings.Contains(r.Error.Error(), "set pool_mode = transaction (or session)") {
+			t.Errorf("%s %v: %d %v; want 200 or an error naming pool_mode", k.kind, k.body, r.Status, r.Error)
+		}
+		named++
+	}
+	if named == 0 {
+		t.Errorf("no kind read through a cursor: the test proves nothing")
+	}
+	// the connection pgbouncer closed is not reused: the next query works
+	framesJSON(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"])
+}
