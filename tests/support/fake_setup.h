@@ -35,6 +35,24 @@ static inline size_t fake_setup_msg(unsigned char *out, char type, const void *b
   return 5 + n;
 }
 
+/* RowDescription (one text column "setting") and one DataRow of value into
+   out (at least 64 + strlen(value) bytes); returns the bytes written. */
+static inline size_t fake_setup_row(unsigned char *out, const char *value) {
+  unsigned char f[64], d[64];
+  size_t n = 0, fl = 0, dl = 0;
+  f[fl++] = 0, f[fl++] = 1;
+  memcpy(f + fl, "setting", 8), fl += 8;
+  static const unsigned char attrs[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0};
+  memcpy(f + fl, attrs, sizeof attrs), fl += sizeof attrs;
+  n += fake_setup_msg(out + n, 'T', f, (uint32_t)fl);
+  uint32_t vl = (uint32_t)strlen(value), bvl = htobe32(vl);
+  d[dl++] = 0, d[dl++] = 1;
+  memcpy(d + dl, &bvl, 4), dl += 4;
+  memcpy(d + dl, value, vl), dl += vl;
+  n += fake_setup_msg(out + n, 'D', d, (uint32_t)dl);
+  return n;
+}
+
 /* Read the setup Query on fd and answer it; 0 when done. */
 static inline int fake_setup_answer(int fd, const char *timeout_ms) {
   unsigned char h[5], body[1024];
@@ -51,22 +69,11 @@ static inline int fake_setup_answer(int fd, const char *timeout_ms) {
     if (r <= 0) return -1;
     got += (size_t)r;
   }
-  unsigned char out[512], f[64], d[64];
+  unsigned char out[512];
   size_t n = 0;
   n += fake_setup_msg(out + n, 'C', "SET", 4);
   n += fake_setup_msg(out + n, 'C', "SET", 4);
-  size_t fl = 0; /* RowDescription: one text column "setting" */
-  f[fl++] = 0, f[fl++] = 1;
-  memcpy(f + fl, "setting", 8), fl += 8;
-  static const unsigned char attrs[18] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0};
-  memcpy(f + fl, attrs, sizeof attrs), fl += sizeof attrs;
-  n += fake_setup_msg(out + n, 'T', f, (uint32_t)fl);
-  uint32_t vl = (uint32_t)strlen(timeout_ms), bvl = htobe32(vl);
-  size_t dl = 0;
-  d[dl++] = 0, d[dl++] = 1;
-  memcpy(d + dl, &bvl, 4), dl += 4;
-  memcpy(d + dl, timeout_ms, vl), dl += vl;
-  n += fake_setup_msg(out + n, 'D', d, (uint32_t)dl);
+  n += fake_setup_row(out + n, timeout_ms);
   n += fake_setup_msg(out + n, 'C', "SELECT 1", 9);
   n += fake_setup_msg(out + n, 'Z', "I", 1);
   return write(fd, out, n) == (ssize_t)n ? 0 : -1;
