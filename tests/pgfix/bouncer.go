@@ -145,6 +145,13 @@ func (b *Bouncer) watchdog() {
 // and removes its files.
 func (b *Bouncer) Close() {
 	if b.cmd != nil && b.cmd.Process != nil {
+		// pgbouncer itself (its pidfile): signalled, runuser would wait 2 s
+		// before passing the signal on
+		if pb, err := os.ReadFile(filepath.Join(b.Dir, "pgbouncer.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(pb))); err == nil && pid > 0 {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
 		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { b.cmd.Wait(); close(done) }()
