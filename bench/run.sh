@@ -46,7 +46,14 @@ section_part() {
   (cd tests && go run ./cmd/partbench) | tee bench/out/part.md
 }
 
-SECTIONS=(arrow pg)
+# --- bouncer: pgbouncer's cost per query, direct vs transaction vs session mode --
+section_bouncer() {
+  echo "QueryData straight to Postgres and through pgbouncer (transaction, session mode), interleaved, median of ${BENCH_RUNS:-9}."
+  (cd tests && go run ./cmd/bouncerbench) | tee bench/out/bouncer.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer)
 [ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()

@@ -24,6 +24,7 @@
 #include "pg/pg_int.h"
 
 #include "check_main.h"
+#include "support/fake_setup.h"
 
 /* Encode v (a decimal string) the way Postgres sends numeric in binary. */
 static int encode_numeric(const char *text, unsigned char *out) {
@@ -302,18 +303,23 @@ static void *fake_pg_main(void *arg) {
   fake_pg *f = arg;
   int c = accept(f->lfd, NULL, NULL);
   unsigned char buf[1024];
+  char timeout_ms[16] = "0";
   for (;;) { /* SSL/GSS encryption requests get 'N', then the startup packet */
     if (read_full(c, buf, 4) != 0) return NULL;
     uint32_t len = get32(buf);
     if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
     uint32_t code = get32(buf + 4);
-    if (code != 80877103 && code != 80877104) break;
+    if (code != 80877103 && code != 80877104) {
+      fake_setup_timeout(buf, len, timeout_ms, sizeof timeout_ms);
+      break;
+    }
     if (write(c, "N", 1) != 1) return NULL;
   }
   unsigned char hello[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0,                   /* AuthenticationOk */
                            'K', 0, 0, 0, 12, 0, 0, 0x10, 0x92, 0, 0, 0x04, 0xd2, /* pid 4242, key 1234 */
                            'Z', 0, 0, 0, 5, 'I'};                         /* ReadyForQuery */
   if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
+  if (fake_setup_answer(c, timeout_ms) != 0) return NULL;
   if (read_full(c, buf, 5) != 0) return NULL; /* the first message of the query (Parse) */
   if (!f->answer_cancel) {
     for (;;) pause(); /* frozen: the process ends the thread */
@@ -344,6 +350,112 @@ static void fake_pg_start(fake_pg *f, int answer_cancel) {
   pthread_create(&f->th, NULL, fake_pg_main, f);
   pthread_detach(f->th);
 }
+
+/* ------------------------------------------------------------ a pooler in between */
+
+/* pgbouncer's default: the first connection's startup packet carries
+   `options`, refused ("unsupported startup parameter"); the second must come
+   without, gets the setup answered with the server's statement_timeout "0"
+   (the options never arrived), and its statement must come in one pipeline
+   after a set_config of the pool's statement_timeout. */
+typedef struct fake_pooler {
+  int lfd, port;
+  atomic_int refused, second_had_options, pipelined_timeout; /* what the fake saw */
+  pthread_t th;
+} fake_pooler;
+
+static int fake_startup(int c, unsigned char *buf, size_t cap, uint32_t *len) {
+  for (;;) {
+    if (read_full(c, buf, 4) != 0) return -1;
+    *len = get32(buf);
+    if (*len < 8 || *len > cap || read_full(c, buf + 4, *len - 4) != 0) return -1;
+    uint32_t code = get32(buf + 4);
+    if (code != 80877103 && code != 80877104) return 0;
+    if (write(c, "N", 1) != 1) return -1;
+  }
+}
+
+static int has(const unsigned char *b, size_t n, const char *s) {
+  for (size_t i = 0; i + strlen(s) <= n; i++)
+    if (memcmp(b + i, s, strlen(s)) == 0) return 1;
+  return 0;
+}
+
+static void *fake_pooler_main(void *arg) {
+  fake_pooler *f = arg;
+  unsigned char buf[4096];
+  uint32_t len;
+  int c = accept(f->lfd, NULL, NULL);
+  if (fake_startup(c, buf, sizeof buf, &len) != 0) return NULL;
+  if (has(buf, len, "options")) {
+    static const char body[] = "SFATAL\0C08P01\0Munsupported startup parameter: options\0";
+    unsigned char e[128];
+    size_t n = fake_setup_msg(e, 'E', body, sizeof body);
+    if (write(c, e, n) != (ssize_t)n) return NULL;
+    atomic_store(&f->refused, 1);
+  }
+  close(c);
+  c = accept(f->lfd, NULL, NULL);
+  if (fake_startup(c, buf, sizeof buf, &len) != 0) return NULL;
+  atomic_store(&f->second_had_options, has(buf, len, "options"));
+  unsigned char hello[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0, 'K', 0, 0, 0, 12, 0, 0, 0x10, 0x92, 0, 0, 0x04, 0xd2,
+                           'Z', 0, 0, 0, 5, 'I'};
+  if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
+  if (fake_setup_answer(c, "0") != 0) return NULL;
+  size_t got = 0; /* Parse, Bind, Describe, Execute twice, then Sync */
+  for (;;) {
+    if (got + 5 > sizeof buf || read_full(c, buf + got, 5) != 0) return NULL;
+    char type = (char)buf[got];
+    uint32_t l = get32(buf + got + 1);
+    got += 5;
+    if (l < 4 || got + l - 4 > sizeof buf || read_full(c, buf + got, l - 4) != 0) return NULL;
+    got += l - 4;
+    if (type == 'S') break;
+  }
+  atomic_store(&f->pipelined_timeout, has(buf, got, "set_config('statement_timeout'") && has(buf, got, "30000"));
+  unsigned char out[1024];
+  size_t n = 0;
+  const char *vals[2] = {"30000", "1"};
+  for (int q = 0; q < 2; q++) {
+    n += fake_setup_msg(out + n, '1', NULL, 0);
+    n += fake_setup_msg(out + n, '2', NULL, 0);
+    n += fake_setup_row(out + n, vals[q]);
+    n += fake_setup_msg(out + n, 'C', "SELECT 1", 9);
+  }
+  n += fake_setup_msg(out + n, 'Z', "I", 1);
+  if (write(c, out, n) != (ssize_t)n) return NULL;
+  for (;;) pause();
+}
+
+START_TEST(a_pooler_refusing_options_gets_the_timeout_per_transaction) {
+  fake_pooler f;
+  memset(&f, 0, sizeof f);
+  f.lfd = blackhole(&f.port);
+  pthread_create(&f.th, NULL, fake_pooler_main, &f);
+  pthread_detach(f.th);
+  static gpx_ds_settings st;
+  settings_for(&st, f.port, 30, 2);
+  gpx_pg_pool *p;
+  ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
+  gpx_pg_session s;
+  gpx_pg_error pe;
+  ck_assert_msg(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 5000, &pe) == 0, "acquire: %s", pe.msg);
+  ck_assert_int_eq(atomic_load(&f.refused), 1);
+  ck_assert_int_eq(atomic_load(&f.second_had_options), 0);
+  ck_assert_int_eq(gpx_pg_pool_behind_pooler(p), 1);
+  PGresult *r = NULL;
+  ck_assert_msg(gpx_pg_exec(&s, "SELECT 1", 0, NULL, 0, &r, &pe) == 0, "exec: %s", pe.msg);
+  ck_assert_int_eq(atomic_load(&f.pipelined_timeout), 1);
+  ck_assert_str_eq(PQgetvalue(r, 0, 0), "1"); /* the statement's result, not the set_config's */
+  PQclear(r);
+  ck_assert_int_eq(PQpipelineStatus(s.conn), PQ_PIPELINE_OFF);
+  gpx_pg_release(&s);
+  int open, idle;
+  gpx_pg_pool_stats(p, &open, &idle);
+  ck_assert_int_eq(idle, 1); /* healthy: pooled */
+  gpx_pg_pool_free(p);
+}
+END_TEST
 
 /* Check out a connection to the fake server and run one statement on it. */
 static int run_on_fake(fake_pg *f, int timeout_s, gpx_pg_cancel_fn cancelled, void *arg, int64_t caller_deadline_ms,
@@ -443,6 +555,7 @@ static Suite *pg_suite(void) {
   tcase_add_test(dl, statement_on_a_frozen_server_is_abandoned_after_the_grace);
   tcase_add_test(dl, caller_gone_on_a_frozen_server_answers_within_the_grace);
   tcase_add_test(dl, a_server_that_answers_the_cancel_keeps_its_connection);
+  tcase_add_test(dl, a_pooler_refusing_options_gets_the_timeout_per_transaction);
   tcase_set_timeout(dl, 10);
   suite_add_tcase(s, dl);
   return s;

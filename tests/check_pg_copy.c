@@ -23,6 +23,7 @@
 #include "pg/pg_int.h"
 
 #include "check_main.h"
+#include "support/fake_setup.h"
 
 static int64_t real_now_ms(void) {
   struct timespec t;
@@ -96,17 +97,22 @@ static void *fake_copy_main(void *arg) {
   fake_copy *f = arg;
   int c = accept(f->lfd, NULL, NULL);
   unsigned char buf[4096];
+  char timeout_ms[16] = "0";
   for (;;) { /* encryption requests get 'N', then the startup packet */
     if (read_full(c, buf, 4) != 0) return NULL;
     uint32_t len = get32(buf);
     if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
     uint32_t code = get32(buf + 4);
-    if (code != 80877103 && code != 80877104) break;
+    if (code != 80877103 && code != 80877104) {
+      fake_setup_timeout(buf, len, timeout_ms, sizeof timeout_ms);
+      break;
+    }
     if (write(c, "N", 1) != 1) return NULL;
   }
   unsigned char hello[] = {'R', 0, 0, 0, 8, 0, 0, 0, 0, 'K', 0, 0, 0, 12, 0, 0, 0x10, 0x92, 0, 0, 0x04, 0xd2,
                            'Z', 0, 0, 0, 5, 'I'};
   if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
+  if (fake_setup_answer(c, timeout_ms) != 0) return NULL;
   for (;;) { /* Parse, Bind, Describe, Execute, then Sync */
     if (read_full(c, buf, 5) != 0) return NULL;
     char type = (char)buf[0];

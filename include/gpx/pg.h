@@ -6,7 +6,9 @@
 ** Every value reaches Postgres as a bound parameter; identifiers from the
 ** settings are quoted with gpx_pg_quote_ident. Queries run with the async
 ** libpq API so a cancelled gRPC call can cancel its backend query while it
-** runs, and the per-instance statement_timeout is set at connect time.
+** runs, and the per-instance statement_timeout is set at connect time
+** (behind a pooler such as pgbouncer, which refuses or drops startup
+** options, in each transaction instead: see connect.c and exec.c).
 **
 ** Every wait has a deadline. A session's deadline is fixed when it is
 ** checked out: the query timeout from then, or the caller's own deadline if
@@ -58,6 +60,13 @@ int gpx_pg_pool_new(const gpx_ds_settings *s, const char *tls_dir, gpx_pg_pool *
 /** Close every idle connection and free; connections in use must be released first. */
 void gpx_pg_pool_free(gpx_pg_pool *p);
 void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle);
+/**
+ * 1 once a connection of the pool showed a connection pooler in between
+ * (pgbouncer refused or dropped the startup `options`): statement_timeout
+ * is then set in each transaction, TimeZone and DateStyle after connecting.
+ * Thread-safe.
+ */
+int gpx_pg_pool_behind_pooler(gpx_pg_pool *p);
 
 /** Cancellation probe: returns 1 when the work should stop. */
 typedef int (*gpx_pg_cancel_fn)(void *arg);
@@ -100,6 +109,10 @@ typedef struct gpx_pg_session {
   int64_t give_up;       /* after a stop: CLOCK_MONOTONIC ms when the server's answer stops being awaited */
   struct gpx_pg_cancel_job *cancel_job; /* the cancel request sent on a helper thread, if any */
   int64_t fallback_until; /* a prefer-standby fallback: not pooled after this (CLOCK_MONOTONIC ms); 0 = no limit */
+  /* private (src/pg) */
+  int connect_flags;     /* GPX__PG_YIELD, GPX__PG_QUICK while connecting */
+  int pipelined;         /* the statement in flight was sent after a set_config in one pipeline */
+  int copy_prefix;       /* the COPY in flight follows a set_config result to skip */
 } gpx_pg_session;
 
 /** CLOCK_MONOTONIC in milliseconds (the clock of gpx_pg_session deadlines). */

@@ -22,6 +22,19 @@
 ** for GPX_PG_FALLBACK_MS only (pool.c), so queries return to a standby
 ** that comes back.
 **
+** Every new connection sends one setup round trip (gpx__setup): SET
+** TimeZone and DateStyle, SQL_ASCII when the database is, and the
+** statement_timeout in force read back. That is how a pooler in between is
+** noticed: pgbouncer refuses the startup parameter `options` ("unsupported
+** startup parameter") unless its ignore_startup_parameters lists it, and
+** then drops it. Refused: the pool connects without it from then on; either
+** way the pool is marked (p->proxy) and exec.c sets statement_timeout per
+** transaction; the SETs are session state pgbouncer tracks per client and
+** replays on whichever server runs its next transaction. In session mode a
+** pgbouncer pool smaller than ours can leave a new connection waiting for a
+** server that one of our idle connections holds: while connecting, a
+** session (GPX__PG_YIELD) gives way when a pooled connection comes back.
+**
 ** Not bounded here: host name resolution (getaddrinfo inside libpq blocks;
 ** give an address to avoid it). The password is passed to libpq as a
 ** keyword value and never formatted into a string we could log.
@@ -67,7 +80,7 @@ int gpx__pg_conninfo(const gpx_pg_pool *p, const char *host, const char *port, c
   KV("tcp_user_timeout", GPX__STR(GPX_PG_TCP_USER_TIMEOUT_MS));
   KV("application_name", GPX_PLUGIN_ID);
   KV("client_encoding", "UTF8");
-  KV("options", p->options);
+  if (!__atomic_load_n(&p->no_options, __ATOMIC_RELAXED)) KV("options", p->options);
   KV("target_session_attrs", target);
 #undef KV
   keys[n] = NULL;
@@ -107,24 +120,81 @@ static void gpx__notice(void *arg, const char *message) {
   gpx_log(GPX_LOG_DEBUG, "pg: server notice", f);
 }
 
-/* SET client_encoding to SQL_ASCII, waiting at most until `until`. */
-static int gpx__set_sql_ascii(PGconn *c, int64_t until) {
-  if (!PQsendQuery(c, "SET client_encoding = 'SQL_ASCII'")) return EIO;
-  int ok = 1;
+/* Whether a pooled connection is idle now (the pool's stack is not empty). */
+static int gpx__idle_waiting(gpx_pg_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  int n = p->n_idle;
+  pthread_mutex_unlock(&p->mu);
+  return n > 0;
+}
+
+/* While connecting: 1 when the session should give way (GPX__PG_YIELD and a
+   pooled connection came back idle). Asked only after 50 ms without an
+   answer, and before the setup only once the pool knows of a pooler: a
+   direct connect is not thrown away for the sake of a few milliseconds. */
+static int gpx__should_yield(gpx_pg_pool *p, gpx_pg_session *s, int in_setup) {
+  return (s->connect_flags & GPX__PG_YIELD) && (in_setup || GPX__PG_PROXY(p)) && gpx__idle_waiting(p);
+}
+
+/* The session state every connection starts with, in one round trip:
+   TimeZone and DateStyle again (the startup `options` set them, unless a
+   pooler refused or dropped them; pgbouncer tracks both and sets them on
+   whichever server runs our next transaction), SQL_ASCII when the database
+   is, and the statement_timeout the server applies, which tells whether
+   the startup options arrived. 0 when done; ETIMEDOUT past until; EAGAIN
+   when the session gave way; EIO when the server failed. */
+static int gpx__setup(gpx_pg_pool *p, gpx_pg_session *s, PGconn *c, int64_t until, int *applied) {
+  char sql[256];
+  /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
+     refuses to hand them to a UTF8 client ("invalid byte sequence"): read
+     them as they are; the frame layer replaces what is not UTF-8. */
+  const char *enc = PQparameterStatus(c, "server_encoding");
+  snprintf(sql, sizeof sql,
+           "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; %sSELECT setting FROM pg_catalog.pg_settings WHERE name = "
+           "'statement_timeout'",
+           enc && strcmp(enc, "SQL_ASCII") == 0 ? "SET client_encoding = 'SQL_ASCII'; " : "");
+  if (!PQsendQuery(c, sql)) return EIO;
+  int ok = 1, f;
+  *applied = 0;
+  while ((f = PQflush(c)) != 0) {
+    if (f < 0) return EIO;
+    if (until - gpx_pg_now_ms() <= 0) return ETIMEDOUT;
+    struct pollfd pfd = {PQsocket(c), POLLOUT, 0};
+    if (poll(&pfd, 1, 50) < 0 && errno != EINTR) return EIO;
+  }
   for (;;) {
     while (PQisBusy(c)) {
       int64_t left = until - gpx_pg_now_ms();
       if (left <= 0) return ETIMEDOUT;
+      if (s->cancelled && s->cancelled(s->cancel_arg)) return ECANCELED;
       struct pollfd pfd = {PQsocket(c), POLLIN, 0};
-      if (poll(&pfd, 1, left < 50 ? (int)left : 50) < 0 && errno != EINTR) return EIO;
+      int pr = poll(&pfd, 1, left < 50 ? (int)left : 50);
+      if (pr < 0 && errno != EINTR) return EIO;
+      if (pr == 0 && gpx__should_yield(p, s, 1)) return EAGAIN;
       if (!PQconsumeInput(c)) return EIO;
     }
     PGresult *r = PQgetResult(c);
     if (r == NULL) break;
-    ok &= PQresultStatus(r) == PGRES_COMMAND_OK;
+    ExecStatusType st = PQresultStatus(r);
+    ok &= st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) *applied = strcmp(PQgetvalue(r, 0, 0), p->timeout_ms) == 0;
     PQclear(r);
   }
   return ok ? GPX_OK : EIO;
+}
+
+/* pgbouncer's answer to a startup parameter it does not know (unless its
+   ignore_startup_parameters lists it). */
+static int gpx__options_refused(const char *m) { return strstr(m, "unsupported startup parameter") != NULL; }
+
+/* The pool learnt it reaches Postgres through a pooler: said once in the log. */
+static void gpx__learn_proxy(gpx_pg_pool *p, const char *why) {
+  if (__atomic_exchange_n(&p->proxy, 1, __ATOMIC_RELAXED)) return;
+  json_t *f = json_pack("{s:s, s:s, s:s}", "host", p->s->host, "port", p->port, "why", why);
+  gpx_log(GPX_LOG_INFO,
+          "pg: the connection's startup options were not applied (a pooler such as pgbouncer in between); "
+          "statement_timeout is set in each transaction, TimeZone and DateStyle after connecting",
+          f);
 }
 
 /* One host, until `until` (CLOCK_MONOTONIC ms) or the caller goes away.
@@ -150,6 +220,13 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
   for (;;) {
     if (ps == PGRES_POLLING_OK) break;
     if (ps == PGRES_POLLING_FAILED) {
+      if (gpx__options_refused(PQerrorMessage(c)) && !__atomic_exchange_n(&p->no_options, 1, __ATOMIC_RELAXED)) {
+        /* pgbouncer without ignore_startup_parameters = options: connect
+           without them and set what they set per transaction instead */
+        PQfinish(c);
+        gpx__learn_proxy(p, "options refused");
+        return gpx__connect_host(p, s, host, port, target, until, timed_out, err);
+      }
       gpx__connect_error(PQerrorMessage(c), err);
       PQfinish(c);
       return NULL;
@@ -178,18 +255,11 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     struct pollfd pfd = {PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
     int r = pfd.fd < 0 ? 1 : poll(&pfd, 1, (int)wait);
     if (r > 0) ps = PQconnectPoll(c); /* it reads or writes only what is ready */
-  }
-  /* A SQL_ASCII database holds whatever bytes the bot wrote, and Postgres
-     refuses to hand them to a UTF8 client ("invalid byte sequence"): read
-     them as they are; the frame layer replaces what is not UTF-8. */
-  const char *enc = PQparameterStatus(c, "server_encoding");
-  if (enc && strcmp(enc, "SQL_ASCII") == 0 && gpx__set_sql_ascii(c, until) != GPX_OK) {
-    err->status = GPX_PG_UNAVAILABLE;
-    err->sqlstate[0] = '\0';
-    snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: no answer to SET client_encoding",
-             host, port);
-    PQfinish(c);
-    return NULL;
+    else if (r == 0 && gpx__should_yield(p, s, 0)) {
+      PQfinish(c);
+      err->status = GPX__PG_YIELDED;
+      return NULL;
+    }
   }
   /* Queries are sent with PQsendQueryParams + PQflush and PQfinish must
      never wait on a full socket buffer: nonblocking from now on. */
@@ -200,6 +270,29 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
     return NULL;
   }
   PQsetNoticeProcessor(c, gpx__notice, NULL);
+  int applied = 0;
+  /* The server is there: the setup may wait as long as the work may (a
+     pooler queues it until a server is free), unless it is optional. */
+  int64_t setup_until = s->deadline;
+  if ((s->connect_flags & GPX__PG_QUICK) && until < setup_until) setup_until = until;
+  int rc = gpx__setup(p, s, c, setup_until, &applied);
+  if (rc != GPX_OK) {
+    PQfinish(c);
+    err->sqlstate[0] = '\0';
+    if (rc == EAGAIN) {
+      err->status = GPX__PG_YIELDED;
+    } else if (rc == ECANCELED) {
+      err->status = GPX_PG_CANCELLED;
+      snprintf(err->msg, sizeof err->msg, "request cancelled");
+    } else {
+      err->status = rc == ETIMEDOUT && setup_until >= s->deadline ? GPX_PG_TIMEOUT : GPX_PG_UNAVAILABLE;
+      snprintf(err->msg, sizeof err->msg, "connection to server at \"%s\", port %s: %s", host, port,
+               rc == ETIMEDOUT ? "no answer to the session setup in time (a pooler with no server free?)"
+                               : "the session setup failed");
+    }
+    return NULL;
+  }
+  if (!applied) gpx__learn_proxy(p, "startup options dropped");
   if (gpx_log_get_level() <= GPX_LOG_DEBUG) {
     const char *hs = PQparameterStatus(c, "in_hot_standby"); /* Postgres 14+ */
     json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "host", host, "port", port, "targetSessionAttrs", target,
@@ -232,6 +325,8 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
   int n_again = 0;
   s->fallback_until = 0;
   gpx_pg_error first = {0}; /* the first specific failure (auth, database) wins over "unreachable" */
+  int64_t end = s->deadline;
+  if ((s->connect_flags & GPX__PG_QUICK) && gpx_pg_now_ms() + GPX__PG_QUICK_MS < end) end = gpx_pg_now_ms() + GPX__PG_QUICK_MS;
   for (int pass = 0; pass < (prefer ? 2 : 1); pass++) {
     const char *target = prefer ? (pass == 0 ? "standby" : "any") : attrs;
     int left = pass == 0 ? n + prefer : n_again; /* attempts sharing the time left (one kept for pass 2) */
@@ -243,7 +338,7 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
       else snprintf(port, sizeof port, "%s", p->port);
       int64_t now = gpx_pg_now_ms();
       int64_t share = GPX_PG_CONNECT_HOST_MS;
-      if (s->deadline != GPX_PG_NO_DEADLINE && (s->deadline - now) / left < share) share = (s->deadline - now) / left;
+      if (end != GPX_PG_NO_DEADLINE && (end - now) / left < share) share = (end - now) / left;
       if (share < 0) share = 0;
       if (left > 1) left--;
       int timed_out = 0;
@@ -252,7 +347,8 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err) {
         if (pass == 1) s->fallback_until = gpx_pg_now_ms() + GPX_PG_FALLBACK_MS; /* ask the standbys again soon */
         return c;
       }
-      if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT) return NULL; /* no time left */
+      if (err->status == GPX_PG_CANCELLED || err->status == GPX_PG_TIMEOUT || err->status == GPX__PG_YIELDED)
+        return NULL; /* no time left, or an idle connection to take */
       if (first.status == GPX_PG_OK && err->status != GPX_PG_UNAVAILABLE) first = *err;
       if (pass == 0 && prefer && err->status == GPX_PG_UNAVAILABLE && !timed_out) {
         again[i] = 1;

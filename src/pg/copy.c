@@ -148,6 +148,12 @@ static int gpx__step(gpx_pg_copy *c) {
   if (c->state == GPX__C_STARTING) {
     if (PQisBusy(conn)) return 0;
     PGresult *r = PQgetResult(conn);
+    if (r != NULL && c->s->copy_prefix && PQresultStatus(r) == PGRES_TUPLES_OK) {
+      /* the set_config before the COPY, behind a pooler (gpx__pg_send_copy) */
+      c->s->copy_prefix = 0;
+      PQclear(r);
+      return 1;
+    }
     if (r != NULL && PQresultStatus(r) == PGRES_COPY_OUT) {
       PQclear(r);
       c->state = GPX__C_ROWS;
@@ -265,7 +271,7 @@ int gpx_pg_copy_run(gpx_pg_copy *const *cs, int n, gpx_pg_error *err) {
         gpx_buf_terminate(&b) != GPX_OK) {
       gpx__fail(c, GPX_PG_QUERY_ERROR, "out of memory");
       first = i;
-    } else if (gpx__pg_send(c->s, (const char *)b.data, 0, NULL, 0, 0, &c->err) != GPX_OK) {
+    } else if (gpx__pg_send_copy(c->s, (const char *)b.data, &c->err) != GPX_OK) {
       c->flags |= GPX__C_FAILED;
       first = i;
     } else {

@@ -15,6 +15,11 @@
 ** and the connection is abandoned (closed at release, its slot freed). A
 ** statement_timeout error is told apart from our own cancel by the stop
 ** the session recorded.
+**
+** Behind a pooler (connect.c) a statement outside a transaction is sent in
+** a libpq pipeline after `SELECT set_config('statement_timeout', …, true)`
+** with one Sync: one implicit transaction, one round trip, the setting
+** gone at its end; pgbouncer in transaction mode keeps both on one server.
 */
 #include <poll.h>
 #include <stdio.h>
@@ -35,6 +40,20 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   /* still known after the connection dropped (libpq keeps it until PQfinish) */
   const char *hs = PQparameterStatus(s->conn, "in_hot_standby");
   err->standby = hs != NULL && strcmp(hs, "on") == 0;
+  if (strstr(err->msg, "statement pooling mode")) {
+    /* pgbouncer with pool_mode = statement ends a client that opens a
+       transaction (the per-trade reads use a cursor in one): a setting to
+       change, not an outage. */
+    char orig[sizeof err->msg];
+    snprintf(orig, sizeof orig, "%s", err->msg);
+    snprintf(err->msg, sizeof err->msg,
+             "pgbouncer's pool_mode = statement allows no transaction, and this query reads through a cursor in "
+             "one: set pool_mode = transaction (or session) for this database in pgbouncer (%s)",
+             orig);
+    err->status = GPX_PG_QUERY_ERROR;
+    s->broken = 1;
+    return;
+  }
   if (PQstatus(s->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
       (state && strncmp(state, "57P", 3) == 0)) {
     err->status = GPX_PG_UNAVAILABLE; /* 57P01 admin_shutdown: Postgres stopping */
@@ -52,7 +71,7 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
 /* The connection failed under us (EOF, reset, libpq error). */
 void gpx__pg_lost(gpx_pg_session *s, gpx_pg_error *err) {
   gpx__pg_classify(s, NULL, err);
-  err->status = GPX_PG_UNAVAILABLE;
+  if (err->status != GPX_PG_QUERY_ERROR || !strstr(err->msg, "pool_mode")) err->status = GPX_PG_UNAVAILABLE;
   s->broken = 1;
 }
 
@@ -76,6 +95,8 @@ static short gpx__poll(gpx_pg_session *s, short events) {
   return poll(&pfd, 1, (int)ms) > 0 ? pfd.revents : 0;
 }
 
+static int gpx__flush(gpx_pg_session *s, int cleanup, gpx_pg_error *err);
+
 /* Queue the statement and flush it as the socket takes it. 0 when sent;
    else err is filled (broken when the connection cannot be trusted). */
 int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
@@ -84,10 +105,62 @@ int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *co
     gpx__pg_stop_error(s, err); /* nothing sent: the connection is intact */
     return EIO;
   }
-  if (!PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL, binary)) {
+  /* Behind a pooler the startup options did not set statement_timeout,
+     and a session-level SET would stay on a server connection other
+     clients get next (pgbouncer does not track it): a statement outside a
+     transaction goes in one pipeline after a set_config local to its
+     implicit transaction, which ends at the Sync; inside a transaction the
+     setting made at its start holds. (No named prepared statements: the
+     unnamed one lives within the pipeline.) */
+  s->pipelined = 0;
+  if (!cleanup && s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
+    const char *v[1] = {s->pool->timeout_ms};
+    if (!PQenterPipelineMode(s->conn) ||
+        !PQsendQueryParams(s->conn, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1, NULL, v, NULL,
+                           NULL, 0) ||
+        !PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL, binary) || !PQpipelineSync(s->conn)) {
+      gpx__pg_lost(s, err);
+      return EIO;
+    }
+    s->pipelined = 1;
+  } else if (!PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL, binary)) {
     gpx__pg_lost(s, err);
     return EIO;
   }
+  return gpx__flush(s, cleanup, err);
+}
+
+int gpx__pg_send_copy(gpx_pg_session *s, const char *sql, gpx_pg_error *err) {
+  s->copy_prefix = 0;
+  if (!(s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
+    return gpx__pg_send(s, sql, 0, NULL, 0, 0, err);
+  /* COPY cannot run in a pipeline: one simple query of two statements,
+     one implicit transaction (the timeout applies to each statement). */
+  if (!gpx__may_go_on(s, 0, gpx_pg_now_ms())) {
+    gpx__pg_stop_error(s, err);
+    return EIO;
+  }
+  gpx_buf b = {0};
+  if (gpx_buf_printf(&b, "SELECT pg_catalog.set_config('statement_timeout', '%s', true); %s", s->pool->timeout_ms,
+                     sql) != GPX_OK ||
+      gpx_buf_terminate(&b) != GPX_OK) {
+    gpx_buf_reset(&b);
+    err->status = GPX_PG_QUERY_ERROR;
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return ENOMEM;
+  }
+  int ok = PQsendQuery(s->conn, (const char *)b.data);
+  gpx_buf_reset(&b);
+  if (!ok) {
+    gpx__pg_lost(s, err);
+    return EIO;
+  }
+  s->copy_prefix = 1;
+  return gpx__flush(s, 0, err);
+}
+
+/* Flush what was queued as the socket takes it (gpx__pg_send). */
+static int gpx__flush(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
   for (;;) {
     int f = PQflush(s->conn);
     if (f == 0) return GPX_OK;
@@ -144,7 +217,7 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
     PGresult *r = PQgetResult(s->conn);
     if (r == NULL) break;
     ExecStatusType st = PQresultStatus(r);
-    int r_ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    int r_ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_PIPELINE_SYNC;
     if (keep == NULL || (!r_ok && PQresultStatus(keep) != PGRES_FATAL_ERROR)) {
       PQclear(keep);
       keep = r; /* keep the first error, else the last result */
@@ -157,7 +230,7 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
     return NULL;
   }
   ExecStatusType st = PQresultStatus(keep);
-  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_PIPELINE_SYNC) {
     if (s->stop == GPX_PG_OK || cleanup) return keep;
     /* It finished, but after the caller left or the deadline passed. */
     PQclear(keep);
@@ -169,11 +242,42 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
   return NULL;
 }
 
+/* gpx__await for a statement sent in a pipeline after its set_config
+   (gpx__pg_send): the set_config's result, the statement's, the Sync's;
+   then the connection leaves pipeline mode. The first failure is reported. */
+static PGresult *gpx__await_pipelined(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
+  s->pipelined = 0;
+  gpx_pg_error pre_err;
+  memset(&pre_err, 0, sizeof pre_err);
+  PGresult *pre = gpx__await(s, cleanup, &pre_err);
+  if (pre == NULL && s->broken) {
+    *err = pre_err;
+    return NULL;
+  }
+  PQclear(pre);
+  PGresult *r = gpx__await(s, cleanup, err); /* PGRES_PIPELINE_ABORTED after a failed set_config */
+  if (pre == NULL) {
+    PQclear(r);
+    r = NULL;
+    if (!s->broken || err->status == GPX_PG_OK) *err = pre_err;
+  }
+  if (!s->broken) {
+    gpx_pg_error sync_err;
+    memset(&sync_err, 0, sizeof sync_err);
+    PGresult *sync = gpx__await(s, 1, &sync_err);
+    if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) s->broken = 1;
+    PQclear(sync);
+  }
+  if (!s->broken && !PQexitPipelineMode(s->conn)) s->broken = 1;
+  if (r == NULL && err->status == GPX_PG_OK) gpx__pg_lost(s, err);
+  return r;
+}
+
 static int gpx__run(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
                     int cleanup, PGresult **out, gpx_pg_error *err) {
   *out = NULL;
   GPX_RETURN_NOT_OK(gpx__pg_send(s, sql, nparams, params, binary, cleanup, err));
-  *out = gpx__await(s, cleanup, err);
+  *out = s->pipelined ? gpx__await_pipelined(s, cleanup, err) : gpx__await(s, cleanup, err);
   return *out ? GPX_OK : EIO;
 }
 

@@ -28,10 +28,41 @@ struct gpx_pg_pool {
   const gpx_ds_settings *s;
   char port[16];     /* the port of every host when the settings have no port list */
   char options[128];
+  char timeout_ms[16]; /* statement_timeout in ms, as set_config takes it */
+  /* Learnt from the connections, never unlearnt (read and written with
+     __atomic builtins): a connection pooler in front of Postgres (see
+     connect.c). no_options: it refused the startup parameter `options`, so
+     connections are opened without it. proxy: the startup options were not
+     applied (refused, or dropped by pgbouncer's ignore_startup_parameters),
+     so statement_timeout is set per transaction (exec.c) and TimeZone and
+     DateStyle with SET after connecting, which pgbouncer tracks. */
+  int no_options;
+  int proxy;
+  /* until when (gpx_pg_now_ms) gpx_pg_acquire_more opens no new connection:
+     one failed to connect and set up within GPX__PG_QUICK_MS (a pooler with
+     no server to spare), so the next would most likely wait as long */
+  int64_t no_new_second_until;
   char rootcert[600], cert[600], key[600];
 };
 
 /* ---- connect.c ---- */
+
+/** The pool learnt that Postgres is behind a pooler (pool.c: no_options, proxy). */
+#define GPX__PG_PROXY(p) __atomic_load_n(&(p)->proxy, __ATOMIC_RELAXED)
+
+/**
+ * err->status of a connect that gave way (s->connect_flags &
+ * GPX__PG_YIELD): a pooled connection became idle while the new one waited
+ * for the pooler to give it a server; the caller takes the idle one.
+ */
+#define GPX__PG_YIELDED ((gpx_pg_status)100)
+/** s->connect_flags: give way to a pooled connection that becomes idle (above). */
+#define GPX__PG_YIELD 1
+/** s->connect_flags: connect and set up within GPX__PG_QUICK_MS at most (a second session is optional). */
+#define GPX__PG_QUICK 2
+#define GPX__PG_QUICK_MS 1000
+/** After a GPX__PG_QUICK connect failed: how long no second session is opened. */
+#define GPX__PG_QUICK_BACKOFF_MS 60000
 
 /**
  * The libpq keywords of a connection to `host`:`port` (one entry of the
@@ -66,6 +97,12 @@ int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err);
 void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err);
 /** The connection failed under us: UNAVAILABLE, s broken. */
 void gpx__pg_lost(gpx_pg_session *s, gpx_pg_error *err);
+/**
+ * Queue `COPY (…) TO STDOUT` (sql, no parameters) like gpx__pg_send; behind
+ * a pooler it goes in one simple query after a set_config of
+ * statement_timeout, whose result (s->copy_prefix) the reader skips.
+ */
+int gpx__pg_send_copy(gpx_pg_session *s, const char *sql, gpx_pg_error *err);
 /**
  * Queue a statement and flush it as the socket takes it, within the session's
  * deadline (cleanup: also within a stop's grace). 0 when sent; else err filled.

@@ -38,6 +38,7 @@ int gpx_pg_pool_new(const gpx_ds_settings *s, const char *tls_dir, gpx_pg_pool *
      once the server runs again. */
   snprintf(p->options, sizeof p->options, "-c statement_timeout=%d -c TimeZone=UTC -c DateStyle=ISO",
            s->query_timeout_s * 1000);
+  snprintf(p->timeout_ms, sizeof p->timeout_ms, "%d", s->query_timeout_s * 1000);
   if (s->ssl_root_cert_path[0]) snprintf(p->rootcert, sizeof p->rootcert, "%s", s->ssl_root_cert_path);
   if (tls_dir && tls_dir[0]) {
     if (s->tls_ca_cert) snprintf(p->rootcert, sizeof p->rootcert, "%s/ca.pem", tls_dir);
@@ -88,6 +89,8 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle) {
   pthread_mutex_unlock(&p->mu);
   gpx__close_all(stale, n);
 }
+
+int gpx_pg_pool_behind_pooler(gpx_pg_pool *p) { return p != NULL && GPX__PG_PROXY(p); }
 
 /* An idle connection is worth handing out: libpq thinks it is up, and
    nothing (the server's FATAL goodbye, EOF) arrived while it idled. */
@@ -175,10 +178,19 @@ static int gpx__acquire(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn canc
     if (p->open < p->max + lane) {
       p->open++;
       pthread_mutex_unlock(&p->mu);
+      /* Behind a session-mode pooler whose pool is smaller than ours a new
+         connection may wait for a server that only a connection idle in
+         our pool holds: give way to that one when it comes back. */
+      s->connect_flags = GPX__PG_YIELD;
       s->conn = gpx__pg_connect(p, s, err);
+      s->connect_flags = 0;
       if (s->conn != NULL) return GPX_OK;
       pthread_mutex_lock(&p->mu);
       p->open--;
+      if (err->status == GPX__PG_YIELDED) {
+        memset(err, 0, sizeof *err);
+        continue; /* the idle one is on the stack now */
+      }
       pthread_cond_signal(&p->cv);
       pthread_mutex_unlock(&p->mu);
       s->pool = NULL;
@@ -215,13 +227,19 @@ int gpx_pg_acquire_more(gpx_pg_session *parent, gpx_pg_session *s, int allow_new
     }
     /* a new connection only while nobody waits for one: a second session
        must never keep another query from its first */
-    if (allow_new && p->open < p->max && p->waiting == 0) {
+    if (allow_new && p->open < p->max && p->waiting == 0 && gpx_pg_now_ms() >= p->no_new_second_until) {
       p->open++;
       pthread_mutex_unlock(&p->mu);
+      /* optional: a pooler that has no server for it at once (its pool
+         full, e.g. session mode with our first session holding the last
+         one) must not hold the work up; the caller reads sequentially */
+      s->connect_flags = GPX__PG_QUICK;
       s->conn = gpx__pg_connect(p, s, err);
+      s->connect_flags = 0;
       if (s->conn != NULL) return GPX_OK;
       pthread_mutex_lock(&p->mu);
       p->open--;
+      if (err->status == GPX_PG_UNAVAILABLE) p->no_new_second_until = gpx_pg_now_ms() + GPX__PG_QUICK_BACKOFF_MS;
       pthread_cond_signal(&p->cv);
       pthread_mutex_unlock(&p->mu);
       s->pool = NULL;
@@ -241,6 +259,7 @@ void gpx_pg_release(gpx_pg_session *s) {
   if (p == NULL || s->conn == NULL) return;
   int keep = settled && !s->broken && PQstatus(s->conn) == CONNECTION_OK &&
              PQtransactionStatus(s->conn) == PQTRANS_IDLE && !PQisBusy(s->conn) &&
+             PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF &&
              (s->fallback_until == 0 || gpx_pg_now_ms() < s->fallback_until);
   PGconn *close_it = NULL;
   pthread_mutex_lock(&p->mu);

@@ -109,7 +109,11 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
           w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns not found (the trades table, slippage and the dimensions they hold need them): %s", warn);
         if (ou && w > 0 && (size_t)w < sizeof msg)
           w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns unusable: %s", unusable);
-        if (advice && w > 0 && (size_t)w < sizeof msg) snprintf(msg + w, sizeof msg - (size_t)w, ". Advice: %s", advice);
+        if (advice && w > 0 && (size_t)w < sizeof msg) w += snprintf(msg + w, sizeof msg - (size_t)w, ". Advice: %s", advice);
+        if (gpx_pg_pool_behind_pooler(inst->pool) && w > 0 && (size_t)w < sizeof msg)
+          snprintf(msg + w, sizeof msg - (size_t)w,
+                   ". Through a connection pooler (startup options refused or dropped, as pgbouncer does): "
+                   "statement_timeout is set in each transaction");
       }
     }
   }
