@@ -121,7 +121,24 @@ void gpx_svc_run_stream(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
     }
     if (failing) gpx_logf(GPX_LOG_INFO, "live: channel %s: recompute works again", path);
     failing = 0;
-    if (packet.len && gpx_rpc_send_steal(ctx, &packet) != GPX_OK) break; /* the client left */
+    if (packet.len) {
+      /* a StreamPacket whose data is the JSON frame */
+      Pluginv2__StreamPacket pk = PLUGINV2__STREAM_PACKET__INIT;
+      pk.data.data = packet.data;
+      pk.data.len = packet.len;
+      gpx_buf msg = {0};
+      size_t n = protobuf_c_message_get_packed_size(&pk.base);
+      rc = gpx_buf_reserve(&msg, n);
+      if (rc == GPX_OK) {
+        msg.len = protobuf_c_message_pack(&pk.base, msg.data);
+        rc = gpx_rpc_send_steal(ctx, &msg);
+      }
+      gpx_buf_reset(&msg);
+      if (rc != GPX_OK) {
+        gpx_buf_reset(&packet);
+        break; /* the client left (or out of memory: Grafana restarts the stream) */
+      }
+    }
     gpx_buf_reset(&packet);
   }
   gpx_logf(GPX_LOG_DEBUG, "live: channel %s closed", path);
