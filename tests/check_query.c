@@ -585,6 +585,9 @@ START_TEST(live_option_and_channels) {
   memset(longuid, 'u', sizeof longuid - 1);
   longuid[sizeof longuid - 1] = 0;
   ck_assert_int_eq(gpx__live_issue(l, longuid, &pq, ch2, sizeof ch2), EINVAL);
+  longuid[120] = 0; /* the longest that fits: 3 + 120 + 6 + 16, and "/<frame id>" makes 154 */
+  ck_assert_int_eq(gpx__live_issue(l, longuid, &pq, ch2, sizeof ch2), GPX_OK);
+  ck_assert_uint_eq(strlen(ch2), 3 + 120 + 6 + 16);
   /* the table is bounded: the least recently used are forgotten */
   for (int i = 0; i < GPX_LIVE_ISSUED_MAX + 10; i++) {
     pq.from_ms = i;

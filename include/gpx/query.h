@@ -127,8 +127,6 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
 
 /* ------------------------------------------------------------ live (live.c) */
 
-/** Longest channel path (after "ds/<uid>/") a live query is issued; Grafana's whole id is ≤ 160. */
-#define GPX_LIVE_PATH_MAX 40
 /** Issued queries remembered at once (the oldest unused is forgotten first). */
 #define GPX_LIVE_ISSUED_MAX 4096
 

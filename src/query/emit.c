@@ -43,7 +43,7 @@ int gpx_qrun_emit(gpx_qrun *r, gpx_frame *f) {
     rc = gpx_frame_set_executed_query(f, r->executed.data ? (const char *)r->executed.data : "", &err);
   uint32_t id = gpx_live_frame_id(f->name ? f->name : "");
   if (rc == GPX_OK && r->live_channel[0]) {
-    char ch[GPX_LIVE_PATH_MAX + 160];
+    char ch[sizeof r->live_channel + 16];
     snprintf(ch, sizeof ch, "%s/%08x", r->live_channel, id);
     rc = gpx_frame_set_channel(f, ch, &err);
   }

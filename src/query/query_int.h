@@ -335,8 +335,9 @@ typedef struct gpx_qrun {
   /* trades left out for a P&L that is not a finite number (a notice on every frame) */
   int64_t bad_rows;
   char bad_first_id[64];
-  /* a live query: "ds/<uid>/live/<hash>", each frame's meta.channel is it + "/<frame id>" */
-  char live_channel[GPX_LIVE_PATH_MAX + 1];
+  /* a live query: "ds/<uid>/live/<hash>", each frame's meta.channel is it + "/<frame id>"
+     (Grafana's whole channel id is at most 160 characters; gpx__live_issue checks the uid fits) */
+  char live_channel[161];
 } gpx_qrun;
 
 /** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */

@@ -596,3 +596,37 @@ func TestLiveCheckHealthSaysTheMode(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveListenerComesBackAfterAPostgresRestart(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	pc := pctx("restart-ds", nil)
+	resp := queryData(t, p, pc, query("T", "trades", map[string]any{"limit": 10}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := run(t, ctx, p, pc, channelPath(t, "restart-ds", resp["T"].Frames[0]))
+	next(t, ch, 10*time.Second)
+	if err := pg.Down(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := pg.Up(); err != nil {
+		t.Fatal(err)
+	}
+	// the listener reconnects within a second or two (and counts that as a change)
+	deadline := time.Now().Add(15 * time.Second)
+	for listeners(t) != 1 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := listeners(t); n != 1 {
+		t.Fatalf("%d LISTEN connections after the restart, want 1", n)
+	}
+	drainFor(ch, 500*time.Millisecond)
+	t0, id := insert(t, "trades", 7)
+	for {
+		pk := next(t, ch, 5*time.Second)
+		if hasTrade(pk.frame, id) {
+			t.Logf("after a Postgres restart: insert to packet %v", pk.at.Sub(t0))
+			break
+		}
+	}
+}
