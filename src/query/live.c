@@ -20,10 +20,12 @@
 ** missed). Without the trigger, only changes at or after the newest trade
 ** are seen: an update or delete of an older row waits for a refresh.
 **
-** Pushing. Each channel recomputes its whole query (gpx_query_execute, JSON
+** Pushing. A channel recomputes its whole query (gpx_query_execute, JSON
 ** frames) when the generation moved — a burst of notifications while it
 ** computes costs one more run, not one per notification — and pushes its
-** frame when it differs from the last one pushed. What is pushed is always
+** frame when it differs from the last one pushed. The channels of one query
+** (one per frame: the groups of a grouped series) share each run: the first
+** to need generation g computes, the others wait for and take its answer. What is pushed is always
 ** a fresh computation, so it equals what QueryData would answer at that
 ** moment; nothing is folded incrementally (yet). A range that ended "now"
 ** when the query was issued slides with the clock; a fixed past range does
@@ -55,6 +57,18 @@ typedef struct gpx__issued {
   uint64_t used;     /* LRU tick */
 } gpx__issued;
 
+/* The last answer of one issued query, shared by its channels (under hub.mu). */
+typedef struct gpx__shared {
+  uint64_t hash;
+  int refs;             /* channels of this query */
+  int computing;        /* a channel is computing it now */
+  int has;              /* res holds an answer computed for generation gen */
+  uint64_t gen;
+  int64_t at;           /* monotonic ms of that answer */
+  gpx_query_result res; /* JSON frames and their ids, or the error */
+  struct gpx__shared *next;
+} gpx__shared;
+
 typedef struct gpx__hub {
   gpx_ds_instance *inst; /* borrowed: every open channel holds a reference */
   int channels;          /* under gpx_live.mu */
@@ -64,6 +78,7 @@ typedef struct gpx__hub {
   uint64_t gen;
   atomic_int stop;
   const char *_Atomic mode;
+  gpx__shared *shared; /* under mu */
   struct gpx__hub *next;
 } gpx__hub;
 
@@ -77,6 +92,7 @@ struct gpx_live {
 struct gpx_live_channel {
   gpx_live *live;
   gpx__hub *hub;
+  gpx__shared *shared;
   gpx__issued q; /* owned copy */
   uint32_t frame_id;
   uint64_t gen_seen;
@@ -457,8 +473,24 @@ int gpx_live_open(gpx_live *l, gpx_ds_instance *inst, const char *path, gpx_live
     }
   }
   if (rc == GPX_OK) {
-    h->channels++;
-    c->hub = h;
+    pthread_mutex_lock(&h->mu);
+    gpx__shared *e = h->shared;
+    while (e && e->hash != hash) e = e->next;
+    if (e == NULL && (e = calloc(1, sizeof *e)) != NULL) {
+      e->hash = hash;
+      gpx_query_result_init(&e->res);
+      e->next = h->shared;
+      h->shared = e;
+    }
+    if (e) e->refs++;
+    pthread_mutex_unlock(&h->mu);
+    if (e == NULL) {
+      rc = gpx_error_set(err, ENOMEM, "out of memory");
+    } else {
+      h->channels++;
+      c->hub = h;
+      c->shared = e;
+    }
   }
   pthread_mutex_unlock(&l->mu);
   if (rc != GPX_OK) {
@@ -475,6 +507,18 @@ void gpx_live_close(gpx_live_channel *c) {
   gpx_live *l = c->live;
   gpx__hub *h = c->hub, *done = NULL;
   pthread_mutex_lock(&l->mu);
+  pthread_mutex_lock(&h->mu);
+  if (--c->shared->refs == 0) {
+    for (gpx__shared **p = &h->shared; *p; p = &(*p)->next) {
+      if (*p == c->shared) {
+        *p = c->shared->next;
+        break;
+      }
+    }
+    gpx_query_result_reset(&c->shared->res);
+    free(c->shared);
+  }
+  pthread_mutex_unlock(&h->mu);
   if (--h->channels == 0) {
     for (gpx__hub **p = &l->hubs; *p; p = &(*p)->next) {
       if (*p == h) {
@@ -498,36 +542,20 @@ void gpx_live_close(gpx_live_channel *c) {
   free(c);
 }
 
-int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, void *arg, gpx_buf *packet,
-                  gpx_query_error *e) {
-  gpx__hub *h = c->hub;
-  uint64_t gen;
-  pthread_mutex_lock(&h->mu);
-  if (c->started) {
-    int64_t end = gpx__mono_ms() + (wait_ms > 0 ? wait_ms : 0);
-    for (;;) {
-      int64_t now = gpx__mono_ms();
-      if (h->gen != c->gen_seen || (c->retry_at && now >= c->retry_at)) break;
-      if (now >= end || (cancelled && cancelled(arg))) {
-        pthread_mutex_unlock(&h->mu);
-        return GPX_OK;
-      }
-      int64_t ms = end - now < 100 ? end - now : 100; /* the caller's cancel is polled */
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      ts.tv_nsec += ms * 1000000L;
-      while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&h->cv, &h->mu, &ts);
-    }
+/* Wait on the hub's condition for at most ms (h->mu held). */
+static void gpx__hub_wait(gpx__hub *h, int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_nsec += (ms < 1 ? 1 : ms) * 1000000L;
+  while (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
   }
-  gen = h->gen; /* read before computing: a change during the run means one more run */
-  pthread_mutex_unlock(&h->mu);
-  c->started = 1;
-  c->gen_seen = gen;
+  pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+}
 
+/* Compute the channel's query now (no lock held); res initialised by the caller. */
+static void gpx__compute(gpx_live_channel *c, gpx_pg_cancel_fn cancelled, void *arg, gpx_query_result *res) {
   gpx_query_input in;
   memset(&in, 0, sizeof in);
   in.ref_id = c->q.ref_id;
@@ -545,25 +573,79 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
   in.interval_ms = c->q.interval_ms;
   in.max_points = c->q.max_points;
   in.json_frames = 1;
-  gpx_query_result res;
-  gpx_query_result_init(&res);
-  gpx_query_execute(h->inst, &in, cancelled, arg, &res);
+  gpx_query_execute(c->hub->inst, &in, cancelled, arg, res);
+}
+
+int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, void *arg, gpx_buf *packet,
+                  gpx_query_error *e) {
+  gpx__hub *h = c->hub;
+  gpx__shared *sh = c->shared;
+  pthread_mutex_lock(&h->mu);
+  if (c->started) {
+    int64_t end = gpx__mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    for (;;) {
+      int64_t now = gpx__mono_ms();
+      if (h->gen != c->gen_seen || (c->retry_at && now >= c->retry_at)) break;
+      if (now >= end || (cancelled && cancelled(arg))) {
+        pthread_mutex_unlock(&h->mu);
+        return GPX_OK;
+      }
+      gpx__hub_wait(h, end - now < 100 ? end - now : 100); /* the caller's cancel is polled */
+    }
+  }
+  uint64_t gen = h->gen; /* read before computing: a change during the run means one more run */
+  int retry = c->retry_at != 0;
+  c->started = 1;
+  c->gen_seen = gen;
+  /* The answer for generation >= gen: another channel of the query may have
+     it, or be computing it; else this one computes it for all. A failed
+     answer is shared only while fresh, so a retry runs the query again. */
+  for (;;) {
+    int64_t now = gpx__mono_ms();
+    int fresh_fail = sh->res.error.status != 200 && now - sh->at < 1000 && !retry;
+    if (sh->has && sh->gen >= gen && (sh->res.error.status == 200 || fresh_fail)) break;
+    if (!sh->computing) {
+      sh->computing = 1;
+      pthread_mutex_unlock(&h->mu);
+      gpx_query_result res;
+      gpx_query_result_init(&res);
+      gpx__compute(c, cancelled, arg, &res);
+      pthread_mutex_lock(&h->mu);
+      gpx_query_result_reset(&sh->res);
+      sh->res = res; /* moved */
+      sh->has = 1;
+      sh->gen = gen;
+      sh->at = gpx__mono_ms();
+      sh->computing = 0;
+      pthread_cond_broadcast(&h->cv);
+      retry = 0;
+      continue;
+    }
+    if (cancelled && cancelled(arg)) {
+      pthread_mutex_unlock(&h->mu);
+      return GPX_OK;
+    }
+    gpx__hub_wait(h, 100);
+  }
   int rc = GPX_OK;
-  if (res.error.status != 200) {
-    *e = res.error;
+  if (sh->res.error.status != 200) {
+    *e = sh->res.error;
     c->retry_at = gpx__mono_ms() + GPX_LIVE_RETRY_MS;
     rc = EIO;
   } else {
     c->retry_at = 0;
-    for (size_t i = 0; i < res.n_frames; i++) {
-      if (res.frame_ids[i] != c->frame_id) continue;
-      gpx_buf *f = &res.frames[i];
+    for (size_t i = 0; i < sh->res.n_frames; i++) {
+      if (sh->res.frame_ids[i] != c->frame_id) continue;
+      const gpx_buf *f = &sh->res.frames[i];
       if (c->last && strlen(c->last) == f->len && memcmp(c->last, f->data, f->len) == 0) break;
       char *copy = gpx__dup((const char *)f->data, f->len);
       if (copy == NULL || gpx_buf_append(packet, f->data, f->len) != GPX_OK) {
         free(copy);
-        gpx_query_fail(&res, ENOMEM, 500, "plugin", "live: out of memory");
-        *e = res.error;
+        gpx_buf_reset(packet);
+        memset(e, 0, sizeof *e);
+        e->status = 500;
+        e->source = "plugin";
+        snprintf(e->message, sizeof e->message, "live: out of memory");
         rc = ENOMEM;
         break;
       }
@@ -572,7 +654,7 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
       break;
     }
   }
-  gpx_query_result_reset(&res);
+  pthread_mutex_unlock(&h->mu);
   return rc;
 }
 
