@@ -616,7 +616,11 @@ func TestLiveTwoHundredChannels(t *testing.T) {
 	var qs []*pluginv2.DataQuery
 	for i := 0; i < n; i++ {
 		k := []string{"stats", "trades", "pnl", "daily_pnl"}[i%4]
-		qs = append(qs, query(fmt.Sprintf("R%03d", i), k, map[string]any{"limit": 20}))
+		q := query(fmt.Sprintf("R%03d", i), k, map[string]any{"limit": 20})
+		// a dashboard's "last 30 days" (the range slides with the clock while live)
+		now := time.Now()
+		q.TimeRange = &pluginv2.TimeRange{FromEpochMS: now.Add(-30 * 24 * time.Hour).UnixMilli(), ToEpochMS: now.UnixMilli()}
+		qs = append(qs, q)
 	}
 	time.Sleep(200 * time.Millisecond)
 	baseConns, baseRSS := backends(t), rssKB(p.Pid)
