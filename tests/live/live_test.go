@@ -22,6 +22,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -298,6 +299,28 @@ func TestLiveFramesCarryAChannelAndForgedPathsAreRejected(t *testing.T) {
 				t.Errorf("RunStream on forged %q: %v, want NotFound", path, err)
 			}
 		}
+	}
+	// a path that is not UTF-8 (grpc-go will not send one; raw protobuf bytes do): NOT_FOUND, no crash
+	raw := []byte{0x12, 0x05, 'l', 'i', 0xff, 0xfe, 'x'} // SubscribeStreamRequest{path: "li\xff\xfex"}
+	var out []byte
+	if err := p.Conn.Invoke(ctxT(t, 5*time.Second), "/pluginv2.Stream/SubscribeStream", &raw, &out,
+		grpc.ForceCodec(harness.RawCodec{})); err != nil {
+		t.Errorf("raw SubscribeStream with a non-UTF-8 path: %v", err)
+	} else if string(out) != "\x08\x01" { // status NOT_FOUND (1)
+		t.Errorf("raw SubscribeStream with a non-UTF-8 path answered % x, want status NOT_FOUND", out)
+	}
+	rawRun := []byte{0x12, 0x05, 'l', 'i', 0xff, 0xfe, 'x'} // RunStreamRequest has path at field 2 too
+	cs, err := p.Conn.NewStream(ctxT(t, 5*time.Second), &grpc.StreamDesc{ServerStreams: true}, "/pluginv2.Stream/RunStream",
+		grpc.ForceCodec(harness.RawCodec{}))
+	if err == nil {
+		if err = cs.SendMsg(&rawRun); err == nil {
+			cs.CloseSend()
+			var msg []byte
+			err = cs.RecvMsg(&msg)
+		}
+	}
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("raw RunStream with a non-UTF-8 path: %v, want NotFound", err)
 	}
 	// the right path for another data source: not issued for it
 	other := pctx("other-ds", nil)
