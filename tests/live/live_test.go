@@ -143,7 +143,7 @@ func run(t testing.TB, ctx context.Context, p *harness.Plugin, pc *pluginv2.Plug
 		for {
 			m, err := rs.Recv()
 			if err != nil {
-				if status.Code(err) != codes.Canceled {
+				if c := status.Code(err); c != codes.Canceled && c != codes.Unavailable {
 					t.Logf("RunStream %s ended: %v", path, err)
 				}
 				return
@@ -742,4 +742,77 @@ func TestLiveListenerComesBackAfterAPostgresRestart(t *testing.T) {
 			break
 		}
 	}
+}
+
+func TestLiveBulkInsertIsOneNotificationAndOnePush(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	pc := pctx("bulk-ds", nil)
+	resp := queryData(t, p, pc, query("S", "stats", map[string]any{"metrics": []string{"trade_count", "total_pnl"}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := run(t, ctx, p, pc, channelPath(t, "bulk-ds", resp["S"].Frames[0]))
+	next(t, ch, 10*time.Second)
+	time.Sleep(time.Second)
+	base := tradeSeq.Add(5000) - 5000
+	if _, err := pg.Psql("trading", fmt.Sprintf("INSERT INTO trades (trade_id, account, exchange, strategy, symbol, side, qty, "+
+		"entry_price, exit_price, opened_at, closed_at, fees, realized_pnl) SELECT %d + g, 'alpha-1', 'binance', 'breakout', "+
+		"'ETHUSDT', 'short', 1, 100, 99, now() - interval '1 hour', now(), 0, 1 FROM generate_series(1, 5000) g", base)); err != nil {
+		t.Fatal(err)
+	}
+	pk := next(t, ch, 5*time.Second)
+	extra := drainFor(ch, 2*time.Second)
+	if extra > 0 {
+		t.Errorf("one INSERT of 5,000 rows pushed %d packets, want 1", 1+extra)
+	}
+	fresh := queryData(t, p, pc, query("S", "stats", map[string]any{"metrics": []string{"trade_count", "total_pnl"}, "live": false}))
+	if d := sameStats(statsValues(t, pk.frame), statsValues(t, fresh["S"].Frames[0])); d != "" {
+		t.Errorf("after the bulk insert: %s", d)
+	}
+	// 30 one-row inserts in quick succession: coalesced (a run in progress absorbs the notifications that arrive)
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			insert(t, "trades", 0.5)
+		}(i)
+	}
+	wg.Wait()
+	n := drainFor(ch, 2*time.Second)
+	t.Logf("30 concurrent one-row inserts: %d packets pushed", n)
+	if n < 1 || n > 30 {
+		t.Errorf("%d packets for 30 inserts", n)
+	}
+	pg.Psql("trading", fmt.Sprintf("DELETE FROM trades WHERE trade_id > %d AND trade_id <= %d", base, base+5000))
+}
+
+func TestLiveChannelsOpenAtShutdownStillExitCleanly(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	pc := pctx("kill-ds", nil)
+	resp := queryData(t, p, pc, query("S", "stats", nil), query("T", "trades", nil), query("E", "equity", map[string]any{"groupBy": "symbol"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var chans []<-chan packet
+	for _, ref := range []string{"S", "T", "E"} {
+		for _, f := range resp[ref].Frames {
+			chans = append(chans, run(t, ctx, p, pc, channelPath(t, "kill-ds", f)))
+		}
+	}
+	for _, ch := range chans {
+		next(t, ch, 10*time.Second)
+	}
+	start := time.Now()
+	p.Client.Kill() // Shutdown, then SIGKILL after 2 s
+	took := time.Since(start)
+	if took >= 2*time.Second {
+		t.Errorf("Kill with %d live channels open took %v: the SIGKILL fallback was probably used", len(chans), took)
+	}
+	stopped := false
+	for _, l := range p.Stderr.Lines() {
+		stopped = stopped || strings.Contains(l, `"plugin stopped"`)
+	}
+	if !stopped {
+		t.Errorf("no 'plugin stopped' log line: the process did not exit through its clean path")
+	}
+	t.Logf("Kill with %d live channels open returned after %v", len(chans), took)
 }
