@@ -25,11 +25,16 @@
 ** computes costs one more run, not one per notification — and pushes its
 ** frame when it differs from the last one pushed. The channels of one query
 ** (one per frame: the groups of a grouped series) share each run: the first
-** to need generation g computes, the others wait for and take its answer. What is pushed is always
-** a fresh computation, so it equals what QueryData would answer at that
-** moment; nothing is folded incrementally (yet). A range that ended "now"
-** when the query was issued slides with the clock; a fixed past range does
-** not.
+** to need generation g computes, the others wait for and take its answer.
+** What is pushed is always a fresh computation, so it equals what QueryData
+** would answer at that moment; nothing is folded incrementally (yet: issue
+** 14's fold cache). A range that ended "now" when the query was issued
+** slides with the clock; a fixed past range does not.
+**
+** Why whole frames: Grafana's stream buffer can append rows or replace all
+** values, not replace one row, so the last bucket of a down-sampled series
+** or an updated trade could not be expressed as an append; the frontend
+** has the buffer replace its values with each packet.
 */
 #include <pthread.h>
 #include <stdatomic.h>
