@@ -147,6 +147,10 @@ int main(int argc, char **argv) {
     gpx_log(GPX_LOG_ERROR, "out of memory", NULL);
     return 1;
   }
+  if (gpx_live_new(&app.live) != GPX_OK) {
+    gpx_log(GPX_LOG_ERROR, "out of memory", NULL);
+    return 1;
+  }
   /* TLS material a killed plugin process left in $TMPDIR goes now */
   int swept = gpx_ds_sweep_tls_dirs(NULL);
   if (swept > 0) gpx_logf(GPX_LOG_INFO, "removed %d TLS directories left by earlier plugin processes", swept);
@@ -191,6 +195,7 @@ int main(int argc, char **argv) {
   pthread_kill(sig_thread, SIGUSR2);
   pthread_join(sig_thread, NULL);
   gpx_rpc_server_free(server);
+  gpx_live_free(app.live); /* every RunStream has returned: no channel is open */
   gpx_ds_cache_free(app.ds);
   gpx_log(GPX_LOG_INFO, "plugin stopped", NULL);
   return 0;

@@ -324,6 +324,81 @@ START_TEST(utf8_helpers) {
 }
 END_TEST
 
+START_TEST(json_frame_for_live_packets) {
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  ck_assert_int_eq(gpx_frame_set_name(&f, "equity", &err), 0);
+  ck_assert_int_eq(gpx_frame_set_ref_id(&f, "A", &err), 0);
+  ck_assert_int_eq(gpx_frame_set_type(&f, GPX_FRAME_TYPE_TIMESERIES_MULTI, 0, 1, &err), 0);
+  ck_assert_int_eq(gpx_frame_set_channel(&f, "ds/u1/live/0123456789abcdef/00c0ffee", &err), 0);
+  gpx_field *t = gpx_frame_add_field(&f, "time", GPX_FIELD_TIME, 0, &err);
+  gpx_field *v = gpx_frame_add_field(&f, "equity", GPX_FIELD_FLOAT64, 1, &err);
+  gpx_field *s = gpx_frame_add_field(&f, "note", GPX_FIELD_STRING, 0, &err);
+  gpx_field *b = gpx_frame_add_field(&f, "ok", GPX_FIELD_BOOL, 0, &err);
+  gpx_field *j = gpx_frame_add_field(&f, "tags", GPX_FIELD_JSON, 0, &err);
+  ck_assert_int_eq(gpx_field_set_label(v, "strategy", "momentum", &err), 0);
+  ck_assert_int_eq(gpx_field_set_unit(v, "currencyUSD", &err), 0);
+  gpx_field_append_time(t, 1700000000123456789LL, &err);
+  gpx_field_append_time(t, -1500000, &err); /* before 1970: floor to ms */
+  gpx_field_append_f64(v, 1.5, &err);
+  gpx_field_append_f64(v, NAN, &err);
+  gpx_field_append_str(s, "caf\xc3\xa9", 5, &err);
+  gpx_field_append_str(s, "bad\xff", 4, &err); /* not UTF-8: repaired, never sent as is */
+  gpx_field_append_bool(b, 1, &err);
+  gpx_field_append_bool(b, 0, &err);
+  gpx_field_append_json(j, "[\"a\"]", 5, &err);
+  gpx_field_append_json(j, "{}", 2, &err);
+  gpx_buf out = {0};
+  ck_assert_int_eq(gpx_frame_to_json(&f, 1, &out, &err), 0);
+  gpx_buf_terminate(&out);
+  json_error_t je;
+  json_t *root = json_loads((const char *)out.data, 0, &je);
+  ck_assert_ptr_nonnull(root);
+  ck_assert_int_eq(gpx_utf8_valid((const char *)out.data, out.len), 1);
+  json_t *schema = json_object_get(root, "schema");
+  ck_assert_str_eq(json_string_value(json_object_get(schema, "name")), "equity");
+  ck_assert_str_eq(json_string_value(json_object_get(schema, "refId")), "A");
+  json_t *meta = json_object_get(schema, "meta");
+  ck_assert_str_eq(json_string_value(json_object_get(meta, "channel")), "ds/u1/live/0123456789abcdef/00c0ffee");
+  ck_assert_str_eq(json_string_value(json_object_get(meta, "type")), "timeseries-multi");
+  json_t *fields = json_object_get(schema, "fields");
+  ck_assert_uint_eq(json_array_size(fields), 5);
+  const char *types[] = {"time", "number", "string", "boolean", "other"};
+  for (int i = 0; i < 5; i++)
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(fields, (size_t)i), "type")), types[i]);
+  json_t *f1 = json_array_get(fields, 1);
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f1, "labels"), "strategy")), "momentum");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(f1, "config"), "unit")), "currencyUSD");
+  ck_assert(json_is_true(json_object_get(json_object_get(f1, "typeInfo"), "nullable")));
+  json_t *vals = json_object_get(json_object_get(root, "data"), "values");
+  ck_assert_uint_eq(json_array_size(vals), 5);
+  ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(vals, 0), 0)), 1700000000123LL);
+  ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(vals, 0), 1)), -2);
+  ck_assert(json_real_value(json_array_get(json_array_get(vals, 1), 0)) == 1.5);
+  ck_assert(json_is_null(json_array_get(json_array_get(vals, 1), 1)));
+  ck_assert_str_eq(json_string_value(json_array_get(json_array_get(vals, 2), 0)), "caf\xc3\xa9");
+  ck_assert_str_eq(json_string_value(json_array_get(json_array_get(vals, 2), 1)), "bad\xef\xbf\xbd");
+  ck_assert(json_is_true(json_array_get(json_array_get(vals, 3), 0)));
+  ck_assert(json_is_array(json_array_get(json_array_get(vals, 4), 0)));
+  json_decref(root);
+  /* data only */
+  out.len = 0;
+  ck_assert_int_eq(gpx_frame_to_json(&f, 0, &out, &err), 0);
+  gpx_buf_terminate(&out);
+  root = json_loads((const char *)out.data, 0, &je);
+  ck_assert_ptr_null(json_object_get(root, "schema"));
+  json_decref(root);
+  /* ragged fields are refused, out untouched */
+  gpx_field_append_f64(v, 2, &err);
+  size_t len = out.len;
+  ck_assert_int_eq(gpx_frame_to_json(&f, 1, &out, &err), EINVAL);
+  ck_assert_uint_eq(out.len, len);
+  gpx_buf_reset(&out);
+  gpx_frame_reset(&f);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("frame");
   TCase *tc = tcase_create("frame");
@@ -338,6 +413,7 @@ int main(void) {
   tcase_add_test(tc, random_is_deterministic_and_described);
   tcase_add_test(tc, strings_are_valid_utf8);
   tcase_add_test(tc, utf8_helpers);
+  tcase_add_test(tc, json_frame_for_live_packets);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_ENV);

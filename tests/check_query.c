@@ -779,6 +779,91 @@ START_TEST(param_limit_enforced) {
 }
 END_TEST
 
+START_TEST(live_option_and_channels) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query q;
+  gpx_error e;
+  gpx_query_input pq = mkq("{\"queryType\":\"stats\",\"live\":true}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.live, 1);
+  gpx_query_reset(&q);
+  pq = mkq("{\"queryType\":\"stats\",\"live\":\"yes\"}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), EINVAL);
+  ck_assert_ptr_nonnull(strstr(e.msg, "live"));
+  pq = mkq("{\"queryType\":\"rolling\",\"live\":true}"); /* not a live kind: the key is ignored */
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(q.live, 0);
+  gpx_query_reset(&q);
+  const char *live_kinds[] = {"equity", "pnl", "returns", "drawdown", "daily_pnl", "stats", "breakdown", "trades"};
+  int n_live = 0;
+  for (size_t i = 0; i < gpx_query_kind_count(); i++) n_live += (gpx_query_kinds[i].options & GPX_QOPT_LIVE) != 0;
+  ck_assert_int_eq(n_live, 8);
+  for (int i = 0; i < 8; i++) ck_assert(gpx_query_kinds[gpx_query_kind_find(live_kinds[i], 0)].options & GPX_QOPT_LIVE);
+
+  gpx_live *l;
+  ck_assert_int_eq(gpx_live_new(&l), GPX_OK);
+  char ch[200], ch2[200];
+  pq = mkq("{\"queryType\":\"stats\",\"live\":true}");
+  ck_assert_int_eq(gpx__live_issue(l, "uid-1", &pq, ch, sizeof ch), GPX_OK);
+  ck_assert_int_eq(strncmp(ch, "ds/uid-1/live/", 14), 0);
+  ck_assert_uint_eq(strlen(ch), 14 + 16);
+  ck_assert_int_eq(gpx__live_issue(l, "uid-1", &pq, ch2, sizeof ch2), GPX_OK);
+  ck_assert_str_eq(ch, ch2); /* the same query: the same channel */
+  pq.to_ms++;
+  ck_assert_int_eq(gpx__live_issue(l, "uid-1", &pq, ch2, sizeof ch2), GPX_OK);
+  ck_assert_str_ne(ch, ch2);
+  char path[64];
+  snprintf(path, sizeof path, "%s/%08x", ch + 9, gpx_live_frame_id("stats"));
+  ck_assert_int_eq(gpx_live_check(l, "uid-1", path, &e), GPX_OK);
+  ck_assert_int_eq(gpx_live_check(l, "uid-2", path, &e), ENOENT); /* issued for another data source */
+  ck_assert_ptr_nonnull(strstr(e.msg, "refresh the panel"));
+  const char *bad[] = {"", "live", "live/0123456789abcdef/0000000", "live/0123456789ABCDEF/00000000",
+                       "live/0123456789abcdef/00000000/", "xive/0123456789abcdef/00000000",
+                       "live/0123456789abcdef-00000000", "live/../../../../../../../../../..",
+                       "live/0123456789abcdeg/00000000"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    ck_assert_int_eq(gpx_live_check(l, "uid-1", bad[i], &e), EINVAL);
+  ck_assert_int_eq(gpx_live_check(l, "uid-1", NULL, &e), EINVAL);
+  ck_assert_int_eq(gpx_live_check(l, "uid-1", "live/0123456789abcdef/00000000", &e), ENOENT);
+  /* a uid too long for Grafana's 160-character channel id */
+  char longuid[140];
+  memset(longuid, 'u', sizeof longuid - 1);
+  longuid[sizeof longuid - 1] = 0;
+  ck_assert_int_eq(gpx__live_issue(l, longuid, &pq, ch2, sizeof ch2), EINVAL);
+  longuid[120] = 0; /* the longest that fits: 3 + 120 + 6 + 16, and "/<frame id>" makes 154 */
+  ck_assert_int_eq(gpx__live_issue(l, longuid, &pq, ch2, sizeof ch2), GPX_OK);
+  ck_assert_uint_eq(strlen(ch2), 3 + 120 + 6 + 16);
+  /* the table is bounded: the least recently used are forgotten */
+  for (int i = 0; i < GPX_LIVE_ISSUED_MAX + 10; i++) {
+    pq.from_ms = i;
+    ck_assert_int_eq(gpx__live_issue(l, "uid-1", &pq, ch2, sizeof ch2), GPX_OK);
+  }
+  ck_assert_int_eq(gpx_live_check(l, "uid-1", path, &e), ENOENT);
+  gpx_live_free(l);
+}
+END_TEST
+
+START_TEST(live_sql_binds_and_quotes) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  strcpy(s.table, "t\"x");
+  strcpy(s.columns[GPX_COL_CLOSED_AT], "closed \"at\"");
+  gpx_sql sql = {0};
+  ck_assert_int_eq(gpx_sql_live_watermark(&sql, &s, "2025-01-01 00:00:00+00'; DROP"), GPX_OK);
+  const char *t = gpx_sql_cstr(&sql);
+  ck_assert_ptr_nonnull(strstr(t, "FROM \"t\"\"x\""));
+  ck_assert_ptr_nonnull(strstr(t, "max(\"closed \"\"at\"\"\")"));
+  ck_assert_ptr_null(strstr(t, "DROP"));
+  ck_assert_int_eq(sql.n, 1);
+  ck_assert_int_eq(gpx_sql_live_probe(&sql, &s), GPX_OK);
+  t = gpx_sql_cstr(&sql);
+  ck_assert_ptr_null(strstr(t, "t\"\"x")); /* the table name is a value (to_regclass) */
+  ck_assert_str_eq(sql.params[0], "\"t\"\"x\"");
+  gpx_sql_reset(&sql);
+}
+END_TEST
+
 static Suite *query_suite(void) {
   Suite *s = suite_create("query");
   TCase *tc = tcase_create("query");
@@ -792,6 +877,8 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, sql_dimension_filters_and_groups);
   tcase_add_test(tc, resources_follow_the_tables);
   tcase_add_test(tc, registry_is_the_one_list);
+  tcase_add_test(tc, live_option_and_channels);
+  tcase_add_test(tc, live_sql_binds_and_quotes);
   tcase_add_test(tc, bucket_rule_never_exceeds_max_points);
   tcase_add_test(tc, result_frames_and_first_error);
   tcase_add_loop_test(tc, one_mapping_from_postgres_failures, 0, (int)(sizeof pgmap / sizeof pgmap[0]));

@@ -8,14 +8,23 @@
  * symbols, accounts, sides, exchanges, entry_tags, exit_reasons) used by the
  * editors and by dashboard variables, and the backend's list of query kinds
  * (GET kinds, fetched once per instance; kinds.ts falls back to the static list).
+ *
+ * Live queries (`live: true`): the backend marks each frame with meta.channel,
+ * and DataSourceWithBackend.query turns such frames into Grafana Live streams
+ * (the QueryData frame first, then what RunStream pushes). Every packet the
+ * backend pushes is the whole recomputed frame, so the stream buffer replaces
+ * its values instead of appending (liveStreamOptions).
  */
 import {
   CoreApp,
   CustomVariableSupport,
   DataQueryRequest,
   DataQueryResponse,
+  DataFrame,
   DataSourceInstanceSettings,
   MetricFindValue,
+  StreamingFrameAction,
+  StreamingFrameOptions,
   ScopedVars,
   toDataFrame,
 } from '@grafana/data';
@@ -43,12 +52,23 @@ export function isListResource(x: unknown): x is ListResource {
   return typeof x === 'string' && (LIST_RESOURCES as string[]).includes(x);
 }
 
+/**
+ * Buffer options of a live frame's stream: each pushed packet is the whole
+ * frame as a fresh QueryData would answer it (the last bucket of a series or
+ * an updated trade can change, which appending could not express), so the
+ * values are replaced; the length bound only guards the browser.
+ */
+export function liveStreamOptions(request: DataQueryRequest<PnlQuery>, _frame: DataFrame): Partial<StreamingFrameOptions> {
+  return { action: StreamingFrameAction.Replace, maxLength: Math.max(100000, request.maxDataPoints ?? 0) };
+}
+
 export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
   private kinds?: Promise<QueryKindInfo[]>;
 
   constructor(instanceSettings: DataSourceInstanceSettings<PnlOptions>) {
     super(instanceSettings);
     this.variables = new PnlVariableSupport(this);
+    this.streamOptionsProvider = liveStreamOptions;
   }
 
   getDefaultQuery(_app: CoreApp): Partial<PnlQuery> {

@@ -67,6 +67,8 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   /** rolling */
   metric?: RollingMetric;
   window?: number;
+  /** Grafana Live: the panel keeps receiving updates (docs/query-model.md "Live queries") */
+  live?: boolean;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */
@@ -311,7 +313,8 @@ export type QueryOption =
   | 'period'
   | 'layout'
   | 'metric'
-  | 'window';
+  | 'window'
+  | 'live';
 
 export interface QueryKindInfo {
   value: string;
@@ -326,20 +329,20 @@ export interface QueryKindInfo {
  * tests/harness/registry_test.go compares the two.
  */
 export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: string; options: QueryOption[] }> = [
-  { value: 'equity', label: 'Equity curve', description: 'Portfolio value E(t) = initial capital + all P&L up to t', options: ['filters', 'groupBy', 'analytics'] },
-  { value: 'pnl', label: 'Cumulative P&L', description: 'Cumulative P&L since the range start', options: ['filters', 'groupBy', 'analytics'] },
-  { value: 'daily_pnl', label: 'Daily P&L', description: 'P&L per calendar day in the time zone, every day of the range', options: ['filters', 'groupBy', 'analytics'] },
-  { value: 'drawdown', label: 'Drawdown', description: 'Drawdown from the running peak per trade (fraction or money)', options: ['filters', 'groupBy', 'drawdownMode', 'analytics'] },
-  { value: 'returns', label: 'Cumulative return', description: 'Cumulative return E(t)/E(from) - 1', options: ['filters', 'groupBy', 'analytics'] },
-  { value: 'stats', label: 'Statistics', description: 'One row of performance statistics (Sharpe, max drawdown, win rate, ...)', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
+  { value: 'equity', label: 'Equity curve', description: 'Portfolio value E(t) = initial capital + all P&L up to t', options: ['filters', 'groupBy', 'analytics', 'live'] },
+  { value: 'pnl', label: 'Cumulative P&L', description: 'Cumulative P&L since the range start', options: ['filters', 'groupBy', 'analytics', 'live'] },
+  { value: 'daily_pnl', label: 'Daily P&L', description: 'P&L per calendar day in the time zone, every day of the range', options: ['filters', 'groupBy', 'analytics', 'live'] },
+  { value: 'drawdown', label: 'Drawdown', description: 'Drawdown from the running peak per trade (fraction or money)', options: ['filters', 'groupBy', 'drawdownMode', 'analytics', 'live'] },
+  { value: 'returns', label: 'Cumulative return', description: 'Cumulative return E(t)/E(from) - 1', options: ['filters', 'groupBy', 'analytics', 'live'] },
+  { value: 'stats', label: 'Statistics', description: 'One row of performance statistics (Sharpe, max drawdown, win rate, ...)', options: ['filters', 'groupBy', 'metrics', 'analytics', 'live'] },
   { value: 'pnl_distribution', label: 'P&L distribution', description: 'The daily P&L values, for a histogram', options: ['filters', 'groupBy', 'analytics'] },
   { value: 'slippage', label: 'Slippage', description: 'Notional-weighted average slippage in bps over time', options: ['filters', 'groupBy'] },
-  { value: 'trades', label: 'Trades table', description: 'The trades, newest first, up to the row limit', options: ['filters', 'limit'] },
+  { value: 'trades', label: 'Trades table', description: 'The trades, newest first, up to the row limit', options: ['filters', 'limit', 'live'] },
   { value: 'trade_count', label: 'Trade count', description: 'Number of trades closed per time bucket', options: ['filters', 'groupBy'] },
   { value: 'period_returns', label: 'Period returns', description: 'Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)', options: ['filters', 'groupBy', 'period', 'layout', 'analytics'] },
   { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days', options: ['filters', 'groupBy', 'metric', 'window', 'analytics'] },
   { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long', options: ['filters', 'groupBy', 'limit', 'analytics'] },
-  { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics'] },
+  { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics', 'live'] },
 ];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */

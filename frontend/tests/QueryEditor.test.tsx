@@ -111,6 +111,29 @@ describe('QueryEditor', () => {
     expect(last()).toMatchObject({ queryType: 'drawdown', drawdownMode: 'money', groupBy: 'symbol' });
   });
 
+  it('live: a switch for the kinds Grafana Live can push, writing live: true and leaving it out when off', async () => {
+    const { last, calls, runs } = renderQE({ refId: 'A', queryType: 'equity' });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    const sw = screen.getByTestId('qe-live') as HTMLInputElement;
+    expect(sw.checked).toBe(false);
+    const before = runs.n;
+    fireEvent.click(sw);
+    expect(last()).toMatchObject({ queryType: 'equity', live: true });
+    expect(runs.n).toBe(before + 1); // re-run: the new answer carries the channel
+    expect((screen.getByTestId('qe-live') as HTMLInputElement).checked).toBe(true);
+    for (const label of ['Statistics', 'Trades table', 'Breakdown table', 'Daily P&L', 'Drawdown', 'Cumulative return', 'Cumulative P&L']) {
+      await pick('qe-query-type', label);
+      expect(screen.queryByTestId('qe-live')).not.toBeNull();
+    }
+    for (const label of ['Slippage', 'Rolling metric', 'Period returns', 'Trade count', 'P&L distribution', 'Drawdown episodes']) {
+      await pick('qe-query-type', label);
+      expect(screen.queryByTestId('qe-live')).toBeNull();
+    }
+    await pick('qe-query-type', 'Statistics');
+    fireEvent.click(screen.getByTestId('qe-live'));
+    expect('live' in last()).toBe(false);
+  });
+
   it('trades: limit is a number, group by hidden; options row holds the overrides', async () => {
     const { last, calls } = renderQE({ refId: 'A', queryType: 'trades' });
     await waitFor(() => expect(calls).toHaveLength(8));

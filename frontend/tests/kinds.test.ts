@@ -33,7 +33,7 @@ describe('kinds', () => {
       { value: 'stats', label: 'Statistics', description: 'S', options: ['filters', 'metrics'] },
       { value: 'brand_new', label: 'Brand new', description: 'N', options: ['filters', 'window'] },
       { value: 'trades', label: 'Trades table', description: QUERY_TYPES.find((t) => t.value === 'trades')!.description,
-        options: ['filters', 'limit'] },
+        options: ['filters', 'limit', 'live'] },
     ]);
     expect(kindInfo(k, 'equity').label).toBe('Equity curve'); // not in the backend's answer: the static row
     expect(kindInfo(k, 'mystery')).toEqual({ value: 'mystery', label: 'Mystery', description: '', options: ['filters'] });

@@ -85,6 +85,7 @@ typedef struct gpx_frame {
   char *executed_query;
   json_t *notices; /* array, NULL when none */
   json_t *custom;  /* any JSON, NULL when none */
+  char *channel;   /* meta.channel: the Grafana Live channel with updates, NULL when none */
   /** Record-batch body budget for encoding; 0 = 64 MiB. Tests force it small. */
   size_t max_batch_bytes;
 } gpx_frame;
@@ -106,6 +107,8 @@ int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text
                          gpx_error *err);
 /** meta.custom; steals `custom` (also on failure). NULL clears it. */
 int gpx_frame_set_custom(gpx_frame *f, json_t *custom, gpx_error *err);
+/** meta.channel (copied): "ds/<uid>/<path>", the Live channel that pushes updates of this frame. */
+int gpx_frame_set_channel(gpx_frame *f, const char *channel, gpx_error *err);
 /** The meta JSON object as written into the schema (new reference), or NULL
  *  when the frame has no meta. */
 json_t *gpx_frame_meta_json(const gpx_frame *f);
@@ -170,6 +173,17 @@ int gpx_field_is_null(const gpx_field *fl, size_t row);
 int gpx_frame_encode(const gpx_frame *f, gpx_buf *out, gpx_error *err);
 /** As gpx_frame_encode, also reporting the number of record batches written. */
 int gpx_frame_encode_ex(const gpx_frame *f, gpx_buf *out, size_t *n_batches, gpx_error *err);
+
+/**
+ * Append the frame as Grafana's JSON frame (protocol §5.9: the format of a
+ * Live StreamPacket) to `out`: {"schema":{name, refId, meta, fields:[{name,
+ * type, typeInfo, labels, config}]}, "data":{"values":[[…], …]}} — the
+ * schema only when with_schema. Times are epoch milliseconds (a sub-ms
+ * remainder is dropped); nulls (NaN/±Inf included) are null; JSON fields
+ * are embedded as their JSON value. All fields must have the same length
+ * (EINVAL otherwise). out->len is unchanged on failure. src/frame/json.c.
+ */
+int gpx_frame_to_json(const gpx_frame *f, int with_schema, gpx_buf *out, gpx_error *err);
 
 /* ---- deterministic test frames (src/frame/testframe.c) ---- */
 /**

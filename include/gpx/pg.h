@@ -198,6 +198,29 @@ typedef int (*gpx_pg_chunk_fn)(const PGresult *chunk, void *arg);
 int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                   int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *err);
 
+/* ---- a connection of its own, for LISTEN (listen.c) ---- */
+
+/**
+ * Open a connection to the pool's server that the pool does not count nor
+ * hand out (Grafana Live's change listener: it stays open while channels
+ * run and must not take a query's slot). s is filled like a checked-out
+ * session (s->pool is NULL: gpx_pg_exec on it never retries on a fresh
+ * connection); the connect ends by timeout_ms and when cancelled(arg)
+ * returns 1. Errors as gpx_pg_acquire. Close with gpx_pg_close_dedicated.
+ */
+int gpx_pg_open_dedicated(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_cancel_fn cancelled, void *arg,
+                          int timeout_ms, gpx_pg_error *err);
+/** Re-arm a dedicated session for its next statement: a new deadline timeout_ms from now, no stop. */
+void gpx_pg_dedicated_rearm(gpx_pg_session *s, int timeout_ms);
+/** Close a dedicated connection (nonblocking); safe on a zeroed or failed session. */
+void gpx_pg_close_dedicated(gpx_pg_session *s);
+/**
+ * Wait up to timeout_ms for notifications (LISTEN) on a dedicated session;
+ * *n = how many arrived (0 when the wait ended without one). EIO with err
+ * filled (GPX_PG_UNAVAILABLE) when the connection is lost.
+ */
+int gpx_pg_wait_notify(gpx_pg_session *s, int timeout_ms, int *n, gpx_pg_error *err);
+
 /* ---- COPY reads (copy.c) ---- */
 
 /** Columns a COPY read may have. */

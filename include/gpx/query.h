@@ -34,6 +34,7 @@ enum {
   GPX_QOPT_ANALYTICS = 1 << 5,     /* initialCapital, timezone, tradingDays, annualization, riskFreeRate */
   GPX_QOPT_PERIOD = 1 << 6,        /* period, layout (period_returns) */
   GPX_QOPT_ROLLING = 1 << 7,       /* metric, window (rolling) */
+  GPX_QOPT_LIVE = 1 << 8,          /* live: Grafana Live pushes updates (live.c) */
 };
 
 /** Flags of a kind. */
@@ -79,6 +80,8 @@ typedef struct gpx_query_input {
   int64_t max_points;      /* maxDataPoints; 0: default */
   int allow_test;          /* GPX_TEST_QUERIES=1: test-only kinds may run */
   int64_t deadline_ms;     /* the caller's deadline, ms since the epoch; 0: none (the query timeout still bounds it) */
+  struct gpx_live *live;   /* non-NULL: a `live` query is issued a channel here (QueryData); NULL: `live` is ignored */
+  int json_frames;         /* 1: frames as JSON (gpx_query_result.json) instead of Arrow: a live push */
 } gpx_query_input;
 
 /** The one error record of a query: written once, where it is decided. */
@@ -96,6 +99,7 @@ typedef struct gpx_query_result {
   gpx_query_error error;
   int kind;               /* registry index, or -1 when the query named no valid kind */
   double sql_seconds;     /* time spent waiting for Postgres (debug log) */
+  uint32_t *frame_ids;    /* with input json_frames: each frame's id (gpx_live_frame_id of its name) */
 } gpx_query_result;
 
 void gpx_query_result_init(gpx_query_result *r);
@@ -120,6 +124,62 @@ int gpx_query_fail(gpx_query_result *r, int code, int status, const char *source
  */
 void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_cancel_fn cancelled,
                        void *cancel_arg, gpx_query_result *out);
+
+/* ------------------------------------------------------------ live (live.c) */
+
+/** Issued queries remembered at once (the oldest unused is forgotten first). */
+#define GPX_LIVE_ISSUED_MAX 4096
+
+/**
+ * Grafana Live for queries (docs/query-model.md "Live queries"): the table
+ * of channels QueryData issued (path "live/<query hash>/<frame id>" → the
+ * query), and per data-source instance one change listener — LISTEN on a
+ * connection of its own when sql/live_notify.sql's trigger is installed,
+ * else a watermark poll every livePollSeconds — that wakes the channels,
+ * each of which recomputes its query and pushes the frame when it changed.
+ * Thread-safe. Free only when no channel is open.
+ */
+typedef struct gpx_live gpx_live;
+int gpx_live_new(gpx_live **out);
+void gpx_live_free(gpx_live *l);
+
+/** Id of a frame within its query's channels: FNV-1a of its name. */
+uint32_t gpx_live_frame_id(const char *frame_name);
+
+/**
+ * Check a channel path against the issued table: 0 when uid issued it;
+ * ENOENT (unknown: not issued here, or the plugin restarted since — the
+ * panel's next refresh issues a new one), EINVAL (malformed: e not
+ * issued by this plugin), each with a message in err.
+ */
+int gpx_live_check(gpx_live *l, const char *uid, const char *path, gpx_error *err);
+
+typedef struct gpx_live_channel gpx_live_channel;
+/**
+ * Open a channel of instance inst (the caller keeps its reference while
+ * the channel is open): ENOENT/EINVAL as gpx_live_check, EBUSY beyond
+ * maxLiveChannels for the instance; err says which.
+ */
+int gpx_live_open(gpx_live *l, gpx_ds_instance *inst, const char *path, gpx_live_channel **out, gpx_error *err);
+/**
+ * Wait up to wait_ms for a change (the first call does not wait), then
+ * recompute; when the channel's frame differs from the last one pushed,
+ * *packet gets the JSON to push (a whole frame, schema and data: the
+ * browser replaces its values). 0 with packet->len 0: nothing to push.
+ * A failed recompute returns its status in e and is retried after the next
+ * change or GPX_LIVE_RETRY_MS. Stops waiting when cancelled(arg).
+ */
+#define GPX_LIVE_RETRY_MS 5000
+int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, void *arg, gpx_buf *packet,
+                  gpx_query_error *e);
+/** Close a channel; the instance's listener closes with its last channel. */
+void gpx_live_close(gpx_live_channel *c);
+
+/** Live state of an instance for CheckHealth: channels open, and the change-detection mode in use
+    ("notify", "poll", "connecting") or NULL when no channel runs. */
+const char *gpx_live_status(gpx_live *l, gpx_ds_instance *inst, int *channels);
+/** Whether sql/live_notify.sql's trigger is on the instance's table (CheckHealth when no channel runs): 1/0, or -1 on error. */
+int gpx_live_probe(gpx_pg_session *sess, const gpx_ds_settings *s, gpx_pg_error *pe);
 
 /* ------------------------------------------------------------ errors */
 

@@ -44,6 +44,7 @@ typedef struct gpx_app {
   int test_queries;           /* GPX_TEST_QUERIES=1 enables test-only query types */
   struct gpx_ds_cache *ds;    /* data-source instances, keyed by uid + lastUpdatedMS */
   gpx_query_stats qstats;     /* mutex initialised by the owner (main) */
+  gpx_live *live;             /* live queries' channels and listeners (query/live.c); NULL: live is off */
 } gpx_app;
 
 /** The method table served by the plugin binary. */
@@ -76,6 +77,10 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
 void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
 void gpx_svc_collect_metrics(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
 void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
+/* The Stream service (stream.c): Grafana Live for live queries. */
+void gpx_svc_subscribe_stream(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
+void gpx_svc_run_stream(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
+void gpx_svc_publish_stream(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply);
 
 /** Render the Prometheus text exposition (also used by tests). */
 int gpx_svc_metrics_text(gpx_app *app, gpx_buf *out);

@@ -177,6 +177,8 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   s->row_limit = 1000;
   s->max_queued_queries = 10;
   s->idle_connection_s = 300;
+  s->live_poll_s = 2;
+  s->max_live_channels = 256;
 }
 
 static void gpx__free_secret(char **p) {
@@ -402,6 +404,12 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->idle_connection_s;
   TRY(gpx__num(o, "jsonData.", "idleConnectionSeconds", &d, 0, 86400, 1, err));
   s->idle_connection_s = (int)d;
+  d = s->live_poll_s;
+  TRY(gpx__num(o, "jsonData.", "livePollSeconds", &d, 1, 3600, 1, err));
+  s->live_poll_s = (int)d;
+  d = s->max_live_channels;
+  TRY(gpx__num(o, "jsonData.", "maxLiveChannels", &d, 0, 10000, 1, err));
+  s->max_live_channels = (int)d;
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {

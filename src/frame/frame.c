@@ -68,6 +68,7 @@ void gpx_frame_reset(gpx_frame *f) {
   free(f->executed_query);
   json_decref(f->notices);
   json_decref(f->custom);
+  free(f->channel);
   memset(f, 0, sizeof *f);
 }
 
@@ -130,9 +131,13 @@ int gpx_frame_set_custom(gpx_frame *f, json_t *custom, gpx_error *err) {
   return 0;
 }
 
+int gpx_frame_set_channel(gpx_frame *f, const char *channel, gpx_error *err) {
+  return set_str(&f->channel, channel, err);
+}
+
 json_t *gpx_frame_meta_json(const gpx_frame *f) {
   if (!f->has_type_version && f->type == GPX_FRAME_TYPE_NONE && !f->executed_query &&
-      !f->notices && !f->custom)
+      !f->notices && !f->custom && !f->channel)
     return NULL;
   json_t *m = json_object();
   if (m == NULL) return NULL;
@@ -147,6 +152,7 @@ json_t *gpx_frame_meta_json(const gpx_frame *f) {
   if (f->notices) bad |= json_object_set(m, "notices", f->notices);
   if (f->executed_query)
     bad |= json_object_set_new(m, "executedQueryString", json_string(f->executed_query));
+  if (f->channel) bad |= json_object_set_new(m, "channel", json_string(f->channel));
   if (bad) {
     json_decref(m);
     return NULL;
@@ -487,7 +493,7 @@ int gpx_frame_encode_ex(const gpx_frame *f, gpx_buf *out, size_t *n_batches, gpx
   kvs[nk++] = (gpx_arrow_kv){"refId", f->ref_id ? f->ref_id : ""};
   json_t *meta = gpx_frame_meta_json(f);
   if (meta == NULL && (f->has_type_version || f->type != GPX_FRAME_TYPE_NONE || f->executed_query || f->notices ||
-                       f->custom)) {
+                       f->custom || f->channel)) {
     rc = oom(err); /* never a frame silently without its meta */
     goto done;
   }

@@ -294,7 +294,7 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
                 int binary_result, PGresult **out, gpx_pg_error *err) {
   memset(err, 0, sizeof *err);
   if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
-  if (err->status == GPX_PG_UNAVAILABLE && s->stop == GPX_PG_OK && s->cancel_job == NULL) {
+  if (err->status == GPX_PG_UNAVAILABLE && s->stop == GPX_PG_OK && s->cancel_job == NULL && s->pool != NULL) {
     /* A pooled connection may have died while idle (Postgres restarted):
        a read-only statement is safe to try once more on a fresh one. */
     gpx_pg_error e2;

@@ -5,6 +5,7 @@
 ** The Arrow bytes themselves are written by arrow/ through frame/.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "query_int.h"
@@ -44,10 +45,21 @@ int gpx_qrun_emit(gpx_qrun *r, gpx_frame *f) {
   if (rc == GPX_OK && gpx_buf_terminate(&r->executed) != GPX_OK) rc = gpx_error_set(&err, ENOMEM, "out of memory");
   if (rc == GPX_OK)
     rc = gpx_frame_set_executed_query(f, r->executed.data ? (const char *)r->executed.data : "", &err);
+  uint32_t id = gpx_live_frame_id(f->name ? f->name : "");
+  if (rc == GPX_OK && r->live_channel[0]) {
+    char ch[sizeof r->live_channel + 16];
+    snprintf(ch, sizeof ch, "%s/%08x", r->live_channel, id);
+    rc = gpx_frame_set_channel(f, ch, &err);
+  }
   gpx_buf out = {0};
-  if (rc == GPX_OK) rc = gpx_frame_encode(f, &out, &err);
+  if (rc == GPX_OK) rc = r->in->json_frames ? gpx_frame_to_json(f, 1, &out, &err) : gpx_frame_encode(f, &out, &err);
   if (rc == GPX_OK && (rc = gpx_query_result_add_frame(r->out, &out)) != GPX_OK)
     gpx_error_set(&err, rc, "out of memory");
+  if (rc == GPX_OK && r->in->json_frames) { /* which channel each frame feeds */
+    uint32_t *ids = realloc(r->out->frame_ids, r->out->cap_frames * sizeof *ids);
+    if (ids == NULL) rc = gpx_error_set(&err, ENOMEM, "out of memory");
+    else (r->out->frame_ids = ids)[r->out->n_frames - 1] = id;
+  }
   gpx_buf_reset(&out);
   return rc == GPX_OK ? GPX_OK : gpx_qrun_fail(r, rc, "encoding frame", err.msg);
 }

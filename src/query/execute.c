@@ -26,6 +26,7 @@ void gpx_query_result_init(gpx_query_result *r) {
 void gpx_query_result_reset(gpx_query_result *r) {
   for (size_t i = 0; i < r->n_frames; i++) gpx_buf_reset(&r->frames[i]);
   free(r->frames);
+  free(r->frame_ids);
   memset(r, 0, sizeof *r);
 }
 
@@ -250,7 +251,13 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
   /* bounded work: groups × points held at once */
   r.groups.max = (size_t)(GPX_QUERY_MAX_POINTS / (q.max_points > 0 ? q.max_points : 1));
   if (r.groups.max < 1) r.groups.max = 1;
-  if (r.kind->flags & GPX_QKIND_NO_DATASOURCE) {
+  int live_rc = q.live && in->live && inst && !in->json_frames
+                    ? gpx__live_issue(in->live, inst->uid, in, r.live_channel, sizeof r.live_channel)
+                    : GPX_OK;
+  if (live_rc != GPX_OK) {
+    if (live_rc == ENOMEM) gpx_query_fail(out, ENOMEM, 500, "plugin", "live: out of memory issuing a channel");
+    else gpx_query_fail(out, live_rc, 400, "plugin", "live: the data source uid is too long for a Grafana Live channel (160 characters)");
+  } else if (r.kind->flags & GPX_QKIND_NO_DATASOURCE) {
     r.kind->run(&r);
   } else if (inst == NULL) {
     gpx_query_fail(out, EINVAL, 400, "plugin", "request has no data-source instance settings");

@@ -33,23 +33,24 @@ int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
 #define F GPX_QOPT_FILTERS
 #define G GPX_QOPT_GROUP_BY
 #define A GPX_QOPT_ANALYTICS
+#define L GPX_QOPT_LIVE
 
 const gpx_query_kind gpx_query_kinds[] = {
-    {"equity", "Portfolio value E(t) = initial capital + all P&L up to t", F | G | A, 0, "timeseries-multi",
+    {"equity", "Portfolio value E(t) = initial capital + all P&L up to t", F | G | A | L, 0, "timeseries-multi",
      gpx_kind_equity_run},
-    {"pnl", "Cumulative P&L since the range start", F | G | A, 0, "timeseries-multi", gpx_kind_pnl_run},
-    {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A, 0,
+    {"pnl", "Cumulative P&L since the range start", F | G | A | L, 0, "timeseries-multi", gpx_kind_pnl_run},
+    {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A | L, 0,
      "timeseries-multi", gpx_kind_daily_pnl_run},
-    {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE,
+    {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE | L,
      0, "timeseries-multi", gpx_kind_drawdown_run},
-    {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A, 0, "timeseries-multi", gpx_kind_returns_run},
-    {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS,
+    {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A | L, 0, "timeseries-multi", gpx_kind_returns_run},
+    {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS | L,
      0, "numeric-wide", gpx_kind_stats_run},
     {"pnl_distribution", "The daily P&L values, for a histogram", F | G | A, 0, "numeric-long",
      gpx_kind_pnl_distribution_run},
     {"slippage", "Notional-weighted average slippage in bps over time", F | G, 0, "timeseries-multi",
      gpx_kind_slippage_run},
-    {"trades", "The trades, newest first, up to the row limit", F | GPX_QOPT_LIMIT, 0, "table", gpx_kind_trades_run},
+    {"trades", "The trades, newest first, up to the row limit", F | GPX_QOPT_LIMIT | L, 0, "table", gpx_kind_trades_run},
     {"trade_count", "Number of trades closed per time bucket", F | G, 0, "timeseries-multi",
      gpx_kind_trade_count_run},
     {"period_returns", "Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)",
@@ -59,7 +60,7 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"drawdown_episodes", "The deepest drawdowns: when each started, bottomed and recovered, how deep and how long",
      F | G | A | GPX_QOPT_LIMIT, 0, "table", gpx_kind_drawdown_episodes_run},
     {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",
-     F | G | A | GPX_QOPT_METRICS, 0, "table", gpx_kind_breakdown_run},
+     F | G | A | GPX_QOPT_METRICS | L, 0, "table", gpx_kind_breakdown_run},
     /* test-only kinds last: they are listed nowhere */
     {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
      gpx_kind_test_frame_run},
@@ -68,6 +69,7 @@ const gpx_query_kind gpx_query_kinds[] = {
 #undef F
 #undef G
 #undef A
+#undef L
 
 #define GPX__NKINDS (sizeof gpx_query_kinds / sizeof gpx_query_kinds[0])
 _Static_assert(GPX__NKINDS <= GPX_QUERY_KINDS_MAX, "raise GPX_QUERY_KINDS_MAX (query.h): the metrics tables size by it");

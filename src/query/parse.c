@@ -244,6 +244,11 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
   if (rc == GPX_OK) rc = gpx_analytics_parse(root, "", &q->a, err);
   if (rc == GPX_OK) rc = gpx__period_options(root, q, err);
   if (rc == GPX_OK) rc = gpx__rolling_options(root, q, err);
+  if (rc == GPX_OK && (gpx_query_kinds[q->kind].options & GPX_QOPT_LIVE)) {
+    json_t *lv = json_object_get(root, "live");
+    if (lv != NULL && !json_is_null(lv) && !json_is_boolean(lv)) rc = gpx_error_set(err, EINVAL, "live: must be true or false");
+    else q->live = json_is_true(lv);
+  }
   json_decref(root);
   if (rc == GPX_OK) {
     if (!pq->has_time_range) {

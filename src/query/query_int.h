@@ -82,6 +82,7 @@ typedef struct gpx_query {
   uint32_t missing;           /* optional columns the table lacks (1 << gpx_col): mapped to null, or found by a run */
   uint32_t widen;             /* number columns stored as real (float4): summed as float8 (gpx_qrun_learn_types) */
   uint32_t filter_none;       /* 1 << gpx_dim: the dimension's list holds "(none)" (NULL values match) */
+  int live;                   /* `live: true` (GPX_QOPT_LIVE kinds): frames carry meta.channel */
 } gpx_query;
 
 void gpx_query_reset(gpx_query *q);
@@ -276,6 +277,11 @@ int gpx_sql_table_name(gpx_buf *name, const gpx_ds_settings *s);
 /** Distinct values of a column; trade count and span of closed trades (CheckHealth). */
 int gpx_sql_distinct(gpx_sql *out, const gpx_ds_settings *s, gpx_col col, const char *substr, int limit);
 int gpx_sql_count_span(gpx_sql *out, const gpx_ds_settings *s);
+/** Live queries (live.c): the NOTIFY channel name of the table and whether
+    sql/live_notify.sql's trigger is installed on it; the watermark poll
+    (count and max closed_at at or after `since`, a timestamptz text). */
+int gpx_sql_live_probe(gpx_sql *out, const gpx_ds_settings *s);
+int gpx_sql_live_watermark(gpx_sql *out, const gpx_ds_settings *s, const char *since);
 
 /* ------------------------------------------------------------ groups */
 
@@ -351,6 +357,9 @@ typedef struct gpx_qrun {
   uint32_t null_cols;
   const char *null_what;  /* "slippage_bps is" */
   int null_noticed;
+  /* a live query: "ds/<uid>/live/<hash>", each frame's meta.channel is it + "/<frame id>"
+     (Grafana's whole channel id is at most 160 characters; gpx__live_issue checks the uid fits) */
+  char live_channel[161];
 } gpx_qrun;
 
 /** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */
@@ -389,6 +398,9 @@ int gpx_qrun_learn_types(gpx_qrun *r, gpx_ds_instance *inst);
 int gpx_qrun_fail_pg(gpx_qrun *r, const gpx_pg_error *pe);
 /** Fail the run with an internal error (500 plugin): "<what>: <detail>". */
 int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail);
+
+/** Issue a live channel for this query (live.c): "ds/<uid>/live/<hash>" into buf. ENOMEM. */
+int gpx__live_issue(struct gpx_live *l, const char *uid, const gpx_query_input *in, char *buf, size_t cap);
 
 /* Loaders (load.c): SQL rows into the run's groups. */
 typedef int (*gpx_qrun_row_fn)(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const PGresult *res, int row,

@@ -698,3 +698,35 @@ int gpx_sql_count_span(gpx_sql *o, const gpx_ds_settings *s) {
   GPX_RETURN_NOT_OK(gpx__closed_subquery(o, s, "max(", ")"));
   return gpx_sql_append(o, "::timestamptz::text, est.n > 200000 FROM est");
 }
+
+/* ---- live queries (live.c): the change listener's two statements ---- */
+
+int gpx_sql_live_probe(gpx_sql *o, const gpx_ds_settings *s) {
+  gpx_sql_reset(o);
+  gpx_buf name = {0};
+  int rc = gpx_sql_table_name(&name, s);
+  /* The NOTIFY channel is "gpx_live_<table oid>", as sql/live_notify.sql's
+     trigger names it (TG_RELID): a plain identifier by construction, the
+     same however the settings spell the table. */
+  if (rc == GPX_OK) rc = gpx_sql_append(o, "SELECT 'gpx_live_' || to_regclass(");
+  if (rc == GPX_OK) rc = gpx_sql_param(o, (const char *)name.data, "text");
+  if (rc == GPX_OK)
+    rc = gpx_sql_append(o, ")::oid::text, EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass($1) "
+                           "AND tgname = 'gpx_live_notify' AND tgenabled <> 'D')");
+  gpx_buf_reset(&name);
+  return rc;
+}
+
+int gpx_sql_live_watermark(gpx_sql *o, const gpx_ds_settings *s, const char *since) {
+  gpx_sql_reset(o);
+  /* count and max of the rows at or after the last watermark: the
+     closed_at index answers it without reading the rest of the table */
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT count(*)::int8, max("));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text FROM "));
+  GPX_RETURN_NOT_OK(gpx__table(o, s));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
+  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, " >= "));
+  return gpx_sql_param(o, since, "timestamptz");
+}

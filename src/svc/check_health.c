@@ -30,6 +30,35 @@ static void gpx__reply(gpx_rpc_reply *reply, int ok, char *msg, json_t *details)
   free(js);
 }
 
+/* Which change detection live queries use (issue 13): the running
+   listener's mode, else whether the trigger of sql/live_notify.sql is on
+   the table. Appended to the message and as details.live. */
+static void gpx__live_health(gpx_rpc_ctx *ctx, gpx_app *app, gpx_ds_instance *inst, json_t *details, char *msg,
+                             size_t cap) {
+  int channels = 0;
+  const char *mode = app->live ? gpx_live_status(app->live, inst, &channels) : NULL;
+  int trigger = -1;
+  if (mode == NULL || strcmp(mode, "connecting") == 0) {
+    gpx_pg_session sess;
+    gpx_pg_error pe;
+    if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) == GPX_OK) {
+      trigger = gpx_live_probe(&sess, &inst->settings, &pe);
+      gpx_pg_release(&sess);
+    }
+    if (mode == NULL) mode = trigger == 1 ? "notify" : trigger == 0 ? "poll" : "unknown";
+  }
+  int ps = inst->settings.live_poll_s;
+  if (strcmp(mode, "notify") == 0)
+    snprintf(msg, cap, ". Live queries: change notifications (trigger gpx_live_notify)");
+  else if (strcmp(mode, "poll") == 0)
+    snprintf(msg, cap, ". Live queries: polling every %d s (install sql/live_notify.sql for instant updates)", ps);
+  else
+    snprintf(msg, cap, ". Live queries: change detection %s", mode);
+  if (details)
+    json_object_set_new(details, "live", json_pack("{s:s, s:i, s:i, s:i}", "mode", mode, "channels", channels,
+                                                   "pollSeconds", ps, "maxChannels", inst->settings.max_live_channels));
+}
+
 void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
   gpx_app *app = gpx_rpc_app(ctx);
   Pluginv2__CheckHealthRequest *in = pluginv2__check_health_request__unpack(NULL, len, req);
@@ -111,9 +140,10 @@ void gpx_svc_check_health(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_
           w += snprintf(msg + w, sizeof msg - (size_t)w, ". Optional columns unusable: %s", unusable);
         if (advice && w > 0 && (size_t)w < sizeof msg) w += snprintf(msg + w, sizeof msg - (size_t)w, ". Advice: %s", advice);
         if (gpx_pg_pool_behind_pooler(inst->pool) && w > 0 && (size_t)w < sizeof msg)
-          snprintf(msg + w, sizeof msg - (size_t)w,
+          w += snprintf(msg + w, sizeof msg - (size_t)w,
                    ". Through a connection pooler (startup options refused or dropped, as pgbouncer does): "
                    "statement_timeout is set in each transaction");
+        if (w > 0 && (size_t)w < sizeof msg) gpx__live_health(ctx, app, inst, details, msg + w, sizeof msg - (size_t)w);
       }
     }
   }

@@ -4,8 +4,8 @@
 ** go-plugin calls Health/Check (Ping), GRPCController/Shutdown (on Kill)
 ** and GRPCStdio/StreamStdio and GRPCBroker/StartStream right after it
 ** connects (protocol spec §1.7). Everything not listed here, including the
-** broker and the Stream service, is answered UNIMPLEMENTED by rpc/, which
-** go-plugin and Grafana tolerate.
+** broker, is answered UNIMPLEMENTED by rpc/, which go-plugin and Grafana
+** tolerate. The Stream service serves live queries (stream.c).
 */
 #include "goplugin.pb-c.h"
 #include "gpx/svc.h"
@@ -69,6 +69,11 @@ static const gpx_rpc_method gpx__methods[] = {
     {"/pluginv2.Diagnostics/CollectMetrics", "CollectMetrics", gpx_svc_collect_metrics, 1},
     {"/pluginv2.Data/QueryData", "QueryData", gpx_svc_query_data, 0},
     {"/pluginv2.Resource/CallResource", "CallResource", gpx_svc_call_resource, 0},
+    /* SubscribeStream looks up a table: cheap, but takes a mutex shared with
+       RunStream's opening, so on the pool rather than the poller */
+    {"/pluginv2.Stream/SubscribeStream", "SubscribeStream", gpx_svc_subscribe_stream, GPX_RPC_POOL},
+    {"/pluginv2.Stream/RunStream", "RunStream", gpx_svc_run_stream, GPX_RPC_STREAM},
+    {"/pluginv2.Stream/PublishStream", "PublishStream", gpx_svc_publish_stream, GPX_RPC_INLINE},
 };
 
 const gpx_rpc_method *gpx_svc_methods(size_t *n) {

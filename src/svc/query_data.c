@@ -49,6 +49,7 @@ static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginCo
   gpx_query_input in;
   gpx_svc_query_input(q, app->test_queries, &in);
   in.deadline_ms = gpx_rpc_deadline_ms(ctx);
+  in.live = app->live; /* a `live` query's frames name the channel that pushes its updates */
   if (gpx_rpc_cancelled(ctx)) {
     gpx_query_fail(res, ECANCELED, 499, "plugin", "request cancelled");
     return;

@@ -233,8 +233,9 @@ func TestMalformedProtobufGetsErrorAndPluginKeepsServing(t *testing.T) {
 	var out []byte
 	empty := []byte{}
 	err := p.Conn.Invoke(ctxT(t, 5*time.Second), "/pluginv2.Stream/RunStream", &empty, &out, grpc.ForceCodec(RawCodec{}))
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("RunStream: got %v, want Unimplemented", err)
+	// RunStream serves live queries (issue 13): a request naming no channel it issued is NotFound
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("RunStream: got %v, want NotFound", err)
 	}
 	if _, err := p.Diagnostics.CheckHealth(ctxT(t, 5*time.Second), &pluginv2.CheckHealthRequest{}); err != nil {
 		t.Fatalf("plugin stopped serving after malformed input: %v", err)

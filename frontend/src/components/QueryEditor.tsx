@@ -6,7 +6,8 @@
  * list of types.ts when it cannot be asked; a control is shown only for a
  * kind that reads it (metrics → stats/breakdown, period and layout →
  * period_returns, metric and window → rolling, limit → trades and
- * drawdown_episodes, drawdownMode → drawdown, groupBy → all that group).
+ * drawdown_episodes, drawdownMode → drawdown, groupBy → all that group, the
+ * Live switch → the kinds Grafana Live can push).
  * The filter choices of the seven dimensions come from the backend's list
  * resources plus the dashboard's template variables, so "$strategy" can be
  * picked and is expanded at query time (datasource.ts). The per-query
@@ -16,7 +17,7 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Collapse, InlineField, InlineFieldRow, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
+import { Collapse, InlineField, InlineFieldRow, InlineSwitch, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import { kindInfo, STATIC_KINDS } from '../kinds';
@@ -275,6 +276,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             tooltip={limitIsEpisodes ? 'Deepest episodes shown' : "Rows (at most the data source's row limit)"}
             value={query.limit} placeholder={limitIsEpisodes ? String(EPISODES_LIMIT_DEFAULT) : 'row limit'} min={1}
             testId="qe-limit" onChange={(v) => update({ limit: v }, false)} />
+        </InlineFieldRow>
+      )}
+
+      {reads('live') && (
+        <InlineFieldRow>
+          <InlineField label="Live" labelWidth={LW}
+            tooltip="Push updates to the panel as trades are written (Grafana Live), without waiting for a refresh">
+            <InlineSwitch id="qe-live" data-testid="qe-live" value={query.live === true}
+              onChange={(e) => update({ live: e.currentTarget.checked ? true : undefined })} />
+          </InlineField>
         </InlineFieldRow>
       )}
 

@@ -167,6 +167,8 @@ func main() {
 		printEpisodes(frames[0])
 	}
 
+	demoLive(ctx, p, pg, pctx, q)
+
 	m, err := p.Diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{})
 	if err == nil {
 		fmt.Printf("\n== Plugin metrics (CollectMetrics, excerpt)\n")
@@ -358,3 +360,83 @@ func sparkline(f *data.Frame) string {
 	}
 	return fmt.Sprintf("%s  (%.0f .. %.0f)", sb.String(), lo, hi)
 }
+
+// demoLive shows the live path (issue 13): the trigger installed, a live
+// stats query subscribed through the Stream service as Grafana does, a trade
+// inserted from another connection, and the update the plugin pushed.
+func demoLive(ctx context.Context, p *harness.Plugin, pg *pgfix.Server, pctx *pluginv2.PluginContext,
+	q func(ref, qt string, body map[string]any) *pluginv2.DataQuery) {
+	fmt.Printf("\n== Live queries (Grafana Live): sql/live_notify.sql installed, a live stats query subscribed\n")
+	if err := pg.PsqlFiles("trading", map[string]string{"table": "trades"}, filepath.Join(harness.RepoRoot(), "sql", "live_notify.sql")); err != nil {
+		fmt.Printf("   cannot install the trigger: %v\n", err)
+		return
+	}
+	res, err := p.Data.QueryData(ctx, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{
+		q("L", "stats", map[string]any{"live": true, "metrics": []string{"total_pnl", "trade_count", "win_rate"}})}})
+	if err != nil {
+		fmt.Printf("   QueryData: %v\n", err)
+		return
+	}
+	resp, err := backend.FromProto().QueryDataResponse(res)
+	if err != nil || resp.Responses["L"].Error != nil || len(resp.Responses["L"].Frames) == 0 {
+		fmt.Printf("   live query failed: %v %v\n", err, resp.Responses["L"].Error)
+		return
+	}
+	f := resp.Responses["L"].Frames[0]
+	if f.Meta == nil || f.Meta.Channel == "" {
+		fmt.Printf("   this plugin build issues no live channel (meta.channel missing)\n")
+		return
+	}
+	show := func(f *data.Frame) string {
+		var parts []string
+		for _, fl := range f.Fields {
+			v, ok := fl.ConcreteAt(0)
+			parts = append(parts, fmt.Sprintf("%s %s", fl.Name, format(v, ok, fl.Config)))
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Printf("   QueryData: %s\n   meta.channel: %s\n", show(f), f.Meta.Channel)
+	path := strings.SplitN(f.Meta.Channel, "/", 3)[2]
+	sc := pluginv2.NewStreamClient(p.Conn)
+	sub, err := sc.SubscribeStream(ctx, &pluginv2.SubscribeStreamRequest{PluginContext: pctx, Path: path})
+	if err != nil || sub.Status != pluginv2.SubscribeStreamResponse_OK {
+		fmt.Printf("   SubscribeStream: %v %v\n", sub, err)
+		return
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	rs, err := sc.RunStream(sctx, &pluginv2.RunStreamRequest{PluginContext: pctx, Path: path})
+	if err != nil {
+		fmt.Printf("   RunStream: %v\n", err)
+		return
+	}
+	recv := func() (*data.Frame, error) {
+		m, err := rs.Recv()
+		if err != nil {
+			return nil, err
+		}
+		var f data.Frame
+		return &f, json.Unmarshal(m.Data, &f)
+	}
+	if _, err := recv(); err != nil { // the first packet: the state when the stream started
+		fmt.Printf("   RunStream: %v\n", err)
+		return
+	}
+	time.Sleep(500 * time.Millisecond)
+	t0 := time.Now()
+	if _, err := pg.Psql("trading", "INSERT INTO trades (trade_id, account, exchange, strategy, symbol, side, qty, entry_price, "+
+		"exit_price, opened_at, closed_at, fees, realized_pnl) VALUES ((SELECT max(trade_id) + 1 FROM trades), 'alpha-1', "+
+		"'binance', 'momentum', 'BTCUSDT', 'long', 0.5, 97000, 99000, now() - interval '2 hours', now(), 2, 998)"); err != nil {
+		fmt.Printf("   insert: %v\n", err)
+		return
+	}
+	fmt.Printf("   inserted one trade (realized P&L 998.00) from another connection\n")
+	pushed, err := recv()
+	if err != nil {
+		fmt.Printf("   no pushed update: %v\n", err)
+		return
+	}
+	fmt.Printf("   pushed %v after the insert began: %s\n", time.Since(t0).Round(time.Millisecond), show(pushed))
+	stop()
+}
+
