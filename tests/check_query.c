@@ -848,7 +848,7 @@ START_TEST(live_sql_binds_and_quotes) {
   gpx_ds_settings s;
   gpx_ds_settings_default(&s);
   strcpy(s.table, "t\"x");
-  strcpy(s.columns[GPX_COL_CLOSED_AT], "closed \"at\"");
+  strcpy(s.columns[GPX_COL_CLOSED_AT].name[0], "closed \"at\"");
   gpx_sql sql = {0};
   ck_assert_int_eq(gpx_sql_live_watermark(&sql, &s, "2025-01-01 00:00:00+00'; DROP"), GPX_OK);
   const char *t = gpx_sql_cstr(&sql);
@@ -860,6 +860,14 @@ START_TEST(live_sql_binds_and_quotes) {
   t = gpx_sql_cstr(&sql);
   ck_assert_ptr_null(strstr(t, "t\"\"x")); /* the table name is a value (to_regclass) */
   ck_assert_str_eq(sql.params[0], "\"t\"\"x\"");
+  /* an epoch closed_at: the stored column is compared and aggregated (its
+     index serves), the bound made a number of the column's unit */
+  s.columns[GPX_COL_CLOSED_AT].as = GPX_AS_EPOCH_MS;
+  ck_assert_int_eq(gpx_sql_live_watermark(&sql, &s, "2025-01-01 00:00:00+00"), GPX_OK);
+  t = gpx_sql_cstr(&sql);
+  ck_assert_ptr_nonnull(strstr(t, "to_timestamp(max(\"closed \"\"at\"\"\")::float8 / 1000)::timestamptz::text"));
+  ck_assert_ptr_nonnull(strstr(t, "WHERE \"closed \"\"at\"\"\" >= floor(extract(epoch FROM $1::timestamptz) * 1000)::int8"));
+  ck_assert_int_eq(sql.n, 1);
   gpx_sql_reset(&sql);
 }
 END_TEST

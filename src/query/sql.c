@@ -720,13 +720,22 @@ int gpx_sql_live_probe(gpx_sql *o, const gpx_ds_settings *s) {
 int gpx_sql_live_watermark(gpx_sql *o, const gpx_ds_settings *s, const char *since) {
   gpx_sql_reset(o);
   /* count and max of the rows at or after the last watermark: the
-     closed_at index answers it without reading the rest of the table */
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT count(*)::int8, max("));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
+     closed_at index answers it without reading the rest of the table —
+     so the stored column is compared and aggregated, never a function of
+     it (an epoch column: the bound is made a number, floored, so the row
+     that set the watermark is still in) */
+  const gpx_col_map *m = &s->columns[GPX_COL_CLOSED_AT];
+  int epoch = gpx_col_epoch(s, GPX_COL_CLOSED_AT);
+  const char *per_s = m->as == GPX_AS_EPOCH_MS ? "1000" : m->as == GPX_AS_EPOCH_US ? "1000000"
+                      : m->as == GPX_AS_EPOCH_NS ? "1000000000" : "1";
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, epoch ? "SELECT count(*)::int8, to_timestamp(max(" : "SELECT count(*)::int8, max("));
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+  if (epoch) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, ")::float8%s", gpx__epoch_to_s(m->as)));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, ")::timestamptz::text FROM "));
   GPX_RETURN_NOT_OK(gpx__table(o, s));
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " WHERE "));
-  GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_CLOSED_AT));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, " >= "));
-  return gpx_sql_param(o, since, "timestamptz");
+  GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, epoch ? " >= floor(extract(epoch FROM " : " >= "));
+  GPX_RETURN_NOT_OK(gpx_sql_param(o, since, "timestamptz"));
+  return epoch ? gpx_buf_printf(&o->text, ") * %s)::int8", per_s) : GPX_OK;
 }
