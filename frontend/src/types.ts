@@ -67,6 +67,8 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   /** rolling */
   metric?: RollingMetric;
   window?: number;
+  /** Grafana's ad-hoc filters (adhoc.ts), ANDed with the lists above */
+  adhocFilters?: Array<{ key: string; operator: string; value: string }>;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */
