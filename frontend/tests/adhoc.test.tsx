@@ -1,6 +1,9 @@
+import React, { useState } from 'react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import { setTemplateSrv } from '@grafana/runtime';
 import type { TemplateSrv } from '@grafana/runtime';
 
+import { QueryEditor } from '../src/components/QueryEditor';
 import { dashboardAdhocFilters, tagValuesResource, toAdhocFilters, withAdhocFilters } from '../src/adhoc';
 import type { PnlQuery } from '../src/types';
 import { makeDataSource, mockResources } from './helpers';
@@ -131,5 +134,53 @@ describe('adhocFilters in the query JSON', () => {
     expect(dashboardAdhocFilters(undefined, {} as TemplateSrv, 'x')).toEqual([]);
     const q = { adhocFilters: [{ key: 'a', operator: '=', value: 'b' }] };
     expect(withAdhocFilters(q, [])).toBe(q);
+  });
+});
+
+describe('QueryEditor: the query\'s own ad-hoc filters (alert rules)', () => {
+  beforeAll(() => setTemplateSrv(srv));
+
+  function renderQE(initial: PnlQuery) {
+    const ds = makeDataSource();
+    jest.spyOn(ds, 'getResource').mockRejectedValue(new Error('offline'));
+    const changes: PnlQuery[] = [];
+    const runs = { n: 0 };
+    function Host() {
+      const [q, setQ] = useState(initial);
+      return (
+        <QueryEditor
+          datasource={ds}
+          query={q}
+          onChange={(nq) => {
+            changes.push(nq);
+            setQ(nq);
+          }}
+          onRunQuery={() => runs.n++}
+        />
+      );
+    }
+    render(<Host />);
+    return { changes, runs, last: () => changes[changes.length - 1] };
+  }
+
+  it('adds a filter, sets its value on blur, and removes it', async () => {
+    const h = renderQE({ refId: 'A', queryType: 'stats' });
+    fireEvent.click(await screen.findByRole('button', { name: 'Add ad-hoc filter' }));
+    expect(h.last().adhocFilters).toEqual([{ key: 'strategy', operator: '=', value: '' }]);
+    expect(h.runs.n).toBe(0); // no value yet: nothing to run
+    const input = screen.getByLabelText('Ad-hoc filter 1 value');
+    fireEvent.change(input, { target: { value: 'momentum' } });
+    fireEvent.blur(input);
+    expect(h.last().adhocFilters).toEqual([{ key: 'strategy', operator: '=', value: 'momentum' }]);
+    expect(h.runs.n).toBe(1);
+    fireEvent.click(screen.getByLabelText('Remove ad-hoc filter 1'));
+    expect(h.last()).not.toHaveProperty('adhocFilters');
+  });
+
+  it('shows the stored filters', async () => {
+    renderQE({ refId: 'A', queryType: 'equity', adhocFilters: [{ key: 'side', operator: '!=', value: 'short' }] });
+    expect(((await screen.findByLabelText('Ad-hoc filter 1 value')) as HTMLInputElement).value).toBe('short');
+    expect(screen.getByText('!=')).toBeTruthy();
+    expect(screen.getByText('side')).toBeTruthy();
   });
 });
