@@ -268,7 +268,8 @@ def main():
         sv.append(("ch-%02d" % i, b"\x01" + f_bytes(1, plugin_ctx(ds_settings(dumps(b), {"password": "pw"})))))
     sv.append(("ch-none", b"\x01" + f_bytes(1, plugin_ctx())))
     for i, (path, url) in enumerate((("strategies", "strategies?q=mom&limit=5"), ("symbols/", "symbols"),
-                                     ("schema", "schema"), ("x?q=a", "x?q=%zz"), ("accounts//", "accounts?limit=0"))):
+                                     ("schema", "schema"), ("x?q=a", "x?q=%zz"), ("accounts//", "accounts?limit=0"),
+                                     ("tag-keys", "tag-keys"))):
         sv.append(("cr-%d" % i, b"\x02" + f_bytes(1, plugin_ctx(ds)) + f_bytes(2, path) + f_bytes(3, "GET") +
                    f_bytes(4, url)))
     write_corpus("fuzz_svc", sv)
