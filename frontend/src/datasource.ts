@@ -14,8 +14,11 @@
  * (the QueryData frame first, then what RunStream pushes). Every packet the
  * backend pushes is the whole recomputed frame, so the stream buffer replaces
  * its values instead of appending (liveStreamOptions).
+ * Ad-hoc filters: keys from GET tag-keys, values from the list resources, and the
+ * dashboard's filters copied into the query JSON (adhoc.ts).
  */
 import {
+  AdHocVariableFilter,
   CoreApp,
   CustomVariableSupport,
   DataQueryRequest,
@@ -31,6 +34,7 @@ import {
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import { from, map, Observable } from 'rxjs';
 
+import { dashboardAdhocFilters, tagKeysFrom, tagValuesResource, withAdhocFilters } from './adhoc';
 import { expandList } from './interpolate';
 import { kindsFromBackend, STATIC_KINDS } from './kinds';
 import {
@@ -80,7 +84,7 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
     return !query.hide && typeof query.queryType === 'string' && query.queryType.length > 0;
   }
 
-  applyTemplateVariables(query: PnlQuery, scopedVars: ScopedVars): PnlQuery {
+  applyTemplateVariables(query: PnlQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): PnlQuery {
     const srv = getTemplateSrv();
     const out: PnlQuery = { ...query };
     // Only lists the query actually has are rewritten, so a stored query
@@ -93,7 +97,22 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
     if (typeof query.timezone === 'string' && query.timezone !== '') {
       out.timezone = srv.replace(query.timezone, scopedVars);
     }
-    return out;
+    return withAdhocFilters(out, dashboardAdhocFilters(filters, srv, this.name));
+  }
+
+  /** Ad-hoc filter keys: the dimensions the data source's mapping has (GET tag-keys). */
+  async getTagKeys(): Promise<MetricFindValue[]> {
+    return tagKeysFrom(await this.getResource('tag-keys'));
+  }
+
+  /** Ad-hoc filter values: the key's distinct values through its list resource. */
+  async getTagValues(options: { key: string }): Promise<MetricFindValue[]> {
+    const resource = tagValuesResource(options.key);
+    if (!resource) {
+      return [];
+    }
+    const values = await this.listValues(resource);
+    return values.map((v) => ({ text: v, value: v }));
   }
 
   /**

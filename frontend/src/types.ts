@@ -69,6 +69,8 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   window?: number;
   /** Grafana Live: the panel keeps receiving updates (docs/query-model.md "Live queries") */
   live?: boolean;
+  /** Grafana's ad-hoc filters (adhoc.ts), ANDed with the lists above */
+  adhocFilters?: Array<{ key: string; operator: string; value: string }>;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */

@@ -207,6 +207,14 @@ const char *gpx_query_resource_names(void);
 json_t *gpx_query_kinds_json(void);
 
 /**
+ * The `tag-keys` resource (Grafana's ad-hoc filter keys): the dimensions the
+ * mapping of s has, as a JSON array of {text, resource} ("strategy",
+ * "strategies"), in the order of the dimensions; a dimension mapped to null
+ * is left out. New reference, NULL on ENOMEM. Needs no database.
+ */
+json_t *gpx_query_tag_keys_json(const gpx_ds_settings *s);
+
+/**
  * Distinct values of a column (case-insensitive literal substring filter,
  * at most limit) as a JSON array (*out, new reference). On failure e holds
  * the status and message.

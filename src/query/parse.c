@@ -20,12 +20,12 @@ int64_t gpx_query_bucket_ns(const gpx_query *q) {
 
 void gpx_query_reset(gpx_query *q) {
   for (int i = 0; i < GPX_DIM_COUNT; i++) free(q->filter[i]);
+  gpx_adhoc_reset(q);
   memset(q, 0, sizeof *q);
 }
 
-/* Build {"a","b\"c"} from a JSON array of strings. */
 /* A side as the statements give it: long/short (buy = long, sell = short, any case). */
-static const char *gpx__side_value(const char *s, size_t *len) {
+const char *gpx_query_side_value(const char *s, size_t *len) {
   static const struct {
     const char *in, *out;
   } m[] = {{"long", "long"}, {"short", "short"}, {"buy", "long"}, {"sell", "short"}};
@@ -37,6 +37,7 @@ static const char *gpx__side_value(const char *s, size_t *len) {
   return s;
 }
 
+/* Build {"a","b\"c"} from a JSON array of strings. */
 static int gpx__list(json_t *root, const char *key, char **out, int *none, int side, gpx_error *err) {
   *out = NULL;
   *none = 0;
@@ -72,7 +73,7 @@ static int gpx__list(json_t *root, const char *key, char **out, int *none, int s
       return GPX_OK;
     }
     if (strcmp(s, "(none)") == 0) *none = 1; /* the group label of NULL values selects them */
-    if (side) s = gpx__side_value(s, &len);
+    if (side) s = gpx_query_side_value(s, &len);
     if (used++) rc = gpx_buf_append(&b, ",", 1);
     if (rc == GPX_OK) rc = gpx_buf_append(&b, "\"", 1);
     for (size_t k = 0; k < len && rc == GPX_OK; k++) {
@@ -188,6 +189,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
       rc = gpx_error_set(err, EINVAL, "%s: %s is not mapped (jsonData.columns.%s is null)", gpx_dims[i].filter,
                          gpx_dims[i].group, gpx_col_names[gpx_dims[i].col]);
   }
+  if (rc == GPX_OK && (gpx_query_kinds[q->kind].options & GPX_QOPT_FILTERS)) rc = gpx_adhoc_parse(root, s, q, err);
   if (rc == GPX_OK) {
     const char *groups[GPX_GROUP_COUNT] = {"none"};
     for (int i = 0; i < GPX_DIM_COUNT; i++) groups[i + 1] = gpx_dims[i].group;

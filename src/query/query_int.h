@@ -61,6 +61,18 @@ _Static_assert(GPX_GROUP_COUNT == GPX_DIM_COUNT + 1, "a groupBy value per dimens
 
 #define GPX_QUERY_MAX_LIST 1000
 
+/* Ad-hoc filters (adhoc.c): at most 32, values of at most 1000 bytes, a
+   regular expression at most 256 (Postgres' regex time grows with it). */
+#define GPX_QUERY_MAX_ADHOC 32
+#define GPX_ADHOC_VALUE_MAX 1000
+#define GPX_ADHOC_REGEX_MAX 256
+typedef enum gpx_adhoc_op { GPX_ADHOC_EQ = 0, GPX_ADHOC_NE, GPX_ADHOC_RE, GPX_ADHOC_NRE, GPX_ADHOC_NOPS } gpx_adhoc_op;
+/** One dimension's ad-hoc filters, ANDed: a Postgres array literal per operator (NULL: none with it). */
+typedef struct gpx_adhoc_dim {
+  char *values[GPX_ADHOC_NOPS]; /* = and != values side-normalised; regexes anchored ^(?:…)$ */
+  int is_null, not_null;        /* `= (none)`, `!= (none)` */
+} gpx_adhoc_dim;
+
 typedef struct gpx_query {
   int kind;                   /* registry index */
   char ref_id[128];
@@ -83,11 +95,19 @@ typedef struct gpx_query {
   uint32_t widen;             /* number columns stored as real (float4): summed as float8 (gpx_qrun_learn_types) */
   uint32_t filter_none;       /* 1 << gpx_dim: the dimension's list holds "(none)" (NULL values match) */
   int live;                   /* `live: true` (GPX_QOPT_LIVE kinds): frames carry meta.channel */
+  gpx_adhoc_dim adhoc[GPX_DIM_COUNT]; /* `adhocFilters`, per dimension (adhoc.c) */
 } gpx_query;
 
 void gpx_query_reset(gpx_query *q);
 /** Parse and validate; EINVAL with a message naming the field. */
 int gpx_query_parse(const gpx_query_input *in, const gpx_ds_settings *s, gpx_query *q, gpx_error *err);
+
+/** A side as statements compare it: long/short for buy/sell/long/short in any case (*len updated), else s. */
+const char *gpx_query_side_value(const char *s, size_t *len);
+
+/** `adhocFilters` of the query JSON into q->adhoc; EINVAL naming adhocFilters[i].key/operator/value. */
+int gpx_adhoc_parse(json_t *root, const gpx_ds_settings *s, gpx_query *q, gpx_error *err);
+void gpx_adhoc_reset(gpx_query *q);
 
 /** Column used by a group-by (GPX_COL_COUNT for none), and its label key ("" for none). */
 gpx_col gpx_group_col(gpx_group g);
@@ -98,7 +118,7 @@ int64_t gpx_query_bucket_ns(const gpx_query *q);
 
 /* ------------------------------------------------------------ SQL text */
 
-#define GPX_SQL_MAX_PARAMS 24 /* 7 filter lists + range, zone, width, limit, with room */
+#define GPX_SQL_MAX_PARAMS 48 /* 7 filter lists, 4 ad-hoc arrays per dimension, range, zone, width, limit, with room */
 typedef struct gpx_sql {
   gpx_buf text;
   char *params[GPX_SQL_MAX_PARAMS];
@@ -159,6 +179,8 @@ typedef enum gpx_cx {
 
 /** Append the SQL for logical column c of settings s: quoted identifiers only, never user text. */
 int gpx_sql_column(gpx_sql *o, const gpx_ds_settings *s, gpx_col c, gpx_cx how);
+/** Append the ad-hoc filters' terms (" AND …" each) to a WHERE clause. */
+int gpx_adhoc_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q);
 
 typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE, GPX_RANGE_UPTO } gpx_range;
 /* TIME: by group, then (closed_at, trade_id) — a group's rows contiguous;

@@ -156,7 +156,7 @@ static int gpx__time_bound(gpx_sql *o, const gpx_ds_settings *s, const char *op,
   return gpx__param_i64(o, ms, "int8");
 }
 
-/* FROM … WHERE <time filter> AND <list filters> */
+/* FROM … WHERE <time filter> AND <list filters> AND <ad-hoc filters> */
 static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q, gpx_range r, int broken_pnl) {
   GPX_RETURN_NOT_OK(gpx_sql_append(o, " FROM "));
   GPX_RETURN_NOT_OK(gpx__table(o, s));
@@ -184,6 +184,7 @@ static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query
       GPX_RETURN_NOT_OK(gpx_sql_append(o, " IS NULL)"));
     }
   }
+  GPX_RETURN_NOT_OK(gpx_adhoc_where(o, s, q));
   if (q->finite_only || broken_pnl) {
     /* x − x = 0 holds for every finite number and for no NaN or ±Infinity,
        in numeric (any version) and float columns alike; NULL is neither */

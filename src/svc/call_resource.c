@@ -5,6 +5,7 @@
 **       [?q=substring&limit=n] → ["a","b",…]
 **   GET schema → the mapping check as JSON.
 **   GET kinds → the query kinds (registry rows); needs no database.
+**   GET tag-keys → the mapped dimensions, ad-hoc filter keys; no database.
 ** The reply is one stream message whose `code` is a valid HTTP status
 ** (Grafana passes it to WriteHeader) with a JSON body and Content-Type.
 */
@@ -175,12 +176,13 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
   gpx_col col = gpx_query_resource_column(path);
   int schema = !strcmp(path, "schema");
   int kinds = !strcmp(path, "kinds");
+  int tag_keys = !strcmp(path, "tag-keys");
   gpx_error err;
   gpx_ds_instance *inst = NULL;
   int irc = ENOENT;
-  if (col == GPX_COL_COUNT && !schema && !kinds) {
+  if (col == GPX_COL_COUNT && !schema && !kinds && !tag_keys) {
     char m[400];
-    snprintf(m, sizeof m, "unknown resource (available: %s, schema, kinds)", gpx_query_resource_names());
+    snprintf(m, sizeof m, "unknown resource (available: %s, schema, kinds, tag-keys)", gpx_query_resource_names());
     gpx__error(reply, 404, m);
   } else if (in->method && in->method[0] && strcmp(in->method, "GET") != 0) {
     gpx__error(reply, 405, "only GET is supported");
@@ -195,6 +197,12 @@ void gpx_svc_call_resource(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx
     char m[700];
     snprintf(m, sizeof m, "data source settings: %s", err.msg);
     gpx__error(reply, 400, m);
+  } else if (tag_keys) {
+    /* the mapping alone says which dimensions exist: no connection */
+    json_t *o = gpx_query_tag_keys_json(&inst->settings);
+    if (o) gpx__send(reply, 200, o);
+    else gpx__error(reply, 500, "out of memory");
+    gpx_ds_release(app->ds, inst);
   } else {
     gpx_pg_session sess;
     gpx_pg_error pe;

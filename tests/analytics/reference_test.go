@@ -115,6 +115,8 @@ type refQuery struct {
 	// filters per dimension (as group names it), like the query's lists:
 	// absent or empty = all; a trade whose value is NULL matches only "(none)"
 	filters map[string][]string
+	// ad-hoc filters (adhoc_test.go), ANDed with everything else
+	adhoc []adhocFilter
 }
 
 // dimOf is a trade's value of a dimension; ok is false when it is NULL.
@@ -159,7 +161,7 @@ func (q refQuery) match(tr trade) bool {
 			return false
 		}
 	}
-	return true
+	return q.matchAdhoc(tr)
 }
 
 // groupOf: the group a trade falls in; a NULL value is the plugin's "(none)" group.

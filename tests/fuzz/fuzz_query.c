@@ -17,7 +17,8 @@
 **  - every statement builds; its text has balanced quotes and only $1..$n
 **    outside them, each parameter used;
 **  - values are parameters: rewriting every data string of the JSON (the
-**    strategies/symbols/accounts entries and the timezone) to a different
+**    strategies/symbols/accounts entries, the adhocFilters values other
+**    than "(none)", and the timezone) to a different
 **    string of another length, or shifting the time range, leaves every
 **    SQL text byte-identical with the same number of parameters;
 **  - identifiers are quoted: with the settings' table, schema and column
@@ -164,10 +165,9 @@ static void same_skeletons(const built *a, const built *b) {
   }
 }
 
-/* A different data string of another length that parses the same way. */
-static json_t *other_value(const char *s, size_t len) {
+/* A data string of t bytes (t >= 2) unlike any the parser treats specially. */
+static json_t *other_value_t(size_t t) {
   static const char fill[] = "x'\"\\;$1 --)";
-  size_t t = len < 256 ? len + 3 : len - 3;
   char *r = malloc(t + 3);
   FUZZ_CHECK(r != NULL, "out of memory");
   memcpy(r, "\xc3\xa9", 2); /* é: non-ASCII, 2 bytes */
@@ -176,8 +176,13 @@ static json_t *other_value(const char *s, size_t len) {
   json_t *v = json_stringn(r, t);
   free(r);
   FUZZ_CHECK(v != NULL, "replacement is not UTF-8");
-  (void)s;
   return v;
+}
+
+/* A different data string of another length that parses the same way. */
+static json_t *other_value(const char *s, size_t len) {
+  (void)s;
+  return other_value_t(len < 256 ? len + 3 : len - 3);
 }
 
 static json_t *other_timezone(size_t len) {
@@ -195,10 +200,23 @@ static int mutate_values(json_t *root) {
     json_t *a = json_object_get(root, lists[l]);
     for (size_t i = 0; json_is_array(a) && i < json_array_size(a); i++) {
       json_t *e = json_array_get(a, i);
-      if (!json_is_string(e) || strcmp(json_string_value(e), "$__all") == 0) continue;
+      /* "$__all" is no filter and "(none)" the NULLs (issue 12): other SQL, not other values */
+      if (!json_is_string(e) || strcmp(json_string_value(e), "$__all") == 0 ||
+          strcmp(json_string_value(e), "(none)") == 0)
+        continue;
       json_array_set_new(a, i, other_value(json_string_value(e), json_string_length(e)));
       changed = 1;
     }
+  }
+  /* ad-hoc values: "(none)" means NULL (other SQL), and a value stays within
+     its limits (1000 bytes, a regex 256): longer ones shrink */
+  json_t *ah = json_object_get(root, "adhocFilters");
+  for (size_t i = 0; json_is_array(ah) && i < json_array_size(ah); i++) {
+    json_t *v = json_object_get(json_array_get(ah, i), "value");
+    if (!json_is_string(v) || strcmp(json_string_value(v), "(none)") == 0) continue;
+    size_t len = json_string_length(v);
+    json_object_set_new(json_array_get(ah, i), "value", other_value_t(len >= 200 ? len - 3 : len + 3));
+    changed = 1;
   }
   json_t *tz = json_object_get(root, "timezone");
   if (json_is_string(tz) && json_string_length(tz) > 0) {
@@ -251,6 +269,13 @@ static void check_query(const gpx_query *q, const gpx_ds_settings *s, const gpx_
     size_t n = strlen(f);
     FUZZ_CHECK(n >= 4 && f[0] == '{' && f[1] == '"' && f[n - 2] == '"' && f[n - 1] == '}', "filter %s", f);
   }
+  for (int i = 0; i < GPX_DIM_COUNT; i++)
+    for (int o = 0; o < GPX_ADHOC_NOPS; o++) {
+      const char *f = q->adhoc[i].values[o];
+      if (f == NULL) continue;
+      size_t n = strlen(f);
+      FUZZ_CHECK(n >= 4 && f[0] == '{' && f[1] == '"' && f[n - 2] == '"' && f[n - 1] == '}', "ad-hoc array %s", f);
+    }
 }
 
 /* Settings with every identifier replaced by "x". */
@@ -308,7 +333,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != GPX_OK) {
     FUZZ_CHECK(err.msg[0] != 0, "parse failed (%d) without a message", rc);
     FUZZ_CHECK(fz_utf8_valid(err.msg, strlen(err.msg)), "message is not UTF-8: %s", err.msg);
-    for (int i = 0; i < GPX_DIM_COUNT; i++) FUZZ_CHECK(q.filter[i] == NULL, "filter kept after a failed parse");
+    for (int i = 0; i < GPX_DIM_COUNT; i++) {
+      FUZZ_CHECK(q.filter[i] == NULL, "filter kept after a failed parse");
+      for (int o = 0; o < GPX_ADHOC_NOPS; o++) FUZZ_CHECK(q.adhoc[i].values[o] == NULL, "ad-hoc filter kept after a failed parse");
+    }
   } else if (!(gpx_query_kinds[q.kind].flags & GPX_QKIND_NO_DATASOURCE)) {
     check_query(&q, &s, &in);
     built a = {0}, b = {0};

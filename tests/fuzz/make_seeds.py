@@ -170,6 +170,15 @@ def main():
     q.append(("hostile-ok1000", dumps({"queryType": "stats", "strategies": huge[:1000], "metrics": ["trade_count"]})))
     q.append(("dims", dumps({"queryType": "stats", "sides": ["long"], "exchanges": ["binance", "x\"y"],
                              "entryTags": ["ema_cross"], "exitReasons": ["roi", "$__all"], "groupBy": "exit_reason"})))
+    # issue 13: ad-hoc filters, every operator, "(none)", sides, hostile values, limits
+    af = lambda k, o, v: {"key": k, "operator": o, "value": v}
+    q.append(("adhoc", dumps({"queryType": "stats", "strategies": ["momentum"], "groupBy": "entry_tag", "adhocFilters": [
+        af("strategy", "=", "momentum"), af("strategy", "=", "x'); DROP TABLE t; --"), af("symbol", "!=", "(none)"),
+        af("side", "=", "BUY"), af("exchange", "!=", "a\\\"b"), af("entry_tag", "=~", "ema.*|rsi_(a|b)"),
+        af("exit_reason", "!~", "stop.*"), af("account", "=", "(none)")]})))
+    q.append(("adhoc-limits", dumps({"queryType": "equity", "adhocFilters":
+        [af("symbol", "!=", "s%d" % i) for i in range(31)] + [af("strategy", "=~", "a" * 256)]})))
+    q.append(("adhoc-bad", dumps({"queryType": "trades", "adhocFilters": [af("pair", "=|", "a"), {"key": 1}]})))
     for k in ks:
         o = {"refId": "A", "queryType": k, "strategies": ["momentum", "mean-rev"], "groupBy": "strategy",
              "timezone": "America/New_York"}
@@ -197,7 +206,7 @@ def main():
              "none", "strategy", "symbol", "account", "side", "exchange", "entry_tag", "exit_reason",
              "fraction", "money", "all", "weekdays", "$__all",
              "_from", "_to", "_interval", "_maxPoints", "_pbQueryType", "_allowTest", "_settings", "_q",
-             "_limit", "_noTimeRange", "UTC", "America/New_York", "true", "false", "null", "\\u00e9",
+             "_limit", "_noTimeRange", "adhocFilters", "key", "operator", "value", "\"=\"", "\"!=\"", "\"=~\"", "\"!~\"", "\"(none)\"", "UTC", "America/New_York", "true", "false", "null", "\\u00e9",
              "9223372036854", "4611686018427", "-4611686018427", "1e308", "-0"]
     write_dict("fuzz_query", ["\"%s\"" % w if w[0].isalpha() or w[0] in "_$" else w for w in words] + ks + stats
                + skeys + cols, "query JSON keys and enum values")
@@ -259,7 +268,8 @@ def main():
         sv.append(("ch-%02d" % i, b"\x01" + f_bytes(1, plugin_ctx(ds_settings(dumps(b), {"password": "pw"})))))
     sv.append(("ch-none", b"\x01" + f_bytes(1, plugin_ctx())))
     for i, (path, url) in enumerate((("strategies", "strategies?q=mom&limit=5"), ("symbols/", "symbols"),
-                                     ("schema", "schema"), ("x?q=a", "x?q=%zz"), ("accounts//", "accounts?limit=0"))):
+                                     ("schema", "schema"), ("x?q=a", "x?q=%zz"), ("accounts//", "accounts?limit=0"),
+                                     ("tag-keys", "tag-keys"))):
         sv.append(("cr-%d" % i, b"\x02" + f_bytes(1, plugin_ctx(ds)) + f_bytes(2, path) + f_bytes(3, "GET") +
                    f_bytes(4, url)))
     write_corpus("fuzz_svc", sv)

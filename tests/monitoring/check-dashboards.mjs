@@ -135,6 +135,13 @@ if (trading) {
       if (!v.multi) bad.push(`${n} not multi-value`);
       return bad;
     })));
+  check(`${T}: an ad-hoc filter variable on the data source (issue 13: adhocFilters)`, () => {
+    const a = (trading.templating?.list || []).filter((v) => v.type === 'adhoc');
+    if (a.length !== 1) return `${a.length} ad-hoc variables`;
+    const v = a[0];
+    return (v.datasource?.uid === '${datasource}' && v.datasource?.type === PLUGIN && Array.isArray(v.filters)) ||
+      JSON.stringify(v);
+  });
   check(`${T}: every query filters strategies/symbols/accounts by ["$strategy"]/["$symbol"]/["$account"]`, () => problems(targets
     .filter(({ t }) => JSON.stringify([t.strategies, t.symbols, t.accounts]) !== JSON.stringify([['$strategy'], ['$symbol'], ['$account']]))
     .map(({ p }) => p.title)));

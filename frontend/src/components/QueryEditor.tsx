@@ -11,7 +11,8 @@
  * The filter choices of the seven dimensions come from the backend's list
  * resources plus the dashboard's template variables, so "$strategy" can be
  * picked and is expanded at query time (datasource.ts). The per-query
- * analytics overrides sit in a collapsible "Options" row. Unset values are
+ * analytics overrides sit in a collapsible "Options" row. The query's own ad-hoc filters
+ * (alert rules have no dashboard variable) are rows of AdhocFiltersField. Unset values are
  * left out of the JSON so the backend's defaults apply.
  */
 import React, { useEffect, useMemo, useState } from 'react';
@@ -41,6 +42,7 @@ import {
   STAT_METRICS,
   TradingDays,
 } from '../types';
+import { AdhocFiltersField } from './AdhocFiltersField';
 import { NumberField, TextField } from './fields';
 
 export type Props = QueryEditorProps<DataSource, PnlQuery, PnlOptions>;
@@ -198,6 +200,14 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             ))}
           </InlineFieldRow>
         ))}
+      {reads('filters') && (
+        <AdhocFiltersField
+          value={query.adhocFilters}
+          labelWidth={LW}
+          // a filter just added has no value yet: run once it has one
+          onChange={(f) => update({ adhocFilters: f }, (f ?? []).every((x) => x.value !== ''))}
+        />
+      )}
 
       {reads('metrics') && (
         <InlineFieldRow>
