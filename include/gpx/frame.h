@@ -85,6 +85,7 @@ typedef struct gpx_frame {
   char *executed_query;
   json_t *notices; /* array, NULL when none */
   json_t *custom;  /* any JSON, NULL when none */
+  const char *data_topic; /* meta.dataTopic (a static string, "annotations"), NULL when none */
   /** Record-batch body budget for encoding; 0 = 64 MiB. Tests force it small. */
   size_t max_batch_bytes;
 } gpx_frame;
@@ -106,6 +107,8 @@ int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text
                          gpx_error *err);
 /** meta.custom; steals `custom` (also on failure). NULL clears it. */
 int gpx_frame_set_custom(gpx_frame *f, json_t *custom, gpx_error *err);
+/** meta.dataTopic: "annotations" routes the frame to a panel's annotations (not copied: a static string). */
+int gpx_frame_set_data_topic(gpx_frame *f, const char *topic, gpx_error *err);
 /** The meta JSON object as written into the schema (new reference), or NULL
  *  when the frame has no meta. */
 json_t *gpx_frame_meta_json(const gpx_frame *f);

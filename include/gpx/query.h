@@ -34,6 +34,7 @@ enum {
   GPX_QOPT_ANALYTICS = 1 << 5,     /* initialCapital, timezone, tradingDays, annualization, riskFreeRate */
   GPX_QOPT_PERIOD = 1 << 6,        /* period, layout (period_returns) */
   GPX_QOPT_ROLLING = 1 << 7,       /* metric, window (rolling) */
+  GPX_QOPT_EVENTS = 1 << 8,        /* events, threshold (annotations) */
 };
 
 /** Flags of a kind. */

@@ -41,7 +41,7 @@ static const struct {
     {GPX_QOPT_FILTERS, "filters"},     {GPX_QOPT_GROUP_BY, "groupBy"},         {GPX_QOPT_METRICS, "metrics"},
     {GPX_QOPT_DRAWDOWN_MODE, "drawdownMode"}, {GPX_QOPT_LIMIT, "limit"},       {GPX_QOPT_ANALYTICS, "analytics"},
     {GPX_QOPT_PERIOD, "period"},       {GPX_QOPT_PERIOD, "layout"},            {GPX_QOPT_ROLLING, "metric"},
-    {GPX_QOPT_ROLLING, "window"},
+    {GPX_QOPT_ROLLING, "window"},      {GPX_QOPT_EVENTS, "events"},           {GPX_QOPT_EVENTS, "threshold"},
 };
 
 json_t *gpx_query_kinds_json(void) {
