@@ -22,7 +22,7 @@ import (
 )
 
 type annoEvent struct {
-	time, end          time.Time // end zero = a point
+	time, end         time.Time // end zero = a point
 	title, text, tags string
 }
 
