@@ -1,7 +1,7 @@
 /*
 ** kind_annotations.c — annotations: events to mark on a dashboard's time
 ** axis, one frame shaped as Grafana's annotation support reads it
-** (meta.dataTopic "annotations"; fields time, timeEnd, title, text, tags —
+** (meta.dataTopic "annotations", type table; fields time, timeEnd, title, text, tags —
 ** ../shared/docs/grafana-live-annotations.md §2.3). `events` says which:
 **
 **   trades             every trade at closed_at, a region from opened_at
@@ -43,6 +43,8 @@ static int gpx__anno_init(gpx__anno *a) {
   gpx_frame_init(&a->f);
   int rc = gpx_frame_set_name(&a->f, "annotations", &a->err);
   if (rc == GPX_OK) rc = gpx_frame_set_data_topic(&a->f, "annotations", &a->err);
+  /* a table to anything but the annotation support (which reads the topic and the field names) */
+  if (rc == GPX_OK) rc = gpx_frame_set_type(&a->f, GPX_FRAME_TYPE_TABLE, 0, 0, &a->err);
   static const struct {
     const char *name;
     gpx_field_type type;

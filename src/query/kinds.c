@@ -62,7 +62,7 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",
      F | G | A | GPX_QOPT_METRICS, 0, "table", gpx_kind_breakdown_run},
     {"annotations", "Events to mark on the time axis: trades, large losses, drawdown episodes or losing days",
-     F | G | A | GPX_QOPT_EVENTS, 0, "", gpx_kind_annotations_run},
+     F | G | A | GPX_QOPT_EVENTS, 0, "table", gpx_kind_annotations_run},
     /* test-only kinds last: they are listed nowhere */
     {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
      gpx_kind_test_frame_run},

@@ -41,8 +41,8 @@ func readAnnotations(t *testing.T, frames data.Frames) ([]annoEvent, *data.Frame
 		t.Fatalf("%d frames, want 1", len(frames))
 	}
 	f := frames[0]
-	if f.Meta == nil || f.Meta.DataTopic != data.DataTopicAnnotations {
-		t.Fatalf("meta %+v: want dataTopic annotations", f.Meta)
+	if f.Meta == nil || f.Meta.DataTopic != data.DataTopicAnnotations || f.Meta.Type != data.FrameTypeTable {
+		t.Fatalf("meta %+v: want dataTopic annotations, type table", f.Meta)
 	}
 	var names []string
 	for _, fl := range f.Fields {
