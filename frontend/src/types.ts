@@ -349,44 +349,6 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'annotations', label: 'Annotations', description: 'Events to mark on the time axis: trades, large losses, drawdown episodes or losing days', options: ['filters', 'groupBy', 'analytics', 'events', 'threshold'] },
 ];
 
-/** What the `annotations` kind marks (docs/query-model.md `events`, `threshold`). */
-export type AnnotationEvents = 'trades' | 'large_losses' | 'drawdown_episodes' | 'daily_loss';
-/**
- * The events with what their threshold means and its default as the backend
- * applies it (a threshold left empty is not sent). `fraction`: 0.05 = 5 %.
- */
-export const ANNOTATION_EVENTS: Array<{
-  value: AnnotationEvents;
-  label: string;
-  description: string;
-  threshold?: { unit: 'money' | 'fraction'; placeholder: string; tooltip: string; min: number; max?: number };
-}> = [
-  { value: 'trades', label: 'Trades', description: 'Every trade at its close (a region from its open)' },
-  {
-    value: 'large_losses',
-    label: 'Large losses',
-    description: 'Trades whose P&L is at most minus the threshold',
-    threshold: { unit: 'money', placeholder: '1% of capital', tooltip: 'A loss amount in the currency, greater than 0 (default: 1 % of the initial capital)', min: 0 },
-  },
-  {
-    value: 'drawdown_episodes',
-    label: 'Drawdown episodes',
-    description: 'Drawdowns deeper than the threshold, from their start to their recovery',
-    threshold: { unit: 'fraction', placeholder: '0.05', tooltip: 'A depth as a fraction of the peak, from 0 to below 1 (0.05 = 5 %, the default)', min: 0, max: 1 },
-  },
-  {
-    value: 'daily_loss',
-    label: 'Daily loss',
-    description: 'Days whose P&L is below minus the threshold',
-    threshold: { unit: 'money', placeholder: '0', tooltip: 'A loss amount in the currency, 0 or more (default 0: every losing day)', min: 0 },
-  },
-];
-/** The query an annotation starts with (datasource.ts annotations.getDefaultQuery). */
-export const ANNOTATION_DEFAULT: { queryType: 'annotations'; events: AnnotationEvents } = {
-  queryType: 'annotations',
-  events: 'drawdown_episodes',
-};
-
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
 export const STAT_METRICS: Array<{ value: string; label: string }> = [
   { value: 'total_pnl', label: 'Total P&L' },
@@ -463,4 +425,42 @@ export const DEFAULT_QUERY: Partial<PnlQuery> = {
   symbols: [],
   accounts: [],
   groupBy: 'none',
+};
+
+/** What the `annotations` kind marks (docs/query-model.md `events`, `threshold`). */
+export type AnnotationEvents = 'trades' | 'large_losses' | 'drawdown_episodes' | 'daily_loss';
+/**
+ * The events with what their threshold means and its default as the backend
+ * applies it (a threshold left empty is not sent). `fraction`: 0.05 = 5 %.
+ */
+export const ANNOTATION_EVENTS: Array<{
+  value: AnnotationEvents;
+  label: string;
+  description: string;
+  threshold?: { unit: 'money' | 'fraction'; placeholder: string; tooltip: string; min: number; max?: number };
+}> = [
+  { value: 'trades', label: 'Trades', description: 'Every trade at its close (a region from its open)' },
+  {
+    value: 'large_losses',
+    label: 'Large losses',
+    description: 'Trades whose P&L is at most minus the threshold',
+    threshold: { unit: 'money', placeholder: '1% of capital', tooltip: 'A loss amount in the currency, greater than 0 (default: 1 % of the initial capital)', min: 0 },
+  },
+  {
+    value: 'drawdown_episodes',
+    label: 'Drawdown episodes',
+    description: 'Drawdowns deeper than the threshold, from their start to their recovery',
+    threshold: { unit: 'fraction', placeholder: '0.05', tooltip: 'A depth as a fraction of the peak, from 0 to below 1 (0.05 = 5 %, the default)', min: 0, max: 1 },
+  },
+  {
+    value: 'daily_loss',
+    label: 'Daily loss',
+    description: 'Days whose P&L is below minus the threshold',
+    threshold: { unit: 'money', placeholder: '0', tooltip: 'A loss amount in the currency, 0 or more (default 0: every losing day)', min: 0 },
+  },
+];
+/** The query an annotation starts with (datasource.ts annotations.getDefaultQuery). */
+export const ANNOTATION_DEFAULT: { queryType: 'annotations'; events: AnnotationEvents } = {
+  queryType: 'annotations',
+  events: 'drawdown_episodes',
 };
