@@ -10,6 +10,7 @@
  * whose fields (time, timeEnd, title, text, tags) Grafana maps by name.
  */
 import type { AnnotationQuery, AnnotationSupport } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
 
 import { AnnotationQueryEditor } from './components/AnnotationEditor';
 import { ANNOTATION_DEFAULT, PnlQuery } from './types';
@@ -20,13 +21,27 @@ export function prepareAnnotation(json: any): AnnotationQuery<PnlQuery> {
   return { ...json, target: { refId: 'Anno', ...ANNOTATION_DEFAULT, ...target } };
 }
 
-/** The query Grafana runs for an annotation: always the `annotations` kind. */
+/**
+ * The query Grafana runs for an annotation: always the `annotations` kind. A
+ * threshold written as a dashboard variable ("$large_loss") is replaced here
+ * (the backend reads numbers only): empty means the backend's default, a
+ * number is sent as one, anything else as it is, so the backend's 400 names it.
+ */
 export function prepareQuery(anno: AnnotationQuery<PnlQuery>): PnlQuery | undefined {
   const target = anno?.target;
   if (!target) {
     return undefined;
   }
-  return { ...target, refId: target.refId || 'Anno', queryType: 'annotations' };
+  const out: PnlQuery = { ...target, refId: target.refId || 'Anno', queryType: 'annotations' };
+  if (typeof out.threshold === 'string') {
+    const v = getTemplateSrv().replace(out.threshold).trim();
+    if (v === '') {
+      delete out.threshold;
+    } else {
+      out.threshold = Number.isFinite(Number(v)) ? Number(v) : v;
+    }
+  }
+  return out;
 }
 
 export const annotationSupport: AnnotationSupport<PnlQuery> = {

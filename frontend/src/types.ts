@@ -68,9 +68,9 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   /** rolling */
   metric?: RollingMetric;
   window?: number;
-  /** annotations */
+  /** annotations; a string only in a dashboard annotation: a "$variable" replaced before the query runs (annotations.ts) */
   events?: AnnotationEvents;
-  threshold?: number;
+  threshold?: number | string;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */

@@ -19,7 +19,16 @@ const LISTS: Record<string, string[]> = {
   exit_reasons: [],
 };
 
-beforeAll(() => setTemplateSrv(fakeTemplateSrv([{ name: 'strategy', options: LISTS.strategies, current: '$__all' }])));
+beforeAll(() =>
+  setTemplateSrv(
+    fakeTemplateSrv([
+      { name: 'strategy', options: LISTS.strategies, current: '$__all' },
+      { name: 'large_loss', options: ['250'], current: '250' },
+      { name: 'empty', options: [''], current: '' },
+      { name: 'words', options: ['a lot'], current: 'a lot' },
+    ])
+  )
+);
 
 function renderEditor(Editor: typeof AnnotationQueryEditor | typeof QueryEditor, initial: PnlQuery) {
   const ds = makeDataSource();
@@ -122,6 +131,20 @@ describe('annotation support', () => {
       refId: 'Anno', queryType: 'annotations', events: 'drawdown_episodes',
     });
     expect(prepareQuery({ name: 'x', enable: true, iconColor: 'red' } as any)).toBeUndefined();
+  });
+
+  it('a threshold written as a dashboard variable is replaced: a number, empty = the default, else passed on', () => {
+    const run = (threshold: string) => prepareQuery(prepareAnnotation({ name: 'x', enable: true, iconColor: 'red', target: { refId: 'Anno', events: 'large_losses', threshold } }));
+    expect(run('$large_loss')?.threshold).toBe(250);
+    expect('threshold' in run('$empty')!).toBe(false);
+    expect(run('${words}')?.threshold).toBe('a lot'); // the backend's 400 names it
+  });
+
+  it('the editor shows a variable threshold as its placeholder', () => {
+    renderEditor(AnnotationQueryEditor, { refId: 'Anno', queryType: 'annotations', events: 'large_losses', threshold: '$large_loss' });
+    const thr = screen.getByTestId('qe-threshold') as HTMLInputElement;
+    expect(thr.value).toBe('');
+    expect(thr.placeholder).toBe('$large_loss');
   });
 });
 

@@ -222,10 +222,15 @@ if (trading) {
     for (const k of ['metrics', 'limit', 'drawdownMode', 'period', 'layout', 'metric', 'window'])
       if (t[k] !== undefined && !qm.kindsOf(k).includes('annotations')) bad.push(`"${a.name}": ${k} on annotations`);
     if (t.threshold !== undefined) {
-      const v = t.threshold;
-      const ok = typeof v === 'number' && (t.events === 'drawdown_episodes' ? v >= 0 && v < 1 :
-        t.events === 'large_losses' ? v > 0 : t.events === 'daily_loss' ? v >= 0 : false);
-      if (!ok) bad.push(`"${a.name}": threshold ${JSON.stringify(v)} for ${t.events}`);
+      // a number, or "$var" naming a text/custom variable whose value is one (empty = the default)
+      const m = typeof t.threshold === 'string' ? /^\$(\w+)$/.exec(t.threshold) : null;
+      const tv = m ? vars[m[1]] : undefined;
+      if (m && !(tv && ['textbox', 'custom', 'constant'].includes(tv.type))) bad.push(`"${a.name}": threshold ${t.threshold} is no text variable`);
+      const cur = tv ? String(tv.current?.value ?? tv.query ?? '') : undefined;
+      const v = m ? (cur === '' ? undefined : Number(cur)) : t.threshold;
+      const ok = v === undefined || (typeof v === 'number' && (t.events === 'drawdown_episodes' ? v >= 0 && v < 1 :
+        t.events === 'large_losses' ? v > 0 : t.events === 'daily_loss' ? v >= 0 : false));
+      if (!ok) bad.push(`"${a.name}": threshold ${JSON.stringify(t.threshold)} (${v}) for ${t.events}`);
     }
     if (JSON.stringify([t.strategies, t.symbols, t.accounts]) !== JSON.stringify([['$strategy'], ['$symbol'], ['$account']]))
       bad.push(`"${a.name}" does not filter by the dashboard's variables`);

@@ -49,8 +49,8 @@ export function EventsFields({ query, update }: EventsFieldsProps) {
           labelWidth={LW}
           width={16}
           tooltip={t.tooltip}
-          value={query.threshold}
-          placeholder={t.placeholder}
+          value={typeof query.threshold === 'number' ? query.threshold : undefined}
+          placeholder={typeof query.threshold === 'string' && query.threshold !== '' ? query.threshold : t.placeholder}
           min={t.min}
           step={t.unit === 'fraction' ? 0.01 : undefined}
           testId="qe-threshold"
