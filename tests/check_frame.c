@@ -160,6 +160,17 @@ START_TEST(config_and_meta_json) {
   free(c);
   json_decref(m);
   gpx_frame_reset(&f);
+  /* meta.dataTopic alone is a meta: an annotation frame routes on it */
+  gpx_frame_init(&f);
+  gpx_error err;
+  ck_assert_int_eq(gpx_frame_set_data_topic(&f, "series", &err), EINVAL);
+  ck_assert_int_eq(gpx_frame_set_data_topic(&f, "annotations", &err), 0);
+  m = gpx_frame_meta_json(&f);
+  c = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+  ck_assert_str_eq(c, "{\"dataTopic\":\"annotations\",\"typeVersion\":[0,0]}");
+  free(c);
+  json_decref(m);
+  gpx_frame_reset(&f);
 }
 END_TEST
 

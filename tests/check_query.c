@@ -76,6 +76,14 @@ static const struct {
     {"{\"queryType\":\"equity\",\"exchanges\":{\"a\":1}}", "exchanges: must be a list"},
     {"{\"queryType\":\"equity\",\"groupBy\":\"venue\"}",
      "groupBy: must be one of none, strategy, symbol, account, side, exchange, entry_tag, exit_reason"},
+    {"{\"queryType\":\"annotations\",\"events\":\"fills\"}",
+     "events: must be one of trades, large_losses, drawdown_episodes, daily_loss"},
+    {"{\"queryType\":\"annotations\",\"events\":\"large_losses\",\"threshold\":0}", "threshold: large_losses"},
+    {"{\"queryType\":\"annotations\",\"events\":\"large_losses\",\"threshold\":\"100\"}", "threshold: must be a number"},
+    {"{\"queryType\":\"annotations\",\"events\":\"drawdown_episodes\",\"threshold\":5}", "threshold: drawdown_episodes"},
+    {"{\"queryType\":\"annotations\",\"events\":\"drawdown_episodes\",\"threshold\":-0.1}", "threshold: "},
+    {"{\"queryType\":\"annotations\",\"events\":\"daily_loss\",\"threshold\":-1}", "threshold: daily_loss"},
+    {"{\"queryType\":\"annotations\",\"events\":\"daily_loss\",\"threshold\":true}", "threshold: must be a number"},
 };
 
 START_TEST(bad_queries_name_the_field) {
@@ -771,6 +779,54 @@ START_TEST(quote_ident) {
 }
 END_TEST
 
+START_TEST(annotation_options) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query q;
+  gpx_error e;
+  static const struct {
+    const char *js;
+    int events;
+    double threshold;
+  } ok[] = {
+      {"{\"queryType\":\"annotations\"}", GPX_ANNO_TRADES, 0},
+      {"{\"queryType\":\"annotations\",\"events\":\"trades\",\"threshold\":-5}", GPX_ANNO_TRADES, 0},
+      /* 1 % of the initial capital (query override included) */
+      {"{\"queryType\":\"annotations\",\"events\":\"large_losses\",\"initialCapital\":50000}", GPX_ANNO_LARGE_LOSSES, 500},
+      {"{\"queryType\":\"annotations\",\"events\":\"large_losses\",\"threshold\":250.5}", GPX_ANNO_LARGE_LOSSES, 250.5},
+      {"{\"queryType\":\"annotations\",\"events\":\"drawdown_episodes\"}", GPX_ANNO_DRAWDOWN_EPISODES, 0.05},
+      {"{\"queryType\":\"annotations\",\"events\":\"drawdown_episodes\",\"threshold\":\"\"}", GPX_ANNO_DRAWDOWN_EPISODES, 0.05},
+      {"{\"queryType\":\"annotations\",\"events\":\"drawdown_episodes\",\"threshold\":0}", GPX_ANNO_DRAWDOWN_EPISODES, 0},
+      {"{\"queryType\":\"annotations\",\"events\":\"daily_loss\"}", GPX_ANNO_DAILY_LOSS, 0},
+      {"{\"queryType\":\"annotations\",\"events\":\"daily_loss\",\"threshold\":1000}", GPX_ANNO_DAILY_LOSS, 1000},
+      /* another kind ignores them */
+      {"{\"queryType\":\"equity\",\"events\":\"nope\",\"threshold\":\"x\"}", GPX_ANNO_TRADES, 0},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    gpx_query_input pq = mkq(ok[i].js);
+    ck_assert_msg(gpx_query_parse(&pq, &s, &q, &e) == GPX_OK, "%s: %s", ok[i].js, e.msg);
+    ck_assert_int_eq(q.events, ok[i].events);
+    ck_assert_double_eq_tol(q.threshold, ok[i].threshold, 1e-9);
+    gpx_query_reset(&q);
+  }
+  /* large losses: the trades statement with a bound P&L cap, nothing spliced */
+  gpx_query_input pq = mkq("{\"queryType\":\"annotations\",\"events\":\"large_losses\",\"threshold\":100}");
+  ck_assert_int_eq(gpx_query_parse(&pq, &s, &q, &e), GPX_OK);
+  q.pnl_cap = 1;
+  q.pnl_max = -q.threshold;
+  gpx_stmt st = {0};
+  ck_assert_int_eq(gpx_stmt_build(&st, &gpx_stmt_trades, &s, &q, 0, 10), GPX_OK);
+  const char *t = gpx_sql_cstr(&st.sql);
+  ck_assert_ptr_nonnull(strstr(t, "AND \"realized_pnl\" <= $"));
+  ck_assert_ptr_null(strstr(t, "-100"));
+  int found = 0;
+  for (int i = 0; i < st.sql.n; i++) found |= strcmp(st.sql.params[i], "-100") == 0;
+  ck_assert(found);
+  gpx_stmt_reset(&st);
+  gpx_query_reset(&q);
+}
+END_TEST
+
 START_TEST(param_limit_enforced) {
   gpx_sql sql = {0};
   for (int i = 0; i < GPX_SQL_MAX_PARAMS; i++) ck_assert_int_eq(gpx_sql_param(&sql, "v", NULL), GPX_OK);
@@ -880,6 +936,7 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, time_range_checked);
   tcase_add_test(tc, sql_binds_values_and_quotes_identifiers);
   tcase_add_test(tc, period_and_rolling_options);
+  tcase_add_test(tc, annotation_options);
   tcase_add_test(tc, daily_rows_keep_their_aggregates_when_ordered);
   tcase_add_test(tc, parse_dimension_filters);
   tcase_add_test(tc, sql_dimension_filters_and_groups);

@@ -7,7 +7,8 @@
  * skipping hidden or type-less queries, the list resources (GET strategies,
  * symbols, accounts, sides, exchanges, entry_tags, exit_reasons) used by the
  * editors and by dashboard variables, and the backend's list of query kinds
- * (GET kinds, fetched once per instance; kinds.ts falls back to the static list).
+ * (GET kinds, fetched once per instance; kinds.ts falls back to the static list),
+ * and dashboard annotations (annotations.ts: the `annotations` kind).
  *
  * Live queries (`live: true`): the backend marks each frame with meta.channel,
  * and DataSourceWithBackend.query turns such frames into Grafana Live streams
@@ -48,6 +49,7 @@ import {
   QueryKindInfo,
 } from './types';
 import { VariableQueryEditor } from './components/VariableQueryEditor';
+import { annotationSupport } from './annotations';
 
 /** Resource lists are capped by the backend at 1000 (docs/query-model.md "Resources"). */
 export const RESOURCE_LIMIT = 1000;
@@ -73,6 +75,7 @@ export class DataSource extends DataSourceWithBackend<PnlQuery, PnlOptions> {
     super(instanceSettings);
     this.variables = new PnlVariableSupport(this);
     this.streamOptionsProvider = liveStreamOptions;
+    this.annotations = annotationSupport;
   }
 
   getDefaultQuery(_app: CoreApp): Partial<PnlQuery> {

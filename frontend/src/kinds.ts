@@ -10,7 +10,7 @@
  */
 import { QUERY_TYPES, QueryKindInfo, QueryOption } from './types';
 
-const OPTIONS: QueryOption[] = ['filters', 'groupBy', 'metrics', 'drawdownMode', 'limit', 'analytics', 'period', 'layout', 'metric', 'window'];
+const OPTIONS: QueryOption[] = ['filters', 'groupBy', 'metrics', 'drawdownMode', 'limit', 'analytics', 'period', 'layout', 'metric', 'window', 'events', 'threshold'];
 
 /** The static list as QueryKindInfo rows. */
 export const STATIC_KINDS: QueryKindInfo[] = QUERY_TYPES.map((k) => ({ ...k, options: [...k.options] }));

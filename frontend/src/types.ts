@@ -23,7 +23,8 @@ export type QueryType =
   | 'period_returns'
   | 'rolling'
   | 'drawdown_episodes'
-  | 'breakdown';
+  | 'breakdown'
+  | 'annotations';
 
 /** A dimension's groupBy value (also the label key of a grouped series). */
 export type Dimension = 'strategy' | 'symbol' | 'account' | 'side' | 'exchange' | 'entry_tag' | 'exit_reason';
@@ -71,6 +72,9 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   live?: boolean;
   /** Grafana's ad-hoc filters (adhoc.ts), ANDed with the lists above */
   adhocFilters?: Array<{ key: string; operator: string; value: string }>;
+  /** annotations; a string only in a dashboard annotation: a "$variable" replaced before the query runs (annotations.ts) */
+  events?: AnnotationEvents;
+  threshold?: number | string;
 }
 
 /** The resources the backend answers with a sorted JSON array of strings. */
@@ -316,7 +320,9 @@ export type QueryOption =
   | 'layout'
   | 'metric'
   | 'window'
-  | 'live';
+  | 'live'
+  | 'events'
+  | 'threshold';
 
 export interface QueryKindInfo {
   value: string;
@@ -345,6 +351,7 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'rolling', label: 'Rolling metric', description: 'Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days', options: ['filters', 'groupBy', 'metric', 'window', 'analytics'] },
   { value: 'drawdown_episodes', label: 'Drawdown episodes', description: 'The deepest drawdowns: when each started, bottomed and recovered, how deep and how long', options: ['filters', 'groupBy', 'limit', 'analytics'] },
   { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics', 'live'] },
+  { value: 'annotations', label: 'Annotations', description: 'Events to mark on the time axis: trades, large losses, drawdown episodes or losing days', options: ['filters', 'groupBy', 'analytics', 'events', 'threshold'] },
 ];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
@@ -423,4 +430,42 @@ export const DEFAULT_QUERY: Partial<PnlQuery> = {
   symbols: [],
   accounts: [],
   groupBy: 'none',
+};
+
+/** What the `annotations` kind marks (docs/query-model.md `events`, `threshold`). */
+export type AnnotationEvents = 'trades' | 'large_losses' | 'drawdown_episodes' | 'daily_loss';
+/**
+ * The events with what their threshold means and its default as the backend
+ * applies it (a threshold left empty is not sent). `fraction`: 0.05 = 5 %.
+ */
+export const ANNOTATION_EVENTS: Array<{
+  value: AnnotationEvents;
+  label: string;
+  description: string;
+  threshold?: { unit: 'money' | 'fraction'; placeholder: string; tooltip: string; min: number; max?: number };
+}> = [
+  { value: 'trades', label: 'Trades', description: 'Every trade at its close (a region from its open)' },
+  {
+    value: 'large_losses',
+    label: 'Large losses',
+    description: 'Trades whose P&L is at most minus the threshold',
+    threshold: { unit: 'money', placeholder: '1% of capital', tooltip: 'A loss amount in the currency, greater than 0 (default: 1 % of the initial capital)', min: 0 },
+  },
+  {
+    value: 'drawdown_episodes',
+    label: 'Drawdown episodes',
+    description: 'Drawdowns deeper than the threshold, from their start to their recovery',
+    threshold: { unit: 'fraction', placeholder: '0.05', tooltip: 'A depth as a fraction of the peak, from 0 to below 1 (0.05 = 5 %, the default)', min: 0, max: 1 },
+  },
+  {
+    value: 'daily_loss',
+    label: 'Daily loss',
+    description: 'Days whose P&L is below minus the threshold',
+    threshold: { unit: 'money', placeholder: '0', tooltip: 'A loss amount in the currency, 0 or more (default 0: every losing day)', min: 0 },
+  },
+];
+/** The query an annotation starts with (datasource.ts annotations.getDefaultQuery). */
+export const ANNOTATION_DEFAULT: { queryType: 'annotations'; events: AnnotationEvents } = {
+  queryType: 'annotations',
+  events: 'drawdown_episodes',
 };

@@ -132,6 +132,17 @@ async function main() {
     })
   );
   check('QueryEditor renders', html.includes('data-ui="Select"') && html.includes('data-ui="MultiSelect"'), html.slice(0, 200));
+  // dashboard annotations: the standard support with our editor, queries pinned to the annotations kind
+  const an = ds.annotations;
+  check('annotation support with an editor', !!an && typeof an.QueryEditor === 'function' && typeof an.prepareQuery === 'function');
+  if (an) {
+    const q = an.prepareQuery(an.prepareAnnotation({ name: 'x', enable: true, iconColor: 'red', target: { refId: 'Anno', events: 'large_losses' } }));
+    check('annotation query is the annotations kind', q && q.queryType === 'annotations' && q.events === 'large_losses', JSON.stringify(q));
+    const ahtml = renderToStaticMarkup(
+      React.createElement(an.QueryEditor, { datasource: ds, query: q, onChange() {}, onRunQuery() {} })
+    );
+    check('annotation editor renders', ahtml.includes('data-ui="Select"') && ahtml.includes('data-ui="MultiSelect"'), ahtml.slice(0, 200));
+  }
 }
 
 main()

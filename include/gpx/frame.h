@@ -86,6 +86,7 @@ typedef struct gpx_frame {
   json_t *notices; /* array, NULL when none */
   json_t *custom;  /* any JSON, NULL when none */
   char *channel;   /* meta.channel: the Grafana Live channel with updates, NULL when none */
+  const char *data_topic; /* meta.dataTopic (a static string, "annotations"), NULL when none */
   /** Record-batch body budget for encoding; 0 = 64 MiB. Tests force it small. */
   size_t max_batch_bytes;
 } gpx_frame;
@@ -109,6 +110,8 @@ int gpx_frame_add_notice(gpx_frame *f, gpx_notice_severity sev, const char *text
 int gpx_frame_set_custom(gpx_frame *f, json_t *custom, gpx_error *err);
 /** meta.channel (copied): "ds/<uid>/<path>", the Live channel that pushes updates of this frame. */
 int gpx_frame_set_channel(gpx_frame *f, const char *channel, gpx_error *err);
+/** meta.dataTopic: "annotations" routes the frame to a panel's annotations (not copied: a static string). */
+int gpx_frame_set_data_topic(gpx_frame *f, const char *topic, gpx_error *err);
 /** The meta JSON object as written into the schema (new reference), or NULL
  *  when the frame has no meta. */
 json_t *gpx_frame_meta_json(const gpx_frame *f);

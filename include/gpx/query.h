@@ -35,6 +35,7 @@ enum {
   GPX_QOPT_PERIOD = 1 << 6,        /* period, layout (period_returns) */
   GPX_QOPT_ROLLING = 1 << 7,       /* metric, window (rolling) */
   GPX_QOPT_LIVE = 1 << 8,          /* live: Grafana Live pushes updates (live.c) */
+  GPX_QOPT_EVENTS = 1 << 9,        /* events, threshold (annotations) */
 };
 
 /** Flags of a kind. */

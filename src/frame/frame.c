@@ -135,9 +135,17 @@ int gpx_frame_set_channel(gpx_frame *f, const char *channel, gpx_error *err) {
   return set_str(&f->channel, channel, err);
 }
 
+int gpx_frame_set_data_topic(gpx_frame *f, const char *topic, gpx_error *err) {
+  /* the SDK's DataTopic values; Grafana routes only "annotations" */
+  if (topic && strcmp(topic, "annotations") != 0 && strcmp(topic, "alertStates") != 0)
+    return gpx_error_set(err, EINVAL, "frame: unknown dataTopic \"%s\"", topic);
+  f->data_topic = topic;
+  return 0;
+}
+
 json_t *gpx_frame_meta_json(const gpx_frame *f) {
   if (!f->has_type_version && f->type == GPX_FRAME_TYPE_NONE && !f->executed_query &&
-      !f->notices && !f->custom && !f->channel)
+      !f->notices && !f->custom && !f->channel && !f->data_topic)
     return NULL;
   json_t *m = json_object();
   if (m == NULL) return NULL;
@@ -149,6 +157,7 @@ json_t *gpx_frame_meta_json(const gpx_frame *f) {
                              json_pack("[I,I]", (json_int_t)f->type_version[0],
                                        (json_int_t)f->type_version[1]));
   if (f->custom) bad |= json_object_set(m, "custom", f->custom);
+  if (f->data_topic) bad |= json_object_set_new(m, "dataTopic", json_string(f->data_topic));
   if (f->notices) bad |= json_object_set(m, "notices", f->notices);
   if (f->executed_query)
     bad |= json_object_set_new(m, "executedQueryString", json_string(f->executed_query));
@@ -493,7 +502,7 @@ int gpx_frame_encode_ex(const gpx_frame *f, gpx_buf *out, size_t *n_batches, gpx
   kvs[nk++] = (gpx_arrow_kv){"refId", f->ref_id ? f->ref_id : ""};
   json_t *meta = gpx_frame_meta_json(f);
   if (meta == NULL && (f->has_type_version || f->type != GPX_FRAME_TYPE_NONE || f->executed_query || f->notices ||
-                       f->custom || f->channel)) {
+                       f->custom || f->channel || f->data_topic)) {
     rc = oom(err); /* never a frame silently without its meta */
     goto done;
   }

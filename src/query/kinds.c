@@ -28,6 +28,7 @@ int gpx_kind_period_returns_run(gpx_qrun *r); /* kind_periods.c */
 int gpx_kind_rolling_run(gpx_qrun *r);    /* kind_rolling.c */
 int gpx_kind_drawdown_episodes_run(gpx_qrun *r); /* kind_episodes.c */
 int gpx_kind_breakdown_run(gpx_qrun *r);   /* kind_breakdown.c */
+int gpx_kind_annotations_run(gpx_qrun *r); /* kind_annotations.c */
 int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
 
 #define F GPX_QOPT_FILTERS
@@ -61,6 +62,8 @@ const gpx_query_kind gpx_query_kinds[] = {
      F | G | A | GPX_QOPT_LIMIT, 0, "table", gpx_kind_drawdown_episodes_run},
     {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",
      F | G | A | GPX_QOPT_METRICS | L, 0, "table", gpx_kind_breakdown_run},
+    {"annotations", "Events to mark on the time axis: trades, large losses, drawdown episodes or losing days",
+     F | G | A | GPX_QOPT_EVENTS, 0, "table", gpx_kind_annotations_run},
     /* test-only kinds last: they are listed nowhere */
     {"__test_frame", "Test frames (GPX_TEST_QUERIES=1)", 0, GPX_QKIND_TEST_ONLY | GPX_QKIND_NO_DATASOURCE, "",
      gpx_kind_test_frame_run},

@@ -144,6 +144,42 @@ static int gpx__rolling_options(json_t *root, gpx_query *q, gpx_error *err) {
   return GPX_OK;
 }
 
+/* events, threshold: the annotations kind's options. The threshold's
+   meaning and default depend on the events (docs/query-model.md):
+   large_losses money > 0 (default 1 % of the initial capital),
+   drawdown_episodes a fraction in [0, 1) (default 0.05), daily_loss money
+   >= 0 (default 0: every losing day); trades read none. */
+static int gpx__annotation_options(json_t *root, gpx_query *q, gpx_error *err) {
+  q->events = GPX_ANNO_TRADES;
+  q->threshold = 0;
+  if (!(gpx_query_kinds[q->kind].options & GPX_QOPT_EVENTS)) return GPX_OK;
+  GPX_RETURN_NOT_OK(gpx__enum(root, "events", gpx_anno_event_names, GPX_ANNO_COUNT, &q->events, err));
+  json_t *t = json_object_get(root, "threshold");
+  int given = t != NULL && !json_is_null(t) && !(json_is_string(t) && json_string_length(t) == 0);
+  double v = given && json_is_number(t) ? json_number_value(t) : NAN;
+  if (given && !isfinite(v)) return gpx_error_set(err, EINVAL, "threshold: must be a number");
+  switch (q->events) {
+    case GPX_ANNO_LARGE_LOSSES:
+      if (given && !(v > 0))
+        return gpx_error_set(err, EINVAL, "threshold: large_losses needs a loss amount greater than 0 (got %g)", v);
+      q->threshold = given ? v : q->a.initial_capital * 0.01;
+      break;
+    case GPX_ANNO_DRAWDOWN_EPISODES:
+      if (given && !(v >= 0 && v < 1))
+        return gpx_error_set(err, EINVAL, "threshold: drawdown_episodes needs a depth as a fraction from 0 to below 1 "
+                                          "(0.05 = 5 %%; got %g)", v);
+      q->threshold = given ? v : 0.05;
+      break;
+    case GPX_ANNO_DAILY_LOSS:
+      if (given && !(v >= 0))
+        return gpx_error_set(err, EINVAL, "threshold: daily_loss needs a loss amount of 0 or more (got %g)", v);
+      q->threshold = given ? v : 0;
+      break;
+    default: break; /* trades: every trade, no threshold */
+  }
+  return GPX_OK;
+}
+
 int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_query *q, gpx_error *err) {
   memset(q, 0, sizeof *q);
   snprintf(q->ref_id, sizeof q->ref_id, "%s", pq->ref_id ? pq->ref_id : "");
@@ -251,6 +287,7 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     if (lv != NULL && !json_is_null(lv) && !json_is_boolean(lv)) rc = gpx_error_set(err, EINVAL, "live: must be true or false");
     else q->live = json_is_true(lv);
   }
+  if (rc == GPX_OK) rc = gpx__annotation_options(root, q, err);
   json_decref(root);
   if (rc == GPX_OK) {
     if (!pq->has_time_range) {

@@ -73,6 +73,16 @@ typedef struct gpx_adhoc_dim {
   int is_null, not_null;        /* `= (none)`, `!= (none)` */
 } gpx_adhoc_dim;
 
+/* What the annotations kind marks (GPX_QOPT_EVENTS `events`): names in gpx_anno_event_names. */
+typedef enum gpx_anno_events {
+  GPX_ANNO_TRADES = 0,       /* every trade, at closed_at (a region from opened_at) */
+  GPX_ANNO_LARGE_LOSSES,     /* trades with P&L <= -threshold */
+  GPX_ANNO_DRAWDOWN_EPISODES, /* drawdown episodes deeper than threshold (a fraction), as regions */
+  GPX_ANNO_DAILY_LOSS,       /* local days whose P&L < -threshold, as regions */
+  GPX_ANNO_COUNT
+} gpx_anno_events;
+extern const char *const gpx_anno_event_names[GPX_ANNO_COUNT];
+
 typedef struct gpx_query {
   int kind;                   /* registry index */
   char ref_id[128];
@@ -88,6 +98,10 @@ typedef struct gpx_query {
   int period_grid;            /* `layout: "grid"`: the monthly-returns table */
   int rolling_metric;         /* gpx_rolling_metric (GPX_QOPT_ROLLING): `metric`, default sharpe */
   int window;                 /* `window` in days, default 30 */
+  int events;                 /* gpx_anno_events (GPX_QOPT_EVENTS): `events`, default trades */
+  double threshold;           /* `threshold` (GPX_QOPT_EVENTS), or the events' default (query-model.md) */
+  int pnl_cap;                /* set by a run: statements keep only trades whose P&L <= pnl_max */
+  double pnl_max;
   int finite_only;            /* set by a run that met NaN/±Infinity P&L: statements skip those rows */
   int metrics_given;          /* the JSON named metrics (else all, or a kind's own default) */
   int limit_given;            /* the JSON named a limit (else the row limit, or a kind's own default) */

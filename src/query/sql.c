@@ -194,6 +194,15 @@ static int gpx__from_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query
     GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, broken_pnl ? " = 0) IS NOT TRUE" : " = 0"));
   }
+  if (q->pnl_cap && !broken_pnl) {
+    /* the large losses (annotations): P&L <= a float8 bound */
+    char v[40];
+    snprintf(v, sizeof v, "%.17g", q->pnl_max);
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " AND "));
+    GPX_RETURN_NOT_OK(gpx__col(o, s, GPX_COL_REALIZED_PNL));
+    GPX_RETURN_NOT_OK(gpx_sql_append(o, " <= "));
+    GPX_RETURN_NOT_OK(gpx_sql_param(o, v, "float8"));
+  }
   return GPX_OK;
 }
 

@@ -108,6 +108,9 @@ var kinds = []kindCase{
 	{"rolling", map[string]any{"metric": "sharpe", "window": 10}},
 	{"drawdown_episodes", nil},
 	{"breakdown", map[string]any{"groupBy": "symbol"}},
+	{"annotations", map[string]any{"events": "large_losses", "threshold": 100}},
+	{"annotations", map[string]any{"events": "drawdown_episodes", "groupBy": "strategy", "threshold": 0}},
+	{"annotations", map[string]any{"events": "daily_loss", "timezone": "America/New_York"}},
 }
 
 func query(refID, qtype string, body map[string]any, maxPoints int64) *pluginv2.DataQuery {

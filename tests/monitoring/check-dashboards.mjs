@@ -210,6 +210,49 @@ if (trading) {
       return bad;
     }));
   });
+  // issue 13: dashboard annotations from the annotations kind — drawdown-episode regions and
+  // large-loss markers on, per-trade markers available but off; each a valid query of the contract
+  const annos = (trading.annotations?.list || []).filter((a) => a.datasource?.type === PLUGIN);
+  const eventsRow = readText('docs/query-model.md').split('\n').find((l) => l.startsWith('| `events` |')) || '';
+  const EVENTS = [...(eventsRow.split('|')[4] || '').matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+  check(`${T}: the built-in Annotations & Alerts entry is kept`, () =>
+    (trading.annotations?.list || []).some((a) => a.builtIn === 1 && a.datasource?.type === 'grafana') || 'missing');
+  check(`${T}: annotations read the events of docs/query-model.md (${EVENTS.join(', ')})`, () =>
+    (EVENTS.length === 4 && qm.queryTypes.includes('annotations')) || `events ${EVENTS}, queryTypes ${qm.queryTypes}`);
+  check(`${T}: each plugin annotation is a valid annotations query on \${datasource}`, () => problems(annos.flatMap((a) => {
+    const t = a.target || {}; const bad = [];
+    const allowed = new Set(['refId', 'datasource', 'hide', ...qm.queryKeys]);
+    if (a.datasource.uid !== '${datasource}') bad.push(`"${a.name}" datasource uid ${a.datasource.uid}`);
+    if (t.queryType !== 'annotations') bad.push(`"${a.name}" queryType ${t.queryType}`);
+    if (!EVENTS.includes(t.events)) bad.push(`"${a.name}" events ${t.events}`);
+    for (const k of Object.keys(t)) if (!allowed.has(k)) bad.push(`"${a.name}": unknown key ${k}`);
+    for (const k of ['metrics', 'limit', 'drawdownMode', 'period', 'layout', 'metric', 'window'])
+      if (t[k] !== undefined && !qm.kindsOf(k).includes('annotations')) bad.push(`"${a.name}": ${k} on annotations`);
+    if (t.threshold !== undefined) {
+      // a number, or "$var" naming a text/custom variable whose value is one (empty = the default)
+      const m = typeof t.threshold === 'string' ? /^\$(\w+)$/.exec(t.threshold) : null;
+      const tv = m ? vars[m[1]] : undefined;
+      if (m && !(tv && ['textbox', 'custom', 'constant'].includes(tv.type))) bad.push(`"${a.name}": threshold ${t.threshold} is no text variable`);
+      const cur = tv ? String(tv.current?.value ?? tv.query ?? '') : undefined;
+      const v = m ? (cur === '' ? undefined : Number(cur)) : t.threshold;
+      const ok = v === undefined || (typeof v === 'number' && (t.events === 'drawdown_episodes' ? v >= 0 && v < 1 :
+        t.events === 'large_losses' ? v > 0 : t.events === 'daily_loss' ? v >= 0 : false));
+      if (!ok) bad.push(`"${a.name}": threshold ${JSON.stringify(t.threshold)} (${v}) for ${t.events}`);
+    }
+    if (JSON.stringify([t.strategies, t.symbols, t.accounts]) !== JSON.stringify([['$strategy'], ['$symbol'], ['$account']]))
+      bad.push(`"${a.name}" does not filter by the dashboard's variables`);
+    if (typeof a.iconColor !== 'string' || !a.iconColor) bad.push(`"${a.name}" no iconColor`);
+    return bad;
+  })));
+  check(`${T}: drawdown-episode regions and large-loss markers on by default, per-trade markers present but off`, () => {
+    const by = (ev) => annos.filter((a) => a.target?.events === ev);
+    const bad = [];
+    for (const ev of ['drawdown_episodes', 'large_losses']) if (!by(ev).some((a) => a.enable === true && !a.hide)) bad.push(`${ev} not enabled`);
+    const tr = by('trades');
+    if (tr.length !== 1 || tr[0].enable !== false || tr[0].hide) bad.push(`trades: ${JSON.stringify(tr.map((a) => [a.enable, a.hide]))} (want one, off, toggle shown)`);
+    if (new Set(annos.map((a) => a.name)).size !== annos.length) bad.push('duplicate annotation names');
+    return problems(bad);
+  });
 }
 
 // ---- system dashboard (Prometheus)

@@ -6,7 +6,8 @@
  * list of types.ts when it cannot be asked; a control is shown only for a
  * kind that reads it (metrics → stats/breakdown, period and layout →
  * period_returns, metric and window → rolling, limit → trades and
- * drawdown_episodes, drawdownMode → drawdown, groupBy → all that group, the
+ * drawdown_episodes, drawdownMode → drawdown, events and threshold →
+ * annotations, groupBy → all that group, the
  * Live switch → the kinds Grafana Live can push).
  * The filter choices of the seven dimensions come from the backend's list
  * resources plus the dashboard's template variables, so "$strategy" can be
@@ -43,6 +44,7 @@ import {
   TradingDays,
 } from '../types';
 import { AdhocFiltersField } from './AdhocFiltersField';
+import { EventsFields } from './AnnotationEditor';
 import { NumberField, TextField } from './fields';
 
 export type Props = QueryEditorProps<DataSource, PnlQuery, PnlOptions>;
@@ -280,6 +282,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           )}
         </InlineFieldRow>
       )}
+      {reads('events') && <EventsFields query={query} update={update} />}
       {reads('limit') && (
         <InlineFieldRow>
           <NumberField label="Limit" labelWidth={LW} width={16}
