@@ -280,6 +280,20 @@ func (s *Server) JSONData(extra map[string]any) map[string]any {
 // Secure is the matching decryptedSecureJsonData.
 func Secure() map[string]string { return map[string]string{"password": Password} }
 
+// Sessions counts the backends on s whose application_name is app (-1
+// when s does not answer).
+func (s *Server) Sessions(app string) int {
+	out, err := s.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"+app+"'")
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // WaitGone polls until no backend runs a query matching substr, or times out.
 func (s *Server) WaitGone(substr string, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()

@@ -10,7 +10,6 @@ package replica
 // cancels for a recovery conflict is a 503 naming the standby settings.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/algotrading/pnl-datasource/tests/faults"
@@ -110,64 +108,20 @@ var (
 	to   = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 )
 
-type reply struct {
-	status int
-	msg    string
-	took   time.Duration
-	err    error
-}
+type reply = harness.Reply
 
-func (r reply) String() string {
-	if r.err != nil {
-		return fmt.Sprintf("rpc error %v after %v", r.err, r.took.Round(time.Millisecond))
-	}
-	return fmt.Sprintf("%d %q after %v", r.status, r.msg, r.took.Round(time.Millisecond))
-}
-
+// call runs one query of kind qtype over [from, to] with a 60 s host deadline.
 func call(p *harness.Plugin, pc *pluginv2.PluginContext, qtype string) reply {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	js, _ := json.Marshal(map[string]any{"refId": "A", "queryType": qtype})
 	q := &pluginv2.DataQuery{RefId: "A", MaxDataPoints: 100, IntervalMS: 1000, Json: js,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
-	start := time.Now()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{q}})
-	r := reply{took: time.Since(start), err: err}
-	if err != nil {
-		return r
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	a := resp.Responses["A"]
-	r.status = int(a.Status)
-	if a.Error != nil {
-		r.msg = a.Error.Error()
-	}
-	return r
+	return p.Call(pc, q, 60*time.Second)
 }
 
-func mustOK(t *testing.T, r reply, what string) {
-	t.Helper()
-	if r.err != nil || r.status != 200 {
-		t.Fatalf("%s: %v, want 200", what, r)
-	}
-}
+var mustOK = harness.MustOK
 
 // sessions counts the plugin's backends on s (-1 when s does not answer).
-func sessions(s *pgfix.Server) int {
-	out, err := s.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"+appName+"'")
-	if err != nil {
-		return -1
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		return -1
-	}
-	return n
-}
+func sessions(s *pgfix.Server) int { return s.Sessions(appName) }
 
 // connected returns the in_hot_standby values the plugin logged for its
 // connections to port ("pg: connected", debug level): what the server
@@ -239,7 +193,7 @@ func TestTargetSessionAttrsChooseTheServer(t *testing.T) {
 
 	onlyPrimary := dsCtx("standby-only", "standby", nil, primary)
 	r := call(p, onlyPrimary, "equity")
-	if r.err != nil || r.status != 502 || !strings.Contains(r.msg, "standby") {
+	if r.Err != nil || r.Status != 502 || !strings.Contains(r.Msg, "standby") {
 		t.Fatalf("targetSessionAttrs standby with only a primary: %v, want 502 naming the standby mode", r)
 	}
 	t.Logf("standby-only on a primary: %v", r)
@@ -271,7 +225,7 @@ func TestPreferStandbyQueryRunsOnTheStandby(t *testing.T) {
 	if strings.TrimSpace(onPrimary) != "0" {
 		t.Fatalf("the plugin's query was running on the primary too: %s", onPrimary)
 	}
-	if r.err != nil || r.status != 504 {
+	if r.Err != nil || r.Status != 504 {
 		t.Fatalf("the 10 s query with queryTimeoutSeconds 2: %v, want 504", r)
 	}
 	if _, err := standby.WaitGone("slow_conflict", 5*time.Second); err != nil {
@@ -300,7 +254,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 			mustOK(t, call(p, ds, "equity"), "before the stop")
 			warm := call(p, ds, "equity") // on the pooled connection: the baseline
 			mustOK(t, warm, "before the stop, pooled")
-			base = append(base, warm.took)
+			base = append(base, warm.Took)
 			if n := sessions(standby); n < 1 {
 				t.Fatalf("before the stop: %d plugin sessions on the standby", n)
 			}
@@ -319,7 +273,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 			var r reply
 			for attempt := 1; ; attempt++ {
 				r = call(p, ds, "equity")
-				if r.err == nil && r.status == 200 {
+				if r.Err == nil && r.Status == 200 {
 					break
 				}
 				failed++
@@ -334,7 +288,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 					mode, after, before)
 			}
 			t.Logf("%s run %d: stop took %v, first success %v after the stop command (that query %v)", mode, i,
-				stopped.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), r.took.Round(time.Millisecond))
+				stopped.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), r.Took.Round(time.Millisecond))
 		}
 		sort.Slice(took, func(a, b int) bool { return took[a] < took[b] })
 		sort.Slice(base, func(a, b int) bool { return base[a] < base[b] })
@@ -386,8 +340,8 @@ func TestRecoveryConflictIs503NamingTheStandbySettings(t *testing.T) {
 		t.Fatal("no answer 30 s after the VACUUM")
 	}
 	t.Logf("measure: recovery conflict answered %v after the DELETE: %v", time.Since(start).Round(time.Millisecond), r)
-	if r.err != nil || r.status != 503 || !strings.Contains(r.msg, "conflict with recovery") ||
-		!strings.Contains(r.msg, "max_standby_streaming_delay") || !strings.Contains(r.msg, "hot_standby_feedback") {
+	if r.Err != nil || r.Status != 503 || !strings.Contains(r.Msg, "conflict with recovery") ||
+		!strings.Contains(r.Msg, "max_standby_streaming_delay") || !strings.Contains(r.Msg, "hot_standby_feedback") {
 		t.Fatalf("recovery conflict: %v, want 503 naming max_standby_streaming_delay and hot_standby_feedback", r)
 	}
 	if n, err := standby.Psql("trading", "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = 'trading'"); err == nil {
@@ -422,11 +376,11 @@ func TestBlackHoledHostCostsItsShareNotTheDeadline(t *testing.T) {
 		ds := dsPorts("blackhole-"+c.target, c.target, map[string]any{"queryTimeoutSeconds": 6}, c.ports...)
 		r := call(p, ds, "equity")
 		t.Logf("measure: %s, queryTimeoutSeconds 6: %v", c.name, r)
-		if r.err != nil || r.status != 200 {
+		if r.Err != nil || r.Status != 200 {
 			t.Errorf("%s: %v, want 200 from the primary", c.name, r)
-		} else if r.took < 2500*time.Millisecond {
+		} else if r.Took < 2500*time.Millisecond {
 			// a 200 at all says the dead host did not eat the 6 s; this says it was waited for
-			t.Errorf("%s: answered after %v, want about 3 s (the dead host's share)", c.name, r.took)
+			t.Errorf("%s: answered after %v, want about 3 s (the dead host's share)", c.name, r.Took)
 		}
 	}
 }
