@@ -75,21 +75,6 @@ func query(refID, qtype string, body map[string]any, maxPoints int64) *pluginv2.
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
 }
 
-func run(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	return resp.Responses
-}
-
 func mustOK(t *testing.T, r backend.DataResponse) data.Frames {
 	t.Helper()
 	if r.Error != nil || r.Status != 200 {
@@ -142,7 +127,7 @@ func TestEquityPnlReturnsMatchReference(t *testing.T) {
 	e0 := q.capital + sumPnl(before[""])
 	body := map[string]any{"strategies": q.strategies}
 	for _, maxPts := range []int64{200, 100000} {
-		resp := run(t, p, pctx(nil), query("E", "equity", body, maxPts), query("P", "pnl", body, maxPts), query("R", "returns", body, maxPts))
+		resp := p.Query(t, pctx(nil), query("E", "equity", body, maxPts), query("P", "pnl", body, maxPts), query("R", "returns", body, maxPts))
 		checked := 0
 		for ref, f := range map[string]func(e float64) float64{
 			"E": func(e float64) float64 { return e },
@@ -188,7 +173,7 @@ func TestDrawdownMatchesReferenceAndKeepsTroughs(t *testing.T) {
 		byTime[tr.closed.UnixNano()] = dds[i]
 		minDD = math.Min(minDD, dds[i])
 	}
-	resp := run(t, p, pctx(nil), query("D", "drawdown", nil, 300))
+	resp := p.Query(t, pctx(nil), query("D", "drawdown", nil, 300))
 	ts, vs := series(t, mustOK(t, resp["D"])[0])
 	if len(ts) > 302 {
 		t.Errorf("%d points for maxDataPoints 300", len(ts))
@@ -219,7 +204,7 @@ func TestDailyPnlInNewYorkAndDistribution(t *testing.T) {
 	_, in := split(q, all)
 	days, want := refDaily(q, in[""])
 	body := map[string]any{"timezone": "America/New_York"}
-	resp := run(t, p, pctx(nil), query("A", "daily_pnl", body, 1000), query("B", "pnl_distribution", body, 1000))
+	resp := p.Query(t, pctx(nil), query("A", "daily_pnl", body, 1000), query("B", "pnl_distribution", body, 1000))
 	ts, vs := series(t, mustOK(t, resp["A"])[0])
 	if len(ts) != len(days) {
 		t.Fatalf("%d days, reference %d", len(ts), len(days))
@@ -288,7 +273,7 @@ func TestStatsMatchReference(t *testing.T) {
 			if tc.mod != nil {
 				tc.mod(&q)
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", tc.body, 100))
+			resp := p.Query(t, pctx(nil), query("S", "stats", tc.body, 100))
 			got := statsFrame(t, mustOK(t, resp["S"])[0])
 			before, in := split(q, all)
 			groups := sortedKeys(in)
@@ -316,7 +301,7 @@ func TestStatsMatchReference(t *testing.T) {
 
 func TestStatsMetricsFilterAndDisplayNames(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{"sharpe", "win_rate", "total_pnl"}}, 100))
+	resp := p.Query(t, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{"sharpe", "win_rate", "total_pnl"}}, 100))
 	f := mustOK(t, resp["S"])[0]
 	if len(f.Fields) != 3 || f.Fields[0].Name != "sharpe" || f.Fields[1].Name != "win_rate" || f.Fields[2].Name != "total_pnl" {
 		t.Fatalf("fields %v", f.Fields)
@@ -334,7 +319,7 @@ func TestSlippageSeriesAndTradesTable(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	q := refQ()
 	_, in := split(q, all)
-	resp := run(t, p, pctx(map[string]any{"rowLimit": 50}), query("S", "slippage", nil, 1),
+	resp := p.Query(t, pctx(map[string]any{"rowLimit": 50}), query("S", "slippage", nil, 1),
 		query("T", "trades", nil, 100), query("U", "trades", map[string]any{"limit": 5}, 100))
 	// maxDataPoints 1 → one bucket covering the whole range = the average.
 	_, vs := series(t, mustOK(t, resp["S"])[0])
@@ -376,7 +361,7 @@ func TestGroupByGivesLabelledSeries(t *testing.T) {
 	q := refQ()
 	q.group = "symbol"
 	before, in := split(q, all)
-	resp := run(t, p, pctx(nil), query("G", "equity", map[string]any{"groupBy": "symbol"}, 100000))
+	resp := p.Query(t, pctx(nil), query("G", "equity", map[string]any{"groupBy": "symbol"}, 100000))
 	frames := mustOK(t, resp["G"])
 	if len(frames) != len(in) {
 		t.Fatalf("%d frames, want one per symbol (%d)", len(frames), len(in))
@@ -480,7 +465,7 @@ func TestResources(t *testing.T) {
 
 func TestQueryMetricsMove(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	run(t, p, pctx(nil), query("A", "equity", nil, 100), query("B", "stats", nil, 100), rawQuery("C", `{"queryType":"bogus"}`))
+	p.Query(t, pctx(nil), query("A", "equity", nil, 100), query("B", "stats", nil, 100), rawQuery("C", `{"queryType":"bogus"}`))
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := p.Diagnostics.CollectMetrics(c, &pluginv2.CollectMetricsRequest{})

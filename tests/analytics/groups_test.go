@@ -292,7 +292,7 @@ func TestGroupedQueriesLabelEachGroupsOwnNumbers(t *testing.T) {
 				distinctBy(t, k, groups, func(g string) float64 { return stats[g][k] })
 			}
 			body := map[string]any{"groupBy": by}
-			resp := run(t, p, ctx,
+			resp := p.Query(t, ctx,
 				query("equity", "equity", body, 100000), query("pnl", "pnl", body, 100000),
 				query("returns", "returns", body, 100000), query("drawdown", "drawdown", body, 100000),
 				query("daily_pnl", "daily_pnl", body, 100000), query("pnl_distribution", "pnl_distribution", body, 100000),

@@ -70,7 +70,7 @@ func TestCheckHealthCountsOnlyClosedTrades(t *testing.T) {
 	// What every query sees: stats over a range holding every closed trade.
 	qs := &pluginv2.DataQuery{RefId: "S", Json: []byte(`{"queryType":"stats","metrics":["trade_count"]}`), MaxDataPoints: 100, IntervalMS: 1000,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: firstClosed.Add(-time.Hour).UnixMilli(), ToEpochMS: time.Now().Add(365 * 24 * time.Hour).UnixMilli()}}
-	st := statsFrame(t, mustOK(t, run(t, p, ctx, qs)["S"])[0])[""]
+	st := statsFrame(t, mustOK(t, p.Query(t, ctx, qs)["S"])[0])[""]
 	if st["trade_count"] != float64(nClosed) {
 		t.Fatalf("stats trade_count %v over the whole history; want the %d closed trades", st["trade_count"], nClosed)
 	}

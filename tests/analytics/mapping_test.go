@@ -131,7 +131,7 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 			if tc.mod != nil {
 				tc.mod(&q)
 			}
-			resp := run(t, p, ctx, query("S", "stats", tc.body, 100), query("E", "equity", tc.body, 100000),
+			resp := p.Query(t, ctx, query("S", "stats", tc.body, 100), query("E", "equity", tc.body, 100000),
 				query("D", "daily_pnl", tc.body, 100000), query("B", "pnl", tc.body, 20), query("L", "slippage", tc.body, 1))
 			sf := mustOK(t, resp["S"])
 			got := statsFrame(t, sf[0])
@@ -179,7 +179,7 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 	}
 
 	// the trades table: long/short sides, no account (null, with one notice), trade ids
-	resp := run(t, p, ctx, query("T", "trades", map[string]any{"limit": 50}, 100),
+	resp := p.Query(t, ctx, query("T", "trades", map[string]any{"limit": 50}, 100),
 		query("A", "stats", map[string]any{"groupBy": "account"}, 100),
 		query("F", "equity", map[string]any{"accounts": []string{"x"}}, 100))
 	tf := mustOK(t, resp["T"])[0]

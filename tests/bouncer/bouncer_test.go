@@ -124,27 +124,6 @@ func dsCtx(uid string, jsonData map[string]any) *pluginv2.PluginContext {
 	return harness.PluginContext(uid, jsonData, pgfix.Secure(), 1)
 }
 
-func runCtx(c context.Context, t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext,
-	qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	return resp.Responses
-}
-
-func run(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return runCtx(c, t, p, ctx, qs...)
-}
-
 // framesJSON is the response's frames as JSON (data and meta), comparable.
 func framesJSON(t *testing.T, r backend.DataResponse) string {
 	t.Helper()
@@ -185,7 +164,7 @@ func TestEveryKindSameFramesThroughPgbouncer(t *testing.T) {
 		direct := map[string]string{}
 		dctx := dsCtx("direct-"+table, pg.JSONData(map[string]any{"table": table}))
 		for i, k := range kinds {
-			direct[fmt.Sprint(i)] = framesJSON(t, run(t, p, dctx, query("A", k.kind, k.body, 500))["A"])
+			direct[fmt.Sprint(i)] = framesJSON(t, p.Query(t, dctx, query("A", k.kind, k.body, 500))["A"])
 		}
 		for _, su := range setups {
 			t.Run(table+"/"+su.name, func(t *testing.T) {
@@ -197,13 +176,13 @@ func TestEveryKindSameFramesThroughPgbouncer(t *testing.T) {
 				for i, k := range kinds {
 					qs[i] = query(fmt.Sprint(i), k.kind, k.body, 500)
 				}
-				all := run(t, p, ctx, qs...)
+				all := p.Query(t, ctx, qs...)
 				for i, k := range kinds {
 					id := fmt.Sprint(i)
 					if got := framesJSON(t, all[id]); got != direct[id] {
 						t.Errorf("%s %v (all at once): frames differ from the direct ones %s", k.kind, k.body, firstDiff(direct[id], got))
 					}
-					if got := framesJSON(t, run(t, p, ctx, query("A", k.kind, k.body, 500))["A"]); got != direct[id] {
+					if got := framesJSON(t, p.Query(t, ctx, query("A", k.kind, k.body, 500))["A"]); got != direct[id] {
 						t.Errorf("%s %v: frames differ from the direct ones %s", k.kind, k.body, firstDiff(direct[id], got))
 					}
 				}

@@ -87,20 +87,13 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 
 func queryData(t testing.TB, p *harness.Plugin, pc *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
 	t.Helper()
-	res, err := p.Data.QueryData(ctxT(t, 60*time.Second), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	for ref, r := range resp.Responses {
+	resps := p.Query(t, pc, qs...)
+	for ref, r := range resps {
 		if r.Error != nil || r.Status != 200 {
 			t.Fatalf("%s: status %d error %v", ref, r.Status, r.Error)
 		}
 	}
-	return resp.Responses
+	return resps
 }
 
 // channelPath is the part of meta.channel after ds/<uid>/ (what Grafana sends as path).
