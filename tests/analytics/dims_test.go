@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
@@ -64,7 +65,7 @@ func TestNewDimensionsGroupEachGroupsOwnNumbers(t *testing.T) {
 				distinctBy(t, k, groups, func(g string) float64 { return stats[g][k] })
 			}
 			body := map[string]any{"groupBy": by, "initialCapital": q.capital}
-			resp := run(t, p, pctx(nil),
+			resp := p.Query(t, pctx(nil),
 				query("equity", "equity", body, 100000), query("drawdown", "drawdown", body, 100000),
 				query("daily_pnl", "daily_pnl", body, 1000), query("trade_count", "trade_count", body, 50),
 				query("stats", "stats", body, 100))
@@ -154,39 +155,50 @@ func TestNewDimensionFiltersMatchReference(t *testing.T) {
 			if tc.name != "no match" && (total == 0 || total == len(all)) {
 				t.Fatalf("fixture: the filter keeps %d of %d trades", total, len(all))
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
+			resp := p.Query(t, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
 			sf := mustOK(t, resp["S"])
-			got := statsFrame(t, sf[0])
 			if !strings.Contains(sf[0].Meta.ExecutedQueryString, "ANY(") && len(tc.filters) > 0 {
 				t.Errorf("executed SQL has no list filter: %s", sf[0].Meta.ExecutedQueryString)
 			}
-			groups := sortedKeys(in)
-			if len(groups) == 0 {
-				groups = []string{""} // an ungrouped query answers with its one group
-			}
-			if len(got) != len(groups) {
-				t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
-			}
-			n := 0
-			for _, g := range groups {
-				want := refComputeStats(q, before[g], in[g], time.Now())
-				for k, w := range want {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
-			}
-			if tc.group == "" {
-				e0 := q.capital + sumPnl(before[""])
-				if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
-					labelledFromSeries(t, mustOK(t, resp["E"])[0])); err != nil {
-					t.Errorf("equity: %v", err)
-				}
-			}
+			n, groups := checkStatsAndEquity(t, q, before, in, sf[0], resp["E"])
 			t.Logf("%d of %d trades kept; %d stat values checked in %d group(s)", total, len(all), n, len(groups))
 		})
 	}
+}
+
+// checkStatsAndEquity compares a stats frame with refComputeStats for
+// every group of in and, when q is not grouped, the equity response with
+// the reference curve. It returns how many stat values it compared and the
+// groups (just "" for an ungrouped query).
+func checkStatsAndEquity(t *testing.T, q refQuery, before, in map[string][]trade, stats *data.Frame,
+	equity backend.DataResponse) (int, []string) {
+	t.Helper()
+	got := statsFrame(t, stats)
+	groups := sortedKeys(in)
+	if len(groups) == 0 {
+		groups = []string{""} // an ungrouped query answers with its one group
+	}
+	if len(got) != len(groups) {
+		t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
+	}
+	n := 0
+	for _, g := range groups {
+		want := refComputeStats(q, before[g], in[g], time.Now())
+		for k, w := range want {
+			if v, ok := got[g][k]; !ok || !close(v, w) {
+				t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
+			}
+			n++
+		}
+	}
+	if q.group == "" {
+		e0 := q.capital + sumPnl(before[""])
+		if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
+			labelledFromSeries(t, mustOK(t, equity)[0])); err != nil {
+			t.Errorf("equity: %v", err)
+		}
+	}
+	return n, groups
 }
 
 func labelledFromSeries(t *testing.T, f *data.Frame) labelledField {
@@ -209,13 +221,13 @@ func TestNewDimensionFilterErrorsNameTheField(t *testing.T) {
 		{`{"queryType":"stats","exchanges":[{"a":1}]}`, "exchanges[0]: must be a string"},
 		{`{"queryType":"equity","groupBy":"venue"}`, "groupBy: must be one of none, strategy, symbol, account, side, exchange, entry_tag, exit_reason"},
 	} {
-		r := run(t, p, pctx(nil), rawQuery("A", c.body))["A"]
+		r := p.Query(t, pctx(nil), rawQuery("A", c.body))["A"]
 		if r.Status != 400 || r.Error == nil || !strings.HasPrefix(r.Error.Error(), c.want) {
 			t.Errorf("%.60s…: status %d error %v; want 400 %q", c.body, r.Status, r.Error, c.want)
 		}
 	}
 	// 1000 entries are within the limit and bound as one parameter
-	r := run(t, p, pctx(nil), query("A", "stats", map[string]any{"entryTags": long[:1000], "metrics": []string{"trade_count"}}, 100))["A"]
+	r := p.Query(t, pctx(nil), query("A", "stats", map[string]any{"entryTags": long[:1000], "metrics": []string{"trade_count"}}, 100))["A"]
 	if st := statsFrame(t, mustOK(t, r)[0])[""]; st["trade_count"] != 0 {
 		t.Errorf("1000 unknown tags: %v trades", st["trade_count"])
 	}
@@ -269,7 +281,7 @@ func TestNewDimensionResources(t *testing.T) {
 // options, and needs neither a data source nor Postgres.
 func TestKindsResourceIsTheRegistry(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	res := run(t, p, &pluginv2.PluginContext{}, rawQuery("A", `{"queryType":"nope"}`))["A"]
+	res := p.Query(t, &pluginv2.PluginContext{}, rawQuery("A", `{"queryType":"nope"}`))["A"]
 	m := regexp.MustCompile(`expected one of ([a-z_, ]+)\)`).FindStringSubmatch(res.Error.Error())
 	if m == nil {
 		t.Fatalf("unknown queryType error %q does not list the kinds", res.Error)
@@ -333,7 +345,7 @@ func TestOptionalDimensionColumns(t *testing.T) {
 		!strings.Contains(h.Message, "entry_tag, exit_reason") {
 		t.Errorf("health without the optional columns: %v %q", h.Status, h.Message)
 	}
-	resp := run(t, p, nodims, query("S", "stats", map[string]any{"groupBy": "side", "sides": []string{"long"}}, 100),
+	resp := p.Query(t, nodims, query("S", "stats", map[string]any{"groupBy": "side", "sides": []string{"long"}}, 100),
 		query("T", "stats", map[string]any{"groupBy": "entry_tag"}, 100))
 	mustOK(t, resp["S"])
 	if r := resp["T"]; r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), "column mapping") {
@@ -351,7 +363,7 @@ func TestOptionalDimensionColumns(t *testing.T) {
 	q.group = "entry_tag"
 	q.filters = map[string][]string{"entry_tag": {"rsi_oversold", "spread_z2"}}
 	before, in := split(q, all)
-	resp = run(t, p, ft, query("S", "stats", map[string]any{"groupBy": "entry_tag", "entryTags": q.filters["entry_tag"],
+	resp = p.Query(t, ft, query("S", "stats", map[string]any{"groupBy": "entry_tag", "entryTags": q.filters["entry_tag"],
 		"metrics": []string{"total_pnl", "trade_count"}}, 100))
 	sf := mustOK(t, resp["S"])
 	if !strings.Contains(sf[0].Meta.ExecutedQueryString, `"enter_tag"::text AS g`) {
