@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,21 +30,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	pgfix.Main(m, func(s *pgfix.Server) error {
+		pg = s
+		return pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
+	}, nil)
 }
 
 var tradesOnce sync.Once

@@ -39,13 +39,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "no pgbouncer: install Debian's pgbouncer (tools/apt-packages.txt, make deps)")
 		os.Exit(1)
 	}
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
+	pgfix.Main(m, setup, nil)
+}
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
 	for _, sql := range []string{
 		// the same trades with timestamp-without-time-zone columns, read "as UTC"
 		"CREATE TABLE trades_naive AS SELECT * FROM trades",
@@ -62,14 +61,7 @@ func TestMain(m *testing.M) {
 		}
 		_, err = pg.Psql("trading", sql)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 // The pgbouncers the tests read through: each mode with pgbouncer's default

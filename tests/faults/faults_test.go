@@ -7,8 +7,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,13 +25,12 @@ var pg *pgfix.Server
 const appName = "algotrading-pnl-datasource"
 
 func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
+	pgfix.Main(m, setup, func() { pg.Thaw() }) // thaw: whatever a failed test left behind
+}
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
 	if err == nil {
 		// slow_trades: each row costs 2 ms (a volatile function per row), so
 		// a query over it is reliably running when a test strikes.
@@ -47,15 +44,7 @@ func TestMain(m *testing.M) {
 		  ALTER VIEW slow_trades OWNER TO grafana; ALTER FUNCTION slow_pnl(numeric) OWNER TO grafana;
 		  ALTER TABLE lock_trades OWNER TO grafana;`)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Thaw() // whatever a failed test left behind
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 // dsCtx is a data source on this server reached at port (Postgres' own or

@@ -38,14 +38,11 @@ var (
 	to   = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 3000, 60, 11, "2025-01-01")
+func TestMain(m *testing.M) { pgfix.Main(m, setup, nil) }
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 3000, 60, 11, "2025-01-01")
 	if err == nil {
 		// trades: with the trigger; trades_poll: the same rows, no trigger
 		err = pg.PsqlFiles("trading", map[string]string{"table": "trades"},
@@ -55,14 +52,7 @@ func TestMain(m *testing.M) {
 		_, err = pg.Psql("trading", "CREATE TABLE trades_poll (LIKE trades INCLUDING ALL); INSERT INTO trades_poll SELECT * FROM trades;"+
 			" ALTER TABLE trades_poll OWNER TO grafana; ANALYZE trades_poll")
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 func pctx(uid string, extra map[string]any) *pluginv2.PluginContext {
