@@ -70,22 +70,7 @@ func TestNewDimensionsGroupEachGroupsOwnNumbers(t *testing.T) {
 				query("daily_pnl", "daily_pnl", body, 1000), query("trade_count", "trade_count", body, 50),
 				query("stats", "stats", body, 100))
 			n := 0
-			for _, c := range []struct {
-				kind, field string
-				ref         func(g string) func(labelledField) error
-			}{
-				{"equity", "equity", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
-				}},
-				{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
-				{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
-				{"trade_count", "trade_count", func(g string) func(labelledField) error {
-					return func(f labelledField) error {
-						times, counts := refTradeCounts(q, in[g], 1000, 50)
-						return compareCounts(f, times, counts)
-					}
-				}},
-			} {
+			for _, c := range groupCases(q, e0, in, stats, "equity", "drawdown", "daily_pnl", "trade_count") {
 				frames := mustOK(t, resp[c.kind])
 				if len(frames) != len(groups) {
 					t.Errorf("%s by %s: %d frames, want one per group (%d)", c.kind, by, len(frames), len(groups))

@@ -431,31 +431,8 @@ func TestFreqtradePresetGroupBy(t *testing.T) {
 			distinctBy(t, "total_pnl", groups, func(g string) float64 { return stats[g]["total_pnl"] })
 			resp := p.Query(t, ftCtx(nil), ftAllKinds(map[string]any{"groupBy": by})...)
 			n, want := 0, 0
-			for _, c := range []struct {
-				kind, field string
-				ref         func(g string) func(labelledField) error
-			}{
-				{"equity", "equity", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
-				}},
-				{"pnl", "pnl", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e - e0[g] })
-				}},
-				{"returns", "returns", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e/e0[g] - 1 })
-				}},
-				{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
-				{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
-				{"pnl_distribution", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], false) }},
-				{"slippage", "slippage_bps", func(g string) func(labelledField) error {
-					return refScalarCheck(stats[g]["avg_slippage_bps"])
-				}},
-				{"trade_count", "trade_count", func(g string) func(labelledField) error {
-					return func(f labelledField) error {
-						times, counts := refTradeCounts(q, in[g], 1000, 50)
-						return compareCounts(f, times, counts)
-					}
-				}},
+			for _, c := range append(groupCases(q, e0, in, stats, "equity", "pnl", "returns", "drawdown", "daily_pnl",
+				"pnl_distribution", "slippage", "trade_count"), []groupCase{
 				{"rolling", "rolling_sharpe", func(g string) func(labelledField) error {
 					return func(f labelledField) error {
 						days, want := refRolling(q, before[g], in[g], "sharpe", 10)
@@ -477,7 +454,7 @@ func TestFreqtradePresetGroupBy(t *testing.T) {
 						return comparePeriods(times, cols, refPeriods(q, before[g], in[g], "week"))
 					}
 				}},
-			} {
+			}...) {
 				frames := mustOK(t, resp[c.kind])
 				ftCheckNoNotice(t, c.kind, frames)
 				if len(frames) != len(groups) {
