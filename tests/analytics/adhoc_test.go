@@ -204,7 +204,7 @@ func TestAdhocKeysFollowTheMapping(t *testing.T) {
 		if c.ctx == "no account" {
 			ctx = noAccount
 		}
-		code, body := resourceGet(t, p, ctx, "tag-keys")
+		code, body := p.Get(t, ctx, "tag-keys")
 		var got []struct{ Text, Resource string }
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil {
 			t.Fatalf("%s: tag-keys %d %s", c.ctx, code, body)
@@ -212,7 +212,7 @@ func TestAdhocKeysFollowTheMapping(t *testing.T) {
 		var names []string
 		for _, k := range got {
 			names = append(names, k.Text)
-			if code, vals := resourceGet(t, p, ctx, k.Resource); code != 200 || !strings.HasPrefix(vals, "[") {
+			if code, vals := p.Get(t, ctx, k.Resource); code != 200 || !strings.HasPrefix(vals, "[") {
 				t.Errorf("%s: values of %s (%s): %d %s", c.ctx, k.Text, k.Resource, code, vals)
 			}
 		}

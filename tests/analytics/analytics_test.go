@@ -405,20 +405,7 @@ func TestAlertQueryReturnsNumericFrames(t *testing.T) {
 
 func TestResources(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	get := func(path string) (int, string) {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: pctx(nil),
-			Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := stream.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return int(msg.Code), string(msg.Body)
-	}
+	get := func(path string) (int, string) { return p.Get(t, pctx(nil), path) }
 	want, _ := pg.Psql("trading", "SELECT string_agg(DISTINCT strategy, ',' ORDER BY strategy) FROM trades")
 	code, body := get("strategies")
 	var got []string

@@ -10,7 +10,6 @@ package analytics
 // the mapping says.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -218,22 +217,6 @@ func TestNewDimensionFilterErrorsNameTheField(t *testing.T) {
 	}
 }
 
-func resourceGet(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, path string) (int, string) {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx,
-		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(msg.Code), string(msg.Body)
-}
-
 func TestNewDimensionResources(t *testing.T) {
 	allTrades(t)
 	p := harness.Launch(t, harness.Options{})
@@ -241,21 +224,21 @@ func TestNewDimensionResources(t *testing.T) {
 		col := dim
 		want, _ := pg.Psql("trading", "SELECT coalesce(string_agg(DISTINCT "+col+"::text, ',' ORDER BY "+col+"::text), '') FROM trades WHERE "+col+" IS NOT NULL")
 		want = strings.TrimSpace(want)
-		code, body := resourceGet(t, p, pctx(nil), dimKeys[dim].resource)
+		code, body := p.Get(t, pctx(nil), dimKeys[dim].resource)
 		var got []string
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil || strings.Join(got, ",") != want || len(got) < 2 {
 			t.Errorf("%s: %d %s; want [%s]", dimKeys[dim].resource, code, body, want)
 		}
 	}
-	code, body := resourceGet(t, p, pctx(nil), "exit_reasons?q=STOP&limit=5")
+	code, body := p.Get(t, pctx(nil), "exit_reasons?q=STOP&limit=5")
 	if code != 200 || body != `["stop_loss","trailing_stop_loss"]` {
 		t.Errorf("exit_reasons?q=STOP: %d %s", code, body)
 	}
-	code, body = resourceGet(t, p, pctx(nil), "entry_tags?q=_&limit=1")
+	code, body = p.Get(t, pctx(nil), "entry_tags?q=_&limit=1")
 	if var1 := []string{}; code != 200 || json.Unmarshal([]byte(body), &var1) != nil || len(var1) != 1 {
 		t.Errorf("entry_tags?limit=1: %d %s", code, body)
 	}
-	code, body = resourceGet(t, p, pctx(nil), "venues")
+	code, body = p.Get(t, pctx(nil), "venues")
 	if code != 404 || !strings.Contains(body, "entry_tags, exit_reasons, schema, kinds") {
 		t.Errorf("unknown resource: %d %s", code, body)
 	}
@@ -273,7 +256,7 @@ func TestKindsResourceIsTheRegistry(t *testing.T) {
 	}
 	registry := strings.Split(m[1], ", ")
 	for _, ctx := range []*pluginv2.PluginContext{{}, pctx(nil)} {
-		code, body := resourceGet(t, p, ctx, "kinds")
+		code, body := p.Get(t, ctx, "kinds")
 		var kinds []struct {
 			Name, Description, FrameType string
 			Options                      []string

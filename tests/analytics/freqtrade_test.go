@@ -638,7 +638,7 @@ func TestFreqtradePresetAccountIsAbsent(t *testing.T) {
 	if st := statsFrame(t, mustOK(t, resp["OK"])[0])[""]; st["trade_count"] == 0 {
 		t.Errorf("the other query of the request: %v", st)
 	}
-	code, body := resourceGet(t, p, ftCtx(nil), "accounts")
+	code, body := p.Get(t, ftCtx(nil), "accounts")
 	if code != 400 || !strings.Contains(body, "account") {
 		t.Errorf("accounts resource: %d %s; want 400 naming the missing account mapping", code, body)
 	}
@@ -662,7 +662,7 @@ func TestFreqtradePresetResourcesAndHealth(t *testing.T) {
 			return strings.Split(out, "\n")
 		}
 		closed := distinct("AND close_date IS NOT NULL")
-		code, body := resourceGet(t, p, ctx, res+"?limit=1000")
+		code, body := p.Get(t, ctx, res+"?limit=1000")
 		var got []string
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil {
 			t.Errorf("%s: %d %s", res, code, body)
@@ -696,7 +696,7 @@ func TestFreqtradePresetResourcesAndHealth(t *testing.T) {
 			}
 		}
 	}
-	code, body := resourceGet(t, p, ctx, "schema")
+	code, body := p.Get(t, ctx, "schema")
 	var sch map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &sch) != nil || sch["ok"] != true {
 		t.Fatalf("schema: %d %s", code, body)
@@ -809,10 +809,10 @@ func TestFreqtradePresetColumnOverrides(t *testing.T) {
 			t.Errorf("ungrouped stats with strategy unmapped: %s = %v, reference %v", k, got[k], w)
 		}
 	}
-	if code, body := resourceGet(t, p, ctx, "strategies"); code != 400 || !strings.Contains(body, "strategy") {
+	if code, body := p.Get(t, ctx, "strategies"); code != 400 || !strings.Contains(body, "strategy") {
 		t.Errorf("strategies resource with strategy null: %d %s", code, body)
 	}
-	code, body := resourceGet(t, p, ctx, "accounts")
+	code, body := p.Get(t, ctx, "accounts")
 	var accts []string
 	if code != 200 || json.Unmarshal([]byte(body), &accts) != nil || strings.Join(accts, ",") != strings.Join(groups, ",") {
 		t.Errorf("accounts resource with account = exchange: %d %s; want %v", code, body, groups)

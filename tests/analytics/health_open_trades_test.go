@@ -7,7 +7,6 @@ package analytics
 // trades (issue 9: the count was count(*), open rows included).
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
@@ -104,19 +103,10 @@ func TestCheckHealthCountsOnlyClosedTrades(t *testing.T) {
 	}
 
 	// The schema resource gives the same numbers.
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx, Path: "schema", Method: "GET", Url: "schema"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, body := p.Get(t, ctx, "schema")
 	var sch map[string]any
-	if msg.Code != 200 || json.Unmarshal(msg.Body, &sch) != nil || sch["ok"] != true {
-		t.Fatalf("schema: %d %s", msg.Code, msg.Body)
+	if code != 200 || json.Unmarshal([]byte(body), &sch) != nil || sch["ok"] != true {
+		t.Fatalf("schema: %d %s", code, body)
 	}
 	// docs/query-model.md: the schema resource reports "trades", "from", "to"
 	if n, ok := sch["trades"].(float64); !ok || int(n) != nClosed {

@@ -223,13 +223,13 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 			t.Errorf("%s on the unmapped account: %d %v", k, r.Status, r.Error)
 		}
 	}
-	if code, body := resourceGet(t, p, ctx, "accounts"); code != 400 || !strings.Contains(body, "jsonData.columns.account is null") {
+	if code, body := p.Get(t, ctx, "accounts"); code != 400 || !strings.Contains(body, "jsonData.columns.account is null") {
 		t.Errorf("accounts resource: %d %s", code, body)
 	}
-	if code, body := resourceGet(t, p, ctx, "sides"); code != 200 || body != `["long","short"]` {
+	if code, body := p.Get(t, ctx, "sides"); code != 200 || body != `["long","short"]` {
 		t.Errorf("sides resource: %d %s", code, body)
 	}
-	if code, body := resourceGet(t, p, ctx, "strategies"); code != 200 || body != `["1","2","3"]` {
+	if code, body := p.Get(t, ctx, "strategies"); code != 200 || body != `["1","2","3"]` {
 		t.Errorf("strategies resource: %d %s", code, body)
 	}
 	if newest.id == 0 || math.IsNaN(newest.pnl) {

@@ -183,22 +183,6 @@ func TestEveryKindSameFramesThroughPgbouncer(t *testing.T) {
 	}
 }
 
-func resource(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, path string) (int, string) {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx,
-		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(msg.Code), string(msg.Body)
-}
-
 func health(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext) *backend.CheckHealthResult {
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -216,7 +200,7 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 	paths := []string{"strategies", "symbols?q=US&limit=2", "accounts", "schema", "kinds"}
 	want := map[string]string{}
 	for _, path := range paths {
-		code, body := resource(t, p, dctx, path)
+		code, body := p.Get(t, dctx, path)
 		if code != 200 {
 			t.Fatalf("direct %s: %d %s", path, code, body)
 		}
@@ -235,7 +219,7 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 				t.Errorf("health through pgbouncer: %v %q; want OK, naming the pooler", h.Status, h.Message)
 			}
 			for _, path := range paths {
-				code, body := resource(t, p, ctx, path)
+				code, body := p.Get(t, ctx, path)
 				if code != 200 || body != want[path] {
 					t.Errorf("%s: %d %s; want 200 %s", path, code, body, want[path])
 				}

@@ -49,7 +49,7 @@ func TestStatementTimeoutReachesTheServerThroughPgbouncer(t *testing.T) {
 			}
 			ctx := dsCtx(su.name+"-probe", jd)
 			// a plain statement (the editor's values)
-			if code, body := resource(t, p, ctx, "symbols"); code != 200 || body != `["7s"]` {
+			if code, body := p.Get(t, ctx, "symbols"); code != 200 || body != `["7s"]` {
 				t.Errorf("symbols: %d %s; want [\"7s\"] (statement_timeout where the statement ran)", code, body)
 			}
 			// COPY reads (breakdown reads the trades in one pass) and a cursor in a transaction (trades)

@@ -237,6 +237,25 @@ func (p *Plugin) QueryCtx(c context.Context, t testing.TB, pctx *pluginv2.Plugin
 	return resp.Responses
 }
 
+// Get calls the resource at path (a query string may follow "?") with GET
+// as the data source pctx (20 s limit) and returns the first message's
+// status code and body; a failed call fails t.
+func (p *Plugin) Get(t testing.TB, pctx *pluginv2.PluginContext, path string) (int, string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: pctx,
+		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(msg.Code), string(msg.Body)
+}
+
 // Reply is the outcome of one timed QueryData call for refId "A", for
 // tests that expect some calls to fail (faults, fail-over).
 type Reply struct {

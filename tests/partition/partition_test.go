@@ -125,19 +125,10 @@ type kind struct {
 
 func registry(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext) []kind {
 	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx, Path: "kinds", Method: "GET", Url: "kinds"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, body := p.Get(t, ctx, "kinds")
 	var ks []kind
-	if msg.Code != 200 || json.Unmarshal(msg.Body, &ks) != nil || len(ks) < 14 {
-		t.Fatalf("kinds resource: %d %s", msg.Code, msg.Body)
+	if code != 200 || json.Unmarshal([]byte(body), &ks) != nil || len(ks) < 14 {
+		t.Fatalf("kinds resource: %d %s", code, body)
 	}
 	return ks
 }
