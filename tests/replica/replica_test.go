@@ -123,6 +123,21 @@ var mustOK = harness.MustOK
 // sessions counts the plugin's backends on s (-1 when s does not answer).
 func sessions(s *pgfix.Server) int { return s.Sessions(appName) }
 
+// runningSlow counts the plugin's queries running over slow_conflict.
+const runningSlow = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
+	"' AND state = 'active' AND query LIKE '%slow_conflict%'"
+
+// runningOn polls s (10 s at most) until the plugin runs a query over
+// slow_conflict there; false if it never does.
+func runningOn(s *pgfix.Server) bool {
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if out, err := s.Psql("postgres", runningSlow); err == nil && strings.TrimSpace(out) == "1" {
+			return true
+		}
+	}
+	return false
+}
+
 // connected returns the in_hot_standby values the plugin logged for its
 // connections to port ("pg: connected", debug level): what the server
 // itself reported to the plugin's session.
@@ -210,14 +225,8 @@ func TestPreferStandbyQueryRunsOnTheStandby(t *testing.T) {
 		primary, standby)
 	done := make(chan reply, 1)
 	go func() { done <- call(p, ds, "trade_count") }()
-	q := "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
-		"' AND state = 'active' AND query LIKE '%slow_conflict%'"
-	seen := false
-	for start := time.Now(); time.Since(start) < 10*time.Second && !seen; time.Sleep(20 * time.Millisecond) {
-		out, err := standby.Psql("postgres", q)
-		seen = err == nil && strings.TrimSpace(out) == "1"
-	}
-	onPrimary, _ := primary.Psql("postgres", q)
+	seen := runningOn(standby)
+	onPrimary, _ := primary.Psql("postgres", runningSlow)
 	r := <-done
 	if !seen {
 		t.Fatalf("the plugin's query never showed up running on the standby (reply %v)", r)
@@ -316,13 +325,7 @@ func TestRecoveryConflictIs503NamingTheStandbySettings(t *testing.T) {
 	ds := dsCtx("conflict", "standby", map[string]any{"table": "slow_conflict", "queryTimeoutSeconds": 60}, standby)
 	done := make(chan reply, 1)
 	go func() { done <- call(p, ds, "equity") }()
-	q := "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
-		"' AND state = 'active' AND query LIKE '%slow_conflict%'"
-	seen := false
-	for start := time.Now(); time.Since(start) < 10*time.Second && !seen; time.Sleep(20 * time.Millisecond) {
-		out, err := standby.Psql("postgres", q)
-		seen = err == nil && strings.TrimSpace(out) == "1"
-	}
+	seen := runningOn(standby)
 	if !seen {
 		t.Fatalf("the plugin's query never showed up running on the standby (reply %v)", <-done)
 	}
