@@ -165,16 +165,7 @@ func checkStatsAndEquity(t *testing.T, q refQuery, before, in map[string][]trade
 	if len(got) != len(groups) {
 		t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
 	}
-	n := 0
-	for _, g := range groups {
-		want := refComputeStats(q, before[g], in[g], time.Now())
-		for k, w := range want {
-			if v, ok := got[g][k]; !ok || !close(v, w) {
-				t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-			}
-			n++
-		}
-	}
+	n := checkGroupStats(t, got, groups, func(g string) refStats { return refComputeStats(q, before[g], in[g], time.Now()) })
 	if q.group == "" {
 		e0 := q.capital + sumPnl(before[""])
 		if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
@@ -183,6 +174,22 @@ func checkStatsAndEquity(t *testing.T, q refQuery, before, in map[string][]trade
 		}
 	}
 	return n, groups
+}
+
+// checkGroupStats compares got (statsFrame's values by group) with want(g)
+// for every group and returns how many values it compared.
+func checkGroupStats(t *testing.T, got map[string]map[string]float64, groups []string, want func(g string) refStats) int {
+	t.Helper()
+	n := 0
+	for _, g := range groups {
+		for k, w := range want(g) {
+			if v, ok := got[g][k]; !ok || !close(v, w) {
+				t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
+			}
+			n++
+		}
+	}
+	return n
 }
 
 func labelledFromSeries(t *testing.T, f *data.Frame) labelledField {

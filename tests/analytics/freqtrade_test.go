@@ -592,16 +592,7 @@ func TestFreqtradePresetFilters(t *testing.T) {
 			if len(got) != len(groups) {
 				t.Fatalf("%d groups %v, reference %v", len(got), sortedKeys(got), groups)
 			}
-			n := 0
-			for _, g := range groups {
-				want := refAllStats(q, before[g], in[g], time.Now())
-				for k, w := range want {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
-			}
+			n := checkGroupStats(t, got, groups, func(g string) refStats { return refAllStats(q, before[g], in[g], time.Now()) })
 			ef := mustOK(t, resp["E"])
 			if tc.group == "" {
 				if err := refCurveCheck(q.capital+sumPnl(before[""]), in[""], func(e float64) float64 { return e })(

@@ -140,17 +140,11 @@ func TestMappedBotTableMatchesReference(t *testing.T) {
 			if len(got) != len(groups) || len(groups) == 0 {
 				t.Fatalf("groups in the frame %v, reference %v", sortedKeys(got), groups)
 			}
-			n := 0
 			ref := map[string]refStats{}
 			for _, g := range groups {
 				ref[g] = refAllStats(q, before[g], in[g], today)
-				for k, w := range ref[g] {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
 			}
+			n := checkGroupStats(t, got, groups, func(g string) refStats { return ref[g] })
 			if tc.mod != nil && q.group != "" {
 				e0 := map[string]float64{}
 				for _, g := range groups {
