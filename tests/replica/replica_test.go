@@ -31,14 +31,12 @@ var primary, standby *pgfix.Server
 // The plugin's application_name in pg_stat_activity.
 const appName = "algotrading-pnl-datasource"
 
-func TestMain(m *testing.M) {
-	var err error
-	primary, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = primary.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
+func TestMain(m *testing.M) { pgfix.Main(m, setup, func() { standby.Close() }) }
+
+// setup loads the primary and makes the standby (closed again on error).
+func setup(s *pgfix.Server) error {
+	primary = s
+	err := primary.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
 	if err == nil {
 		// conflict_trades: a copy the conflict test deletes from; slow_conflict
 		// costs 5 ms a row (a volatile function per row), so a query over it is
@@ -65,18 +63,10 @@ func TestMain(m *testing.M) {
 	if err == nil {
 		err = pgfix.WaitReplay(primary, standby, 30*time.Second)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if standby != nil {
-			standby.Close()
-		}
-		primary.Close()
-		os.Exit(1)
+	if err != nil && standby != nil {
+		standby.Close()
 	}
-	code := m.Run()
-	standby.Close()
-	primary.Close()
-	os.Exit(code)
+	return err
 }
 
 // dsCtx is a data source over "127.0.0.1,127.0.0.1" with the ports of the
