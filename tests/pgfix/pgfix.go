@@ -73,8 +73,8 @@ func Start(tb testing.TB) *Server {
 // Main is the whole TestMain of a package that runs against one server:
 // it starts the server and hands it to setup (which keeps it in the
 // package's variable and loads what the tests need), runs the tests, calls
-// after (nil for nothing) and stops the server, then exits with the tests'
-// code. A server that does not start or a setup error is printed to stderr
+// after (nil for nothing; e.g. to stop a standby setup started) and stops
+// the server, then exits with the tests' code. A server that does not start or a setup error is printed to stderr
 // and exits 1.
 func Main(m *testing.M, setup func(*Server) error, after func()) {
 	s, err := StartMain()
