@@ -1,4 +1,4 @@
-import React, { useState } from 'react';
+import React from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { setTemplateSrv } from '@grafana/runtime';
 import { firstValueFrom } from 'rxjs';
@@ -8,6 +8,7 @@ import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
 import { QUERY_TYPES } from '../src/types';
 import type { PnlQuery, PnlVariableQuery } from '../src/types';
 import { makeDataSource, mockResources } from './helpers';
+import { renderQueryEditor } from './queryEditorHost';
 import { fakeTemplateSrv } from './templateSrv';
 
 const LISTS: Record<string, string[]> = {
@@ -26,24 +27,7 @@ beforeAll(() => setTemplateSrv(fakeTemplateSrv([{ name: 'strategy', options: LIS
 function renderQE(initial: PnlQuery, lists: Record<string, unknown> = LISTS) {
   const ds = makeDataSource();
   const calls = mockResources(ds, lists as Record<string, unknown[]>);
-  const changes: PnlQuery[] = [];
-  const runs = { n: 0 };
-  function Host() {
-    const [q, setQ] = useState(initial);
-    return (
-      <QueryEditor
-        datasource={ds}
-        query={q}
-        onChange={(nq) => {
-          changes.push(nq);
-          setQ(nq);
-        }}
-        onRunQuery={() => runs.n++}
-      />
-    );
-  }
-  render(<Host />);
-  return { ds, calls, changes, runs, last: () => changes[changes.length - 1] };
+  return { ds, calls, ...renderQueryEditor(ds, initial) };
 }
 
 /** Opens a react-select by its input and returns the option labels shown. */

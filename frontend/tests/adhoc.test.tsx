@@ -1,12 +1,11 @@
-import React, { useState } from 'react';
-import { fireEvent, render, screen } from '@testing-library/react';
+import { fireEvent, screen } from '@testing-library/react';
 import { setTemplateSrv } from '@grafana/runtime';
 import type { TemplateSrv } from '@grafana/runtime';
 
-import { QueryEditor } from '../src/components/QueryEditor';
 import { dashboardAdhocFilters, tagValuesResource, toAdhocFilters, withAdhocFilters } from '../src/adhoc';
 import type { PnlQuery } from '../src/types';
 import { makeDataSource, mockResources } from './helpers';
+import { renderQueryEditor } from './queryEditorHost';
 import { fakeTemplateSrv } from './templateSrv';
 
 const srv = fakeTemplateSrv([{ name: 'strategy', options: ['momentum', 'arb'], current: ['momentum'] }]);
@@ -143,24 +142,7 @@ describe('QueryEditor: the query\'s own ad-hoc filters (alert rules)', () => {
   function renderQE(initial: PnlQuery) {
     const ds = makeDataSource();
     jest.spyOn(ds, 'getResource').mockRejectedValue(new Error('offline'));
-    const changes: PnlQuery[] = [];
-    const runs = { n: 0 };
-    function Host() {
-      const [q, setQ] = useState(initial);
-      return (
-        <QueryEditor
-          datasource={ds}
-          query={q}
-          onChange={(nq) => {
-            changes.push(nq);
-            setQ(nq);
-          }}
-          onRunQuery={() => runs.n++}
-        />
-      );
-    }
-    render(<Host />);
-    return { changes, runs, last: () => changes[changes.length - 1] };
+    return renderQueryEditor(ds, initial);
   }
 
   it('adds a filter, sets its value on blur, and removes it', async () => {

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/algotrading/pnl-datasource/tests/harness"
 	"github.com/algotrading/pnl-datasource/tests/pgfix"
@@ -110,33 +109,9 @@ func TestAdhocFiltersMatchReference(t *testing.T) {
 					t.Fatalf("fixture: no NULL entry tag kept")
 				}
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
+			resp := p.Query(t, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
 			sf := mustOK(t, resp["S"])
-			got := statsFrame(t, sf[0])
-			groups := sortedKeys(in)
-			if len(groups) == 0 {
-				groups = []string{""}
-			}
-			if len(got) != len(groups) {
-				t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
-			}
-			n := 0
-			for _, g := range groups {
-				want := refComputeStats(q, before[g], in[g], time.Now())
-				for k, w := range want {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
-			}
-			if tc.group == "" {
-				e0 := q.capital + sumPnl(before[""])
-				if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
-					labelledFromSeries(t, mustOK(t, resp["E"])[0])); err != nil {
-					t.Errorf("equity: %v", err)
-				}
-			}
+			n, groups := checkStatsAndEquity(t, q, before, in, sf[0], resp["E"])
 			bound := false
 			for _, f := range tc.adhoc {
 				bound = bound || f.value != "(none)"
@@ -161,7 +136,7 @@ func TestAdhocHostileValues(t *testing.T) {
 		for _, op := range []string{"=", "!="} {
 			js, _ := json.Marshal(map[string]any{"queryType": "stats", "metrics": []string{"trade_count"},
 				"adhocFilters": []map[string]string{{"key": "strategy", "operator": op, "value": v}}})
-			r := run(t, p, pctx(nil), rawQuery("A", string(js)))["A"]
+			r := p.Query(t, pctx(nil), rawQuery("A", string(js)))["A"]
 			if r.Error != nil || r.Status != 200 {
 				t.Fatalf("%q %s: status %d %v", v, op, r.Status, r.Error)
 			}
@@ -189,14 +164,14 @@ func TestAdhocHostileValues(t *testing.T) {
 		{`{"queryType":"stats","adhocFilters":[{"key":"strategy","operator":"=~","value":"(a"}]}`, "400", "invalid regular expression"},
 		{`{"queryType":"stats","adhocFilters":[{"key":"strategy","operator":"!~","value":"[z-a]"}]}`, "400", "invalid regular expression"},
 	} {
-		r := run(t, p, pctx(nil), rawQuery("A", c.js))["A"]
+		r := p.Query(t, pctx(nil), rawQuery("A", c.js))["A"]
 		if r.Error == nil || r.Status != 400 || !strings.Contains(r.Error.Error(), c.msg) {
 			t.Errorf("%.80s: status %d %v, want 400 %q", c.js, r.Status, r.Error, c.msg)
 		}
 	}
 	// a hostile regex is slow at worst, bounded by the length limit and the statement timeout
 	js := `{"queryType":"stats","metrics":["trade_count"],"adhocFilters":[{"key":"symbol","operator":"=~","value":"(((a*)*)*)*b"}]}`
-	r := run(t, p, pctx(nil), rawQuery("A", js))["A"]
+	r := p.Query(t, pctx(nil), rawQuery("A", js))["A"]
 	if r.Error != nil && r.Status != 400 && r.Status != 504 {
 		t.Errorf("nested regex: status %d %v", r.Status, r.Error)
 	}
@@ -213,7 +188,7 @@ func TestAdhocKeysFollowTheMapping(t *testing.T) {
 	noAccount := harness.PluginContext("trading-ds-no-account", pg.JSONData(map[string]any{"columns": map[string]any{"account": nil}}),
 		pgfix.Secure(), dsVersion)
 	js := `{"queryType":"equity","adhocFilters":[{"key":"symbol","operator":"=","value":"AAPL"},{"key":"account","operator":"!=","value":"a"}]}`
-	r := run(t, p, noAccount, rawQuery("A", js))["A"]
+	r := p.Query(t, noAccount, rawQuery("A", js))["A"]
 	if r.Status != 400 || r.Error == nil ||
 		r.Error.Error() != "adhocFilters[1].key: account is not mapped (jsonData.columns.account is null)" {
 		t.Errorf("unmapped key: status %d %v", r.Status, r.Error)
@@ -229,7 +204,7 @@ func TestAdhocKeysFollowTheMapping(t *testing.T) {
 		if c.ctx == "no account" {
 			ctx = noAccount
 		}
-		code, body := resourceGet(t, p, ctx, "tag-keys")
+		code, body := p.Get(t, ctx, "tag-keys")
 		var got []struct{ Text, Resource string }
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil {
 			t.Fatalf("%s: tag-keys %d %s", c.ctx, code, body)
@@ -237,7 +212,7 @@ func TestAdhocKeysFollowTheMapping(t *testing.T) {
 		var names []string
 		for _, k := range got {
 			names = append(names, k.Text)
-			if code, vals := resourceGet(t, p, ctx, k.Resource); code != 200 || !strings.HasPrefix(vals, "[") {
+			if code, vals := p.Get(t, ctx, k.Resource); code != 200 || !strings.HasPrefix(vals, "[") {
 				t.Errorf("%s: values of %s (%s): %d %s", c.ctx, k.Text, k.Resource, code, vals)
 			}
 		}

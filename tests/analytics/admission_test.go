@@ -24,7 +24,7 @@ func TestTooManyConcurrentQueriesAreRefusedAtOnce(t *testing.T) {
 	ctx := harness.PluginContext("locked-ds", pg.JSONData(map[string]any{"table": "trades_locked",
 		"maxOpenConnections": 1, "maxQueuedQueries": 1, "queryTimeoutSeconds": 3}), pgfix.Secure(), 1)
 	// warm the instance and its one connection
-	mustOK(t, run(t, p, ctx, query("A", "stats", nil, 10))["A"])
+	mustOK(t, p.Query(t, ctx, query("A", "stats", nil, 10))["A"])
 	locked := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -47,14 +47,14 @@ func TestTooManyConcurrentQueriesAreRefusedAtOnce(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			s := time.Now()
-			r := run(t, p, ctx, query("A", "equity", nil, 100))["A"]
+			r := p.Query(t, ctx, query("A", "equity", nil, 100))["A"]
 			answers[i] = answer{int(r.Status), fmt.Sprint(r.Error), time.Since(s)}
 		}(i)
 		time.Sleep(20 * time.Millisecond)
 	}
 	// meanwhile another data source answers at once
 	s := time.Now()
-	mustOK(t, run(t, p, pctx(nil), query("B", "stats", map[string]any{"metrics": []string{"trade_count"}}, 10))["B"])
+	mustOK(t, p.Query(t, pctx(nil), query("B", "stats", map[string]any{"metrics": []string{"trade_count"}}, 10))["B"])
 	if d := time.Since(s); d > time.Second {
 		t.Errorf("another data source took %v while this one was saturated", d)
 	}
@@ -80,5 +80,5 @@ func TestTooManyConcurrentQueriesAreRefusedAtOnce(t *testing.T) {
 		t.Errorf("%d refused, %d served; want %d refused (1 running + 1 waiting admitted)", refused, served, n-2)
 	}
 	// once the lock is gone the data source answers again
-	mustOK(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"])
+	mustOK(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"])
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,21 +30,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	pgfix.Main(m, func(s *pgfix.Server) error {
+		pg = s
+		return pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
+	}, nil)
 }
 
 var tradesOnce sync.Once
@@ -73,21 +61,6 @@ func query(refID, qtype string, body map[string]any, maxPoints int64) *pluginv2.
 	js, _ := json.Marshal(m)
 	return &pluginv2.DataQuery{RefId: refID, MaxDataPoints: maxPoints, IntervalMS: 1000, Json: js,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
-}
-
-func run(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	return resp.Responses
 }
 
 func mustOK(t *testing.T, r backend.DataResponse) data.Frames {
@@ -142,7 +115,7 @@ func TestEquityPnlReturnsMatchReference(t *testing.T) {
 	e0 := q.capital + sumPnl(before[""])
 	body := map[string]any{"strategies": q.strategies}
 	for _, maxPts := range []int64{200, 100000} {
-		resp := run(t, p, pctx(nil), query("E", "equity", body, maxPts), query("P", "pnl", body, maxPts), query("R", "returns", body, maxPts))
+		resp := p.Query(t, pctx(nil), query("E", "equity", body, maxPts), query("P", "pnl", body, maxPts), query("R", "returns", body, maxPts))
 		checked := 0
 		for ref, f := range map[string]func(e float64) float64{
 			"E": func(e float64) float64 { return e },
@@ -188,7 +161,7 @@ func TestDrawdownMatchesReferenceAndKeepsTroughs(t *testing.T) {
 		byTime[tr.closed.UnixNano()] = dds[i]
 		minDD = math.Min(minDD, dds[i])
 	}
-	resp := run(t, p, pctx(nil), query("D", "drawdown", nil, 300))
+	resp := p.Query(t, pctx(nil), query("D", "drawdown", nil, 300))
 	ts, vs := series(t, mustOK(t, resp["D"])[0])
 	if len(ts) > 302 {
 		t.Errorf("%d points for maxDataPoints 300", len(ts))
@@ -219,7 +192,7 @@ func TestDailyPnlInNewYorkAndDistribution(t *testing.T) {
 	_, in := split(q, all)
 	days, want := refDaily(q, in[""])
 	body := map[string]any{"timezone": "America/New_York"}
-	resp := run(t, p, pctx(nil), query("A", "daily_pnl", body, 1000), query("B", "pnl_distribution", body, 1000))
+	resp := p.Query(t, pctx(nil), query("A", "daily_pnl", body, 1000), query("B", "pnl_distribution", body, 1000))
 	ts, vs := series(t, mustOK(t, resp["A"])[0])
 	if len(ts) != len(days) {
 		t.Fatalf("%d days, reference %d", len(ts), len(days))
@@ -288,7 +261,7 @@ func TestStatsMatchReference(t *testing.T) {
 			if tc.mod != nil {
 				tc.mod(&q)
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", tc.body, 100))
+			resp := p.Query(t, pctx(nil), query("S", "stats", tc.body, 100))
 			got := statsFrame(t, mustOK(t, resp["S"])[0])
 			before, in := split(q, all)
 			groups := sortedKeys(in)
@@ -316,7 +289,7 @@ func TestStatsMatchReference(t *testing.T) {
 
 func TestStatsMetricsFilterAndDisplayNames(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{"sharpe", "win_rate", "total_pnl"}}, 100))
+	resp := p.Query(t, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{"sharpe", "win_rate", "total_pnl"}}, 100))
 	f := mustOK(t, resp["S"])[0]
 	if len(f.Fields) != 3 || f.Fields[0].Name != "sharpe" || f.Fields[1].Name != "win_rate" || f.Fields[2].Name != "total_pnl" {
 		t.Fatalf("fields %v", f.Fields)
@@ -334,7 +307,7 @@ func TestSlippageSeriesAndTradesTable(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	q := refQ()
 	_, in := split(q, all)
-	resp := run(t, p, pctx(map[string]any{"rowLimit": 50}), query("S", "slippage", nil, 1),
+	resp := p.Query(t, pctx(map[string]any{"rowLimit": 50}), query("S", "slippage", nil, 1),
 		query("T", "trades", nil, 100), query("U", "trades", map[string]any{"limit": 5}, 100))
 	// maxDataPoints 1 → one bucket covering the whole range = the average.
 	_, vs := series(t, mustOK(t, resp["S"])[0])
@@ -376,7 +349,7 @@ func TestGroupByGivesLabelledSeries(t *testing.T) {
 	q := refQ()
 	q.group = "symbol"
 	before, in := split(q, all)
-	resp := run(t, p, pctx(nil), query("G", "equity", map[string]any{"groupBy": "symbol"}, 100000))
+	resp := p.Query(t, pctx(nil), query("G", "equity", map[string]any{"groupBy": "symbol"}, 100000))
 	frames := mustOK(t, resp["G"])
 	if len(frames) != len(in) {
 		t.Fatalf("%d frames, want one per symbol (%d)", len(frames), len(in))
@@ -432,20 +405,7 @@ func TestAlertQueryReturnsNumericFrames(t *testing.T) {
 
 func TestResources(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	get := func(path string) (int, string) {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: pctx(nil),
-			Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := stream.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return int(msg.Code), string(msg.Body)
-	}
+	get := func(path string) (int, string) { return p.Get(t, pctx(nil), path) }
 	want, _ := pg.Psql("trading", "SELECT string_agg(DISTINCT strategy, ',' ORDER BY strategy) FROM trades")
 	code, body := get("strategies")
 	var got []string
@@ -480,7 +440,7 @@ func TestResources(t *testing.T) {
 
 func TestQueryMetricsMove(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	run(t, p, pctx(nil), query("A", "equity", nil, 100), query("B", "stats", nil, 100), rawQuery("C", `{"queryType":"bogus"}`))
+	p.Query(t, pctx(nil), query("A", "equity", nil, 100), query("B", "stats", nil, 100), rawQuery("C", `{"queryType":"bogus"}`))
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := p.Diagnostics.CollectMetrics(c, &pluginv2.CollectMetricsRequest{})

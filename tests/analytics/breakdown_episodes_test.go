@@ -97,7 +97,7 @@ func TestBreakdownMatchesReferencePerGroup(t *testing.T) {
 			if tc.filter != nil {
 				body["strategies"] = tc.filter
 			}
-			frames := mustOK(t, run(t, p, tableCtx(table), query("B", "breakdown", body, 100))["B"])
+			frames := mustOK(t, p.Query(t, tableCtx(table), query("B", "breakdown", body, 100))["B"])
 			if len(frames) != 1 {
 				t.Fatalf("%d frames, want one table", len(frames))
 			}
@@ -136,7 +136,7 @@ func TestBreakdownMatchesReferencePerGroup(t *testing.T) {
 		})
 	}
 	// groupBy none: a 400 naming groupBy
-	r := run(t, p, tableCtx(table), query("N", "breakdown", nil, 100))["N"]
+	r := p.Query(t, tableCtx(table), query("N", "breakdown", nil, 100))["N"]
 	if r.Status != 400 || r.Error == nil || !strings.HasPrefix(r.Error.Error(), "groupBy") {
 		t.Errorf("breakdown without groupBy: status %d error %v; want 400 naming groupBy", r.Status, r.Error)
 	}
@@ -180,7 +180,7 @@ func TestDrawdownEpisodesMatchReference(t *testing.T) {
 	if len(want) < 12 {
 		t.Fatalf("fixture: %d episodes", len(want))
 	}
-	resp := run(t, p, pctx(nil), query("D", "drawdown_episodes", nil, 100),
+	resp := p.Query(t, pctx(nil), query("D", "drawdown_episodes", nil, 100),
 		query("L", "drawdown_episodes", map[string]any{"limit": 3}, 100))
 	for ref, limit := range map[string]int{"D": 10, "L": 3} {
 		frames := mustOK(t, resp[ref])
@@ -217,7 +217,7 @@ func TestDrawdownEpisodesPerGroup(t *testing.T) {
 	q.group = "strategy"
 	before, in := split(q, all)
 	groups := sortedKeys(in)
-	frames := mustOK(t, run(t, p, tableCtx(table), query("E", "drawdown_episodes",
+	frames := mustOK(t, p.Query(t, tableCtx(table), query("E", "drawdown_episodes",
 		map[string]any{"groupBy": "strategy", "limit": 5}, 100))["E"])
 	tf := readTable(t, frames[0])
 	if tf.names[0] != "strategy" {

@@ -68,8 +68,8 @@ func TestNonFinitePnlRowsAreLeftOutWithANotice(t *testing.T) {
 			}
 			for _, maxPoints := range []int64{50, 100000} {
 				name := fmt.Sprintf("%s/%s/%d", kind, by, maxPoints)
-				clean := mustOK(t, run(t, p, tableCtx("trades_clean"), query("A", kind, body, maxPoints))["A"])
-				broken := mustOK(t, run(t, p, tableCtx("trades_broken"), query("A", kind, body, maxPoints))["A"])
+				clean := mustOK(t, p.Query(t, tableCtx("trades_clean"), query("A", kind, body, maxPoints))["A"])
+				broken := mustOK(t, p.Query(t, tableCtx("trades_broken"), query("A", kind, body, maxPoints))["A"])
 				if !reflect.DeepEqual(frameValues(clean), frameValues(broken)) {
 					t.Errorf("%s: numbers differ from the table without the broken rows", name)
 				}

@@ -10,7 +10,6 @@ package analytics
 // the mapping says.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
@@ -64,27 +64,12 @@ func TestNewDimensionsGroupEachGroupsOwnNumbers(t *testing.T) {
 				distinctBy(t, k, groups, func(g string) float64 { return stats[g][k] })
 			}
 			body := map[string]any{"groupBy": by, "initialCapital": q.capital}
-			resp := run(t, p, pctx(nil),
+			resp := p.Query(t, pctx(nil),
 				query("equity", "equity", body, 100000), query("drawdown", "drawdown", body, 100000),
 				query("daily_pnl", "daily_pnl", body, 1000), query("trade_count", "trade_count", body, 50),
 				query("stats", "stats", body, 100))
 			n := 0
-			for _, c := range []struct {
-				kind, field string
-				ref         func(g string) func(labelledField) error
-			}{
-				{"equity", "equity", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
-				}},
-				{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
-				{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
-				{"trade_count", "trade_count", func(g string) func(labelledField) error {
-					return func(f labelledField) error {
-						times, counts := refTradeCounts(q, in[g], 1000, 50)
-						return compareCounts(f, times, counts)
-					}
-				}},
-			} {
+			for _, c := range groupCases(q, e0, in, stats, "equity", "drawdown", "daily_pnl", "trade_count") {
 				frames := mustOK(t, resp[c.kind])
 				if len(frames) != len(groups) {
 					t.Errorf("%s by %s: %d frames, want one per group (%d)", c.kind, by, len(frames), len(groups))
@@ -154,39 +139,57 @@ func TestNewDimensionFiltersMatchReference(t *testing.T) {
 			if tc.name != "no match" && (total == 0 || total == len(all)) {
 				t.Fatalf("fixture: the filter keeps %d of %d trades", total, len(all))
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
+			resp := p.Query(t, pctx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000))
 			sf := mustOK(t, resp["S"])
-			got := statsFrame(t, sf[0])
 			if !strings.Contains(sf[0].Meta.ExecutedQueryString, "ANY(") && len(tc.filters) > 0 {
 				t.Errorf("executed SQL has no list filter: %s", sf[0].Meta.ExecutedQueryString)
 			}
-			groups := sortedKeys(in)
-			if len(groups) == 0 {
-				groups = []string{""} // an ungrouped query answers with its one group
-			}
-			if len(got) != len(groups) {
-				t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
-			}
-			n := 0
-			for _, g := range groups {
-				want := refComputeStats(q, before[g], in[g], time.Now())
-				for k, w := range want {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
-			}
-			if tc.group == "" {
-				e0 := q.capital + sumPnl(before[""])
-				if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
-					labelledFromSeries(t, mustOK(t, resp["E"])[0])); err != nil {
-					t.Errorf("equity: %v", err)
-				}
-			}
+			n, groups := checkStatsAndEquity(t, q, before, in, sf[0], resp["E"])
 			t.Logf("%d of %d trades kept; %d stat values checked in %d group(s)", total, len(all), n, len(groups))
 		})
 	}
+}
+
+// checkStatsAndEquity compares a stats frame with refComputeStats for
+// every group of in and, when q is not grouped, the equity response with
+// the reference curve. It returns how many stat values it compared and the
+// groups (just "" for an ungrouped query).
+func checkStatsAndEquity(t *testing.T, q refQuery, before, in map[string][]trade, stats *data.Frame,
+	equity backend.DataResponse) (int, []string) {
+	t.Helper()
+	got := statsFrame(t, stats)
+	groups := sortedKeys(in)
+	if len(groups) == 0 {
+		groups = []string{""} // an ungrouped query answers with its one group
+	}
+	if len(got) != len(groups) {
+		t.Fatalf("%d groups in the stats frame (%v), reference %v", len(got), sortedKeys(got), groups)
+	}
+	n := checkGroupStats(t, got, groups, func(g string) refStats { return refComputeStats(q, before[g], in[g], time.Now()) })
+	if q.group == "" {
+		e0 := q.capital + sumPnl(before[""])
+		if err := refCurveCheck(e0, in[""], func(e float64) float64 { return e })(
+			labelledFromSeries(t, mustOK(t, equity)[0])); err != nil {
+			t.Errorf("equity: %v", err)
+		}
+	}
+	return n, groups
+}
+
+// checkGroupStats compares got (statsFrame's values by group) with want(g)
+// for every group and returns how many values it compared.
+func checkGroupStats(t *testing.T, got map[string]map[string]float64, groups []string, want func(g string) refStats) int {
+	t.Helper()
+	n := 0
+	for _, g := range groups {
+		for k, w := range want(g) {
+			if v, ok := got[g][k]; !ok || !close(v, w) {
+				t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
+			}
+			n++
+		}
+	}
+	return n
 }
 
 func labelledFromSeries(t *testing.T, f *data.Frame) labelledField {
@@ -209,32 +212,16 @@ func TestNewDimensionFilterErrorsNameTheField(t *testing.T) {
 		{`{"queryType":"stats","exchanges":[{"a":1}]}`, "exchanges[0]: must be a string"},
 		{`{"queryType":"equity","groupBy":"venue"}`, "groupBy: must be one of none, strategy, symbol, account, side, exchange, entry_tag, exit_reason"},
 	} {
-		r := run(t, p, pctx(nil), rawQuery("A", c.body))["A"]
+		r := p.Query(t, pctx(nil), rawQuery("A", c.body))["A"]
 		if r.Status != 400 || r.Error == nil || !strings.HasPrefix(r.Error.Error(), c.want) {
 			t.Errorf("%.60s…: status %d error %v; want 400 %q", c.body, r.Status, r.Error, c.want)
 		}
 	}
 	// 1000 entries are within the limit and bound as one parameter
-	r := run(t, p, pctx(nil), query("A", "stats", map[string]any{"entryTags": long[:1000], "metrics": []string{"trade_count"}}, 100))["A"]
+	r := p.Query(t, pctx(nil), query("A", "stats", map[string]any{"entryTags": long[:1000], "metrics": []string{"trade_count"}}, 100))["A"]
 	if st := statsFrame(t, mustOK(t, r)[0])[""]; st["trade_count"] != 0 {
 		t.Errorf("1000 unknown tags: %v trades", st["trade_count"])
 	}
-}
-
-func resourceGet(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, path string) (int, string) {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx,
-		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(msg.Code), string(msg.Body)
 }
 
 func TestNewDimensionResources(t *testing.T) {
@@ -244,21 +231,21 @@ func TestNewDimensionResources(t *testing.T) {
 		col := dim
 		want, _ := pg.Psql("trading", "SELECT coalesce(string_agg(DISTINCT "+col+"::text, ',' ORDER BY "+col+"::text), '') FROM trades WHERE "+col+" IS NOT NULL")
 		want = strings.TrimSpace(want)
-		code, body := resourceGet(t, p, pctx(nil), dimKeys[dim].resource)
+		code, body := p.Get(t, pctx(nil), dimKeys[dim].resource)
 		var got []string
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil || strings.Join(got, ",") != want || len(got) < 2 {
 			t.Errorf("%s: %d %s; want [%s]", dimKeys[dim].resource, code, body, want)
 		}
 	}
-	code, body := resourceGet(t, p, pctx(nil), "exit_reasons?q=STOP&limit=5")
+	code, body := p.Get(t, pctx(nil), "exit_reasons?q=STOP&limit=5")
 	if code != 200 || body != `["stop_loss","trailing_stop_loss"]` {
 		t.Errorf("exit_reasons?q=STOP: %d %s", code, body)
 	}
-	code, body = resourceGet(t, p, pctx(nil), "entry_tags?q=_&limit=1")
+	code, body = p.Get(t, pctx(nil), "entry_tags?q=_&limit=1")
 	if var1 := []string{}; code != 200 || json.Unmarshal([]byte(body), &var1) != nil || len(var1) != 1 {
 		t.Errorf("entry_tags?limit=1: %d %s", code, body)
 	}
-	code, body = resourceGet(t, p, pctx(nil), "venues")
+	code, body = p.Get(t, pctx(nil), "venues")
 	if code != 404 || !strings.Contains(body, "entry_tags, exit_reasons, schema, kinds") {
 		t.Errorf("unknown resource: %d %s", code, body)
 	}
@@ -269,14 +256,14 @@ func TestNewDimensionResources(t *testing.T) {
 // options, and needs neither a data source nor Postgres.
 func TestKindsResourceIsTheRegistry(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	res := run(t, p, &pluginv2.PluginContext{}, rawQuery("A", `{"queryType":"nope"}`))["A"]
+	res := p.Query(t, &pluginv2.PluginContext{}, rawQuery("A", `{"queryType":"nope"}`))["A"]
 	m := regexp.MustCompile(`expected one of ([a-z_, ]+)\)`).FindStringSubmatch(res.Error.Error())
 	if m == nil {
 		t.Fatalf("unknown queryType error %q does not list the kinds", res.Error)
 	}
 	registry := strings.Split(m[1], ", ")
 	for _, ctx := range []*pluginv2.PluginContext{{}, pctx(nil)} {
-		code, body := resourceGet(t, p, ctx, "kinds")
+		code, body := p.Get(t, ctx, "kinds")
 		var kinds []struct {
 			Name, Description, FrameType string
 			Options                      []string
@@ -333,7 +320,7 @@ func TestOptionalDimensionColumns(t *testing.T) {
 		!strings.Contains(h.Message, "entry_tag, exit_reason") {
 		t.Errorf("health without the optional columns: %v %q", h.Status, h.Message)
 	}
-	resp := run(t, p, nodims, query("S", "stats", map[string]any{"groupBy": "side", "sides": []string{"long"}}, 100),
+	resp := p.Query(t, nodims, query("S", "stats", map[string]any{"groupBy": "side", "sides": []string{"long"}}, 100),
 		query("T", "stats", map[string]any{"groupBy": "entry_tag"}, 100))
 	mustOK(t, resp["S"])
 	if r := resp["T"]; r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), "column mapping") {
@@ -351,7 +338,7 @@ func TestOptionalDimensionColumns(t *testing.T) {
 	q.group = "entry_tag"
 	q.filters = map[string][]string{"entry_tag": {"rsi_oversold", "spread_z2"}}
 	before, in := split(q, all)
-	resp = run(t, p, ft, query("S", "stats", map[string]any{"groupBy": "entry_tag", "entryTags": q.filters["entry_tag"],
+	resp = p.Query(t, ft, query("S", "stats", map[string]any{"groupBy": "entry_tag", "entryTags": q.filters["entry_tag"],
 		"metrics": []string{"total_pnl", "trade_count"}}, 100))
 	sf := mustOK(t, resp["S"])
 	if !strings.Contains(sf[0].Meta.ExecutedQueryString, `"enter_tag"::text AS g`) {

@@ -123,7 +123,7 @@ func TestDrawdownHasOnePointPerTradeBelowMaxDataPoints(t *testing.T) {
 		}
 		t.Run(mode, func(t *testing.T) {
 			e0 := q.capital + sumPnl(before[""])
-			frames := mustOK(t, run(t, p, ctx, query("D", "drawdown", body, maxPts))["D"])
+			frames := mustOK(t, p.Query(t, ctx, query("D", "drawdown", body, maxPts))["D"])
 			if len(frames) != 1 {
 				t.Fatalf("%d frames", len(frames))
 			}
@@ -140,7 +140,7 @@ func TestDrawdownHasOnePointPerTradeBelowMaxDataPoints(t *testing.T) {
 		q.group = "strategy"
 		before, in := split(q, all)
 		groups := sortedKeys(in)
-		frames := mustOK(t, run(t, p, ctx, query("D", "drawdown", map[string]any{"groupBy": "strategy"}, maxPts))["D"])
+		frames := mustOK(t, p.Query(t, ctx, query("D", "drawdown", map[string]any{"groupBy": "strategy"}, maxPts))["D"])
 		checkPerGroup(t, "drawdown by strategy, maxDataPoints 10000", frames, "strategy", "drawdown", groups,
 			func(g string, f labelledField) error {
 				return checkPerTradeDrawdown(q.capital+sumPnl(before[g]), in[g], false)(f)
@@ -150,7 +150,7 @@ func TestDrawdownHasOnePointPerTradeBelowMaxDataPoints(t *testing.T) {
 	// The other side of the contract: more trades than maxDataPoints are
 	// still down-sampled, keeping the trough.
 	t.Run("above-maxDataPoints", func(t *testing.T) {
-		frames := mustOK(t, run(t, p, ctx, query("D", "drawdown", nil, 50))["D"])
+		frames := mustOK(t, p.Query(t, ctx, query("D", "drawdown", nil, 50))["D"])
 		ts, vs := series(t, frames[0])
 		if len(ts) > 51 {
 			t.Errorf("%d points for maxDataPoints 50", len(ts))

@@ -256,7 +256,7 @@ func TestFreqtradePresetEveryKind(t *testing.T) {
 	if len(rows) < 500 || len(before[""]) < 500 {
 		t.Fatalf("fixture: %d trades before the range, %d in it", len(before[""]), len(rows))
 	}
-	resp := run(t, p, ftCtx(nil), ftAllKinds(map[string]any{})...)
+	resp := p.Query(t, ftCtx(nil), ftAllKinds(map[string]any{})...)
 	one := func(kind string) labelledField {
 		t.Helper()
 		frames := mustOK(t, resp[kind])
@@ -429,33 +429,10 @@ func TestFreqtradePresetGroupBy(t *testing.T) {
 				stats[g] = refAllStats(q, before[g], in[g], today)
 			}
 			distinctBy(t, "total_pnl", groups, func(g string) float64 { return stats[g]["total_pnl"] })
-			resp := run(t, p, ftCtx(nil), ftAllKinds(map[string]any{"groupBy": by})...)
+			resp := p.Query(t, ftCtx(nil), ftAllKinds(map[string]any{"groupBy": by})...)
 			n, want := 0, 0
-			for _, c := range []struct {
-				kind, field string
-				ref         func(g string) func(labelledField) error
-			}{
-				{"equity", "equity", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
-				}},
-				{"pnl", "pnl", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e - e0[g] })
-				}},
-				{"returns", "returns", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e/e0[g] - 1 })
-				}},
-				{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
-				{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
-				{"pnl_distribution", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], false) }},
-				{"slippage", "slippage_bps", func(g string) func(labelledField) error {
-					return refScalarCheck(stats[g]["avg_slippage_bps"])
-				}},
-				{"trade_count", "trade_count", func(g string) func(labelledField) error {
-					return func(f labelledField) error {
-						times, counts := refTradeCounts(q, in[g], 1000, 50)
-						return compareCounts(f, times, counts)
-					}
-				}},
+			for _, c := range append(groupCases(q, e0, in, stats, "equity", "pnl", "returns", "drawdown", "daily_pnl",
+				"pnl_distribution", "slippage", "trade_count"), []groupCase{
 				{"rolling", "rolling_sharpe", func(g string) func(labelledField) error {
 					return func(f labelledField) error {
 						days, want := refRolling(q, before[g], in[g], "sharpe", 10)
@@ -477,7 +454,7 @@ func TestFreqtradePresetGroupBy(t *testing.T) {
 						return comparePeriods(times, cols, refPeriods(q, before[g], in[g], "week"))
 					}
 				}},
-			} {
+			}...) {
 				frames := mustOK(t, resp[c.kind])
 				ftCheckNoNotice(t, c.kind, frames)
 				if len(frames) != len(groups) {
@@ -605,7 +582,7 @@ func TestFreqtradePresetFilters(t *testing.T) {
 					tbody[k] = v
 				}
 			}
-			resp := run(t, p, ftCtx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000),
+			resp := p.Query(t, ftCtx(nil), query("S", "stats", body, 100), query("E", "equity", body, 100000),
 				query("T", "trades", tbody, 100))
 			if tc.group == "" { // the trades table keeps the same trades, newest first
 				ftCheckTradesTable(t, mustOK(t, resp["T"])[0], in[""], 50)
@@ -615,16 +592,7 @@ func TestFreqtradePresetFilters(t *testing.T) {
 			if len(got) != len(groups) {
 				t.Fatalf("%d groups %v, reference %v", len(got), sortedKeys(got), groups)
 			}
-			n := 0
-			for _, g := range groups {
-				want := refAllStats(q, before[g], in[g], time.Now())
-				for k, w := range want {
-					if v, ok := got[g][k]; !ok || !close(v, w) {
-						t.Errorf("group %q: %s = %v, reference %v", g, k, v, w)
-					}
-					n++
-				}
-			}
+			n := checkGroupStats(t, got, groups, func(g string) refStats { return refAllStats(q, before[g], in[g], time.Now()) })
 			ef := mustOK(t, resp["E"])
 			if tc.group == "" {
 				if err := refCurveCheck(q.capital+sumPnl(before[""]), in[""], func(e float64) float64 { return e })(
@@ -646,7 +614,7 @@ func TestFreqtradePresetFilters(t *testing.T) {
 func TestFreqtradePresetAccountIsAbsent(t *testing.T) {
 	ftAll(t)
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, ftCtx(nil),
+	resp := p.Query(t, ftCtx(nil),
 		query("G", "stats", map[string]any{"groupBy": "account"}, 100),
 		query("B", "breakdown", map[string]any{"groupBy": "account"}, 100),
 		query("F", "equity", map[string]any{"accounts": []string{"main"}}, 100),
@@ -661,7 +629,7 @@ func TestFreqtradePresetAccountIsAbsent(t *testing.T) {
 	if st := statsFrame(t, mustOK(t, resp["OK"])[0])[""]; st["trade_count"] == 0 {
 		t.Errorf("the other query of the request: %v", st)
 	}
-	code, body := resourceGet(t, p, ftCtx(nil), "accounts")
+	code, body := p.Get(t, ftCtx(nil), "accounts")
 	if code != 400 || !strings.Contains(body, "account") {
 		t.Errorf("accounts resource: %d %s; want 400 naming the missing account mapping", code, body)
 	}
@@ -685,7 +653,7 @@ func TestFreqtradePresetResourcesAndHealth(t *testing.T) {
 			return strings.Split(out, "\n")
 		}
 		closed := distinct("AND close_date IS NOT NULL")
-		code, body := resourceGet(t, p, ctx, res+"?limit=1000")
+		code, body := p.Get(t, ctx, res+"?limit=1000")
 		var got []string
 		if code != 200 || json.Unmarshal([]byte(body), &got) != nil {
 			t.Errorf("%s: %d %s", res, code, body)
@@ -719,7 +687,7 @@ func TestFreqtradePresetResourcesAndHealth(t *testing.T) {
 			}
 		}
 	}
-	code, body := resourceGet(t, p, ctx, "schema")
+	code, body := p.Get(t, ctx, "schema")
 	var sch map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &sch) != nil || sch["ok"] != true {
 		t.Fatalf("schema: %d %s", code, body)
@@ -808,7 +776,7 @@ func TestFreqtradePresetColumnOverrides(t *testing.T) {
 	q.group = "exchange"
 	before, in := ftSplit(q, all)
 	groups := sortedKeys(in)
-	resp := run(t, p, ctx,
+	resp := p.Query(t, ctx,
 		query("G", "stats", map[string]any{"groupBy": "strategy"}, 100),
 		query("F", "stats", map[string]any{"strategies": []string{"MacdCross"}}, 100),
 		query("A", "stats", map[string]any{"groupBy": "account", "metrics": []string{"total_pnl", "trade_count", "sharpe"}}, 100),
@@ -832,10 +800,10 @@ func TestFreqtradePresetColumnOverrides(t *testing.T) {
 			t.Errorf("ungrouped stats with strategy unmapped: %s = %v, reference %v", k, got[k], w)
 		}
 	}
-	if code, body := resourceGet(t, p, ctx, "strategies"); code != 400 || !strings.Contains(body, "strategy") {
+	if code, body := p.Get(t, ctx, "strategies"); code != 400 || !strings.Contains(body, "strategy") {
 		t.Errorf("strategies resource with strategy null: %d %s", code, body)
 	}
-	code, body := resourceGet(t, p, ctx, "accounts")
+	code, body := p.Get(t, ctx, "accounts")
 	var accts []string
 	if code != 200 || json.Unmarshal([]byte(body), &accts) != nil || strings.Join(accts, ",") != strings.Join(groups, ",") {
 		t.Errorf("accounts resource with account = exchange: %d %s; want %v", code, body, groups)
@@ -867,7 +835,7 @@ func TestFreqtradeExplicitColumnForms(t *testing.T) {
 	q := refQ()
 	before, in := ftSplit(q, all)
 	e0 := q.capital + sumPnl(before[""])
-	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("E", "equity", nil, 100000),
+	resp := p.Query(t, ctx, query("S", "stats", nil, 100), query("E", "equity", nil, 100000),
 		query("D", "daily_pnl", nil, 1000), query("L", "slippage", nil, 1),
 		query("T", "trades", map[string]any{"limit": 200}, 100),
 		query("G", "stats", map[string]any{"groupBy": "side", "metrics": []string{"trade_count", "total_pnl", "avg_slippage_bps"}}, 100))
@@ -917,7 +885,7 @@ func TestFreqtradePresetOverrideToAbsentNumbers(t *testing.T) {
 	want := refAllStats(q, before[""], in[""], time.Now())
 	nulled := map[string]bool{"avg_holding_time": true, "avg_holding_time_win": true, "avg_holding_time_loss": true,
 		"exposure": true, "total_fees": true}
-	resp := run(t, p, ctx, query("S", "stats", nil, 100))
+	resp := p.Query(t, ctx, query("S", "stats", nil, 100))
 	f := mustOK(t, resp["S"])[0]
 	got := statsFrame(t, f)[""]
 	for k, w := range want {
@@ -958,7 +926,7 @@ func TestFreqtradePresetWholeHistory(t *testing.T) {
 		return queryRange(ref, kind, body, maxPts, q.from, q.to)
 	}
 	sb, si := ftSplit(refQuery{from: q.from, to: q.to, group: "strategy"}, all)
-	resp := run(t, p, ftCtx(nil), qr("S", "stats", nil, 100), qr("T", "trades", map[string]any{"limit": 200}, 100),
+	resp := p.Query(t, ftCtx(nil), qr("S", "stats", nil, 100), qr("T", "trades", map[string]any{"limit": 200}, 100),
 		qr("C", "trade_count", nil, 10), qr("E", "equity", nil, 100000),
 		qr("P", "period_returns", map[string]any{"period": "month"}, 1000),
 		qr("B", "breakdown", map[string]any{"groupBy": "strategy", "metrics": []string{"trade_count", "total_pnl", "exposure", "avg_holding_time"}}, 100))
@@ -1062,7 +1030,7 @@ func TestFreqtradeEpochClosedAtRangeEdges(t *testing.T) {
 					sum += tr.pnl
 				}
 			}
-			resp := run(t, p, ctx, queryRange("S", "stats", map[string]any{"metrics": []string{"trade_count", "total_pnl", "equity"}},
+			resp := p.Query(t, ctx, queryRange("S", "stats", map[string]any{"metrics": []string{"trade_count", "total_pnl", "equity"}},
 				100, rg.from, rg.to))
 			r := resp["S"]
 			if r.Error != nil {
@@ -1112,7 +1080,7 @@ func TestFreqtradeOldColumnNames(t *testing.T) {
 	all = longs
 	q := refQ()
 	before, in := ftSplit(q, all)
-	resp := run(t, p, ctx, query("S", "stats", nil, 100), query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))
+	resp := p.Query(t, ctx, query("S", "stats", nil, 100), query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))
 	sf := mustOK(t, resp["S"])[0]
 	got := statsFrame(t, sf)[""]
 	noSide := map[string]bool{"long_trades": true, "short_trades": true, "long_win_rate": true, "short_win_rate": true,
@@ -1143,7 +1111,7 @@ func TestFreqtradeOldColumnNames(t *testing.T) {
 	q.group = "exit_reason"
 	before, in = ftSplit(q, all)
 	groups := sortedKeys(in)
-	g := mustOK(t, run(t, p, mapped, query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))["G"])
+	g := mustOK(t, p.Query(t, mapped, query("G", "stats", map[string]any{"groupBy": "exit_reason"}, 100))["G"])
 	for _, m := range []string{"trade_count", "total_pnl", "sharpe"} {
 		checkPerGroup(t, "stats "+m+" by exit_reason (sell_reason)", g, "exit_reason", m, groups, func(g string, f labelledField) error {
 			return refScalarCheck(refComputeStats(q, before[g], in[g], time.Now())[m])(f)
@@ -1167,7 +1135,7 @@ func TestFreqtradePresetLocalDays(t *testing.T) {
 			before, in := ftSplit(q, all)
 			body := map[string]any{"timezone": tzName}
 			with := func(k string, v any) map[string]any { return map[string]any{"timezone": tzName, k: v} }
-			resp := run(t, p, ftCtx(nil), query("D", "daily_pnl", body, 1000), query("S", "stats", body, 100),
+			resp := p.Query(t, ftCtx(nil), query("D", "daily_pnl", body, 1000), query("S", "stats", body, 100),
 				query("P", "period_returns", with("period", "week"), 1000),
 				query("R", "rolling", map[string]any{"timezone": tzName, "metric": "pnl", "window": 5}, 1000))
 			if err := refDailyCheck(q, in[""], true)(labelledFromSeries(t, mustOK(t, resp["D"])[0])); err != nil {

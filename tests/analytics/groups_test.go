@@ -129,6 +129,57 @@ func checkPerGroup(t *testing.T, what string, frames data.Frames, groupKey, name
 	return ok
 }
 
+// groupCase is one query kind of a per-group check: the field its frames
+// carry and the reference check for group g.
+type groupCase struct {
+	kind, field string
+	ref         func(g string) func(labelledField) error
+}
+
+// groupCases are the per-group checks of the given kinds, from each group's
+// starting equity e0, its trades in the range and its reference stats.
+// slippage wants maxDataPoints 1 (one bucket over the range = the group's
+// average), trade_count maxDataPoints 50 over the interval 1000.
+func groupCases(q refQuery, e0 map[string]float64, in map[string][]trade, stats map[string]refStats,
+	kinds ...string) []groupCase {
+	all := []groupCase{
+		{"equity", "equity", func(g string) func(labelledField) error {
+			return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
+		}},
+		{"pnl", "pnl", func(g string) func(labelledField) error {
+			return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e - e0[g] })
+		}},
+		{"returns", "returns", func(g string) func(labelledField) error {
+			return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e/e0[g] - 1 })
+		}},
+		{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
+		{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
+		{"pnl_distribution", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], false) }},
+		{"slippage", "slippage_bps", func(g string) func(labelledField) error {
+			return refScalarCheck(stats[g]["avg_slippage_bps"])
+		}},
+		{"trade_count", "trade_count", func(g string) func(labelledField) error {
+			return func(f labelledField) error {
+				times, counts := refTradeCounts(q, in[g], 1000, 50)
+				return compareCounts(f, times, counts)
+			}
+		}},
+	}
+	var out []groupCase
+	for _, k := range kinds {
+		found := false
+		for _, c := range all {
+			if c.kind == k {
+				out, found = append(out, c), true
+			}
+		}
+		if !found {
+			panic("groupCases: no case for kind " + k)
+		}
+	}
+	return out
+}
+
 // Per-group reference checks, each a func(g, field) error built from the
 // group's rows.
 
@@ -292,33 +343,14 @@ func TestGroupedQueriesLabelEachGroupsOwnNumbers(t *testing.T) {
 				distinctBy(t, k, groups, func(g string) float64 { return stats[g][k] })
 			}
 			body := map[string]any{"groupBy": by}
-			resp := run(t, p, ctx,
+			resp := p.Query(t, ctx,
 				query("equity", "equity", body, 100000), query("pnl", "pnl", body, 100000),
 				query("returns", "returns", body, 100000), query("drawdown", "drawdown", body, 100000),
 				query("daily_pnl", "daily_pnl", body, 100000), query("pnl_distribution", "pnl_distribution", body, 100000),
 				query("slippage", "slippage", body, 1), query("stats", "stats", body, 100))
 			n := 0
-			for _, c := range []struct {
-				kind, field string
-				ref         func(g string) func(labelledField) error
-			}{
-				{"equity", "equity", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e })
-				}},
-				{"pnl", "pnl", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e - e0[g] })
-				}},
-				{"returns", "returns", func(g string) func(labelledField) error {
-					return refCurveCheck(e0[g], in[g], func(e float64) float64 { return e/e0[g] - 1 })
-				}},
-				{"drawdown", "drawdown", func(g string) func(labelledField) error { return refDrawdownCheck(e0[g], in[g]) }},
-				{"daily_pnl", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], true) }},
-				{"pnl_distribution", "daily_pnl", func(g string) func(labelledField) error { return refDailyCheck(q, in[g], false) }},
-				// maxDataPoints 1: one bucket over the range = the group's average
-				{"slippage", "slippage_bps", func(g string) func(labelledField) error {
-					return refScalarCheck(stats[g]["avg_slippage_bps"])
-				}},
-			} {
+			for _, c := range groupCases(q, e0, in, stats,
+				"equity", "pnl", "returns", "drawdown", "daily_pnl", "pnl_distribution", "slippage") {
 				frames := mustOK(t, resp[c.kind])
 				if len(frames) != len(groups) {
 					t.Errorf("%s by %s: %d frames, want one per group (%d)", c.kind, by, len(frames), len(groups))

@@ -7,7 +7,6 @@ package analytics
 // trades (issue 9: the count was count(*), open rows included).
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
@@ -70,7 +69,7 @@ func TestCheckHealthCountsOnlyClosedTrades(t *testing.T) {
 	// What every query sees: stats over a range holding every closed trade.
 	qs := &pluginv2.DataQuery{RefId: "S", Json: []byte(`{"queryType":"stats","metrics":["trade_count"]}`), MaxDataPoints: 100, IntervalMS: 1000,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: firstClosed.Add(-time.Hour).UnixMilli(), ToEpochMS: time.Now().Add(365 * 24 * time.Hour).UnixMilli()}}
-	st := statsFrame(t, mustOK(t, run(t, p, ctx, qs)["S"])[0])[""]
+	st := statsFrame(t, mustOK(t, p.Query(t, ctx, qs)["S"])[0])[""]
 	if st["trade_count"] != float64(nClosed) {
 		t.Fatalf("stats trade_count %v over the whole history; want the %d closed trades", st["trade_count"], nClosed)
 	}
@@ -104,19 +103,10 @@ func TestCheckHealthCountsOnlyClosedTrades(t *testing.T) {
 	}
 
 	// The schema resource gives the same numbers.
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx, Path: "schema", Method: "GET", Url: "schema"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, body := p.Get(t, ctx, "schema")
 	var sch map[string]any
-	if msg.Code != 200 || json.Unmarshal(msg.Body, &sch) != nil || sch["ok"] != true {
-		t.Fatalf("schema: %d %s", msg.Code, msg.Body)
+	if code != 200 || json.Unmarshal([]byte(body), &sch) != nil || sch["ok"] != true {
+		t.Fatalf("schema: %d %s", code, body)
 	}
 	// docs/query-model.md: the schema resource reports "trades", "from", "to"
 	if n, ok := sch["trades"].(float64); !ok || int(n) != nClosed {

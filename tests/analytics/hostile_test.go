@@ -72,7 +72,7 @@ func TestHostileQueriesGetClearErrorsAndInjectNothing(t *testing.T) {
 	for _, c := range cases {
 		qs = append(qs, rawQuery(c.ref, c.js))
 	}
-	resp := run(t, p, pctx(nil), qs...)
+	resp := p.Query(t, pctx(nil), qs...)
 	for _, c := range cases {
 		r, ok := resp[c.ref]
 		if !ok {
@@ -118,7 +118,7 @@ func TestQuotedTableNameAndTodayLoss(t *testing.T) {
 	q := &pluginv2.DataQuery{RefId: "A", Json: []byte(`{"queryType":"stats","metrics":["daily_loss","trade_count","total_pnl"]}`),
 		MaxDataPoints: 100, IntervalMS: 1000,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: now.Add(-time.Hour).UnixMilli(), ToEpochMS: now.Add(time.Minute).UnixMilli()}}
-	resp := run(t, p, ctx, q)
+	resp := p.Query(t, ctx, q)
 	st := statsFrame(t, mustOK(t, resp["A"])[0])[""]
 	if st["trade_count"] != 3 || !close(st["total_pnl"], -1050) || !close(st["daily_loss"], 1050) {
 		t.Errorf("stats on the quoted table: %v; want 3 trades, total -1050, daily loss 1050", st)
@@ -207,7 +207,7 @@ func TestTimeoutIsA504AndCancelStopsTheBackendQuery(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	slow := harness.PluginContext("slow-ds", pg.JSONData(map[string]any{"table": "slow_trades", "queryTimeoutSeconds": 1}), pgfix.Secure(), 1)
 	start := time.Now()
-	resp := run(t, p, slow, query("T", "stats", nil, 100), query("OK", "stats", map[string]any{"queryType": "nope"}, 100))
+	resp := p.Query(t, slow, query("T", "stats", nil, 100), query("OK", "stats", map[string]any{"queryType": "nope"}, 100))
 	r := resp["T"]
 	if r.Status != 504 || r.Error == nil || !strings.Contains(r.Error.Error(), "query timed out after 1 s") ||
 		r.ErrorSource != backend.ErrorSourceDownstream {
@@ -248,14 +248,14 @@ func TestTimeoutIsA504AndCancelStopsTheBackendQuery(t *testing.T) {
 	}
 	t.Logf("measure: cancelled call's backend query gone after %v", took)
 	// The plugin still answers normally afterwards.
-	mustOK(t, run(t, p, pctx(nil), query("A", "equity", nil, 100))["A"])
+	mustOK(t, p.Query(t, pctx(nil), query("A", "equity", nil, 100))["A"])
 }
 
 func TestPostgresDownIs502AndRecoversWithoutRestart(t *testing.T) {
 	allTrades(t)
 	p := harness.Launch(t, harness.Options{})
 	ctx := pctx(nil)
-	mustOK(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"]) // pool now holds a live connection
+	mustOK(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"]) // pool now holds a live connection
 	if err := pg.Down(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestPostgresDownIs502AndRecoversWithoutRestart(t *testing.T) {
 			pg.Up()
 		}
 	}()
-	r := run(t, p, ctx, query("A", "equity", nil, 100))["A"]
+	r := p.Query(t, ctx, query("A", "equity", nil, 100))["A"]
 	if r.Status != 502 || r.ErrorSource != backend.ErrorSourceDownstream || r.Error == nil {
 		t.Errorf("Postgres down: %d %v %v; want 502 downstream", r.Status, r.ErrorSource, r.Error)
 	}
@@ -272,7 +272,7 @@ func TestPostgresDownIs502AndRecoversWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, qt := range []string{"equity", "drawdown", "stats", "trades"} {
-		r = run(t, p, ctx, query("A", qt, nil, 100))["A"]
+		r = p.Query(t, ctx, query("A", qt, nil, 100))["A"]
 		if r.Status != 200 {
 			t.Errorf("%s after Postgres restart: %d %v (must recover without a plugin restart)", qt, r.Status, r.Error)
 		}
@@ -286,8 +286,8 @@ func TestSettingsChangeIsPickedUp(t *testing.T) {
 	allTrades(t)
 	p := harness.Launch(t, harness.Options{})
 	q := query("S", "stats", map[string]any{"metrics": []string{"equity"}}, 100)
-	a := run(t, p, harness.PluginContext("chg", pg.JSONData(map[string]any{"initialCapital": 100000}), pgfix.Secure(), 10), q)
-	b := run(t, p, harness.PluginContext("chg", pg.JSONData(map[string]any{"initialCapital": 200000}), pgfix.Secure(), 11), q)
+	a := p.Query(t, harness.PluginContext("chg", pg.JSONData(map[string]any{"initialCapital": 100000}), pgfix.Secure(), 10), q)
+	b := p.Query(t, harness.PluginContext("chg", pg.JSONData(map[string]any{"initialCapital": 200000}), pgfix.Secure(), 11), q)
 	ea, _ := mustOK(t, a["S"])[0].Fields[0].ConcreteAt(0)
 	eb, _ := mustOK(t, b["S"])[0].Fields[0].ConcreteAt(0)
 	if math.Abs(eb.(float64)-ea.(float64)-100000) > 1e-6 {

@@ -61,7 +61,7 @@ func TestTimeRangesBeyondNanosecondTimestampsAre400(t *testing.T) {
 	// a wide representable range (1843–2128) still answers, daily series included
 	wide := &pluginv2.TimeRange{FromEpochMS: -4_000_000_000_000, ToEpochMS: 5_000_000_000_000}
 	for _, kind := range []string{"equity", "daily_pnl", "stats", "trade_count"} {
-		r := run(t, p, pctx(nil), &pluginv2.DataQuery{RefId: "A", Json: []byte(`{"queryType":"` + kind + `"}`),
+		r := p.Query(t, pctx(nil), &pluginv2.DataQuery{RefId: "A", Json: []byte(`{"queryType":"` + kind + `"}`),
 			MaxDataPoints: 100, IntervalMS: 1000, TimeRange: wide})
 		if fr := mustOK(t, r["A"]); len(fr) != 1 {
 			t.Errorf("wide range %s: %d frames", kind, len(fr))
@@ -76,7 +76,7 @@ func TestOneRequestAnswersAtMost100Queries(t *testing.T) {
 	for i := 0; i < 103; i++ {
 		qs = append(qs, query(fmt.Sprintf("q%03d", i), "stats", map[string]any{"metrics": []string{"trade_count"}}, 10))
 	}
-	resp := run(t, p, pctx(nil), qs...)
+	resp := p.Query(t, pctx(nil), qs...)
 	for i := 0; i < 103; i++ {
 		r := resp[fmt.Sprintf("q%03d", i)]
 		if i < 100 && (r.Error != nil || r.Status != 200) {
@@ -101,7 +101,7 @@ func TestGroupsTimesPointsAreBounded(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	ctx := tableCtx("trades_many_symbols")
 	// 25 groups × 100,000 points is past the 2,000,000-point bound: a clear 400
-	resp := run(t, p, ctx, query("big", "equity", map[string]any{"groupBy": "symbol"}, 100000),
+	resp := p.Query(t, ctx, query("big", "equity", map[string]any{"groupBy": "symbol"}, 100000),
 		query("ok", "equity", map[string]any{"groupBy": "symbol"}, 1000),
 		query("dd", "drawdown", map[string]any{"groupBy": "symbol"}, 100000))
 	for _, ref := range []string{"big", "dd"} {

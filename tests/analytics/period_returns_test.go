@@ -170,7 +170,7 @@ func TestPeriodReturnsMatchReference(t *testing.T) {
 					if weekdays {
 						body["tradingDays"] = "weekdays"
 					}
-					resp := run(t, p, pctx(nil), query("P", "period_returns", body, 1000))
+					resp := p.Query(t, pctx(nil), query("P", "period_returns", body, 1000))
 					frames := mustOK(t, resp["P"])
 					if len(frames) != 1 {
 						t.Fatalf("%d frames, want 1", len(frames))
@@ -226,7 +226,7 @@ func TestPeriodReturnsGridAndGroups(t *testing.T) {
 			if by != "" {
 				body["groupBy"] = by
 			}
-			resp := run(t, p, ctx, queryRange("G", "period_returns", body, 1000, gridFrom, gridTo))
+			resp := p.Query(t, ctx, queryRange("G", "period_returns", body, 1000, gridFrom, gridTo))
 			frames := mustOK(t, resp["G"])
 			if len(frames) != 1 || frames[0].Meta == nil || frames[0].Meta.Type != data.FrameTypeTable {
 				t.Fatalf("want one table frame, got %d", len(frames))
@@ -287,7 +287,7 @@ func TestPeriodReturnsGridAndGroups(t *testing.T) {
 	// weekly series by strategy: label → the group's own periods; the first week began before the range
 	q := refQ()
 	q.from, q.to, q.tz, q.group = gridFrom, gridTo, ny, "strategy"
-	resp := run(t, p, ctx, queryRange("W", "period_returns", map[string]any{"period": "week", "groupBy": "strategy",
+	resp := p.Query(t, ctx, queryRange("W", "period_returns", map[string]any{"period": "week", "groupBy": "strategy",
 		"timezone": "America/New_York"}, 1000, gridFrom, gridTo))
 	frames := mustOK(t, resp["W"])
 	before, in := split(q, all)
@@ -331,7 +331,7 @@ func TestPeriodAndRollingOptionErrors(t *testing.T) {
 		if err := json.Unmarshal([]byte("{"+c.body+"}"), &body); err != nil {
 			t.Fatal(err)
 		}
-		resp := run(t, p, pctx(nil), query("E", c.kind, body, 100), query("OK", c.kind, nil, 100))
+		resp := p.Query(t, pctx(nil), query("E", c.kind, body, 100), query("OK", c.kind, nil, 100))
 		if r := resp["E"]; r.Status != 400 || r.Error == nil || !strings.Contains(r.Error.Error(), c.msg) {
 			t.Errorf("%s {%s}: status %d error %v, want 400 naming %q", c.kind, c.body, r.Status, r.Error, c.msg)
 		}

@@ -44,7 +44,7 @@ func TestIdleConnectionsAndReplacedPoolsAreClosed(t *testing.T) {
 	ctx := harness.PluginContext("idle-ds", pg.JSONData(map[string]any{"user": user, "idleConnectionSeconds": 1,
 		"maxOpenConnections": 3}), pgfix.Secure(), 1)
 	// three queries at once open three connections
-	resp := run(t, p, ctx, query("A", "stats", nil, 10), query("B", "equity", nil, 100), query("C", "daily_pnl", nil, 100))
+	resp := p.Query(t, ctx, query("A", "stats", nil, 10), query("B", "equity", nil, 100), query("C", "daily_pnl", nil, 100))
 	for _, r := range resp {
 		if r.Error != nil {
 			t.Fatal(r.Error)
@@ -70,10 +70,10 @@ func TestIdleConnectionsAndReplacedPoolsAreClosed(t *testing.T) {
 	// a saved data source: the old version's pool closes when its last query ends
 	ctx = harness.PluginContext("idle-ds", pg.JSONData(map[string]any{"user": user, "idleConnectionSeconds": 0}),
 		pgfix.Secure(), 2)
-	mustOK(t, run(t, p, ctx, query("A", "stats", nil, 10))["A"])
+	mustOK(t, p.Query(t, ctx, query("A", "stats", nil, 10))["A"])
 	ctx = harness.PluginContext("idle-ds", pg.JSONData(map[string]any{"user": user, "idleConnectionSeconds": 0,
 		"queryTimeoutSeconds": 20}), pgfix.Secure(), 3)
-	mustOK(t, run(t, p, ctx, query("A", "stats", nil, 10))["A"])
+	mustOK(t, p.Query(t, ctx, query("A", "stats", nil, 10))["A"])
 	time.Sleep(200 * time.Millisecond)
 	if n := pluginBackends(t, user); n != 1 {
 		t.Errorf("%d backends after two versions of the settings; want 1 (the old pool closed)", n)

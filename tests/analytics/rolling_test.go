@@ -153,7 +153,7 @@ func TestRollingMatchesReference(t *testing.T) {
 				for k, v := range c.body {
 					dbody[k] = v
 				}
-				resp := run(t, p, pctx(nil), query("R", "rolling", body, 1000), query("D", "daily_pnl", dbody, 1000))
+				resp := p.Query(t, pctx(nil), query("R", "rolling", body, 1000), query("D", "daily_pnl", dbody, 1000))
 				frames := mustOK(t, resp["R"])
 				if len(frames) != 1 {
 					t.Fatalf("%d frames, want 1", len(frames))
@@ -208,7 +208,7 @@ func TestRollingPerGroup(t *testing.T) {
 		groups := sortedKeys(in)
 		n := 0
 		for _, metric := range rollingMetrics {
-			resp := run(t, p, ctx, query("R", "rolling", map[string]any{"metric": metric, "window": 10, "groupBy": by}, 1000))
+			resp := p.Query(t, ctx, query("R", "rolling", map[string]any{"metric": metric, "window": 10, "groupBy": by}, 1000))
 			frames := mustOK(t, resp["R"])
 			if len(frames) != len(groups) {
 				t.Errorf("%s by %s: %d frames, want one per group (%d)", metric, by, len(frames), len(groups))

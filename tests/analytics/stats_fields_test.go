@@ -63,7 +63,7 @@ func TestStatsNewFieldsMatchReference(t *testing.T) {
 			if tc.mod != nil {
 				tc.mod(&q)
 			}
-			resp := run(t, p, pctx(nil), query("S", "stats", tc.body, 100))
+			resp := p.Query(t, pctx(nil), query("S", "stats", tc.body, 100))
 			got := statsFrame(t, mustOK(t, resp["S"])[0])
 			before, in := split(q, all)
 			n := 0
@@ -106,7 +106,7 @@ func TestStatsNewFieldsPerGroup(t *testing.T) {
 			for _, k := range []string{"gross_profit", "volume", "total_fees", "long_trades"} {
 				distinctBy(t, k, groups, func(g string) float64 { return stats[g][k] })
 			}
-			resp := run(t, p, tableCtx(table), query("S", "stats", map[string]any{"groupBy": by}, 100))
+			resp := p.Query(t, tableCtx(table), query("S", "stats", map[string]any{"groupBy": by}, 100))
 			sf := mustOK(t, resp["S"])
 			if len(sf) != 1 || sf[0].Meta == nil || len(sf[0].Meta.Notices) != 0 {
 				t.Fatalf("want one frame without notices, got %d frames", len(sf))
@@ -130,7 +130,7 @@ func TestStatsNewFieldsPerGroup(t *testing.T) {
 
 func TestStatsFieldUnitsAndDisplayNames(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{
+	resp := p.Query(t, pctx(nil), query("S", "stats", map[string]any{"metrics": []string{
 		"avg_holding_time", "exposure", "largest_loss", "sqn", "max_win_streak", "long_win_rate", "volume"}}, 100))
 	f := mustOK(t, resp["S"])[0]
 	want := []struct{ name, unit, display string }{
@@ -169,7 +169,7 @@ func TestStatsNullsFieldsWhoseColumnsAreMissing(t *testing.T) {
 	missing := map[string]bool{"avg_slippage_bps": true, "total_fees": true, "avg_holding_time": true,
 		"avg_holding_time_win": true, "avg_holding_time_loss": true, "long_trades": true, "short_trades": true,
 		"long_win_rate": true, "short_win_rate": true, "exposure": true}
-	resp := run(t, p, tableCtx(bare), query("S", "stats", nil, 100), query("V", "stats",
+	resp := p.Query(t, tableCtx(bare), query("S", "stats", nil, 100), query("V", "stats",
 		map[string]any{"metrics": []string{"sharpe", "volume", "max_drawdown"}}, 100))
 	f := mustOK(t, resp["S"])[0]
 	got := statsFrame(t, f)[""]
@@ -212,7 +212,7 @@ func TestStatsNullsFieldsWhoseColumnsAreMissing(t *testing.T) {
 // numbers of the ordered read gets no legs read and no optional column.
 func TestStatsReadsTheTradesOnceInOrder(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, pctx(nil), query("S", "stats", nil, 100),
+	resp := p.Query(t, pctx(nil), query("S", "stats", nil, 100),
 		query("D", "stats", map[string]any{"metrics": []string{"max_drawdown", "sharpe", "win_rate"}}, 100))
 	sqlOf := func(ref string) string {
 		f := mustOK(t, resp[ref])[0]
@@ -265,7 +265,7 @@ func TestStatsDaysAcrossAnAmbiguousMidnight(t *testing.T) {
 	want := refAllStats(q, before[""], in[""], time.Now())
 	qq := query("S", "stats", map[string]any{"timezone": "America/Havana"}, 100)
 	qq.TimeRange.FromEpochMS, qq.TimeRange.ToEpochMS = f0.UnixMilli(), t0.UnixMilli()
-	got := statsFrame(t, mustOK(t, run(t, p, tableCtx(table), qq)["S"])[0])[""]
+	got := statsFrame(t, mustOK(t, p.Query(t, tableCtx(table), qq)["S"])[0])[""]
 	for _, k := range []string{"best_day", "worst_day", "sharpe", "sortino", "annual_volatility"} {
 		if !close(got[k], want[k]) {
 			t.Errorf("%s = %v, reference %v", k, got[k], want[k])

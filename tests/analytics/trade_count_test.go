@@ -70,7 +70,7 @@ func TestTradeCountPerBucketAndGroup(t *testing.T) {
 				if by != "" {
 					body["groupBy"] = by
 				}
-				resp := run(t, p, ctx, query("A", "trade_count", body, maxPoints))
+				resp := p.Query(t, ctx, query("A", "trade_count", body, maxPoints))
 				frames := mustOK(t, resp["A"])
 				if by == "" {
 					if len(frames) != 1 {

@@ -141,17 +141,9 @@ func TestBytesThatAreNotUTF8FromTheDatabaseAreReplaced(t *testing.T) {
 			}
 		}
 	}
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx, Path: "accounts",
-		Method: "GET", Url: "accounts"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, body := p.Get(t, ctx, "accounts")
 	var got []string
-	if msg.Code != 200 || json.Unmarshal(msg.Body, &got) != nil || len(got) != 1 || got[0] != "acc\uFFFD" {
-		t.Errorf("accounts: %d %s; want [\"acc\uFFFD\"]", msg.Code, msg.Body)
+	if code != 200 || json.Unmarshal([]byte(body), &got) != nil || len(got) != 1 || got[0] != "acc\uFFFD" {
+		t.Errorf("accounts: %d %s; want [\"acc\uFFFD\"]", code, body)
 	}
 }

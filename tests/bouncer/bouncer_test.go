@@ -39,13 +39,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "no pgbouncer: install Debian's pgbouncer (tools/apt-packages.txt, make deps)")
 		os.Exit(1)
 	}
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
+	pgfix.Main(m, setup, nil)
+}
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01")
 	for _, sql := range []string{
 		// the same trades with timestamp-without-time-zone columns, read "as UTC"
 		"CREATE TABLE trades_naive AS SELECT * FROM trades",
@@ -62,14 +61,7 @@ func TestMain(m *testing.M) {
 		}
 		_, err = pg.Psql("trading", sql)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 // The pgbouncers the tests read through: each mode with pgbouncer's default
@@ -127,27 +119,6 @@ func dsCtx(uid string, jsonData map[string]any) *pluginv2.PluginContext {
 	return harness.PluginContext(uid, jsonData, pgfix.Secure(), 1)
 }
 
-func runCtx(c context.Context, t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext,
-	qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	return resp.Responses
-}
-
-func run(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return runCtx(c, t, p, ctx, qs...)
-}
-
 // framesJSON is the response's frames as JSON (data and meta), comparable.
 func framesJSON(t *testing.T, r backend.DataResponse) string {
 	t.Helper()
@@ -188,7 +159,7 @@ func TestEveryKindSameFramesThroughPgbouncer(t *testing.T) {
 		direct := map[string]string{}
 		dctx := dsCtx("direct-"+table, pg.JSONData(map[string]any{"table": table}))
 		for i, k := range kinds {
-			direct[fmt.Sprint(i)] = framesJSON(t, run(t, p, dctx, query("A", k.kind, k.body, 500))["A"])
+			direct[fmt.Sprint(i)] = framesJSON(t, p.Query(t, dctx, query("A", k.kind, k.body, 500))["A"])
 		}
 		for _, su := range setups {
 			t.Run(table+"/"+su.name, func(t *testing.T) {
@@ -200,35 +171,19 @@ func TestEveryKindSameFramesThroughPgbouncer(t *testing.T) {
 				for i, k := range kinds {
 					qs[i] = query(fmt.Sprint(i), k.kind, k.body, 500)
 				}
-				all := run(t, p, ctx, qs...)
+				all := p.Query(t, ctx, qs...)
 				for i, k := range kinds {
 					id := fmt.Sprint(i)
 					if got := framesJSON(t, all[id]); got != direct[id] {
 						t.Errorf("%s %v (all at once): frames differ from the direct ones %s", k.kind, k.body, firstDiff(direct[id], got))
 					}
-					if got := framesJSON(t, run(t, p, ctx, query("A", k.kind, k.body, 500))["A"]); got != direct[id] {
+					if got := framesJSON(t, p.Query(t, ctx, query("A", k.kind, k.body, 500))["A"]); got != direct[id] {
 						t.Errorf("%s %v: frames differ from the direct ones %s", k.kind, k.body, firstDiff(direct[id], got))
 					}
 				}
 			})
 		}
 	}
-}
-
-func resource(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, path string) (int, string) {
-	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx,
-		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(msg.Code), string(msg.Body)
 }
 
 func health(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext) *backend.CheckHealthResult {
@@ -248,7 +203,7 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 	paths := []string{"strategies", "symbols?q=US&limit=2", "accounts", "schema", "kinds"}
 	want := map[string]string{}
 	for _, path := range paths {
-		code, body := resource(t, p, dctx, path)
+		code, body := p.Get(t, dctx, path)
 		if code != 200 {
 			t.Fatalf("direct %s: %d %s", path, code, body)
 		}
@@ -267,7 +222,7 @@ func TestHealthAndResourcesThroughPgbouncer(t *testing.T) {
 				t.Errorf("health through pgbouncer: %v %q; want OK, naming the pooler", h.Status, h.Message)
 			}
 			for _, path := range paths {
-				code, body := resource(t, p, ctx, path)
+				code, body := p.Get(t, ctx, path)
 				if code != 200 || body != want[path] {
 					t.Errorf("%s: %d %s; want 200 %s", path, code, body, want[path])
 				}

@@ -49,12 +49,12 @@ func TestStatementTimeoutReachesTheServerThroughPgbouncer(t *testing.T) {
 			}
 			ctx := dsCtx(su.name+"-probe", jd)
 			// a plain statement (the editor's values)
-			if code, body := resource(t, p, ctx, "symbols"); code != 200 || body != `["7s"]` {
+			if code, body := p.Get(t, ctx, "symbols"); code != 200 || body != `["7s"]` {
 				t.Errorf("symbols: %d %s; want [\"7s\"] (statement_timeout where the statement ran)", code, body)
 			}
 			// COPY reads (breakdown reads the trades in one pass) and a cursor in a transaction (trades)
 			for _, k := range []kindCase{{"breakdown", map[string]any{"groupBy": "symbol"}}, {"trades", nil}} {
-				js := framesJSON(t, run(t, p, ctx, query("A", k.kind, k.body, 50))["A"])
+				js := framesJSON(t, p.Query(t, ctx, query("A", k.kind, k.body, 50))["A"])
 				if strings.Count(js, `"7s"`) == 0 || strings.Contains(js, `"0"`) {
 					t.Errorf("%s: the frames should name statement_timeout 7s as the symbol: %.400s", k.kind, js)
 				}
@@ -90,10 +90,10 @@ func TestTimeoutAndCancelDoNotStickThroughPgbouncer(t *testing.T) {
 			o.PoolSize = 1
 			b := pg.StartBouncer(t, o)
 			ctx := dsCtx(su.name+"-stuck", b.JSONData(map[string]any{"queryTimeoutSeconds": 1, "maxOpenConnections": 2}))
-			want := framesJSON(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"])
+			want := framesJSON(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"])
 			release := holdTrades(t)
 			start := time.Now()
-			r := run(t, p, ctx, query("A", "equity", nil, 100))["A"]
+			r := p.Query(t, ctx, query("A", "equity", nil, 100))["A"]
 			took := time.Since(start)
 			if r.Status != 504 || took > 4*time.Second {
 				t.Errorf("a query behind a lock: status %d error %v after %v; want 504 within ~1 s", r.Status, r.Error, took)
@@ -117,7 +117,7 @@ func TestTimeoutAndCancelDoNotStickThroughPgbouncer(t *testing.T) {
 			}
 			release()
 			// the one pgbouncer server is free again
-			if got := framesJSON(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"]); got != want {
+			if got := framesJSON(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"]); got != want {
 				t.Errorf("after the timeout and the cancel the frames differ %s", firstDiff(want, got))
 			}
 		})
@@ -134,19 +134,19 @@ func TestStatsTwoSessionsWithATinyPgbouncerPool(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	dctx := dsCtx("direct-big", pg.JSONData(map[string]any{"table": "big"}))
 	body := map[string]any{"groupBy": "strategy"}
-	want := framesJSON(t, run(t, p, dctx, query("A", "stats", body, 10))["A"])
+	want := framesJSON(t, p.Query(t, dctx, query("A", "stats", body, 10))["A"])
 	for _, mode := range []string{"transaction", "session"} {
 		t.Run(mode, func(t *testing.T) {
 			b := pg.StartBouncer(t, pgfix.BouncerOpts{Mode: mode, PoolSize: 1})
 			ctx := dsCtx(mode+"-big", b.JSONData(map[string]any{"table": "big", "maxOpenConnections": 4,
 				"queryTimeoutSeconds": 60}))
 			start := time.Now()
-			if got := framesJSON(t, run(t, p, ctx, query("A", "stats", body, 10))["A"]); got != want {
+			if got := framesJSON(t, p.Query(t, ctx, query("A", "stats", body, 10))["A"]); got != want {
 				t.Errorf("stats alone: frames differ %s", firstDiff(want, got))
 			}
 			t.Logf("measure: %s mode, pool 1: stats over %s alone in %v", mode, "big", time.Since(start))
 			start = time.Now()
-			resp := run(t, p, ctx, query("A", "stats", body, 10), query("B", "stats", body, 10), query("C", "stats", nil, 10))
+			resp := p.Query(t, ctx, query("A", "stats", body, 10), query("B", "stats", body, 10), query("C", "stats", nil, 10))
 			for _, id := range []string{"A", "B"} {
 				if got := framesJSON(t, resp[id]); got != want {
 					t.Errorf("stats %s of three at once: frames differ %s", id, firstDiff(want, got))
@@ -167,7 +167,7 @@ func TestStatementPoolingModeIsNamed(t *testing.T) {
 	ctx := dsCtx("statement-mode", b.JSONData(nil))
 	named := 0
 	for _, k := range kinds {
-		r := run(t, p, ctx, query("A", k.kind, k.body, 500))["A"]
+		r := p.Query(t, ctx, query("A", k.kind, k.body, 500))["A"]
 		if r.Error == nil {
 			continue
 		}
@@ -180,5 +180,5 @@ func TestStatementPoolingModeIsNamed(t *testing.T) {
 		t.Errorf("no kind read through a cursor: the test proves nothing")
 	}
 	// the connection pgbouncer closed is not reused: the next query works
-	framesJSON(t, run(t, p, ctx, query("A", "equity", nil, 100))["A"])
+	framesJSON(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"])
 }

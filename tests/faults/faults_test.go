@@ -7,15 +7,12 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/algotrading/pnl-datasource/tests/harness"
@@ -28,13 +25,12 @@ var pg *pgfix.Server
 const appName = "algotrading-pnl-datasource"
 
 func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
+	pgfix.Main(m, setup, func() { pg.Thaw() }) // thaw: whatever a failed test left behind
+}
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
 	if err == nil {
 		// slow_trades: each row costs 2 ms (a volatile function per row), so
 		// a query over it is reliably running when a test strikes.
@@ -48,15 +44,7 @@ func TestMain(m *testing.M) {
 		  ALTER VIEW slow_trades OWNER TO grafana; ALTER FUNCTION slow_pnl(numeric) OWNER TO grafana;
 		  ALTER TABLE lock_trades OWNER TO grafana;`)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Thaw() // whatever a failed test left behind
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 // dsCtx is a data source on this server reached at port (Postgres' own or
@@ -79,50 +67,15 @@ func query(refID, qtype string) *pluginv2.DataQuery {
 }
 
 // reply is one QueryData call's outcome for refId "A".
-type reply struct {
-	status int
-	msg    string
-	took   time.Duration
-	err    error // the gRPC call itself failed
-}
-
-func (r reply) String() string {
-	if r.err != nil {
-		return fmt.Sprintf("rpc error %v after %v", r.err, r.took.Round(time.Millisecond))
-	}
-	return fmt.Sprintf("%d %q after %v", r.status, r.msg, r.took.Round(time.Millisecond))
-}
+type reply = harness.Reply
 
 // call runs one query; the host's own deadline is generous (60 s), so what
 // is measured is the plugin's deadline, not the client's.
 func call(p *harness.Plugin, pc *pluginv2.PluginContext, qtype string) reply {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	start := time.Now()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{query("A", qtype)}})
-	r := reply{took: time.Since(start), err: err}
-	if err != nil {
-		return r
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	a := resp.Responses["A"]
-	r.status = int(a.Status)
-	if a.Error != nil {
-		r.msg = a.Error.Error()
-	}
-	return r
+	return p.Call(pc, query("A", qtype), 60*time.Second)
 }
 
-func mustOK(t *testing.T, r reply, what string) {
-	t.Helper()
-	if r.err != nil || r.status != 200 {
-		t.Fatalf("%s: %v, want 200", what, r)
-	}
-}
+var mustOK = harness.MustOK
 
 // inUse reads gpx_pg_connections{state="in_use"} from CollectMetrics.
 func inUse(t *testing.T, p *harness.Plugin) int {
@@ -148,17 +101,7 @@ func inUse(t *testing.T, p *harness.Plugin) int {
 }
 
 // backends counts the plugin's sessions in pg_stat_activity (-1 on error).
-func backends() int {
-	out, err := pg.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"+appName+"'")
-	if err != nil {
-		return -1
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		return -1
-	}
-	return n
-}
+func backends() int { return pg.Sessions(appName) }
 
 // waitBackends polls until the plugin has at most n backends; it returns
 // how long that took, or fails the test after limit.

@@ -49,13 +49,13 @@ func TestPostgresKilledMidQueryIs502AndRecovers(t *testing.T) {
 		t.Fatal("the query on the killed server had not answered after 10 s")
 	}
 	answered := time.Since(killed)
-	if r.err != nil || r.status != 502 {
+	if r.Err != nil || r.Status != 502 {
 		t.Errorf("killed mid-query: %v, want 502", r)
 	}
 	if answered > 2*time.Second {
 		t.Errorf("killed mid-query: answered %v after the kill, want within 2 s", answered)
 	}
-	t.Logf("measure: killed mid-query → %d %v after the kill", r.status, answered.Round(time.Millisecond))
+	t.Logf("measure: killed mid-query → %d %v after the kill", r.Status, answered.Round(time.Millisecond))
 
 	if err := pg.Up(); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestPostgresKilledMidQueryIs502AndRecovers(t *testing.T) {
 	var last reply
 	for attempts := 1; ; attempts++ {
 		last = call(p, fast, "equity")
-		if last.err == nil && last.status == 200 {
+		if last.Err == nil && last.Status == 200 {
 			t.Logf("measure: after restart, first success %v after Postgres was up (%d attempts)",
 				time.Since(up).Round(time.Millisecond), attempts)
 			break
@@ -101,11 +101,11 @@ func TestUnresponsivePostgresAnswersAtTheTimeoutAndFreesTheSlot(t *testing.T) {
 	limit := timeout*time.Second + time.Second
 	check := func(t *testing.T, p *harness.Plugin, r reply, status int) {
 		t.Helper()
-		if r.err != nil || r.status != status {
+		if r.Err != nil || r.Status != status {
 			t.Errorf("unresponsive Postgres: %v, want %d", r, status)
 		}
-		if r.took > limit {
-			t.Errorf("unresponsive Postgres: answered after %v, want within %v", r.took, limit)
+		if r.Took > limit {
+			t.Errorf("unresponsive Postgres: answered after %v, want within %v", r.Took, limit)
 		}
 		if n := inUse(t, p); n != 0 {
 			t.Errorf("after the reply: gpx_pg_connections in_use = %d, want 0 (a leaked slot)", n)
@@ -131,8 +131,8 @@ func TestUnresponsivePostgresAnswersAtTheTimeoutAndFreesTheSlot(t *testing.T) {
 		r := call(p, ds, "equity")
 		t.Logf("measure: frozen → %v", r)
 		check(t, p, r, 504)
-		if !strings.Contains(r.msg, "query timed out after 5 s") {
-			t.Errorf("frozen: message %q, want the timeout's", r.msg)
+		if !strings.Contains(r.Msg, "query timed out after 5 s") {
+			t.Errorf("frozen: message %q, want the timeout's", r.Msg)
 		}
 		thaw()
 		r = call(p, ds, "equity")
@@ -219,8 +219,8 @@ func TestStuckSourceDoesNotStallAnother(t *testing.T) {
 			for i := 0; i < 10; i++ {
 				r := call(p, b, "equity")
 				mu.Lock()
-				lat = append(lat, r.took)
-				if r.err != nil || r.status != 200 {
+				lat = append(lat, r.Took)
+				if r.Err != nil || r.Status != 200 {
 					bad = append(bad, r.String())
 				}
 				mu.Unlock()
@@ -239,12 +239,12 @@ func TestStuckSourceDoesNotStallAnother(t *testing.T) {
 			firstA = at
 		}
 		lastA = at
-		statuses[r.status]++
-		if r.err != nil || (r.status != 504 && r.status != 503) {
+		statuses[r.Status]++
+		if r.Err != nil || (r.Status != 504 && r.Status != 503) {
 			t.Errorf("A: %v, want 504 (timed out) or 503 (refused at once)", r)
 		}
-		if r.took > timeoutA*time.Second+time.Second {
-			t.Errorf("A: %v answered after %v, more than the timeout + 1 s", r, r.took)
+		if r.Took > timeoutA*time.Second+time.Second {
+			t.Errorf("A: %v answered after %v, more than the timeout + 1 s", r, r.Took)
 		}
 	}
 	if statuses[504] < 1 || statuses[504] > 15 {
@@ -308,15 +308,15 @@ func TestLockedTableWithTwoConnectionsAndTwentyCallers(t *testing.T) {
 	statuses := map[int]int{}
 	for i := 0; i < callers; i++ {
 		r := <-replies
-		statuses[r.status]++
-		if r.took > worst {
-			worst = r.took
+		statuses[r.Status]++
+		if r.Took > worst {
+			worst = r.Took
 		}
-		if r.err != nil || r.status != 504 {
+		if r.Err != nil || r.Status != 504 {
 			t.Errorf("locked table: %v, want 504", r)
 		}
-		if r.took > timeout*time.Second+time.Second {
-			t.Errorf("locked table: answered after %v, want within %v", r.took, timeout*time.Second+time.Second)
+		if r.Took > timeout*time.Second+time.Second {
+			t.Errorf("locked table: answered after %v, want within %v", r.Took, timeout*time.Second+time.Second)
 		}
 	}
 	close(stop)

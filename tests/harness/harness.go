@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	"github.com/hashicorp/go-hclog"
@@ -208,6 +209,98 @@ func PluginContext(uid string, jsonData any, secure map[string]string, updated i
 		},
 		PluginVersion: "0.1.0",
 		UserAgent:     "Grafana/12.3.0 (linux; amd64)",
+	}
+}
+
+// Query sends qs as the data source pctx (60 s limit) and returns the
+// responses as the SDK decodes them. A failed call or a response the SDK
+// rejects fails t; a query's own error is left to the caller.
+func (p *Plugin) Query(t testing.TB, pctx *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return p.QueryCtx(c, t, pctx, qs...)
+}
+
+// QueryCtx is Query under the caller's context c.
+func (p *Plugin) QueryCtx(c context.Context, t testing.TB, pctx *pluginv2.PluginContext,
+	qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
+	t.Helper()
+	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: qs})
+	if err != nil {
+		t.Fatalf("QueryData: %v", err)
+	}
+	resp, err := backend.FromProto().QueryDataResponse(res)
+	if err != nil {
+		t.Fatalf("SDK converter rejects the response: %v", err)
+	}
+	return resp.Responses
+}
+
+// Get calls the resource at path (a query string may follow "?") with GET
+// as the data source pctx (20 s limit) and returns the first message's
+// status code and body; a failed call fails t.
+func (p *Plugin) Get(t testing.TB, pctx *pluginv2.PluginContext, path string) (int, string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: pctx,
+		Path: strings.SplitN(path, "?", 2)[0], Method: "GET", Url: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(msg.Code), string(msg.Body)
+}
+
+// Reply is the outcome of one timed QueryData call for refId "A", for
+// tests that expect some calls to fail (faults, fail-over).
+type Reply struct {
+	Status int
+	Msg    string
+	Took   time.Duration
+	Err    error // the gRPC call itself failed, or the SDK rejected the response
+}
+
+func (r Reply) String() string {
+	if r.Err != nil {
+		return fmt.Sprintf("rpc error %v after %v", r.Err, r.Took.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("%d %q after %v", r.Status, r.Msg, r.Took.Round(time.Millisecond))
+}
+
+// Call sends q (refId "A") as the data source pctx with a host deadline of
+// timeout and reports what came back and when; it never fails the test.
+func (p *Plugin) Call(pctx *pluginv2.PluginContext, q *pluginv2.DataQuery, timeout time.Duration) Reply {
+	c, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pctx, Queries: []*pluginv2.DataQuery{q}})
+	r := Reply{Took: time.Since(start), Err: err}
+	if err != nil {
+		return r
+	}
+	resp, err := backend.FromProto().QueryDataResponse(res)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	a := resp.Responses["A"]
+	r.Status = int(a.Status)
+	if a.Error != nil {
+		r.Msg = a.Error.Error()
+	}
+	return r
+}
+
+// MustOK fails t unless r is a 200; what names the call in the message.
+func MustOK(t testing.TB, r Reply, what string) {
+	t.Helper()
+	if r.Err != nil || r.Status != 200 {
+		t.Fatalf("%s: %v, want 200", what, r)
 	}
 }
 

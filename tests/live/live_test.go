@@ -38,14 +38,11 @@ var (
 	to   = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-func TestMain(m *testing.M) {
-	var err error
-	pg, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = pg.LoadDemo(harness.RepoRoot(), 3000, 60, 11, "2025-01-01")
+func TestMain(m *testing.M) { pgfix.Main(m, setup, nil) }
+
+func setup(s *pgfix.Server) error {
+	pg = s
+	err := pg.LoadDemo(harness.RepoRoot(), 3000, 60, 11, "2025-01-01")
 	if err == nil {
 		// trades: with the trigger; trades_poll: the same rows, no trigger
 		err = pg.PsqlFiles("trading", map[string]string{"table": "trades"},
@@ -55,14 +52,7 @@ func TestMain(m *testing.M) {
 		_, err = pg.Psql("trading", "CREATE TABLE trades_poll (LIKE trades INCLUDING ALL); INSERT INTO trades_poll SELECT * FROM trades;"+
 			" ALTER TABLE trades_poll OWNER TO grafana; ANALYZE trades_poll")
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		pg.Close()
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
+	return err
 }
 
 func pctx(uid string, extra map[string]any) *pluginv2.PluginContext {
@@ -87,20 +77,13 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 
 func queryData(t testing.TB, p *harness.Plugin, pc *pluginv2.PluginContext, qs ...*pluginv2.DataQuery) map[string]backend.DataResponse {
 	t.Helper()
-	res, err := p.Data.QueryData(ctxT(t, 60*time.Second), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: qs})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	for ref, r := range resp.Responses {
+	resps := p.Query(t, pc, qs...)
+	for ref, r := range resps {
 		if r.Error != nil || r.Status != 200 {
 			t.Fatalf("%s: status %d error %v", ref, r.Status, r.Error)
 		}
 	}
-	return resp.Responses
+	return resps
 }
 
 // channelPath is the part of meta.channel after ds/<uid>/ (what Grafana sends as path).

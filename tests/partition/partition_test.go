@@ -26,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
@@ -126,19 +125,10 @@ type kind struct {
 
 func registry(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext) []kind {
 	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := p.Resource.CallResource(c, &pluginv2.CallResourceRequest{PluginContext: ctx, Path: "kinds", Method: "GET", Url: "kinds"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, body := p.Get(t, ctx, "kinds")
 	var ks []kind
-	if msg.Code != 200 || json.Unmarshal(msg.Body, &ks) != nil || len(ks) < 14 {
-		t.Fatalf("kinds resource: %d %s", msg.Code, msg.Body)
+	if code != 200 || json.Unmarshal([]byte(body), &ks) != nil || len(ks) < 14 {
+		t.Fatalf("kinds resource: %d %s", code, body)
 	}
 	return ks
 }
@@ -202,15 +192,7 @@ func run(t *testing.T, p *harness.Plugin, ctx *pluginv2.PluginContext, q *plugin
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: []*pluginv2.DataQuery{q}})
-	if err != nil {
-		t.Fatalf("QueryData: %v", err)
-	}
-	r, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		t.Fatalf("SDK converter rejects the response: %v", err)
-	}
-	a := r.Responses["A"]
+	a := p.QueryCtx(c, t, ctx, q)["A"]
 	if a.Error != nil || a.Status != 200 {
 		t.Fatalf("%s: status %d error %v", q.Json, a.Status, a.Error)
 	}

@@ -70,6 +70,31 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
+// Main is the whole TestMain of a package that runs against one server:
+// it starts the server and hands it to setup (which keeps it in the
+// package's variable and loads what the tests need), runs the tests, calls
+// after (nil for nothing; e.g. to stop a standby setup started) and stops
+// the server, then exits with the tests' code. A server that does not start or a setup error is printed to stderr
+// and exits 1.
+func Main(m *testing.M, setup func(*Server) error, after func()) {
+	s, err := StartMain()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := setup(s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		s.Close()
+		os.Exit(1)
+	}
+	code := m.Run()
+	if after != nil {
+		after()
+	}
+	s.Close()
+	os.Exit(code)
+}
+
 // StartMain is Start without a testing.TB (for TestMain); call Close.
 func StartMain() (*Server, error) {
 	bin, err := binDir()
@@ -279,6 +304,20 @@ func (s *Server) JSONData(extra map[string]any) map[string]any {
 
 // Secure is the matching decryptedSecureJsonData.
 func Secure() map[string]string { return map[string]string{"password": Password} }
+
+// Sessions counts the backends on s whose application_name is app (-1
+// when s does not answer).
+func (s *Server) Sessions(app string) int {
+	out, err := s.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"+app+"'")
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return -1
+	}
+	return n
+}
 
 // WaitGone polls until no backend runs a query matching substr, or times out.
 func (s *Server) WaitGone(substr string, timeout time.Duration) (time.Duration, error) {

@@ -10,7 +10,6 @@ package replica
 // cancels for a recovery conflict is a 503 naming the standby settings.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/algotrading/pnl-datasource/tests/faults"
@@ -33,14 +31,12 @@ var primary, standby *pgfix.Server
 // The plugin's application_name in pg_stat_activity.
 const appName = "algotrading-pnl-datasource"
 
-func TestMain(m *testing.M) {
-	var err error
-	primary, err = pgfix.StartMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = primary.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
+func TestMain(m *testing.M) { pgfix.Main(m, setup, func() { standby.Close() }) }
+
+// setup loads the primary and makes the standby (closed again on error).
+func setup(s *pgfix.Server) error {
+	primary = s
+	err := primary.LoadDemo(harness.RepoRoot(), 2000, 60, 3, "2025-01-01")
 	if err == nil {
 		// conflict_trades: a copy the conflict test deletes from; slow_conflict
 		// costs 5 ms a row (a volatile function per row), so a query over it is
@@ -67,18 +63,10 @@ func TestMain(m *testing.M) {
 	if err == nil {
 		err = pgfix.WaitReplay(primary, standby, 30*time.Second)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if standby != nil {
-			standby.Close()
-		}
-		primary.Close()
-		os.Exit(1)
+	if err != nil && standby != nil {
+		standby.Close()
 	}
-	code := m.Run()
-	standby.Close()
-	primary.Close()
-	os.Exit(code)
+	return err
 }
 
 // dsCtx is a data source over "127.0.0.1,127.0.0.1" with the ports of the
@@ -110,63 +98,34 @@ var (
 	to   = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 )
 
-type reply struct {
-	status int
-	msg    string
-	took   time.Duration
-	err    error
-}
+type reply = harness.Reply
 
-func (r reply) String() string {
-	if r.err != nil {
-		return fmt.Sprintf("rpc error %v after %v", r.err, r.took.Round(time.Millisecond))
-	}
-	return fmt.Sprintf("%d %q after %v", r.status, r.msg, r.took.Round(time.Millisecond))
-}
-
+// call runs one query of kind qtype over [from, to] with a 60 s host deadline.
 func call(p *harness.Plugin, pc *pluginv2.PluginContext, qtype string) reply {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	js, _ := json.Marshal(map[string]any{"refId": "A", "queryType": qtype})
 	q := &pluginv2.DataQuery{RefId: "A", MaxDataPoints: 100, IntervalMS: 1000, Json: js,
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
-	start := time.Now()
-	res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{q}})
-	r := reply{took: time.Since(start), err: err}
-	if err != nil {
-		return r
-	}
-	resp, err := backend.FromProto().QueryDataResponse(res)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	a := resp.Responses["A"]
-	r.status = int(a.Status)
-	if a.Error != nil {
-		r.msg = a.Error.Error()
-	}
-	return r
+	return p.Call(pc, q, 60*time.Second)
 }
 
-func mustOK(t *testing.T, r reply, what string) {
-	t.Helper()
-	if r.err != nil || r.status != 200 {
-		t.Fatalf("%s: %v, want 200", what, r)
-	}
-}
+var mustOK = harness.MustOK
 
 // sessions counts the plugin's backends on s (-1 when s does not answer).
-func sessions(s *pgfix.Server) int {
-	out, err := s.Psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"+appName+"'")
-	if err != nil {
-		return -1
+func sessions(s *pgfix.Server) int { return s.Sessions(appName) }
+
+// runningSlow counts the plugin's queries running over slow_conflict.
+const runningSlow = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
+	"' AND state = 'active' AND query LIKE '%slow_conflict%'"
+
+// runningOn polls s (10 s at most) until the plugin runs a query over
+// slow_conflict there; false if it never does.
+func runningOn(s *pgfix.Server) bool {
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if out, err := s.Psql("postgres", runningSlow); err == nil && strings.TrimSpace(out) == "1" {
+			return true
+		}
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		return -1
-	}
-	return n
+	return false
 }
 
 // connected returns the in_hot_standby values the plugin logged for its
@@ -239,7 +198,7 @@ func TestTargetSessionAttrsChooseTheServer(t *testing.T) {
 
 	onlyPrimary := dsCtx("standby-only", "standby", nil, primary)
 	r := call(p, onlyPrimary, "equity")
-	if r.err != nil || r.status != 502 || !strings.Contains(r.msg, "standby") {
+	if r.Err != nil || r.Status != 502 || !strings.Contains(r.Msg, "standby") {
 		t.Fatalf("targetSessionAttrs standby with only a primary: %v, want 502 naming the standby mode", r)
 	}
 	t.Logf("standby-only on a primary: %v", r)
@@ -256,14 +215,8 @@ func TestPreferStandbyQueryRunsOnTheStandby(t *testing.T) {
 		primary, standby)
 	done := make(chan reply, 1)
 	go func() { done <- call(p, ds, "trade_count") }()
-	q := "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
-		"' AND state = 'active' AND query LIKE '%slow_conflict%'"
-	seen := false
-	for start := time.Now(); time.Since(start) < 10*time.Second && !seen; time.Sleep(20 * time.Millisecond) {
-		out, err := standby.Psql("postgres", q)
-		seen = err == nil && strings.TrimSpace(out) == "1"
-	}
-	onPrimary, _ := primary.Psql("postgres", q)
+	seen := runningOn(standby)
+	onPrimary, _ := primary.Psql("postgres", runningSlow)
 	r := <-done
 	if !seen {
 		t.Fatalf("the plugin's query never showed up running on the standby (reply %v)", r)
@@ -271,7 +224,7 @@ func TestPreferStandbyQueryRunsOnTheStandby(t *testing.T) {
 	if strings.TrimSpace(onPrimary) != "0" {
 		t.Fatalf("the plugin's query was running on the primary too: %s", onPrimary)
 	}
-	if r.err != nil || r.status != 504 {
+	if r.Err != nil || r.Status != 504 {
 		t.Fatalf("the 10 s query with queryTimeoutSeconds 2: %v, want 504", r)
 	}
 	if _, err := standby.WaitGone("slow_conflict", 5*time.Second); err != nil {
@@ -300,7 +253,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 			mustOK(t, call(p, ds, "equity"), "before the stop")
 			warm := call(p, ds, "equity") // on the pooled connection: the baseline
 			mustOK(t, warm, "before the stop, pooled")
-			base = append(base, warm.took)
+			base = append(base, warm.Took)
 			if n := sessions(standby); n < 1 {
 				t.Fatalf("before the stop: %d plugin sessions on the standby", n)
 			}
@@ -319,7 +272,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 			var r reply
 			for attempt := 1; ; attempt++ {
 				r = call(p, ds, "equity")
-				if r.err == nil && r.status == 200 {
+				if r.Err == nil && r.Status == 200 {
 					break
 				}
 				failed++
@@ -334,7 +287,7 @@ func TestStandbyStoppedFailsOverToThePrimary(t *testing.T) {
 					mode, after, before)
 			}
 			t.Logf("%s run %d: stop took %v, first success %v after the stop command (that query %v)", mode, i,
-				stopped.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), r.took.Round(time.Millisecond))
+				stopped.Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), r.Took.Round(time.Millisecond))
 		}
 		sort.Slice(took, func(a, b int) bool { return took[a] < took[b] })
 		sort.Slice(base, func(a, b int) bool { return base[a] < base[b] })
@@ -362,13 +315,7 @@ func TestRecoveryConflictIs503NamingTheStandbySettings(t *testing.T) {
 	ds := dsCtx("conflict", "standby", map[string]any{"table": "slow_conflict", "queryTimeoutSeconds": 60}, standby)
 	done := make(chan reply, 1)
 	go func() { done <- call(p, ds, "equity") }()
-	q := "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + appName +
-		"' AND state = 'active' AND query LIKE '%slow_conflict%'"
-	seen := false
-	for start := time.Now(); time.Since(start) < 10*time.Second && !seen; time.Sleep(20 * time.Millisecond) {
-		out, err := standby.Psql("postgres", q)
-		seen = err == nil && strings.TrimSpace(out) == "1"
-	}
+	seen := runningOn(standby)
 	if !seen {
 		t.Fatalf("the plugin's query never showed up running on the standby (reply %v)", <-done)
 	}
@@ -386,8 +333,8 @@ func TestRecoveryConflictIs503NamingTheStandbySettings(t *testing.T) {
 		t.Fatal("no answer 30 s after the VACUUM")
 	}
 	t.Logf("measure: recovery conflict answered %v after the DELETE: %v", time.Since(start).Round(time.Millisecond), r)
-	if r.err != nil || r.status != 503 || !strings.Contains(r.msg, "conflict with recovery") ||
-		!strings.Contains(r.msg, "max_standby_streaming_delay") || !strings.Contains(r.msg, "hot_standby_feedback") {
+	if r.Err != nil || r.Status != 503 || !strings.Contains(r.Msg, "conflict with recovery") ||
+		!strings.Contains(r.Msg, "max_standby_streaming_delay") || !strings.Contains(r.Msg, "hot_standby_feedback") {
 		t.Fatalf("recovery conflict: %v, want 503 naming max_standby_streaming_delay and hot_standby_feedback", r)
 	}
 	if n, err := standby.Psql("trading", "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = 'trading'"); err == nil {
@@ -422,11 +369,11 @@ func TestBlackHoledHostCostsItsShareNotTheDeadline(t *testing.T) {
 		ds := dsPorts("blackhole-"+c.target, c.target, map[string]any{"queryTimeoutSeconds": 6}, c.ports...)
 		r := call(p, ds, "equity")
 		t.Logf("measure: %s, queryTimeoutSeconds 6: %v", c.name, r)
-		if r.err != nil || r.status != 200 {
+		if r.Err != nil || r.Status != 200 {
 			t.Errorf("%s: %v, want 200 from the primary", c.name, r)
-		} else if r.took < 2500*time.Millisecond {
+		} else if r.Took < 2500*time.Millisecond {
 			// a 200 at all says the dead host did not eat the 6 s; this says it was waited for
-			t.Errorf("%s: answered after %v, want about 3 s (the dead host's share)", c.name, r.took)
+			t.Errorf("%s: answered after %v, want about 3 s (the dead host's share)", c.name, r.Took)
 		}
 	}
 }

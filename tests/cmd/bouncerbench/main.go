@@ -13,41 +13,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
+	"github.com/algotrading/pnl-datasource/tests/benchkit"
 	"github.com/algotrading/pnl-datasource/tests/harness"
 	"github.com/algotrading/pnl-datasource/tests/pgfix"
 )
 
-func die(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "bouncerbench: "+format+"\n", a...)
-	os.Exit(1)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
+var die = benchkit.Die // short name, as in the other benchmarks
 
 func main() {
-	n := os.Getenv("BENCH_TRADES")
-	if n == "" {
-		n = "200000"
-	}
-	runs := 9
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
+	n, runs := benchkit.Trades(200000), benchkit.Runs(9)
 	pg, err := pgfix.StartMain()
 	if err != nil {
 		die("%v", err)
@@ -55,7 +36,7 @@ func main() {
 	defer pg.Close()
 	const days = 180
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := pg.LoadDemo(harness.RepoRoot(), atoi(n), days, 1, "2024-01-01"); err != nil {
+	if err := pg.LoadDemo(harness.RepoRoot(), n, days, 1, "2024-01-01"); err != nil {
 		die("%v", err)
 	}
 	var bouncers []*pgfix.Bouncer
@@ -89,7 +70,7 @@ func main() {
 		{fmt.Sprintf("%d days", days), start, start.AddDate(0, 0, days)},
 		{"1 day", start.AddDate(0, 0, 90), start.AddDate(0, 0, 91)},
 	}
-	fmt.Printf("%s trades over %d days; pgbouncer %s, default_pool_size 10; median of %d runs, interleaved\n\n", n, days,
+	fmt.Printf("%d trades over %d days; pgbouncer %s, default_pool_size 10; median of %d runs, interleaved\n\n", n, days,
 		pgbouncerVersion(), runs)
 	fmt.Println("| range | kind | direct (ms) | transaction (ms) | session (ms) | transaction / direct | session / direct | transaction − direct (ms) | session − direct (ms) |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -112,16 +93,9 @@ func main() {
 				for k := range paths {
 					i := (k + r + 1) % len(paths) // each path first in turn: no position bias
 					pa := paths[i]
-					c, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-					t0 := time.Now()
-					res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: pa.ctx, Queries: []*pluginv2.DataQuery{q("A")}})
-					d := time.Since(t0)
-					cancel()
+					d, err := benchkit.TimeQuery(p, pa.ctx, q("A"), 120*time.Second)
 					if err != nil {
 						die("%s %s: %v", pa.name, kind, err)
-					}
-					if e := res.Responses["A"].Error; e != "" {
-						die("%s %s: %s", pa.name, kind, e)
 					}
 					if r >= 0 {
 						times[i] = append(times[i], d)
@@ -130,20 +104,12 @@ func main() {
 			}
 			m := make([]float64, len(paths))
 			for i := range paths {
-				m[i] = float64(median(times[i]).Microseconds()) / 1000
+				m[i] = float64(benchkit.Median(times[i]).Microseconds()) / 1000
 			}
 			fmt.Printf("| %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %+.1f | %+.1f |\n", rg.name, kind, m[0], m[1], m[2],
 				m[1]/m[0], m[2]/m[0], m[1]-m[0], m[2]-m[0])
 		}
 	}
-}
-
-func atoi(s string) int {
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		die("BENCH_TRADES %q: %v", s, err)
-	}
-	return v
 }
 
 func pgbouncerVersion() string {

@@ -11,47 +11,28 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
+	"github.com/algotrading/pnl-datasource/tests/benchkit"
 	"github.com/algotrading/pnl-datasource/tests/harness"
 	"github.com/algotrading/pnl-datasource/tests/pgfix"
 )
 
-func die(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "partbench: "+format+"\n", a...)
-	os.Exit(1)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s)%2 == 0 {
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+// Short names for the shared helpers, used on most lines below.
+var (
+	die    = benchkit.Die
+	median = benchkit.Median
+	ms     = benchkit.Ms
+)
 
 func main() {
-	n := os.Getenv("BENCH_TRADES")
-	if n == "" {
-		n = "10000000"
-	}
-	runs := 3
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
+	n, runs := benchkit.Trades(10000000), benchkit.Runs(3)
 	pg, err := pgfix.StartMain()
 	if err != nil {
 		die("%v", err)
@@ -75,13 +56,11 @@ func main() {
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	t0 := time.Now()
-	if err := pg.PsqlFiles("trading", map[string]string{"n": n, "start": "'2024-01-01'", "days": strconv.Itoa(days), "seed": "1"},
-		filepath.Join(root, "sql", "schema.sql"), filepath.Join(root, "sql", "demo_data.sql")); err != nil {
+	if err := pg.LoadDemo(root, n, days, 1, "2024-01-01"); err != nil {
 		die("%v", err)
 	}
-	psql("VACUUM ANALYZE trades")
 	plainLoad := time.Since(t0)
-	fmt.Printf("plain: %s trades over %d days generated, indexed and analyzed in %.0f s\n", n, days, plainLoad.Seconds())
+	fmt.Printf("plain: %d trades over %d days generated, indexed and analyzed in %.0f s\n", n, days, plainLoad.Seconds())
 
 	// The partitioned table in its own schema (same table and index names).
 	t1 := time.Now()
@@ -102,9 +81,7 @@ func main() {
 	psql("VACUUM ANALYZE part.trades")
 	fmt.Printf("partitioned: the same trades copied into 24 monthly partitions (+ default), indexed and analyzed in %.0f s\n",
 		time.Since(t1).Seconds())
-	for _, s := range []string{"ALTER TABLE public.trades OWNER TO grafana", "ALTER TABLE part.trades OWNER TO grafana"} {
-		psql(s)
-	}
+	psql("ALTER TABLE part.trades OWNER TO grafana")
 	fmt.Printf("sizes (table + indexes): plain %s, partitioned %s; rows %s / %s\n",
 		psql("SELECT pg_size_pretty(pg_total_relation_size('public.trades'))"),
 		psql("SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('part.trades')"),
@@ -198,30 +175,12 @@ func main() {
 		fmt.Printf("\n| query | range | plain (ms) | partitioned (ms) | partitioned / plain |\n|---|---|---:|---:|---:|\n")
 	}
 	for _, r := range ranges {
-		width := r.to.Sub(r.from).Milliseconds() / maxPoints
 		for _, k := range kinds {
-			body := map[string]any{"refId": "A", "queryType": k.qtype}
-			for kk, v := range k.body {
-				body[kk] = v
-			}
-			js, _ := json.Marshal(body)
-			q := &pluginv2.DataQuery{RefId: "A", Json: js, MaxDataPoints: maxPoints, IntervalMS: width,
-				TimeRange: &pluginv2.TimeRange{FromEpochMS: r.from.UnixMilli(), ToEpochMS: r.to.UnixMilli()}}
+			q := benchkit.Query(k.qtype, k.body, r.from, r.to, maxPoints)
 			timeOne := func(ctx *pluginv2.PluginContext) time.Duration {
-				c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-				defer cancel()
-				s := time.Now()
-				res, err := p.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: ctx, Queries: []*pluginv2.DataQuery{q}})
+				d, err := benchkit.TimeQuery(p, ctx, q, 10*time.Minute)
 				if err != nil {
 					die("%s %s: %v", k.label, r.name, err)
-				}
-				d := time.Since(s)
-				out, err := backend.FromProto().QueryDataResponse(res)
-				if err != nil {
-					die("%s %s: %v", k.label, r.name, err)
-				}
-				if e := out.Responses["A"].Error; e != nil {
-					die("%s %s: %v", k.label, r.name, e)
 				}
 				return d
 			}

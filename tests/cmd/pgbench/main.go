@@ -7,34 +7,26 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
+	"github.com/algotrading/pnl-datasource/tests/benchkit"
 	"github.com/algotrading/pnl-datasource/tests/harness"
 	"github.com/algotrading/pnl-datasource/tests/pgfix"
 )
 
-func die(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "pgbench: "+format+"\n", a...)
-	os.Exit(1)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
+// Short names for the shared helpers, used on most lines below.
+var (
+	die    = benchkit.Die
+	median = benchkit.Median
+	ms     = benchkit.Ms
+)
 
 // What a Grafana PostgreSQL user writes for each panel ($__timeFilter expanded).
 func baselines(from, to time.Time, width int64) map[string]string {
@@ -95,14 +87,7 @@ func rawCopy(from, to time.Time) string {
 }
 
 func main() {
-	n := os.Getenv("BENCH_TRADES")
-	if n == "" {
-		n = "1000000"
-	}
-	runs := 5
-	if v, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
+	n, runs := benchkit.Trades(1000000), benchkit.Runs(5)
 	pg, err := pgfix.StartMain()
 	if err != nil {
 		die("%v", err)
@@ -112,16 +97,10 @@ func main() {
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	days := 730
 	t0 := time.Now()
-	if err := pg.PsqlFiles("trading", map[string]string{"n": n, "start": "'2024-01-01'", "days": strconv.Itoa(days), "seed": "1"},
-		filepath.Join(root, "sql", "schema.sql"), filepath.Join(root, "sql", "demo_data.sql")); err != nil {
+	if err := pg.LoadDemo(root, n, days, 1, "2024-01-01"); err != nil {
 		die("%v", err)
 	}
-	for _, s := range []string{"ALTER TABLE trades OWNER TO grafana", "VACUUM ANALYZE trades"} {
-		if _, err := pg.Psql("trading", s); err != nil {
-			die("%v", err)
-		}
-	}
-	fmt.Printf("%s trades over %d days generated in %.1f s\n", n, days, time.Since(t0).Seconds())
+	fmt.Printf("%d trades over %d days generated in %.1f s\n", n, days, time.Since(t0).Seconds())
 
 	p, err := harness.LaunchE(harness.Options{})
 	if err != nil {
@@ -214,34 +193,16 @@ func main() {
 	}
 	medians := map[string]time.Duration{}
 	var notes []string
-	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	for _, bc := range cases {
-		body := map[string]any{"refId": "A", "queryType": bc.qtype}
-		for k, v := range bc.body {
-			body[k] = v
-		}
-		js, _ := json.Marshal(body)
-		q := &pluginv2.DataQuery{RefId: "A", Json: js, MaxDataPoints: maxPoints, IntervalMS: width,
-			TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
+		q := benchkit.Query(bc.qtype, bc.body, from, to, maxPoints)
 		// time one QueryData; ok false when the build does not know the kind
 		timeOne := func(pp *harness.Plugin) (time.Duration, bool) {
-			c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			s := time.Now()
-			res, err := pp.Data.QueryData(c, &pluginv2.QueryDataRequest{PluginContext: bc.ctx, Queries: []*pluginv2.DataQuery{q}})
+			d, err := benchkit.TimeQuery(pp, bc.ctx, q, 10*time.Minute)
 			if err != nil {
-				die("%s: %v", bc.label, err)
-			}
-			d := time.Since(s)
-			r, err := backend.FromProto().QueryDataResponse(res)
-			if err != nil {
-				die("%s: %v", bc.label, err)
-			}
-			if e := r.Responses["A"].Error; e != nil {
-				if pp == old && strings.Contains(e.Error(), "unknown query type") {
+				if pp == old && strings.Contains(err.Error(), "unknown query type") {
 					return 0, false
 				}
-				die("%s: %v", bc.label, e)
+				die("%s: %v", bc.label, err)
 			}
 			return d, true
 		}
