@@ -199,7 +199,7 @@ func TestAnnotationsTradesAndLargeLosses(t *testing.T) {
 		}
 		return m
 	}
-	resp := run(t, p, pctx(nil),
+	resp := p.Query(t, pctx(nil),
 		query("T", "annotations", with("events", "trades"), 100),
 		query("L", "annotations", with("events", "large_losses", "threshold", thr), 100),
 		query("D", "annotations", with("events", "large_losses"), 100),
@@ -270,7 +270,7 @@ func TestAnnotationsFollowTheMapping(t *testing.T) {
 		if c.clear {
 			cx = noCols
 		}
-		got, _ := readAnnotations(t, mustOK(t, run(t, p, cx, query("A", "annotations", map[string]any{"events": "trades"}, 100))["A"]))
+		got, _ := readAnnotations(t, mustOK(t, p.Query(t, cx, query("A", "annotations", map[string]any{"events": "trades"}, 100))["A"]))
 		var want []annoEvent
 		points := 0
 		for _, tr := range trs {
@@ -322,7 +322,7 @@ func TestAnnotationsDrawdownEpisodes(t *testing.T) {
 	}
 	grouped := refQ()
 	grouped.group = "strategy"
-	resp := run(t, p, pctx(nil),
+	resp := p.Query(t, pctx(nil),
 		query("D", "annotations", map[string]any{"events": "drawdown_episodes"}, 100),
 		query("S", "annotations", map[string]any{"events": "drawdown_episodes", "threshold": 0.005}, 100),
 		query("G", "annotations", map[string]any{"events": "drawdown_episodes", "threshold": 0, "groupBy": "strategy"}, 100))
@@ -394,7 +394,7 @@ func TestAnnotationsDailyLoss(t *testing.T) {
 	ny.tz, _ = time.LoadLocation("America/New_York")
 	grouped := refQ()
 	grouped.group = "symbol"
-	resp := run(t, p, pctx(nil),
+	resp := p.Query(t, pctx(nil),
 		query("Z", "annotations", map[string]any{"events": "daily_loss"}, 100),
 		query("T", "annotations", map[string]any{"events": "daily_loss", "threshold": 2000}, 100),
 		query("N", "annotations", map[string]any{"events": "daily_loss", "timezone": "America/New_York"}, 100),
@@ -423,7 +423,7 @@ func TestAnnotationsAreBoundedByTheRowLimit(t *testing.T) {
 	all := allTrades(t)
 	p := harness.Launch(t, harness.Options{})
 	ctx := harness.PluginContext("trading-ds-rowlimit", pg.JSONData(map[string]any{"rowLimit": 5}), pgfix.Secure(), 1)
-	resp := run(t, p, ctx,
+	resp := p.Query(t, ctx,
 		query("D", "annotations", map[string]any{"events": "daily_loss"}, 100),
 		query("E", "annotations", map[string]any{"events": "drawdown_episodes", "threshold": 0}, 100))
 	_, in := split(refQ(), all)
@@ -467,7 +467,7 @@ func TestAnnotationsAreBoundedByTheRowLimit(t *testing.T) {
 
 func TestAnnotationOptionErrorsNameTheField(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
-	resp := run(t, p, pctx(nil),
+	resp := p.Query(t, pctx(nil),
 		query("E", "annotations", map[string]any{"events": "fills"}, 100),
 		query("L", "annotations", map[string]any{"events": "large_losses", "threshold": -5}, 100),
 		query("D", "annotations", map[string]any{"events": "drawdown_episodes", "threshold": 5}, 100),
