@@ -112,6 +112,9 @@ int gpx_frame_set_custom(gpx_frame *f, json_t *custom, gpx_error *err);
 int gpx_frame_set_channel(gpx_frame *f, const char *channel, gpx_error *err);
 /** meta.dataTopic: "annotations" routes the frame to a panel's annotations (not copied: a static string). */
 int gpx_frame_set_data_topic(gpx_frame *f, const char *topic, gpx_error *err);
+/** A field type's name in Grafana's schema ("time", "number", "string", "boolean", "other"): the
+ *  Arrow field's tstype metadata and the JSON frame's field type. */
+const char *gpx_field_tstype(gpx_field_type t);
 /** The meta JSON object as written into the schema (new reference), or NULL
  *  when the frame has no meta. */
 json_t *gpx_frame_meta_json(const gpx_frame *f);

@@ -458,7 +458,7 @@ int gpx_field_is_null(const gpx_field *fl, size_t row) {
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static const char *tstype(gpx_field_type t) {
+const char *gpx_field_tstype(gpx_field_type t) {
   switch (t) {
     case GPX_FIELD_TIME: return "time";
     case GPX_FIELD_FLOAT64:
@@ -542,7 +542,7 @@ int gpx_frame_encode_ex(const gpx_frame *f, gpx_buf *out, size_t *n_batches, gpx
       }
       kvs[nk++] = (gpx_arrow_kv){"config", owned[no++]};
     }
-    kvs[nk++] = (gpx_arrow_kv){"tstype", tstype(fl->type)};
+    kvs[nk++] = (gpx_arrow_kv){"tstype", gpx_field_tstype(fl->type)};
     c->n_metadata = (size_t)(kvs + nk - c->metadata);
   }
   gpx_arrow_table t = {.metadata = schema_md,

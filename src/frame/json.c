@@ -13,18 +13,6 @@
 
 #include "gpx/frame.h"
 
-static const char *gpx__json_type(gpx_field_type t) {
-  switch (t) {
-    case GPX_FIELD_TIME: return "time";
-    case GPX_FIELD_FLOAT64:
-    case GPX_FIELD_INT64: return "number";
-    case GPX_FIELD_STRING: return "string";
-    case GPX_FIELD_BOOL: return "boolean";
-    case GPX_FIELD_JSON: return "other";
-  }
-  return "other";
-}
-
 static const char *gpx__json_frame_type(gpx_field_type t) {
   switch (t) {
     case GPX_FIELD_TIME: return "time.Time";
@@ -108,7 +96,7 @@ static json_t *gpx__schema(const gpx_frame *f) {
   if (meta && json_object_set_new(s, "meta", meta) != 0) goto fail;
   for (size_t i = 0; i < f->n_fields; i++) {
     const gpx_field *fl = f->fields[i];
-    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:b}}", "name", fl->name, "type", gpx__json_type(fl->type), "typeInfo",
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:b}}", "name", fl->name, "type", gpx_field_tstype(fl->type), "typeInfo",
                           "frame", gpx__json_frame_type(fl->type), "nullable", fl->nullable);
     if (o == NULL || json_array_append_new(fields, o) != 0) goto fail;
     if (fl->labels && json_object_size(fl->labels) && json_object_set(o, "labels", fl->labels) != 0) goto fail;

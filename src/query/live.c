@@ -106,12 +106,6 @@ struct gpx_live_channel {
   char *last;       /* the JSON last pushed */
 };
 
-static int64_t gpx__mono_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int64_t gpx__real_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
@@ -386,7 +380,7 @@ static void *gpx__hub_main(void *arg) {
       if (n) gpx__bump(h);
       continue;
     }
-    int64_t now = gpx__mono_ms();
+    int64_t now = gpx_pg_now_ms();
     if (now < next_poll) {
       gpx__hub_sleep(h, next_poll - now < 250 ? next_poll - now : 250);
       continue;
@@ -587,9 +581,9 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
   gpx__shared *sh = c->shared;
   pthread_mutex_lock(&h->mu);
   if (c->started) {
-    int64_t end = gpx__mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    int64_t end = gpx_pg_now_ms() + (wait_ms > 0 ? wait_ms : 0);
     for (;;) {
-      int64_t now = gpx__mono_ms();
+      int64_t now = gpx_pg_now_ms();
       if (h->gen != c->gen_seen || (c->retry_at && now >= c->retry_at)) break;
       if (now >= end || (cancelled && cancelled(arg))) {
         pthread_mutex_unlock(&h->mu);
@@ -606,7 +600,7 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
      it, or be computing it; else this one computes it for all. A failed
      answer is shared only while fresh, so a retry runs the query again. */
   for (;;) {
-    int64_t now = gpx__mono_ms();
+    int64_t now = gpx_pg_now_ms();
     int fresh_fail = sh->res.error.status != 200 && now - sh->at < 1000 && !retry;
     if (sh->has && sh->gen >= gen && (sh->res.error.status == 200 || fresh_fail)) break;
     if (!sh->computing) {
@@ -620,7 +614,7 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
       sh->res = res; /* moved */
       sh->has = 1;
       sh->gen = gen;
-      sh->at = gpx__mono_ms();
+      sh->at = gpx_pg_now_ms();
       sh->computing = 0;
       pthread_cond_broadcast(&h->cv);
       retry = 0;
@@ -635,7 +629,7 @@ int gpx_live_next(gpx_live_channel *c, int wait_ms, gpx_pg_cancel_fn cancelled, 
   int rc = GPX_OK;
   if (sh->res.error.status != 200) {
     *e = sh->res.error;
-    c->retry_at = gpx__mono_ms() + GPX_LIVE_RETRY_MS;
+    c->retry_at = gpx_pg_now_ms() + GPX_LIVE_RETRY_MS;
     rc = EIO;
   } else {
     c->retry_at = 0;
