@@ -8,6 +8,7 @@
 ** jsonDetails carries the schema check as a JSON object.
 */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "backend.pb-c.h"
 #include "gpx/ds.h"
@@ -39,11 +40,20 @@ static void gpx__live_health(gpx_rpc_ctx *ctx, gpx_app *app, gpx_ds_instance *in
   const char *mode = app->live ? gpx_live_status(app->live, inst, &channels) : NULL;
   int trigger = -1;
   if (mode == NULL || strcmp(mode, "connecting") == 0) {
-    gpx_pg_session sess;
-    gpx_pg_error pe;
-    if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) == GPX_OK) {
-      trigger = gpx_live_probe(&sess, &inst->settings, &pe);
-      gpx_pg_release(&sess);
+    /* remembered like the schema check: a busy dashboard's health checks
+       must not queue for the light lane once more each */
+    char *memo = NULL;
+    if (gpx_ds_memo_get(inst, "live:trigger", GPX_SVC_SCHEMA_MEMO_S, &memo)) {
+      trigger = atoi(memo);
+      free(memo);
+    } else {
+      gpx_pg_session sess;
+      gpx_pg_error pe;
+      if (gpx_pg_acquire_light(inst->pool, &sess, gpx_rpc_cancelled_cb, ctx, gpx_rpc_deadline_ms(ctx), &pe) == GPX_OK) {
+        trigger = gpx_live_probe(&sess, &inst->settings, &pe);
+        gpx_pg_release(&sess);
+      }
+      if (trigger >= 0) gpx_ds_memo_put(inst, "live:trigger", trigger ? "1" : "0");
     }
     if (mode == NULL) mode = trigger == 1 ? "notify" : trigger == 0 ? "poll" : "unknown";
   }
