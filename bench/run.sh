@@ -53,7 +53,15 @@ section_bouncer() {
   [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
-SECTIONS=(arrow pg bouncer)
+# --- par: the trading dashboard's queries as one request, sequential vs parallel --
+section_par() {
+  echo "dashboards/trading.json's panel queries in ONE QueryData: concurrentQueries=1 vs 4, interleaved, median of ${BENCH_RUNS:-5}."
+  echo "trades: ${BENCH_TRADES:-1000000}"
+  (cd tests && go run ./cmd/parbench) | tee bench/out/par.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer par)
 [ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()

@@ -4,6 +4,8 @@
 */
 #include <check.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +14,55 @@
 #include "gpx/log.h"
 
 #include "check_main.h"
+
+/* gpx_par_run: every item once, in its own slot, with `threads` of them
+   running at once — each item waits (bounded) until that many have started,
+   which only happens when they overlap. */
+typedef struct par_probe {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int running, peak, want;
+  int done[64];
+} par_probe;
+
+static void par_item(void *arg, size_t i) {
+  par_probe *p = arg;
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 5;
+  pthread_mutex_lock(&p->mu);
+  p->running++;
+  if (p->running > p->peak) p->peak = p->running;
+  pthread_cond_broadcast(&p->cv);
+  while (p->peak < p->want && pthread_cond_timedwait(&p->cv, &p->mu, &dl) == 0) {}
+  p->done[i]++;
+  p->running--;
+  pthread_mutex_unlock(&p->mu);
+}
+
+START_TEST(par_run_overlaps_and_keeps_slots) {
+  static const int threads[] = {1, 3, 8};
+  for (size_t t = 0; t < 3; t++) {
+    par_probe p = {.want = threads[t]};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    ck_assert_int_eq(gpx_par_run(20, threads[t], par_item, &p), threads[t]);
+    ck_assert_int_eq(p.peak, threads[t]); /* never more, and that many at once */
+    for (int i = 0; i < 20; i++) ck_assert_int_eq(p.done[i], 1);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+  }
+  /* never more threads than items; none at all is fine */
+  par_probe p = {.want = 2};
+  pthread_mutex_init(&p.mu, NULL);
+  pthread_cond_init(&p.cv, NULL);
+  ck_assert_int_eq(gpx_par_run(2, 16, par_item, &p), 2);
+  ck_assert_int_eq(gpx_par_run(0, 4, par_item, &p), 1);
+  ck_assert_int_eq(p.done[0] + p.done[1], 2);
+  pthread_mutex_destroy(&p.mu);
+  pthread_cond_destroy(&p.cv);
+}
+END_TEST
 
 START_TEST(error_set_and_prefix) {
   gpx_error e;
@@ -131,6 +182,7 @@ static Suite *core_suite(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, error_set_and_prefix);
+  tcase_add_test(tc, par_run_overlaps_and_keeps_slots);
   tcase_add_test(tc, utf8_chars_and_scrub);
   tcase_add_test(tc, buf_grows_and_releases);
   tcase_add_test(tc, log_line_is_hclog_json);

@@ -126,6 +126,36 @@ START_TEST(bad_values_name_the_field) {
 }
 END_TEST
 
+/* concurrentQueries: default 4, never more than the pool; an explicit value
+   above maxOpenConnections is refused, naming the field. */
+START_TEST(concurrent_queries_bounded_by_the_pool) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse(NULL, &s, &e), GPX_OK);
+  ck_assert_int_eq(s.concurrent_queries, 4);
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"maxOpenConnections\":2}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.concurrent_queries, 2); /* the default, clamped */
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"maxOpenConnections\":10,\"concurrentQueries\":\"8\"}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.concurrent_queries, 8);
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"concurrentQueries\":1}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.concurrent_queries, 1);
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"maxOpenConnections\":3,\"concurrentQueries\":4}", &s, &e), EINVAL);
+  ck_assert_str_eq(e.msg, "jsonData.concurrentQueries: 4 is more than maxOpenConnections (3)");
+  gpx_ds_settings_reset(&s);
+  const char *wrong[] = {"{\"concurrentQueries\":0}", "{\"concurrentQueries\":1.5}", "{\"concurrentQueries\":\"x\"}",
+                       "{\"concurrentQueries\":true}"};
+  for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+    ck_assert_int_eq(parse(wrong[i], &s, &e), EINVAL);
+    ck_assert_msg(strncmp(e.msg, "jsonData.concurrentQueries: ", 28) == 0, "%s → %s", wrong[i], e.msg);
+    gpx_ds_settings_reset(&s);
+  }
+}
+END_TEST
+
 /* A column name of 128 bytes is one too long (the name's buffer). */
 START_TEST(column_names_are_bounded) {
   char js[400], name[129];
@@ -431,6 +461,7 @@ static Suite *ds_suite(void) {
   tcase_add_test(tc, values_and_numeric_strings);
   tcase_add_loop_test(tc, bad_values_name_the_field, 0, (int)(sizeof bad / sizeof bad[0]));
   tcase_add_test(tc, column_names_are_bounded);
+  tcase_add_test(tc, concurrent_queries_bounded_by_the_pool);
   tcase_add_test(tc, column_mapping_forms);
   tcase_add_test(tc, freqtrade_preset_and_overrides);
   tcase_add_test(tc, secrets_only_from_secure_map);

@@ -254,6 +254,8 @@ export interface PnlOptions extends DataSourceJsonData {
   queryTimeoutSeconds?: number;
   rowLimit?: number;
   maxQueuedQueries?: number;
+  /** queries of one request run at once (backend default 4, at most maxOpenConnections); not in SETTINGS_DEFAULTS so a smaller pool lowers it */
+  concurrentQueries?: number;
   idleConnectionSeconds?: number;
 }
 

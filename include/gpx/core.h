@@ -98,6 +98,20 @@ size_t gpx_utf8_clip(const char *s, size_t max);
 /** Append s[0..n), each invalid byte replaced by U+FFFD. ENOMEM. */
 int gpx_utf8_append(gpx_buf *out, const char *s, size_t n);
 
+/* ---- par.c: one piece of work on a few threads ---- */
+
+/**
+ * Call fn(arg, i) once for each i in [0, n), on at most `threads` threads
+ * at once: the caller's and up to threads - 1 helpers started for this call
+ * and joined before it returns. Each i is taken by one thread only, in
+ * increasing order of start, so fn may write slot i of an array without a
+ * lock. fn runs concurrently with itself: whatever else it shares must be
+ * thread-safe. Returns how many threads ran (1 when no helper could be
+ * started: the caller then does all the work). Blocks until every item is
+ * done — fn must be bounded.
+ */
+int gpx_par_run(size_t n, int threads, void (*fn)(void *arg, size_t i), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

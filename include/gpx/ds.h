@@ -126,6 +126,7 @@ typedef struct gpx_ds_settings {
   int query_timeout_s;
   int row_limit;
   int max_queued_queries;  /* beyond max_open_connections; more at once get a prompt 503 */
+  int concurrent_queries;  /* queries of one request run at once, each on its own connection; <= max_open_connections */
   int idle_connection_s;   /* close pooled connections idle longer than this; 0 = never */
   int live_poll_s;         /* live queries without the NOTIFY trigger: watermark poll interval */
   int max_live_channels;   /* live channels open at once for this data source */

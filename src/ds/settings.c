@@ -176,6 +176,7 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   s->query_timeout_s = 30;
   s->row_limit = 1000;
   s->max_queued_queries = 10;
+  s->concurrent_queries = 4; /* at most max_open_connections: clamped when parsed */
   s->idle_connection_s = 300;
   s->live_poll_s = 2;
   s->max_live_channels = 256;
@@ -401,6 +402,14 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->max_queued_queries;
   TRY(gpx__num(o, "jsonData.", "maxQueuedQueries", &d, 0, 10000, 1, err));
   s->max_queued_queries = (int)d;
+  /* each running query holds a connection: more at once than the pool would only wait */
+  d = 0; /* stays 0 when not given: the default, clamped to the pool */
+  TRY(gpx__num(o, "jsonData.", "concurrentQueries", &d, 1, 100, 1, err));
+  if (rc == GPX_OK && d > s->max_open_connections)
+    rc = gpx_error_set(err, EINVAL, "jsonData.concurrentQueries: %g is more than maxOpenConnections (%d)", d,
+                       s->max_open_connections);
+  if (d > 0) s->concurrent_queries = (int)d;
+  if (s->concurrent_queries > s->max_open_connections) s->concurrent_queries = s->max_open_connections;
   d = s->idle_connection_s;
   TRY(gpx__num(o, "jsonData.", "idleConnectionSeconds", &d, 0, 86400, 1, err));
   s->idle_connection_s = (int)d;

@@ -203,6 +203,9 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
                                  const char *target, int64_t until, int *timed_out, gpx_pg_error *err) {
   const char *keys[GPX__PG_CONNINFO_MAX], *vals[GPX__PG_CONNINFO_MAX];
   *timed_out = 0;
+  /* read before the conninfo: once 1 it stays 1, so an attempt that finds 0
+     here may have sent the options (and may retry without them once) */
+  int sent_options = !__atomic_load_n(&p->no_options, __ATOMIC_RELAXED);
   if (gpx__pg_conninfo(p, host, port, target, keys, vals, GPX__PG_CONNINFO_MAX) < 0) {
     err->status = GPX_PG_UNAVAILABLE;
     snprintf(err->msg, sizeof err->msg, "internal error: too many connection keywords");
@@ -220,11 +223,13 @@ static PGconn *gpx__connect_host(gpx_pg_pool *p, gpx_pg_session *s, const char *
   for (;;) {
     if (ps == PGRES_POLLING_OK) break;
     if (ps == PGRES_POLLING_FAILED) {
-      if (gpx__options_refused(PQerrorMessage(c)) && !__atomic_exchange_n(&p->no_options, 1, __ATOMIC_RELAXED)) {
+      if (sent_options && gpx__options_refused(PQerrorMessage(c))) {
         /* pgbouncer without ignore_startup_parameters = options: connect
-           without them and set what they set per transaction instead */
+           without them and set what they set per transaction instead. Every
+           connect that sent them retries, not only the one that learnt it
+           first: a request's parallel queries open several at once. */
         PQfinish(c);
-        gpx__learn_proxy(p, "options refused");
+        if (!__atomic_exchange_n(&p->no_options, 1, __ATOMIC_RELAXED)) gpx__learn_proxy(p, "options refused");
         return gpx__connect_host(p, s, host, port, target, until, timed_out, err);
       }
       gpx__connect_error(PQerrorMessage(c), err);

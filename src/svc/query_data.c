@@ -6,8 +6,10 @@
 ** instance, hands the query layer plain values (gpx_query_execute),
 ** converts its result into a DataResponse and records the query metrics.
 ** Each query is answered independently: a bad or failing query sets only
-** its own refId's error, and the others still answer. Frames are Arrow IPC
-** files (format ARROW = 0).
+** its own refId's error, and the others still answer. Up to the data
+** source's concurrentQueries run at once, each on its own connection and
+** thread (gpx_par_run); the answers keep the request's order. Frames are
+** Arrow IPC files (format ARROW = 0).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,36 +45,55 @@ void gpx_svc_query_input(const Pluginv2__DataQuery *q, int allow_test, gpx_query
   in->allow_test = allow_test;
 }
 
-/* Answer one query into res (initialised). */
-static void gpx__answer(gpx_app *app, gpx_rpc_ctx *ctx, const Pluginv2__PluginContext *pctx,
-                        const Pluginv2__DataQuery *q, gpx_query_result *res) {
+/* One request's queries: the data-source instance is looked up once, then
+   each query is answered into its own slot of res by gpx_par_run. */
+typedef struct gpx__batch {
+  gpx_app *app;
+  gpx_rpc_ctx *ctx;
+  const Pluginv2__QueryDataRequest *in;
+  gpx_ds_instance *inst; /* NULL: no data source (inst_rc ENOENT) or invalid settings */
+  int inst_rc;
+  gpx_error inst_err;
+  gpx_query_result *res;
+} gpx__batch;
+
+/* Answer query i into b->res[i] (initialised). Runs on several threads at
+   once: it touches only slot i and thread-safe shared state (the instance's
+   admission counter and pool, the query stats, the log). */
+static void gpx__answer(void *arg, size_t i) {
+  gpx__batch *b = arg;
+  gpx_app *app = b->app;
+  const Pluginv2__DataQuery *q = b->in->queries[i];
+  gpx_query_result *res = &b->res[i];
+  double t0 = gpx__now();
   gpx_query_input in;
   gpx_svc_query_input(q, app->test_queries, &in);
-  in.deadline_ms = gpx_rpc_deadline_ms(ctx);
+  in.deadline_ms = gpx_rpc_deadline_ms(b->ctx);
   in.live = app->live; /* a `live` query's frames name the channel that pushes its updates */
-  if (gpx_rpc_cancelled(ctx)) {
+  gpx_ds_instance *inst = b->inst;
+  if (i >= GPX_MAX_QUERIES_PER_REQUEST) {
+    gpx_query_fail(res, E2BIG, 400, "plugin", "too many queries in one request (%zu; at most %d are answered)",
+                   b->in->n_queries, GPX_MAX_QUERIES_PER_REQUEST);
+  } else if (gpx_rpc_cancelled(b->ctx)) {
     gpx_query_fail(res, ECANCELED, 499, "plugin", "request cancelled");
-    return;
-  }
-  gpx_error err;
-  gpx_ds_instance *inst = NULL;
-  int rc = gpx_svc_instance(app, pctx, &inst, &err);
-  if (rc != GPX_OK && rc != ENOENT) {
-    gpx_query_fail(res, rc, 400, "plugin", "data source settings: %s", err.msg);
-    return;
-  }
-  if (inst && !gpx_ds_admit(inst)) {
+  } else if (b->inst_rc != GPX_OK && b->inst_rc != ENOENT) {
+    gpx_query_fail(res, b->inst_rc, 400, "plugin", "data source settings: %s", b->inst_err.msg);
+  } else if (inst && !gpx_ds_admit(inst)) {
     gpx_query_fail(res, EAGAIN, 503, "plugin",
                    "too many concurrent queries for this data source (%d running and %d waiting: maxOpenConnections "
                    "+ maxQueuedQueries); try again shortly",
                    inst->settings.max_open_connections, inst->settings.max_queued_queries);
-    gpx_ds_release(app->ds, inst);
-    return;
+  } else {
+    /* without an instance the query is still validated, then refused (400) */
+    gpx_query_execute(inst, &in, gpx_rpc_cancelled_cb, b->ctx, res);
+    if (inst) gpx_ds_leave(inst);
   }
-  /* without an instance the query is still validated, then refused (400) */
-  gpx_query_execute(inst, &in, gpx_rpc_cancelled_cb, ctx, res);
-  if (inst) gpx_ds_leave(inst);
-  gpx_ds_release(app->ds, inst);
+  gpx_query_stats_record(&app->qstats, res->kind, res->error.status, gpx__now() - t0);
+  if (res->error.status >= 500) {
+    json_t *f = json_pack("{s:s, s:i, s:s}", "refId", q->refid ? q->refid : "", "status", res->error.status, "error",
+                          res->error.message);
+    gpx_log(GPX_LOG_WARN, "query failed", f);
+  }
 }
 
 void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rpc_reply *reply) {
@@ -88,26 +109,20 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
   Pluginv2__QueryDataResponse__ResponsesEntry **eptrs = calloc(n ? n : 1, sizeof *eptrs);
   Pluginv2__DataResponse *outs = calloc(n ? n : 1, sizeof *outs);
   ProtobufCBinaryData **frames = calloc(n ? n : 1, sizeof *frames);
+  gpx__batch b = {.app = app, .ctx = ctx, .in = in, .res = res};
   if (!res || !entries || !eptrs || !outs || !frames) {
     gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory");
     goto done;
   }
-  for (size_t i = 0; i < n; i++) {
-    const Pluginv2__DataQuery *q = in->queries[i];
-    gpx_query_result_init(&res[i]);
-    double t0 = gpx__now();
-    if (i >= GPX_MAX_QUERIES_PER_REQUEST)
-      gpx_query_fail(&res[i], E2BIG, 400, "plugin", "too many queries in one request (%zu; at most %d are answered)", n,
-                     GPX_MAX_QUERIES_PER_REQUEST);
-    else
-      gpx__answer(app, ctx, in->plugincontext, q, &res[i]);
-    gpx_query_stats_record(&app->qstats, res[i].kind, res[i].error.status, gpx__now() - t0);
-    if (res[i].error.status >= 500) {
-      json_t *f = json_pack("{s:s, s:i, s:s}", "refId", q->refid ? q->refid : "", "status", res[i].error.status,
-                            "error", res[i].error.message);
-      gpx_log(GPX_LOG_WARN, "query failed", f);
-    }
-  }
+  for (size_t i = 0; i < n; i++) gpx_query_result_init(&res[i]);
+  b.inst_rc = n ? gpx_svc_instance(app, in->plugincontext, &b.inst, &b.inst_err) : ENOENT;
+  /* Up to concurrentQueries at once, each on its own connection (the
+     setting is at most the pool's size). More would only wait for a
+     connection; a query never holds one while it waits for another, so
+     requests sharing a small pool wait their turn (each wait ends at the
+     query's deadline) and never deadlock. Results stay in request order:
+     query i answers into res[i]. */
+  gpx_par_run(n, b.inst ? b.inst->settings.concurrent_queries : 1, gpx__answer, &b);
   Pluginv2__QueryDataResponse out = PLUGINV2__QUERY_DATA_RESPONSE__INIT;
   for (size_t i = 0; i < n; i++) {
     Pluginv2__DataResponse *o = &outs[i];
@@ -150,5 +165,6 @@ done:
   free(eptrs);
   free(outs);
   free(frames);
+  gpx_ds_release(app->ds, b.inst);
   pluginv2__query_data_request__free_unpacked(in, NULL);
 }

@@ -280,6 +280,9 @@ export function ConfigEditor(props: ConfigEditorProps) {
         <NumberField label="Max queued queries" tooltip="Queries that may wait for a connection; more at once get an immediate 'too many concurrent queries' error"
           value={jsonData.maxQueuedQueries} placeholder={String(SETTINGS_DEFAULTS.maxQueuedQueries)} min={0}
           testId="cfg-maxQueuedQueries" onChange={(v) => setJson('maxQueuedQueries', v)} />
+        <NumberField label="Concurrent queries" tooltip="Queries of one dashboard refresh that run at once, each on its own connection (1 = one after another); at most Max open connections"
+          value={jsonData.concurrentQueries} placeholder="4" min={1}
+          testId="cfg-concurrentQueries" onChange={(v) => setJson('concurrentQueries', v)} />
         <NumberField label="Idle connection (s)" tooltip="Pooled connections idle longer than this are closed (0 = never)"
           value={jsonData.idleConnectionSeconds} placeholder={String(SETTINGS_DEFAULTS.idleConnectionSeconds)} min={0}
           testId="cfg-idleConnectionSeconds" onChange={(v) => setJson('idleConnectionSeconds', v)} />
