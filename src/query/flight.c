@@ -82,7 +82,7 @@ static void gpx__put_str(gpx_buf *k, const char *s, int *rc) {
 /* The computation of r's query as bytes: the fields one by one (no struct
    padding), strings with their lengths. Fields a kind does not read hold
    their defaults, so taking them all only errs on the side of not sharing. */
-static int gpx__key(const gpx_qrun *r, gpx_buf *k) {
+int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   const gpx_query *q = r->q;
   int rc = GPX_OK;
   gpx_stream_need need;
@@ -233,7 +233,7 @@ void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancel
     return;
   }
   gpx_buf key = {0};
-  if (gpx__key(r, &key) != GPX_OK) {
+  if (gpx_qrun_flight_key(r, &key) != GPX_OK) {
     gpx_buf_reset(&key);
     gpx_qrun_fail(r, ENOMEM, "single flight", NULL);
     return;

@@ -448,6 +448,9 @@ void gpx_qrun_pooled(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancel
  * again themselves (one of them leading when the leader's caller went away).
  */
 void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg);
+/** The computation of r's query (kind with a stream_need) as bytes appended to k: runs with equal keys
+    on one instance share a read. Everything but refId, metrics and live. ENOMEM. */
+int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k);
 
 /** Issue a live channel for this query (live.c): "ds/<uid>/live/<hash>" into buf. ENOMEM. */
 int gpx__live_issue(struct gpx_live *l, const char *uid, const gpx_query_input *in, char *buf, size_t cap);
