@@ -16,6 +16,12 @@
 ** computation ends, and its state is freed when the last waiter took it;
 ** memory is bounded by the queries running at once.
 **
+** Freshness: a waiter's answer is as of when the leader started, at most
+** the leader's run before its own arrival, as if it had come a little
+** earlier. A live push (json_frames) recomputes because the table changed,
+** so it never waits for a computation that may have started before the
+** change; it may lead one.
+**
 ** Failure: a waiter stops waiting at its own deadline (504) or when its
 ** caller leaves (499), and the leader does not notice. A leader that fails
 ** shares nothing: when its own caller left (499), its waiters start over
@@ -264,6 +270,13 @@ void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancel
       pthread_mutex_unlock(&gpx__mu);
       gpx__lead(f, r, inst, cancelled, cancel_arg);
       return;
+    }
+    if (r->in->json_frames) {
+      /* a live push recomputes because the table changed: a computation
+         that started before the change may not have seen it */
+      pthread_mutex_unlock(&gpx__mu);
+      gpx_qrun_pooled(r, inst, cancelled, cancel_arg);
+      break;
     }
     f->refs++;
     int why = 0; /* 499 or 504 when this waiter gives up */
