@@ -24,9 +24,10 @@
 **
 ** Failure: a waiter stops waiting at its own deadline (504) or when its
 ** caller leaves (499), and the leader does not notice. A leader that fails
-** shares nothing: when its own caller left (499), its waiters start over
-** (one of them leads); any other failure, they each run the query alone,
-** so the answer is always what a run of their own would give.
+** shares nothing: when its own caller left (499) or its caller's deadline,
+** earlier than the query timeout, passed (504), its waiters start over (one
+** of them leads); any other failure, they each run the query alone, so the
+** answer is always what a run of their own would give.
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -213,7 +214,9 @@ static int64_t gpx__now_ms(void) {
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void gpx__lead(gpx__flight *f, gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *arg) {
+/* by_caller: the leader's deadline is its caller's, earlier than the query timeout */
+static void gpx__lead(gpx__flight *f, gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *arg,
+                      int by_caller) {
   gpx_qrun_pooled(r, inst, cancelled, arg);
   pthread_mutex_lock(&gpx__mu);
   for (gpx__flight **p = &gpx__table; *p; p = &(*p)->next) {
@@ -226,7 +229,10 @@ static void gpx__lead(gpx__flight *f, gpx_qrun *r, gpx_ds_instance *inst, gpx_pg
     f->state = GPX__DONE;
     if (f->refs > 1) gpx__take(&f->st, r); /* nobody waits: nothing to keep */
   } else {
-    f->state = r->out->error.status == 499 ? GPX__RETRY : GPX__FAILED;
+    /* the leader's caller left, or its own shorter deadline passed: the
+       waiters start over; any other failure each decides for itself */
+    int own = r->out->error.status == 499 || (r->out->error.status == 504 && by_caller);
+    f->state = own ? GPX__RETRY : GPX__FAILED;
   }
   pthread_cond_broadcast(&f->done);
   gpx__unref(f);
@@ -246,7 +252,8 @@ void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancel
   }
   /* a waiter's own bound: the query timeout from now, or its caller's deadline if earlier */
   int64_t deadline = gpx__now_ms() + (int64_t)r->s->query_timeout_s * 1000;
-  if (r->in->deadline_ms > 0 && r->in->deadline_ms < deadline) deadline = r->in->deadline_ms;
+  int by_caller = r->in->deadline_ms > 0 && r->in->deadline_ms < deadline;
+  if (by_caller) deadline = r->in->deadline_ms;
   for (;;) {
     pthread_mutex_lock(&gpx__mu);
     gpx__flight *f = gpx__table;
@@ -268,7 +275,7 @@ void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancel
       f->next = gpx__table;
       gpx__table = f;
       pthread_mutex_unlock(&gpx__mu);
-      gpx__lead(f, r, inst, cancelled, cancel_arg);
+      gpx__lead(f, r, inst, cancelled, cancel_arg, by_caller);
       return;
     }
     if (r->in->json_frames) {

@@ -305,3 +305,45 @@ func TestCancelledLeaderDoesNotBreakWaiters(t *testing.T) {
 		}
 	}
 }
+
+// A leader whose caller's deadline (shorter than the query timeout) passes
+// shares nothing; its waiters, with later deadlines, start over together:
+// one read for all of them.
+func TestLeaderPastItsDeadlineWaitersStartOverTogether(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	pc := ctx("flight-deadline")
+	want := solo(t, p, pc)
+	resetStatements(t)
+	lead := make(chan answer, 1)
+	go func() {
+		c, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		defer cancel()
+		lead <- call(c, p, pc, statsQuery("B", "total_pnl"))
+	}()
+	time.Sleep(150 * time.Millisecond)
+	var wg sync.WaitGroup
+	three := []string{"win_rate", "max_drawdown", "profit_factor"}
+	got := make([]answer, len(three))
+	for i, m := range three {
+		wg.Add(1)
+		go func(i int, m string) {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			got[i] = call(c, p, pc, statsQuery(string(rune('A'+indexOf(m))), m))
+		}(i, m)
+	}
+	if l := <-lead; l.rpcErr == nil && l.status == 200 {
+		t.Fatal("the leader answered within 400 ms: the view is not slow enough for this test")
+	}
+	wg.Wait()
+	for i, m := range three {
+		ok(t, m, got[i])
+		if !same(got[i].frames, want[m]) {
+			t.Errorf("%s: the answer differs from the answer alone", m)
+		}
+	}
+	if n := copies(t); n != 1 {
+		t.Errorf("Postgres ran %d ordered reads for the three waiters, want 1", n)
+	}
+}
