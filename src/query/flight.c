@@ -89,6 +89,13 @@ static void gpx__put_str(gpx_buf *k, const char *s, int *rc) {
 /* The computation of r's query as bytes: the fields one by one (no struct
    padding), strings with their lengths. Fields a kind does not read hold
    their defaults, so taking them all only errs on the side of not sharing. */
+/* A field added to gpx_query changes this size: decide whether it changes
+   the computation (then add it below) or only selects output (then say so
+   in the comment above gpx_qrun_flight_key's declaration). */
+#if defined(__x86_64__) && defined(__linux__)
+_Static_assert(sizeof(gpx_query) == 864, "gpx_query changed: update gpx_qrun_flight_key, then this size");
+#endif
+
 int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   const gpx_query *q = r->q;
   int rc = GPX_OK;
