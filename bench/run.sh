@@ -61,7 +61,14 @@ section_par() {
   [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
-SECTIONS=(arrow pg bouncer par)
+# --- flight: the dashboard's 8 stat panels at once, single flight off vs on -----
+section_flight() {
+  echo "The trading dashboard's 8 stat panels refreshed at once (8 QueryData calls), single flight off vs on, same run."
+  (cd tests && go run ./cmd/flightbench) | tee bench/out/flight.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer par flight)
 [ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()

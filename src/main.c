@@ -142,6 +142,9 @@ int main(int argc, char **argv) {
   app.start_time = (double)tv.tv_sec + tv.tv_usec / 1e6;
   const char *tq = getenv("GPX_TEST_QUERIES");
   app.test_queries = tq != NULL && strcmp(tq, "1") == 0;
+  /* single flight off only for benchmarks that measure what it saves */
+  const char *sf = getenv("GPX_SINGLE_FLIGHT");
+  gpx_query_single_flight(!(sf != NULL && strcmp(sf, "0") == 0));
   pthread_mutex_init(&app.qstats.mu, NULL);
   if (gpx_ds_cache_new(&app.ds) != GPX_OK) {
     gpx_log(GPX_LOG_ERROR, "out of memory", NULL);

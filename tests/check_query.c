@@ -47,6 +47,94 @@ START_TEST(parse_full_query) {
 }
 END_TEST
 
+/* Single flight's key (flight.c): what only selects output (metrics, their
+   order, refId, live) is left out; what changes the read is in. */
+static int flight_key(const char *js, gpx_buf *k) {
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query_input in = mkq(js);
+  gpx_query q;
+  gpx_error e;
+  ck_assert_int_eq(gpx_query_parse(&in, &s, &q, &e), GPX_OK);
+  gpx_qrun r;
+  memset(&r, 0, sizeof r);
+  r.kind = &gpx_query_kinds[q.kind];
+  r.q = &q;
+  r.s = &s;
+  r.in = &in;
+  int shared = r.kind->stream_need != NULL;
+  if (shared) ck_assert_int_eq(gpx_qrun_flight_key(&r, k), GPX_OK);
+  gpx_query_reset(&q);
+  return shared;
+}
+
+static int same_key(const char *a, const char *b) {
+  gpx_buf ka = {0}, kb = {0};
+  ck_assert(flight_key(a, &ka));
+  ck_assert(flight_key(b, &kb));
+  int eq = ka.len == kb.len && memcmp(ka.data, kb.data, ka.len) == 0;
+  gpx_buf_reset(&ka);
+  gpx_buf_reset(&kb);
+  return eq;
+}
+
+START_TEST(flight_key_leaves_out_only_output) {
+  const char *base = "{\"queryType\":\"stats\",\"refId\":\"A\",\"metrics\":[\"win_rate\"]}";
+  ck_assert(same_key(base, "{\"queryType\":\"stats\",\"refId\":\"B\",\"metrics\":[\"total_pnl\",\"trade_count\"]}"));
+  ck_assert(same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"profit_factor\"],\"live\":true}"));
+  ck_assert(same_key("{\"queryType\":\"stats\",\"metrics\":[\"sharpe\",\"sortino\"]}",
+                     "{\"queryType\":\"stats\",\"metrics\":[\"daily_loss\"]}"));
+  /* what the read folds: the daily series, the legs, opened_at */
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"sharpe\"]}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"total_fees\"]}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"avg_holding_time\"]}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\"}")); /* every field */
+  /* what the numbers depend on */
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"strategies\":[\"a\"]}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"groupBy\":\"symbol\"}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"initialCapital\":5}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"timezone\":\"Asia/Tokyo\"}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"riskFreeRate\":0.01}"));
+  ck_assert(!same_key(base, "{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"],\"adhocFilters\":"
+                            "[{\"key\":\"symbol\",\"operator\":\"=\",\"value\":\"BTC\"}]}"));
+  /* a filter list and the same as an ad-hoc filter are different statements */
+  ck_assert(!same_key("{\"queryType\":\"stats\",\"symbols\":[\"BTC\"]}",
+                      "{\"queryType\":\"stats\",\"adhocFilters\":[{\"key\":\"symbol\",\"operator\":\"=\",\"value\":\"BTC\"}]}"));
+  /* the kind: breakdown's read of the same fields is another computation's key */
+  ck_assert(!same_key("{\"queryType\":\"stats\",\"groupBy\":\"symbol\",\"metrics\":[\"win_rate\"]}",
+                      "{\"queryType\":\"breakdown\",\"groupBy\":\"symbol\",\"metrics\":[\"win_rate\"]}"));
+  gpx_buf k = {0};
+  ck_assert(!flight_key("{\"queryType\":\"equity\"}", &k)); /* not shared */
+  gpx_buf_reset(&k);
+}
+END_TEST
+
+START_TEST(flight_key_time_range_exact) {
+  gpx_buf a = {0}, b = {0};
+  gpx_ds_settings s;
+  gpx_ds_settings_default(&s);
+  gpx_query_input in = mkq("{\"queryType\":\"stats\",\"metrics\":[\"win_rate\"]}");
+  gpx_query q;
+  gpx_error e;
+  gpx_qrun r;
+  memset(&r, 0, sizeof r);
+  ck_assert_int_eq(gpx_query_parse(&in, &s, &q, &e), GPX_OK);
+  r.kind = &gpx_query_kinds[q.kind];
+  r.q = &q;
+  r.s = &s;
+  r.in = &in;
+  ck_assert_int_eq(gpx_qrun_flight_key(&r, &a), GPX_OK);
+  gpx_query_reset(&q);
+  in.to_ms += 1; /* one millisecond later: another range */
+  ck_assert_int_eq(gpx_query_parse(&in, &s, &q, &e), GPX_OK);
+  ck_assert_int_eq(gpx_qrun_flight_key(&r, &b), GPX_OK);
+  ck_assert(a.len != b.len || memcmp(a.data, b.data, a.len) != 0);
+  gpx_query_reset(&q);
+  gpx_buf_reset(&a);
+  gpx_buf_reset(&b);
+}
+END_TEST
+
 static const struct {
   const char *js, *msg;
 } badq[] = {
@@ -955,6 +1043,8 @@ static Suite *query_suite(void) {
   tcase_add_test(tc, absent_dimension_is_a_named_error);
   tcase_add_test(tc, real_columns_are_summed_as_float8);
   tcase_add_test(tc, param_limit_enforced);
+  tcase_add_test(tc, flight_key_leaves_out_only_output);
+  tcase_add_test(tc, flight_key_time_range_exact);
   suite_add_tcase(s, tc);
   return s;
 }

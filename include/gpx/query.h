@@ -45,6 +45,8 @@ enum {
 };
 
 struct gpx_qrun;
+struct gpx_query;
+struct gpx_stream_need;
 
 /** One row of the registry: everything the rest of the plugin knows of a kind. */
 typedef struct gpx_query_kind {
@@ -54,6 +56,10 @@ typedef struct gpx_query_kind {
   unsigned flags;          /* GPX_QKIND_* */
   const char *frame_type;  /* Grafana frame type of the answer, e.g. "timeseries-multi" */
   int (*run)(struct gpx_qrun *r); /* fills r's result; 0 or the error's errno-style code */
+  /* Kinds whose SQL is the one-pass read alone (stream.c): what it folds for
+     this query. Set, concurrent runs that differ only in what selects output
+     (metrics, refId) share one read (single flight, flight.c); NULL: never shared. */
+  void (*stream_need)(const struct gpx_query *q, struct gpx_stream_need *need);
 } gpx_query_kind;
 
 /** Room the metrics tables reserve per kind; kinds.c asserts the registry fits. */
@@ -125,6 +131,21 @@ int gpx_query_fail(gpx_query_result *r, int code, int status, const char *source
  */
 void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_cancel_fn cancelled,
                        void *cancel_arg, gpx_query_result *out);
+
+/* ------------------------------------------------------------ single flight (flight.c) */
+
+/**
+ * Single flight (issue 14): a query of a kind with a stream_need whose
+ * computation — data source instance, filters, groupBy, analytics options,
+ * time range, maxDataPoints, interval and what the read folds — equals one
+ * already running waits for that one's result instead of starting its own,
+ * then builds its own frames (its metrics, its refId) from it. On by
+ * default; off (GPX_SINGLE_FLIGHT=0, for benchmarks) every query runs
+ * alone. Thread-safe.
+ */
+void gpx_query_single_flight(int on);
+/** Queries answered from another query's computation since start (gpx_query_coalesced_total). */
+uint64_t gpx_query_coalesced_total(void);
 
 /* ------------------------------------------------------------ live (live.c) */
 

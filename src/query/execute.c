@@ -227,6 +227,20 @@ int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn f
 
 /* ------------------------------------------------------------ the entry */
 
+void gpx_qrun_pooled(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg) {
+  gpx_pg_error pe;
+  if (gpx_pg_acquire(inst->pool, &r->sess, cancelled, cancel_arg, r->in->deadline_ms, &pe) != GPX_OK) {
+    gpx_qrun_fail_pg(r, &pe);
+    return;
+  }
+  int rc = gpx_qrun_learn_types(r, inst);
+  if (rc == GPX_OK) rc = r->kind->run(r);
+  /* a runner that fails fills the error where it decides; this only
+     guards against one that forgot (nanoarrow's rule, checked) */
+  if (rc != GPX_OK && r->out->error.status == 200) gpx_qrun_fail(r, rc, r->kind->name, NULL);
+  gpx_pg_release(&r->sess);
+}
+
 void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_cancel_fn cancelled,
                        void *cancel_arg, gpx_query_result *out) {
   gpx_error err;
@@ -262,17 +276,7 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
   } else if (inst == NULL) {
     gpx_query_fail(out, EINVAL, 400, "plugin", "request has no data-source instance settings");
   } else {
-    gpx_pg_error pe;
-    if (gpx_pg_acquire(inst->pool, &r.sess, cancelled, cancel_arg, in->deadline_ms, &pe) != GPX_OK) {
-      gpx_qrun_fail_pg(&r, &pe);
-    } else {
-      int rc = gpx_qrun_learn_types(&r, inst);
-      if (rc == GPX_OK) rc = r.kind->run(&r);
-      /* a runner that fails fills the error where it decides; this only
-         guards against one that forgot (nanoarrow's rule, checked) */
-      if (rc != GPX_OK && out->error.status == 200) gpx_qrun_fail(&r, rc, r.kind->name, NULL);
-      gpx_pg_release(&r.sess);
-    }
+    gpx_qrun_flight(&r, inst, cancelled, cancel_arg);
   }
   if (gpx_log_get_level() <= GPX_LOG_DEBUG) {
     json_t *f = json_pack("{s:s, s:s, s:i, s:f, s:i}", "refId", q.ref_id, "queryType", r.kind->name, "status",

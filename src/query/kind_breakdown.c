@@ -26,17 +26,29 @@ static int gpx__cmp(const void *a, const void *b) {
   return strcmp(x->g->name ? x->g->name : "", y->g->name ? y->g->name : "");
 }
 
-int gpx_kind_breakdown_run(gpx_qrun *r) {
-  const gpx_query *q = r->q;
-  if (q->group_by == GPX_GROUP_NONE)
-    return gpx_query_fail(r->out, EINVAL, 400, "plugin",
-                          "groupBy: breakdown needs a dimension to break the trades down by (groupBy must not be none)");
-  int metrics[GPX_STATS_NFIELDS], n = 0;
+/* The columns: the query's metrics, else the defaults. */
+static int gpx__metrics(const gpx_query *q, int *metrics) {
+  int n = 0;
   if (q->metrics_given) {
     for (n = 0; n < q->n_metrics; n++) metrics[n] = q->metrics[n];
   } else {
     for (int i = 0; i < GPX__NDEFAULT; i++) metrics[n++] = gpx_stats_index(gpx__default[i]);
   }
+  return n;
+}
+
+void gpx_kind_breakdown_need(const gpx_query *q, gpx_stream_need *need) {
+  int metrics[GPX_STATS_NFIELDS];
+  gpx_stats_need(metrics, gpx__metrics(q, metrics), need);
+}
+
+int gpx_kind_breakdown_run(gpx_qrun *r) {
+  const gpx_query *q = r->q;
+  if (q->group_by == GPX_GROUP_NONE)
+    return gpx_query_fail(r->out, EINVAL, 400, "plugin",
+                          "groupBy: breakdown needs a dimension to break the trades down by (groupBy must not be none)");
+  int metrics[GPX_STATS_NFIELDS];
+  int n = gpx__metrics(q, metrics);
   gpx_stream_need need;
   gpx_stats_need(metrics, n, &need);
   int rc = gpx_qrun_load_stream(r, &need);

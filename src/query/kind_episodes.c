@@ -16,10 +16,15 @@
 
 enum { C_START, C_VALLEY, C_END, C_DEPTH, C_AMOUNT, C_DURATION, C_RECOVERY, C_N };
 
+void gpx_kind_drawdown_episodes_need(const gpx_query *q, gpx_stream_need *need) {
+  memset(need, 0, sizeof *need);
+  need->episodes = (size_t)(q->limit_given || q->limit < GPX__DEFAULT_LIMIT ? q->limit : GPX__DEFAULT_LIMIT);
+}
+
 int gpx_kind_drawdown_episodes_run(gpx_qrun *r) {
   const gpx_query *q = r->q;
-  gpx_stream_need need = {0};
-  need.episodes = (size_t)(q->limit_given || q->limit < GPX__DEFAULT_LIMIT ? q->limit : GPX__DEFAULT_LIMIT);
+  gpx_stream_need need;
+  gpx_kind_drawdown_episodes_need(q, &need);
   int rc = gpx_qrun_load_stream(r, &need);
   if (rc != GPX_OK) return rc;
   char cur[32];

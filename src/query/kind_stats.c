@@ -9,10 +9,12 @@
 
 #include "query_int.h"
 
+void gpx_kind_stats_need(const gpx_query *q, gpx_stream_need *need) { gpx_stats_need(q->metrics, q->n_metrics, need); }
+
 int gpx_kind_stats_run(gpx_qrun *r) {
   const gpx_query *q = r->q;
   gpx_stream_need need;
-  gpx_stats_need(q->metrics, q->n_metrics, &need);
+  gpx_kind_stats_need(q, &need);
   int rc = gpx_qrun_load_stream(r, &need);
   if (rc != GPX_OK) return rc;
   gpx_frame f;

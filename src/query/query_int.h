@@ -396,6 +396,9 @@ typedef struct gpx_qrun {
   /* a live query: "ds/<uid>/live/<hash>", each frame's meta.channel is it + "/<frame id>"
      (Grafana's whole channel id is at most 160 characters; gpx__live_issue checks the uid fits) */
   char live_channel[161];
+  /* the one-pass read is done (gpx_qrun_load_stream): by this run, or by
+     another whose state this run borrows (flight.c); legs_read as its need said */
+  int loaded, legs_read;
 } gpx_qrun;
 
 /** Points a run may hold in memory at once: groups × maxDataPoints (issue 10: bounded work per request). */
@@ -434,6 +437,20 @@ int gpx_qrun_learn_types(gpx_qrun *r, gpx_ds_instance *inst);
 int gpx_qrun_fail_pg(gpx_qrun *r, const gpx_pg_error *pe);
 /** Fail the run with an internal error (500 plugin): "<what>: <detail>". */
 int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail);
+
+/** Run r's kind with a pooled connection (execute.c): acquire, learn the types, run, release. */
+void gpx_qrun_pooled(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg);
+/**
+ * Run r's kind, coalesced with an identical run in flight when the kind has
+ * a stream_need (flight.c): the first runs it (gpx_qrun_pooled), the others
+ * wait — each until its own deadline or cancellation — and build their
+ * frames from its state. A leader that fails leaves its waiters to run
+ * again themselves (one of them leading when the leader's caller went away).
+ */
+void gpx_qrun_flight(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg);
+/** The computation of r's query (kind with a stream_need) as bytes appended to k: runs with equal keys
+    on one instance share a read. Everything but refId, metrics and live. ENOMEM. */
+int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k);
 
 /** Issue a live channel for this query (live.c): "ds/<uid>/live/<hash>" into buf. ENOMEM. */
 int gpx__live_issue(struct gpx_live *l, const char *uid, const gpx_query_input *in, char *buf, size_t cap);

@@ -305,6 +305,10 @@ static int gpx__second_session(gpx_qrun *r, const gpx__read *l, gpx_pg_session *
 }
 
 int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
+  if (r->loaded) { /* another run's read, borrowed (flight.c) */
+    need->legs_read = r->legs_read;
+    return GPX_OK;
+  }
   int rc = gpx_qrun_load_base(r);
   if (rc == GPX_OK && need->days) rc = gpx_qrun_load_days(r);
   if (rc != GPX_OK) return rc;
@@ -349,5 +353,9 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
   gpx__read_free(o);
   gpx__read_free(l);
   if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) return gpx_qrun_fail(r, rc, "stats", NULL);
+  if (rc == GPX_OK) {
+    r->loaded = 1;
+    r->legs_read = need->legs_read;
+  }
   return rc;
 }

@@ -146,6 +146,10 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
     P("gpx_query_duration_seconds_sum{query_type=\"%s\"} %.9f\n", tn, qs.sum[t]);
     P("gpx_query_duration_seconds_count{query_type=\"%s\"} %llu\n", tn, (unsigned long long)cum);
   }
+  P("# HELP gpx_query_coalesced_total Queries answered from an identical computation another query was running "
+    "(single flight: e.g. a dashboard's stat panels), instead of their own.\n");
+  P("# TYPE gpx_query_coalesced_total counter\ngpx_query_coalesced_total %llu\n",
+    (unsigned long long)gpx_query_coalesced_total());
   int open = 0, idle = 0, inst = 0;
   if (app->ds) gpx_ds_cache_pool_stats(app->ds, &open, &idle, &inst);
   P("# HELP gpx_pg_connections Postgres connections held by the plugin's pools, by state.\n");
