@@ -170,30 +170,42 @@ func solo(t *testing.T, p *harness.Plugin, pc *pluginv2.PluginContext) map[strin
 	return want
 }
 
+// atOnce sends one stats query per metric at the same time (refId by the
+// metric's panel, a 30-s deadline each); the function returned waits for
+// the answers.
+func atOnce(p *harness.Plugin, pc *pluginv2.PluginContext, metrics []string) func() []answer {
+	var wg sync.WaitGroup
+	got := make([]answer, len(metrics))
+	for i, m := range metrics {
+		wg.Add(1)
+		go func(i int, m string) {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			got[i] = call(c, p, pc, statsQuery(string(rune('A'+indexOf(m))), m))
+		}(i, m)
+	}
+	return func() []answer { wg.Wait(); return got }
+}
+
+// sameAsAlone: every answer is OK and byte for byte the metric's answer alone.
+func sameAsAlone(t *testing.T, metrics []string, got []answer, want map[string][][]byte) {
+	t.Helper()
+	for i, m := range metrics {
+		ok(t, m, got[i])
+		if !same(got[i].frames, want[m]) {
+			t.Errorf("%s: the coalesced answer differs from the answer alone", m)
+		}
+	}
+}
+
 func TestStatPanelsShareOneRead(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	pc := ctx("flight-ds")
 	want := solo(t, p, pc)
 	resetStatements(t)
 	base := coalesced(t, p)
-	var wg sync.WaitGroup
-	got := make([]answer, len(panels))
-	for i, m := range panels {
-		wg.Add(1)
-		go func(i int, m string) {
-			defer wg.Done()
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			got[i] = call(c, p, pc, statsQuery(string(rune('A'+i)), m))
-		}(i, m)
-	}
-	wg.Wait()
-	for i, m := range panels {
-		ok(t, m, got[i])
-		if !same(got[i].frames, want[m]) {
-			t.Errorf("%s: the coalesced answer differs from the answer alone", m)
-		}
-	}
+	sameAsAlone(t, panels, atOnce(p, pc, panels)(), want)
 	// two computations: the panels that need the daily series (sharpe,
 	// sortino, daily_loss) and those that do not read different statements
 	if n := copies(t); n != 2 {
@@ -210,23 +222,8 @@ func TestSameComputationOneRead(t *testing.T) {
 	pc := ctx("flight-one")
 	want := solo(t, p, pc)
 	resetStatements(t)
-	var wg sync.WaitGroup
 	five := []string{"win_rate", "total_pnl", "max_drawdown", "trade_count", "profit_factor"}
-	got := make([]answer, len(five))
-	for i, m := range five {
-		wg.Add(1)
-		go func(i int, m string) {
-			defer wg.Done()
-			got[i] = call(context.Background(), p, pc, statsQuery(string(rune('A'+indexOf(m))), m))
-		}(i, m)
-	}
-	wg.Wait()
-	for i, m := range five {
-		ok(t, m, got[i])
-		if !same(got[i].frames, want[m]) {
-			t.Errorf("%s: the coalesced answer differs from the answer alone", m)
-		}
-	}
+	sameAsAlone(t, five, atOnce(p, pc, five)(), want)
 	if n := copies(t); n != 1 {
 		t.Errorf("Postgres ran %d ordered reads, want 1", n)
 	}
@@ -281,29 +278,15 @@ func TestCancelledLeaderDoesNotBreakWaiters(t *testing.T) {
 	lead := make(chan answer, 1)
 	go func() { lead <- call(c, p, pc, statsQuery("B", "total_pnl")) }()
 	time.Sleep(200 * time.Millisecond)
-	var wg sync.WaitGroup
 	three := []string{"win_rate", "max_drawdown", "profit_factor"}
-	got := make([]answer, len(three))
-	for i, m := range three {
-		wg.Add(1)
-		go func(i int, m string) {
-			defer wg.Done()
-			got[i] = call(context.Background(), p, pc, statsQuery(string(rune('A'+indexOf(m))), m))
-		}(i, m)
-	}
+	wait := atOnce(p, pc, three)
 	time.Sleep(200 * time.Millisecond)
 	cancel()
 	l := <-lead
 	if l.rpcErr == nil && l.status == 200 {
 		t.Log("the leader finished before its cancellation arrived")
 	}
-	wg.Wait()
-	for i, m := range three {
-		ok(t, m, got[i])
-		if !same(got[i].frames, want[m]) {
-			t.Errorf("%s: the answer differs from the answer alone", m)
-		}
-	}
+	sameAsAlone(t, three, wait(), want)
 }
 
 // A leader whose caller's deadline (shorter than the query timeout) passes
@@ -321,28 +304,12 @@ func TestLeaderPastItsDeadlineWaitersStartOverTogether(t *testing.T) {
 		lead <- call(c, p, pc, statsQuery("B", "total_pnl"))
 	}()
 	time.Sleep(150 * time.Millisecond)
-	var wg sync.WaitGroup
 	three := []string{"win_rate", "max_drawdown", "profit_factor"}
-	got := make([]answer, len(three))
-	for i, m := range three {
-		wg.Add(1)
-		go func(i int, m string) {
-			defer wg.Done()
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			got[i] = call(c, p, pc, statsQuery(string(rune('A'+indexOf(m))), m))
-		}(i, m)
-	}
+	wait := atOnce(p, pc, three)
 	if l := <-lead; l.rpcErr == nil && l.status == 200 {
 		t.Fatal("the leader answered within 400 ms: the view is not slow enough for this test")
 	}
-	wg.Wait()
-	for i, m := range three {
-		ok(t, m, got[i])
-		if !same(got[i].frames, want[m]) {
-			t.Errorf("%s: the answer differs from the answer alone", m)
-		}
-	}
+	sameAsAlone(t, three, wait(), want)
 	if n := copies(t); n != 1 {
 		t.Errorf("Postgres ran %d ordered reads for the three waiters, want 1", n)
 	}
