@@ -10,14 +10,13 @@
  * events applies (its placeholder says which); changing the events drops
  * the threshold, whose meaning (money or fraction) changes with them.
  */
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import { AnnotationQuery, QueryEditorProps, SelectableValue } from '@grafana/data';
-import { getTemplateSrv } from '@grafana/runtime';
 import { InlineField, InlineFieldRow, MultiSelect, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import { ANNOTATION_EVENTS, AnnotationEvents, DIMENSIONS, GroupBy, PnlOptions, PnlQuery } from '../types';
-import { NumberField } from './fields';
+import { NumberField, patchQuery, useVariableOptions } from './fields';
 
 const LW = 14;
 
@@ -84,19 +83,10 @@ export function AnnotationQueryEditor({ query, onChange, onRunQuery, datasource 
       alive = false;
     };
   }, [datasource]);
-  const variables = useMemo(
-    () => getTemplateSrv().getVariables().map((v) => ({ label: `$${v.name}`, value: `$${v.name}`, description: 'Dashboard variable' })),
-    []
-  );
+  const variables = useVariableOptions();
   const q: PnlQuery = { ...query, queryType: 'annotations' };
   const update = (patch: Partial<PnlQuery>, run = true) => {
-    const next: PnlQuery = { ...q, ...patch };
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) {
-        delete (next as any)[k];
-      }
-    }
-    onChange(next);
+    onChange(patchQuery(q, patch));
     if (run) {
       onRunQuery();
     }

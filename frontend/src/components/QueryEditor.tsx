@@ -16,9 +16,8 @@
  * (alert rules have no dashboard variable) are rows of AdhocFiltersField. Unset values are
  * left out of the JSON so the backend's defaults apply.
  */
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { getTemplateSrv } from '@grafana/runtime';
 import { Collapse, InlineField, InlineFieldRow, InlineSwitch, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
@@ -45,7 +44,7 @@ import {
 } from '../types';
 import { AdhocFiltersField } from './AdhocFiltersField';
 import { EventsFields } from './AnnotationEditor';
-import { NumberField, TextField } from './fields';
+import { NumberField, patchQuery, TextField, useVariableOptions } from './fields';
 
 export type Props = QueryEditorProps<DataSource, PnlQuery, PnlOptions>;
 
@@ -103,23 +102,14 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
     };
   }, [datasource]);
 
-  const variableOptions = useMemo(
-    () => getTemplateSrv().getVariables().map((v) => ({ label: `$${v.name}`, value: `$${v.name}`, description: 'Dashboard variable' })),
-    []
-  );
+  const variableOptions = useVariableOptions();
 
   const queryType: string = query.queryType ?? 'equity';
   const kind = kindInfo(kinds, queryType);
   const reads = (o: QueryKindInfo['options'][number]) => kind.options.includes(o);
   const groupRequired = GROUP_REQUIRED.includes(queryType);
   const update = (patch: Partial<PnlQuery>, run = true) => {
-    const next: PnlQuery = { ...query, ...patch };
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) {
-        delete (next as any)[k];
-      }
-    }
-    onChange(next);
+    onChange(patchQuery(query, patch));
     if (run) {
       onRunQuery();
     }

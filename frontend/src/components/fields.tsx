@@ -3,8 +3,31 @@
  * a numeric input that stores a number (or removes the key when cleared, so
  * the backend default applies) and a text input that does the same for strings.
  */
-import React from 'react';
+import React, { useMemo } from 'react';
+import { SelectableValue } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
 import { InlineField, Input } from '@grafana/ui';
+
+import { PnlQuery } from '../types';
+
+/** The query with patch applied; a key the patch sets to undefined is removed (saved JSON stays minimal). */
+export function patchQuery(query: PnlQuery, patch: Partial<PnlQuery>): PnlQuery {
+  const next: PnlQuery = { ...query, ...patch };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) {
+      delete (next as any)[k];
+    }
+  }
+  return next;
+}
+
+/** The dashboard's variables as choices ("$strategy"), for fields that accept them. */
+export function useVariableOptions(): Array<SelectableValue<string>> {
+  return useMemo(
+    () => getTemplateSrv().getVariables().map((v) => ({ label: `$${v.name}`, value: `$${v.name}`, description: 'Dashboard variable' })),
+    []
+  );
+}
 
 export const LABEL_WIDTH = 24;
 export const INPUT_WIDTH = 40;
