@@ -126,27 +126,6 @@ START_TEST(deadline_is_the_earlier_of_timeout_and_caller) {
 }
 END_TEST
 
-static int64_t real_now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* A TCP listener on 127.0.0.1 that never accepts: the kernel completes the
-   handshake into the backlog, and nothing ever answers — a frozen server. */
-static int blackhole(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  ck_assert_int_eq(listen(fd, 64), 0);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 static void settings_for(gpx_ds_settings *st, int port, int timeout_s, int max) {
   gpx_ds_settings_default(st);
   snprintf(st->host, sizeof st->host, "127.0.0.1");
@@ -159,7 +138,7 @@ static void settings_for(gpx_ds_settings *st, int port, int timeout_s, int max) 
 static int cancel_after(void *arg) { return gpx_pg_now_ms() >= *(int64_t *)arg; }
 
 START_TEST(connect_to_blackhole_is_abandoned_at_the_deadline) {
-  int port, lfd = blackhole(&port);
+  int port, lfd = fake_listener(&port);
   gpx_ds_settings st;
   settings_for(&st, port, 30, 5);
   gpx_pg_pool *p = NULL;
@@ -167,7 +146,7 @@ START_TEST(connect_to_blackhole_is_abandoned_at_the_deadline) {
   gpx_pg_session s;
   gpx_pg_error pe;
   int64_t t0 = gpx_pg_now_ms();
-  int rc = gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 300, &pe);
+  int rc = gpx_pg_acquire(p, &s, NULL, NULL, fake_real_now_ms() + 300, &pe);
   int64_t took = gpx_pg_now_ms() - t0;
   ck_assert_int_eq(rc, ETIMEDOUT); /* the query's deadline cut it: a timeout, not "unreachable" */
   ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
@@ -183,7 +162,7 @@ START_TEST(connect_to_blackhole_is_abandoned_at_the_deadline) {
 END_TEST
 
 START_TEST(connect_is_abandoned_when_the_caller_goes_away) {
-  int port, lfd = blackhole(&port);
+  int port, lfd = fake_listener(&port);
   gpx_ds_settings st;
   settings_for(&st, port, 30, 5);
   gpx_pg_pool *p = NULL;
@@ -202,7 +181,7 @@ END_TEST
 
 START_TEST(each_host_of_a_list_gets_its_share) {
   /* Two black holes: libpq alone would spend all of it on the first. */
-  int p1, p2, l1 = blackhole(&p1), l2 = blackhole(&p2);
+  int p1, p2, l1 = fake_listener(&p1), l2 = fake_listener(&p2);
   (void)p2;
   gpx_ds_settings st;
   settings_for(&st, p1, 30, 5);
@@ -212,7 +191,7 @@ START_TEST(each_host_of_a_list_gets_its_share) {
   gpx_pg_session s;
   gpx_pg_error pe;
   int64_t t0 = gpx_pg_now_ms();
-  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 400, &pe), EIO);
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, fake_real_now_ms() + 400, &pe), EIO);
   int64_t took = gpx_pg_now_ms() - t0;
   ck_assert_int_eq(pe.status, GPX_PG_UNAVAILABLE); /* the first host used its share, the second refused */
   /* the second host was tried: its message names it (refused or timed out) */
@@ -239,13 +218,13 @@ static void *hold_slot(void *arg) {
 }
 
 START_TEST(waiting_for_a_slot_ends_at_the_deadline_or_on_cancel) {
-  int port, lfd = blackhole(&port);
+  int port, lfd = fake_listener(&port);
   gpx_ds_settings st;
   settings_for(&st, port, 30, 1);
   gpx_pg_pool *p = NULL;
   ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
   /* the one slot is held by a connect that hangs for 1.5 s */
-  hold_arg h = {p, real_now_ms() + 1500, -1};
+  hold_arg h = {p, fake_real_now_ms() + 1500, -1};
   pthread_t t;
   pthread_create(&t, NULL, hold_slot, &h);
   struct timespec ms50 = {0, 50000000L};
@@ -253,7 +232,7 @@ START_TEST(waiting_for_a_slot_ends_at_the_deadline_or_on_cancel) {
   gpx_pg_session s;
   gpx_pg_error pe;
   int64_t t0 = gpx_pg_now_ms();
-  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 300, &pe), ETIMEDOUT);
+  ck_assert_int_eq(gpx_pg_acquire(p, &s, NULL, NULL, fake_real_now_ms() + 300, &pe), ETIMEDOUT);
   int64_t took = gpx_pg_now_ms() - t0;
   ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
   ck_assert_msg(strstr(pe.msg, "maxOpenConnections") != NULL, "message: %s", pe.msg);
@@ -282,21 +261,8 @@ typedef struct fake_pg {
   pthread_t th;
 } fake_pg;
 
-static int read_full(int fd, void *buf, size_t n) {
-  for (size_t got = 0; got < n;) {
-    ssize_t r = read(fd, (char *)buf + got, n - got);
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
 static void put32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void *fake_pg_main(void *arg) {
@@ -305,10 +271,10 @@ static void *fake_pg_main(void *arg) {
   unsigned char buf[1024];
   char timeout_ms[16] = "0";
   for (;;) { /* SSL/GSS encryption requests get 'N', then the startup packet */
-    if (read_full(c, buf, 4) != 0) return NULL;
-    uint32_t len = get32(buf);
-    if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
-    uint32_t code = get32(buf + 4);
+    if (fake_read_full(c, buf, 4) != 0) return NULL;
+    uint32_t len = fake_get32(buf);
+    if (len < 8 || len > sizeof buf || fake_read_full(c, buf + 4, len - 4) != 0) return NULL;
+    uint32_t code = fake_get32(buf + 4);
     if (code != 80877103 && code != 80877104) {
       fake_setup_timeout(buf, len, timeout_ms, sizeof timeout_ms);
       break;
@@ -320,13 +286,13 @@ static void *fake_pg_main(void *arg) {
                            'Z', 0, 0, 0, 5, 'I'};                         /* ReadyForQuery */
   if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
   if (fake_setup_answer(c, timeout_ms) != 0) return NULL;
-  if (read_full(c, buf, 5) != 0) return NULL; /* the first message of the query (Parse) */
+  if (fake_read_full(c, buf, 5) != 0) return NULL; /* the first message of the query (Parse) */
   if (!f->answer_cancel) {
     for (;;) pause(); /* frozen: the process ends the thread */
   }
   int cc = accept(f->lfd, NULL, NULL);
-  if (read_full(cc, buf, 16) == 0 && get32(buf) == 16 && get32(buf + 4) == 80877102 && get32(buf + 8) == 4242 &&
-      get32(buf + 12) == 1234)
+  if (fake_read_full(cc, buf, 16) == 0 && fake_get32(buf) == 16 && fake_get32(buf + 4) == 80877102 && fake_get32(buf + 8) == 4242 &&
+      fake_get32(buf + 12) == 1234)
     atomic_store(&f->cancel_ok, 1);
   static const char body[] = "SERROR\0C57014\0Mcanceling statement due to user request\0";
   unsigned char e[128];
@@ -345,7 +311,7 @@ static void *fake_pg_main(void *arg) {
 
 static void fake_pg_start(fake_pg *f, int answer_cancel) {
   memset(f, 0, sizeof *f);
-  f->lfd = blackhole(&f->port);
+  f->lfd = fake_listener(&f->port);
   f->answer_cancel = answer_cancel;
   pthread_create(&f->th, NULL, fake_pg_main, f);
   pthread_detach(f->th);
@@ -366,10 +332,10 @@ typedef struct fake_pooler {
 
 static int fake_startup(int c, unsigned char *buf, size_t cap, uint32_t *len) {
   for (;;) {
-    if (read_full(c, buf, 4) != 0) return -1;
-    *len = get32(buf);
-    if (*len < 8 || *len > cap || read_full(c, buf + 4, *len - 4) != 0) return -1;
-    uint32_t code = get32(buf + 4);
+    if (fake_read_full(c, buf, 4) != 0) return -1;
+    *len = fake_get32(buf);
+    if (*len < 8 || *len > cap || fake_read_full(c, buf + 4, *len - 4) != 0) return -1;
+    uint32_t code = fake_get32(buf + 4);
     if (code != 80877103 && code != 80877104) return 0;
     if (write(c, "N", 1) != 1) return -1;
   }
@@ -404,11 +370,11 @@ static void *fake_pooler_main(void *arg) {
   if (fake_setup_answer(c, "0") != 0) return NULL;
   size_t got = 0; /* Parse, Bind, Describe, Execute twice, then Sync */
   for (;;) {
-    if (got + 5 > sizeof buf || read_full(c, buf + got, 5) != 0) return NULL;
+    if (got + 5 > sizeof buf || fake_read_full(c, buf + got, 5) != 0) return NULL;
     char type = (char)buf[got];
-    uint32_t l = get32(buf + got + 1);
+    uint32_t l = fake_get32(buf + got + 1);
     got += 5;
-    if (l < 4 || got + l - 4 > sizeof buf || read_full(c, buf + got, l - 4) != 0) return NULL;
+    if (l < 4 || got + l - 4 > sizeof buf || fake_read_full(c, buf + got, l - 4) != 0) return NULL;
     got += l - 4;
     if (type == 'S') break;
   }
@@ -430,7 +396,7 @@ static void *fake_pooler_main(void *arg) {
 START_TEST(a_pooler_refusing_options_gets_the_timeout_per_transaction) {
   fake_pooler f;
   memset(&f, 0, sizeof f);
-  f.lfd = blackhole(&f.port);
+  f.lfd = fake_listener(&f.port);
   pthread_create(&f.th, NULL, fake_pooler_main, &f);
   pthread_detach(f.th);
   static gpx_ds_settings st;
@@ -439,7 +405,7 @@ START_TEST(a_pooler_refusing_options_gets_the_timeout_per_transaction) {
   ck_assert_int_eq(gpx_pg_pool_new(&st, NULL, &p, NULL), 0);
   gpx_pg_session s;
   gpx_pg_error pe;
-  ck_assert_msg(gpx_pg_acquire(p, &s, NULL, NULL, real_now_ms() + 5000, &pe) == 0, "acquire: %s", pe.msg);
+  ck_assert_msg(gpx_pg_acquire(p, &s, NULL, NULL, fake_real_now_ms() + 5000, &pe) == 0, "acquire: %s", pe.msg);
   ck_assert_int_eq(atomic_load(&f.refused), 1);
   ck_assert_int_eq(atomic_load(&f.second_had_options), 0);
   ck_assert_int_eq(gpx_pg_pool_behind_pooler(p), 1);
@@ -480,7 +446,7 @@ START_TEST(statement_on_a_frozen_server_is_abandoned_after_the_grace) {
   gpx_pg_session s;
   gpx_pg_error pe;
   int64_t took;
-  int rc = run_on_fake(&f, 30, NULL, NULL, real_now_ms() + 400, &p, &s, &pe, &took);
+  int rc = run_on_fake(&f, 30, NULL, NULL, fake_real_now_ms() + 400, &p, &s, &pe, &took);
   ck_assert_int_eq(rc, ETIMEDOUT);
   ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT);
   ck_assert_int_eq(s.broken, 1);
@@ -520,7 +486,7 @@ START_TEST(a_server_that_answers_the_cancel_keeps_its_connection) {
   gpx_pg_session s;
   gpx_pg_error pe;
   int64_t took;
-  int rc = run_on_fake(&f, 30, NULL, NULL, real_now_ms() + 300, &p, &s, &pe, &took);
+  int rc = run_on_fake(&f, 30, NULL, NULL, fake_real_now_ms() + 300, &p, &s, &pe, &took);
   ck_assert_int_eq(rc, ETIMEDOUT);
   ck_assert_int_eq(pe.status, GPX_PG_TIMEOUT); /* our deadline, not the caller's cancel */
   ck_assert_str_eq(pe.sqlstate, "57014");

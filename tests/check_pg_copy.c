@@ -25,47 +25,6 @@
 #include "check_main.h"
 #include "support/fake_setup.h"
 
-static int64_t real_now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static int listener(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  ck_assert_int_eq(listen(fd, 64), 0);
-  socklen_t l = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &l);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
-static int read_full(int fd, void *buf, size_t n) {
-  for (size_t got = 0; got < n;) {
-    ssize_t r = read(fd, (char *)buf + got, n - got);
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* a protocol message: type, int32 length (itself included), body */
-static size_t msg(unsigned char *out, char type, const void *body, uint32_t n) {
-  out[0] = (unsigned char)type;
-  uint32_t be = htobe32(n + 4);
-  memcpy(out + 1, &be, 4);
-  if (n) memcpy(out + 5, body, n);
-  return 5 + n;
-}
-
 /* one COPY tuple of (int8 i, int4 10·i), the binary header before the first */
 static size_t tuple(unsigned char *out, int i, int first) {
   size_t n = 0;
@@ -99,10 +58,10 @@ static void *fake_copy_main(void *arg) {
   unsigned char buf[4096];
   char timeout_ms[16] = "0";
   for (;;) { /* encryption requests get 'N', then the startup packet */
-    if (read_full(c, buf, 4) != 0) return NULL;
-    uint32_t len = get32(buf);
-    if (len < 8 || len > sizeof buf || read_full(c, buf + 4, len - 4) != 0) return NULL;
-    uint32_t code = get32(buf + 4);
+    if (fake_read_full(c, buf, 4) != 0) return NULL;
+    uint32_t len = fake_get32(buf);
+    if (len < 8 || len > sizeof buf || fake_read_full(c, buf + 4, len - 4) != 0) return NULL;
+    uint32_t code = fake_get32(buf + 4);
     if (code != 80877103 && code != 80877104) {
       fake_setup_timeout(buf, len, timeout_ms, sizeof timeout_ms);
       break;
@@ -114,29 +73,29 @@ static void *fake_copy_main(void *arg) {
   if (write(c, hello, sizeof hello) != (ssize_t)sizeof hello) return NULL;
   if (fake_setup_answer(c, timeout_ms) != 0) return NULL;
   for (;;) { /* Parse, Bind, Describe, Execute, then Sync */
-    if (read_full(c, buf, 5) != 0) return NULL;
+    if (fake_read_full(c, buf, 5) != 0) return NULL;
     char type = (char)buf[0];
-    uint32_t len = get32(buf + 1);
-    if (len < 4 || len - 4 > sizeof buf || read_full(c, buf, len - 4) != 0) return NULL;
+    uint32_t len = fake_get32(buf + 1);
+    if (len < 4 || len - 4 > sizeof buf || fake_read_full(c, buf, len - 4) != 0) return NULL;
     if (type == 'S') break;
   }
   unsigned char out[8192];
   size_t n = 0;
-  n += msg(out + n, '1', NULL, 0);
-  n += msg(out + n, '2', NULL, 0);
-  n += msg(out + n, 'n', NULL, 0);
+  n += fake_setup_msg(out + n, '1', NULL, 0);
+  n += fake_setup_msg(out + n, '2', NULL, 0);
+  n += fake_setup_msg(out + n, 'n', NULL, 0);
   unsigned char h[7] = {1, 0, 2, 0, 1, 0, 1}; /* binary, 2 columns, both binary */
-  n += msg(out + n, 'H', h, sizeof h);
+  n += fake_setup_msg(out + n, 'H', h, sizeof h);
   for (int i = 0; i < f->rows; i++) {
     unsigned char t[64];
-    n += msg(out + n, 'd', t, (uint32_t)tuple(t, i + 1, i == 0));
+    n += fake_setup_msg(out + n, 'd', t, (uint32_t)tuple(t, i + 1, i == 0));
   }
   if (!f->freeze) {
     unsigned char trailer[2] = {0xff, 0xff};
-    n += msg(out + n, 'd', trailer, 2);
-    n += msg(out + n, 'c', NULL, 0);
-    n += msg(out + n, 'C', "COPY 3", 7);
-    n += msg(out + n, 'Z', "I", 1);
+    n += fake_setup_msg(out + n, 'd', trailer, 2);
+    n += fake_setup_msg(out + n, 'c', NULL, 0);
+    n += fake_setup_msg(out + n, 'C', "COPY 3", 7);
+    n += fake_setup_msg(out + n, 'Z', "I", 1);
   }
   if (write(c, out, n) != (ssize_t)n) return NULL;
   for (;;) pause(); /* frozen, or idle until the test ends */
@@ -144,7 +103,7 @@ static void *fake_copy_main(void *arg) {
 
 static void fake_start(fake_copy *f, int rows, int freeze) {
   memset(f, 0, sizeof *f);
-  f->lfd = listener(&f->port);
+  f->lfd = fake_listener(&f->port);
   f->rows = rows;
   f->freeze = freeze;
   pthread_create(&f->th, NULL, fake_copy_main, f);
@@ -228,7 +187,7 @@ START_TEST(a_frozen_read_ends_at_the_deadline_and_stops_the_other) {
   fake_start(&f2, 1, 1);
   gpx_ds_settings st1, st2;
   gpx_pg_session s1, s2;
-  int64_t dl = real_now_ms() + 400;
+  int64_t dl = fake_real_now_ms() + 400;
   gpx_pg_pool *p1 = session_to(&f1, &st1, &s1, dl), *p2 = session_to(&f2, &st2, &s2, dl);
   rows_seen r1 = {0}, r2 = {0};
   gpx_pg_copy c1, c2;

@@ -3,12 +3,19 @@
 ** answer the session setup every connection sends after the startup
 ** (src/pg/connect.c: SET TimeZone, SET DateStyle, then the
 ** statement_timeout in force) as Postgres does: the statement_timeout is
-** the one the startup packet's `options` carried.
+** the one the startup packet's `options` carried. Also the pieces both
+** fake servers are made of: a loopback listener, full reads, big-endian
+** integers, protocol messages, the wall clock of caller deadlines.
 */
 #ifndef GPX_TESTS_FAKE_SETUP_H
 #define GPX_TESTS_FAKE_SETUP_H
 
+#include <arpa/inet.h>
+#include <check.h>
 #include <endian.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +34,44 @@ static inline void fake_setup_timeout(const unsigned char *pkt, size_t n, char *
   }
 }
 
+/* CLOCK_REALTIME in ms: the clock of a caller's deadline (gpx_pg_acquire). */
+static inline int64_t fake_real_now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A TCP listener on 127.0.0.1 (an ephemeral port, into *port). Never
+   accepted, it is a frozen server: the kernel completes the handshake
+   into the backlog and nothing answers. */
+static inline int fake_listener(int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  ck_assert_int_eq(listen(fd, 64), 0);
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* Read exactly n bytes; -1 at EOF or on an error. */
+static inline int fake_read_full(int fd, void *buf, size_t n) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = read(fd, (char *)buf + got, n - got);
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static inline uint32_t fake_get32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A protocol message: type, int32 length (itself included), body. */
 static inline size_t fake_setup_msg(unsigned char *out, char type, const void *body, uint32_t n) {
   out[0] = (unsigned char)type;
   uint32_t be = htobe32(n + 4);
