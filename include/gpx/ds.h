@@ -130,6 +130,7 @@ typedef struct gpx_ds_settings {
   int idle_connection_s;   /* close pooled connections idle longer than this; 0 = never */
   int live_poll_s;         /* live queries without the NOTIFY trigger: watermark poll interval */
   int max_live_channels;   /* live channels open at once for this data source */
+  int cache_mb;            /* the fold cache's bound per instance (src/query/cache.c), MiB; 0 = off */
   /* secrets (owned, NUL-terminated; NULL when absent) */
   char *password;
   char *tls_ca_cert;
@@ -190,6 +191,10 @@ typedef struct gpx_ds_instance {
   atomic_int inflight; /* queries running or waiting for a connection (gpx_ds_admit) */
   struct gpx_ds_memo *memo; /* recent answers of light requests (gpx_ds_memo_get) */
   char tls_dir[256];   /* temp dir holding TLS files written from secrets */
+  /* the query layer's fold cache of this instance (src/query/cache.c), made
+     on first use; freed with the instance through fold_cache_free */
+  _Atomic(void *) fold_cache;
+  void (*fold_cache_free)(void *);
 } gpx_ds_instance;
 
 typedef struct gpx_ds_cache gpx_ds_cache;

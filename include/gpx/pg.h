@@ -113,6 +113,7 @@ typedef struct gpx_pg_session {
   int connect_flags;     /* GPX__PG_YIELD, GPX__PG_QUICK while connecting */
   int pipelined;         /* the statement in flight was sent after a set_config in one pipeline */
   int copy_prefix;       /* the COPY in flight follows a set_config result to skip */
+  int in_txn;            /* inside gpx_pg_begin … gpx_pg_end: a lost connection is not retried */
 } gpx_pg_session;
 
 /** CLOCK_MONOTONIC in milliseconds (the clock of gpx_pg_session deadlines). */
@@ -186,6 +187,17 @@ void gpx_pg_release(gpx_pg_session *s);
  */
 int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                 int binary_result, PGresult **out, gpx_pg_error *err);
+
+/**
+ * An explicit transaction on s: BEGIN with the given modes ("ISOLATION LEVEL
+ * REPEATABLE READ READ ONLY"; constant text, never user input), then
+ * statements that see one snapshot (gpx_pg_exec and COPY reads — neither
+ * retries on a fresh connection inside it), then gpx_pg_end: COMMIT when
+ * commit, else ROLLBACK (allowed within a stop's grace). A session whose
+ * transaction could not be ended is marked broken (not pooled).
+ */
+int gpx_pg_begin(gpx_pg_session *s, const char *modes, gpx_pg_error *err);
+int gpx_pg_end(gpx_pg_session *s, int commit, gpx_pg_error *err);
 
 /** Called for each fetched chunk (binary rows); non-zero aborts the stream. */
 typedef int (*gpx_pg_chunk_fn)(const PGresult *chunk, void *arg);

@@ -89,6 +89,7 @@ typedef struct gpx_query_input {
   int64_t deadline_ms;     /* the caller's deadline, ms since the epoch; 0: none (the query timeout still bounds it) */
   struct gpx_live *live;   /* non-NULL: a `live` query is issued a channel here (QueryData); NULL: `live` is ignored */
   int json_frames;         /* 1: frames as JSON (gpx_query_result.json) instead of Arrow: a live push */
+  int skip_cache;          /* 1: the request said X-Cache-Skip: the fold cache is neither read nor filled */
 } gpx_query_input;
 
 /** The one error record of a query: written once, where it is decided. */
@@ -146,6 +147,13 @@ void gpx_query_execute(gpx_ds_instance *inst, const gpx_query_input *in, gpx_pg_
 void gpx_query_single_flight(int on);
 /** Queries answered from another query's computation since start (gpx_query_coalesced_total). */
 uint64_t gpx_query_coalesced_total(void);
+
+/* ------------------------------------------------------------ the fold cache (cache.c) */
+
+/** The fold cache's counters (CollectMetrics): hits, misses, failed checks, evictions; and bytes held now. */
+enum { GPX_QCACHE_HITS, GPX_QCACHE_MISSES, GPX_QCACHE_VERIFY_FAILED, GPX_QCACHE_EVICTIONS, GPX_QCACHE_NSTATS,
+       GPX_QCACHE_BYTES = GPX_QCACHE_NSTATS };
+uint64_t gpx_query_cache_stat(int which);
 
 /* ------------------------------------------------------------ live (live.c) */
 

@@ -95,6 +95,8 @@ int gpx_ds_sweep_tls_dirs(const char *tmpdir) {
 }
 
 static void gpx__inst_free(gpx_ds_instance *i) {
+  void *fc = atomic_load(&i->fold_cache);
+  if (fc && i->fold_cache_free) i->fold_cache_free(fc);
   gpx__memo_free(i->memo);
   gpx_pg_pool_free(i->pool);
   if (i->tls_dir[0]) gpx__remove_tls_dir(i->tls_dir);

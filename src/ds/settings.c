@@ -177,6 +177,7 @@ void gpx_ds_settings_default(gpx_ds_settings *s) {
   s->row_limit = 1000;
   s->max_queued_queries = 10;
   s->concurrent_queries = 4; /* at most max_open_connections: clamped when parsed */
+  s->cache_mb = 64;
   s->idle_connection_s = 300;
   s->live_poll_s = 2;
   s->max_live_channels = 256;
@@ -419,6 +420,9 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->max_live_channels;
   TRY(gpx__num(o, "jsonData.", "maxLiveChannels", &d, 0, 10000, 1, err));
   s->max_live_channels = (int)d;
+  d = s->cache_mb;
+  TRY(gpx__num(o, "jsonData.", "cacheMegabytes", &d, 0, 65536, 1, err));
+  s->cache_mb = (int)d;
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {

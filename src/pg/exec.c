@@ -294,7 +294,8 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
                 int binary_result, PGresult **out, gpx_pg_error *err) {
   memset(err, 0, sizeof *err);
   if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
-  if (err->status == GPX_PG_UNAVAILABLE && s->stop == GPX_PG_OK && s->cancel_job == NULL && s->pool != NULL) {
+  if (err->status == GPX_PG_UNAVAILABLE && s->stop == GPX_PG_OK && s->cancel_job == NULL && s->pool != NULL &&
+      !s->in_txn) {
     /* A pooled connection may have died while idle (Postgres restarted):
        a read-only statement is safe to try once more on a fresh one. */
     gpx_pg_error e2;
@@ -308,6 +309,28 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
     if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
   }
   return gpx__pg_status_rc(err);
+}
+
+int gpx_pg_begin(gpx_pg_session *s, const char *modes, gpx_pg_error *err) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "BEGIN %s", modes);
+  PGresult *r = NULL;
+  int rc = gpx_pg_exec(s, sql, 0, NULL, 0, &r, err); /* may reconnect: nothing began yet */
+  PQclear(r);
+  if (rc == GPX_OK) s->in_txn = 1;
+  return rc;
+}
+
+int gpx_pg_end(gpx_pg_session *s, int commit, gpx_pg_error *err) {
+  PGresult *r = NULL;
+  memset(err, 0, sizeof *err);
+  int rc = EIO;
+  if (!s->broken && s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+    rc = gpx__run(s, commit ? "COMMIT" : "ROLLBACK", 0, NULL, 0, !commit, &r, err);
+  PQclear(r);
+  s->in_txn = 0;
+  if (rc != GPX_OK) s->broken = 1; /* never pool a connection left inside a transaction */
+  return rc == GPX_OK ? GPX_OK : gpx__pg_status_rc(err);
 }
 
 int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,

@@ -195,8 +195,8 @@ int gpx_qrun_fail(gpx_qrun *r, int code, const char *what, const char *detail) {
 /* Append a statement and its parameter values to meta.executedQueryString. */
 void gpx_qrun_record(gpx_qrun *r, const char *prefix, gpx_sql *sql) {
   if (r->executed.len) gpx_buf_append_str(&r->executed, ";\n");
-  gpx_buf_printf(&r->executed, "%s%s", prefix, gpx_sql_cstr(sql));
-  if (sql->n) {
+  gpx_buf_printf(&r->executed, "%s%s", prefix, sql ? gpx_sql_cstr(sql) : "");
+  if (sql && sql->n) {
     gpx_buf_append_str(&r->executed, "\n-- parameters:");
     for (int i = 0; i < sql->n; i++) gpx_buf_printf(&r->executed, " $%d=%.*s", i + 1, (int)gpx_utf8_clip(sql->params[i], 200), sql->params[i]);
   }
@@ -229,6 +229,7 @@ int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn f
 
 void gpx_qrun_pooled(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg) {
   gpx_pg_error pe;
+  r->inst = inst;
   if (gpx_pg_acquire(inst->pool, &r->sess, cancelled, cancel_arg, r->in->deadline_ms, &pe) != GPX_OK) {
     gpx_qrun_fail_pg(r, &pe);
     return;

@@ -109,14 +109,7 @@ int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   PUT(need.ordered_cols);
   PUT(need.leg_cols);
   PUT(need.episodes);
-  for (int d = 0; d < GPX_DIM_COUNT; d++) {
-    gpx__put_str(k, q->filter[d], &rc);
-    for (int o = 0; o < GPX_ADHOC_NOPS; o++) gpx__put_str(k, q->adhoc[d].values[o], &rc);
-    PUT(q->adhoc[d].is_null);
-    PUT(q->adhoc[d].not_null);
-  }
-  PUT(q->filter_none);
-  PUT(q->group_by);
+  if (rc == GPX_OK) rc = gpx_qrun_rows_key(q, k);
   PUT(q->drawdown_money);
   PUT(q->limit);
   PUT(q->limit_given);
@@ -135,10 +128,24 @@ int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   PUT(q->window);
   PUT(q->events);
   PUT(q->threshold);
+  return rc;
+}
+
+int gpx_qrun_rows_key(const gpx_query *q, gpx_buf *k) {
+  int rc = GPX_OK;
+  for (int d = 0; d < GPX_DIM_COUNT; d++) {
+    gpx__put_str(k, q->filter[d], &rc);
+    for (int o = 0; o < GPX_ADHOC_NOPS; o++) gpx__put_str(k, q->adhoc[d].values[o], &rc);
+    PUT(q->adhoc[d].is_null);
+    PUT(q->adhoc[d].not_null);
+  }
+  PUT(q->filter_none);
+  PUT(q->group_by);
   PUT(q->pnl_cap);
   PUT(q->pnl_max);
   PUT(q->finite_only);
   PUT(q->missing);
+  PUT(q->widen);
   return rc;
 }
 #undef PUT

@@ -287,6 +287,11 @@ int gpx_query_parse(const gpx_query_input *pq, const gpx_ds_settings *s, gpx_que
     if (lv != NULL && !json_is_null(lv) && !json_is_boolean(lv)) rc = gpx_error_set(err, EINVAL, "live: must be true or false");
     else q->live = json_is_true(lv);
   }
+  if (rc == GPX_OK) {
+    json_t *c = json_object_get(root, "cache");
+    if (c != NULL && !json_is_null(c) && !json_is_boolean(c)) rc = gpx_error_set(err, EINVAL, "cache: must be true or false");
+    else q->no_cache = json_is_false(c) || pq->skip_cache;
+  }
   if (rc == GPX_OK) rc = gpx__annotation_options(root, q, err);
   json_decref(root);
   if (rc == GPX_OK) {

@@ -109,6 +109,7 @@ typedef struct gpx_query {
   uint32_t widen;             /* number columns stored as real (float4): summed as float8 (gpx_qrun_learn_types) */
   uint32_t filter_none;       /* 1 << gpx_dim: the dimension's list holds "(none)" (NULL values match) */
   int live;                   /* `live: true` (GPX_QOPT_LIVE kinds): frames carry meta.channel */
+  int no_cache;               /* `cache: false`, or the request's X-Cache-Skip: no fold cache (cache.c) */
   gpx_adhoc_dim adhoc[GPX_DIM_COUNT]; /* `adhocFilters`, per dimension (adhoc.c) */
 } gpx_query;
 
@@ -374,6 +375,7 @@ int gpx_group_push_day_agg(gpx_qgroup *g, int32_t day, double pnl, const gpx_tra
 /** The state a kind's runner works with. */
 typedef struct gpx_qrun {
   const gpx_query_kind *kind;
+  gpx_ds_instance *inst;    /* the data source (gpx_qrun_pooled): its fold cache */
   const gpx_query_input *in;
   const gpx_ds_settings *s;
   gpx_query *q;             /* the run may set q->finite_only */
@@ -501,6 +503,76 @@ typedef struct gpx_stream_need {
  * q->missing. Curves, folds and episodes are finished; groups are ordered.
  */
 int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need);
+
+/* ------------------------------------------------------------ the fold cache (cache.c) */
+
+/* How far behind now an entry's watermark stays: trades whose closed_at is
+   this recent are read every time, so one committed a little late is read
+   rather than a reason to recompute everything. */
+#define GPX_QCACHE_SETTLE_MS 300000
+/** An entry's fingerprint: rows of the covered range and the sum of their hashes. */
+typedef struct gpx_qcache_fp {
+  int64_t count;
+  __int128 hsum;
+} gpx_qcache_fp;
+typedef struct gpx_qcache_rows gpx_qcache_rows;
+/** One cached trade. */
+typedef struct gpx_qcache_row_t {
+  int64_t ts, opened;
+  double pnl;
+  int has_opened;
+  gpx_side side;
+  uint32_t grp; /* the entry's group index */
+} gpx_qcache_row_t;
+/** One run's use of the cache (gpx_qcache_start … gpx_qcache_finish). */
+typedef struct gpx_qcache_run {
+  int on;                /* the run goes through the cache; 0: the cold path, untouched */
+  void *cache;
+  gpx_buf key;           /* gpx_qrun_rows_key */
+  gpx_qcache_rows *rows; /* the entry's rows (a reference); NULL on a miss or after a failed check */
+  int64_t from_ms, w_ms; /* the entry's covered range (from_ms, w_ms]; a miss: both the query's from */
+  gpx_qcache_fp fp, fp_new;
+  int64_t w_new;         /* the watermark after this run */
+  int64_t read_from;     /* the ordered read reads (read_from, to] */
+  int verified, in_txn;
+  gpx_qcache_rows *fresh; /* the rows the entry will hold: the verified ones + the new ones */
+  int64_t *r2e;          /* run group index → fresh group index (-1: not yet) */
+  size_t n_r2e;
+} gpx_qcache_run;
+/** The bytes of what selects a query's rows (filters, ad-hoc filters, groupBy, learnt columns): the cache key. */
+int gpx_qrun_rows_key(const gpx_query *q, gpx_buf *k);
+/** 1 when r may use the cache (on for its instance and query, a server that can fingerprint). */
+int gpx_qcache_possible(const gpx_qrun *r);
+/** 1 when r goes through the cache (an entry is looked up and referenced); 0: cold path. */
+int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu);
+/**
+ * Begin the REPEATABLE READ transaction and check the entry's fingerprint:
+ * cu->verified and read_from say what the ordered read must still read.
+ * ENOTSUP: the server cannot fingerprint this table (the run goes on cold,
+ * the transaction stays open and is ended by gpx_qcache_finish); other
+ * errors fail the run.
+ */
+int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu);
+/** The verified rows to fold before the new ones (0 when none). */
+int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows);
+size_t gpx_qcache_rows_n(const gpx_qcache_rows *w);
+/** Index of the first row whose closed_at (ns) is after ns. */
+size_t gpx_qcache_lower(const gpx_qcache_rows *w, int64_t ns);
+void gpx_qcache_row(const gpx_qcache_rows *w, size_t i, gpx_qcache_row_t *out);
+size_t gpx_qcache_groups(const gpx_qcache_rows *w);
+const char *gpx_qcache_group_name(const gpx_qcache_rows *w, size_t g, size_t *len);
+/** The run's group run_group is the entry's group entry_group. */
+void gpx_qcache_map_group(gpx_qcache_run *cu, size_t run_group, uint32_t entry_group);
+/** Keep a newly read row (of run group run_group, named name) for the entry when it is settled. ENOMEM. */
+int gpx_qcache_keep(gpx_qcache_run *cu, size_t run_group, const char *name, size_t len, const gpx_qcache_row_t *row);
+/** End the transaction (COMMIT when ok, else ROLLBACK) and, when ok, store the entry; releases everything. */
+void gpx_qcache_finish(gpx_qrun *r, gpx_qcache_run *cu, int ok);
+
+/** The fingerprint statement (sql.c): over (from, w2], rows up to w and after it: count and Σ hash (text). */
+enum { GPX_FP_N_OLD, GPX_FP_H_OLD, GPX_FP_N_NEW, GPX_FP_H_NEW, GPX_FP_NCOLS };
+extern const gpx_stmt_def gpx_stmt_fingerprint;
+int gpx_sql_fingerprint(gpx_stmt *st, const gpx_ds_settings *s, const gpx_query *q, int64_t from_ms, int64_t w_ms,
+                        int64_t w2_ms);
 
 /* The stats fields described once (stat_fields.c), indexed like gpx_stats_field_names. */
 typedef enum gpx_stat_unit_kind {

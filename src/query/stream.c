@@ -46,11 +46,15 @@ typedef struct gpx__read {
   const gpx_stmt_def *def;
   uint32_t omit;
   gpx_stmt st;
+  gpx_stmt shown;    /* with the fold cache: the cold read's statement, for executedQueryString */
   gpx_pg_copy copy;
   size_t cur, cur_len;
   int have_cur;
   int rc;            /* a failure the row callback met (the run is failed with it) */
   gpx_error err;
+  uint32_t want;     /* optional ordered columns the fold takes (others as if NULL, as a cold read omits them) */
+  gpx_qcache_run *cu; /* the fold cache of this read, or NULL */
+  int64_t from_ns;   /* rows at or before it are kept for the cache, not folded */
   size_t k;          /* rows batched for the current group */
   int64_t ts[GPX__BATCH];
   double pnl[GPX__BATCH];
@@ -110,8 +114,38 @@ static int gpx__flush(gpx__read *x) {
   return rc;
 }
 
+/* Make run group gi the batch's group (flushing the other's batch) and start it. */
+static int gpx__use_group(gpx__read *x, size_t gi) {
+  if (x->have_cur && x->cur == gi) return GPX_OK;
+  if (gpx__flush(x) != GPX_OK) return x->rc;
+  gpx_qgroup *g = &x->r->groups.g[gi];
+  x->cur = gi;
+  x->cur_len = g->name ? strlen(g->name) : 0;
+  x->have_cur = 1;
+  if ((x->rc = gpx__start(x->r, g, x->need, &x->err)) != GPX_OK)
+    return x->rc = gpx_qrun_fail(x->r, x->rc, "stats stream", x->err.msg);
+  return GPX_OK;
+}
+
+/* One trade of the current group into its batch: the columns the fold does
+   not take read as NULL, exactly as the cold read that omits them. */
+static int gpx__batch(gpx__read *x, const gpx_qcache_row_t *row) {
+  x->ts[x->k] = row->ts;
+  x->pnl[x->k] = row->pnl;
+  if (x->need->trades) {
+    gpx_trade *t = &x->tr[x->k];
+    int op = (x->want & BIT(GPX_COL_OPENED_AT)) && row->has_opened;
+    *t = (gpx_trade){.closed_ns = row->ts, .pnl = row->pnl,
+                     .side = (x->want & BIT(GPX_COL_SIDE)) ? row->side : GPX_SIDE_UNKNOWN,
+                     .has_opened = op, .opened_ns = op ? row->opened : 0};
+  }
+  if (++x->k == GPX__BATCH && gpx__flush(x) != GPX_OK) return x->rc;
+  return GPX_OK;
+}
+
 /* A row of the ordered read: every group's trades in order, the groups
-   interleaved; a run of one group's trades is batched. */
+   interleaved; a run of one group's trades is batched. With the fold
+   cache, a settled row is also kept for the entry. */
 static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
   gpx__read *x = arg;
   gpx_crow row = {v, x->copy.types};
@@ -126,20 +160,56 @@ static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
       return 1;
     }
   }
-  int64_t ts;
-  gpx_crow_time(&x->st, row, GPX_SS_TS, &ts);
-  double p = gpx_crow_num(&x->st, row, GPX_SS_PNL);
-  x->ts[x->k] = ts;
-  x->pnl[x->k] = p;
-  if (x->need->trades) {
-    gpx_trade *t = &x->tr[x->k];
+  gpx_qcache_row_t t = {0};
+  gpx_crow_time(&x->st, row, GPX_SS_TS, &t.ts);
+  t.pnl = gpx_crow_num(&x->st, row, GPX_SS_PNL);
+  if (x->need->trades || x->cu) {
     size_t sl;
     const char *sd = gpx_crow_text(&x->st, row, GPX_SS_SIDE, &sl);
-    *t = (gpx_trade){.closed_ns = ts, .pnl = p, .side = gpx_side_stored(x->r->s, sd, sl)};
-    t->has_opened = gpx_crow_time(&x->st, row, GPX_SS_OPENED, &t->opened_ns);
+    t.side = gpx_side_stored(x->r->s, sd, sl);
+    t.has_opened = gpx_crow_time(&x->st, row, GPX_SS_OPENED, &t.opened);
   }
-  if (++x->k == GPX__BATCH && gpx__flush(x) != GPX_OK) return 1;
-  return 0;
+  if (x->cu && gpx_qcache_keep(x->cu, x->cur, gname, glen, &t) != GPX_OK) {
+    x->rc = gpx_qrun_fail(x->r, ENOMEM, "cache", NULL);
+    return 1;
+  }
+  if (t.ts <= x->from_ns) return 0; /* read again for the cache only */
+  return gpx__batch(x, &t) == GPX_OK ? 0 : 1;
+}
+
+/* The verified cached trades inside the query's range, before the new ones. */
+static int gpx__feed_cached(gpx__read *x) {
+  const gpx_qcache_rows *w;
+  if (!gpx_qcache_rows_view(x->cu, &w)) return GPX_OK;
+  gpx_qrun *r = x->r;
+  int64_t to_ns = r->q->to_ms * 1000000;
+  size_t n = gpx_qcache_rows_n(w), ng = gpx_qcache_groups(w);
+  int64_t *e2r = malloc((ng ? ng : 1) * sizeof *e2r);
+  if (e2r == NULL) return gpx_qrun_fail(r, ENOMEM, "cache", NULL);
+  for (size_t g = 0; g < ng; g++) e2r[g] = -1;
+  int rc = GPX_OK;
+  for (size_t i = gpx_qcache_lower(w, x->from_ns); i < n && rc == GPX_OK; i++) {
+    gpx_qcache_row_t t;
+    gpx_qcache_row(w, i, &t);
+    if (t.ts > to_ns) break;
+    if ((i & 65535) == 65535 && gpx_qrun_cancelled(r)) {
+      rc = gpx_query_fail(r->out, ECANCELED, 499, "plugin", "request cancelled");
+      break;
+    }
+    if (e2r[t.grp] < 0) {
+      size_t len;
+      const char *name = gpx_qcache_group_name(w, t.grp, &len);
+      gpx_qgroup *g;
+      if ((rc = gpx__flush(x)) != GPX_OK || (rc = gpx__group(x, name, len, &g)) != GPX_OK) break;
+      e2r[t.grp] = (int64_t)x->cur;
+      gpx_qcache_map_group(x->cu, x->cur, t.grp);
+      x->have_cur = 0; /* started by gpx__use_group */
+    }
+    if ((rc = gpx__use_group(x, (size_t)e2r[t.grp])) == GPX_OK) rc = gpx__batch(x, &t);
+  }
+  free(e2r);
+  if (rc == GPX_OK) rc = gpx__flush(x);
+  return rc;
 }
 
 /* A row of the legs read: order-free sums. */
@@ -200,8 +270,12 @@ static int gpx__prepare(gpx__read *x, gpx_pg_session *sess, gpx_pg_error *pe) {
   }
 }
 
+/* executedQueryString shows the statement whose rows make the answer, as
+   a cold run reads it: with the fold cache the read takes more columns
+   (for the entry) and may start later (after its watermark), and the
+   answer is the same bytes either way (docs/query-model.md "Cache"). */
 static void gpx__record(gpx_qrun *r, gpx__read *x) {
-  gpx_qrun_record(r, "COPY (", &x->st.sql);
+  gpx_qrun_record(r, "COPY (", x->shown.def ? &x->shown.sql : &x->st.sql);
   gpx_buf_append_str(&r->executed, ") TO STDOUT (FORMAT binary)");
 }
 
@@ -242,6 +316,7 @@ static gpx__read *gpx__read_new(gpx_qrun *r, const gpx_stream_need *need, const 
 static void gpx__read_free(gpx__read *x) {
   if (x == NULL) return;
   gpx_stmt_reset(&x->st);
+  gpx_stmt_reset(&x->shown);
   free(x);
 }
 
@@ -315,13 +390,18 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
   need->legs_read = 0;
   uint32_t ocols = need->trades ? need->ordered_cols & gpx__ordered_opt : 0;
   uint32_t lcols = need->leg_cols & gpx__legs_opt;
-  gpx__read *o = gpx__read_new(r, need, &gpx_stmt_stats_stream, gpx__ordered_opt & ~ocols, gpx__on_ordered);
+  /* with the fold cache the ordered read takes every column an entry keeps */
+  int may_cache = gpx_qcache_possible(r);
+  gpx__read *o = gpx__read_new(r, need, &gpx_stmt_stats_stream, may_cache ? 0 : gpx__ordered_opt & ~ocols,
+                               gpx__on_ordered);
   gpx__read *l = lcols ? gpx__read_new(r, need, &gpx_stmt_stats_legs, gpx__legs_opt & ~lcols, gpx__on_legs) : NULL;
   if (o == NULL || (lcols && l == NULL)) {
     gpx__read_free(o);
     gpx__read_free(l);
     return gpx_qrun_fail(r, ENOMEM, "stats stream", NULL);
   }
+  o->want = ocols;
+  o->from_ns = r->q->from_ms * 1000000;
   gpx_pg_error pe;
   gpx_pg_session s2;
   int two = 0;
@@ -337,6 +417,33 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
     if (rc == EIO) rc = gpx_qrun_fail_pg(r, &pe);
     need->legs_read = rc == GPX_OK && (lcols & ~r->q->missing);
   }
+  gpx_qcache_run cu;
+  int cached = rc == GPX_OK && may_cache && gpx_qcache_start(r, &cu);
+  if (rc == GPX_OK && may_cache) {
+    rc = gpx_stmt_build_copy(&o->shown, o->def, r->s, r->q, gpx__ordered_opt & ~ocols, &r->sess);
+    if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, o->def->name, "building the statement failed");
+  }
+  if (cached && rc != GPX_OK) {
+    gpx_qcache_finish(r, &cu, 0);
+    cached = 0;
+  }
+  if (cached) {
+    /* in one snapshot: the entry's check, then the trades it lacks */
+    rc = gpx_qcache_verify(r, &cu);
+    if (rc == ENOTSUP) {
+      gpx_qcache_finish(r, &cu, 0);
+      cached = 0;
+      rc = GPX_OK;
+    } else if (rc == GPX_OK) {
+      gpx_query qd = *r->q; /* shallow: only the range start differs */
+      qd.from_ms = cu.read_from;
+      o->cu = &cu;
+      rc = gpx_stmt_build_copy(&o->st, o->def, r->s, &qd, o->omit, &r->sess);
+      if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, o->def->name, "building the statement failed");
+      o->copy.select = gpx_sql_cstr(&o->st.sql);
+      if (rc == GPX_OK) rc = gpx__feed_cached(o);
+    }
+  }
   if (rc == GPX_OK) {
     gpx__read *both[2] = {o, l};
     if (two && need->legs_read) rc = gpx__run(r, both, 2);
@@ -346,6 +453,8 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
     }
   }
   if (two) gpx_pg_release(&s2);
+  if (cached) gpx_qcache_finish(r, &cu, rc == GPX_OK);
+  o->cu = NULL;
   int finite_before = r->q->finite_only;
   if (rc == GPX_OK) rc = gpx__finish(r, need);
   /* the legs were summed with the broken rows the ordered read left out */

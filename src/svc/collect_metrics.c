@@ -150,6 +150,23 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
     "(single flight: e.g. a dashboard's stat panels), instead of their own.\n");
   P("# TYPE gpx_query_coalesced_total counter\ngpx_query_coalesced_total %llu\n",
     (unsigned long long)gpx_query_coalesced_total());
+  static const struct {
+    int which;
+    const char *name, *type, *help;
+  } fc[] = {
+      {GPX_QCACHE_HITS, "gpx_cache_hits_total", "counter",
+       "Queries answered from a fold-cache entry whose fingerprint matched, plus the trades after it."},
+      {GPX_QCACHE_MISSES, "gpx_cache_misses_total", "counter",
+       "Queries that found no usable fold-cache entry and read their whole range (filling one)."},
+      {GPX_QCACHE_VERIFY_FAILED, "gpx_cache_verify_failed_total", "counter",
+       "Fold-cache entries whose covered trades changed (fingerprint mismatch): dropped and read again."},
+      {GPX_QCACHE_EVICTIONS, "gpx_cache_evictions_total", "counter",
+       "Fold-cache entries evicted, least recently used first, to stay within cacheMegabytes."},
+      {GPX_QCACHE_BYTES, "gpx_cache_bytes", "gauge", "Bytes held by the fold cache's entries, all data sources."},
+  };
+  for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++)
+    P("# HELP %s %s\n# TYPE %s %s\n%s %llu\n", fc[i].name, fc[i].help, fc[i].name, fc[i].type, fc[i].name,
+      (unsigned long long)gpx_query_cache_stat(fc[i].which));
   int open = 0, idle = 0, inst = 0;
   if (app->ds) gpx_ds_cache_pool_stats(app->ds, &open, &idle, &inst);
   P("# HELP gpx_pg_connections Postgres connections held by the plugin's pools, by state.\n");

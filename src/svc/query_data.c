@@ -13,6 +13,8 @@
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "gpx/log.h"
@@ -55,7 +57,20 @@ typedef struct gpx__batch {
   int inst_rc;
   gpx_error inst_err;
   gpx_query_result *res;
+  int skip_cache; /* X-Cache-Skip: true */
 } gpx__batch;
+
+/* Grafana's header for "do not answer from a cache" (its own query cache
+   reads it too); forwarded headers may carry an "http_" prefix. */
+static int gpx__skip_cache(const Pluginv2__QueryDataRequest *in) {
+  for (size_t i = 0; i < in->n_headers; i++) {
+    const char *k = in->headers[i]->key, *v = in->headers[i]->value;
+    if (k && strncasecmp(k, "http_", 5) == 0) k += 5;
+    if (k && v && strcasecmp(k, "X-Cache-Skip") == 0 && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0))
+      return 1;
+  }
+  return 0;
+}
 
 /* Answer query i into b->res[i] (initialised). Runs on several threads at
    once: it touches only slot i and thread-safe shared state (the instance's
@@ -70,6 +85,7 @@ static void gpx__answer(void *arg, size_t i) {
   gpx_svc_query_input(q, app->test_queries, &in);
   in.deadline_ms = gpx_rpc_deadline_ms(b->ctx);
   in.live = app->live; /* a `live` query's frames name the channel that pushes its updates */
+  in.skip_cache = b->skip_cache;
   gpx_ds_instance *inst = b->inst;
   if (i >= GPX_MAX_QUERIES_PER_REQUEST) {
     gpx_query_fail(res, E2BIG, 400, "plugin", "too many queries in one request (%zu; at most %d are answered)",
@@ -109,7 +125,7 @@ void gpx_svc_query_data(gpx_rpc_ctx *ctx, const uint8_t *req, size_t len, gpx_rp
   Pluginv2__QueryDataResponse__ResponsesEntry **eptrs = calloc(n ? n : 1, sizeof *eptrs);
   Pluginv2__DataResponse *outs = calloc(n ? n : 1, sizeof *outs);
   ProtobufCBinaryData **frames = calloc(n ? n : 1, sizeof *frames);
-  gpx__batch b = {.app = app, .ctx = ctx, .in = in, .res = res};
+  gpx__batch b = {.app = app, .ctx = ctx, .in = in, .res = res, .skip_cache = gpx__skip_cache(in)};
   if (!res || !entries || !eptrs || !outs || !frames) {
     gpx_rpc_reply_error(reply, GPX_RPC_RESOURCE_EXHAUSTED, "out of memory");
     goto done;
