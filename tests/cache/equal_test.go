@@ -81,7 +81,7 @@ type sequence struct {
 const uid = "cache-eq"
 
 func TestCacheEqualsCold(t *testing.T) {
-	w := &world{t: t, seed: envInt(t, "CACHE_SEED", time.Now().UnixNano()%1000000), nseq: envInt(t, "CACHE_SEQUENCES", 8)}
+	w := &world{t: t, seed: envInt(t, "CACHE_SEED", time.Now().UnixNano()%1000000), nseq: envInt(t, "CACHE_SEQUENCES", 6)}
 	t.Logf("seed %d, %d sequences of %d steps (replay: CACHE_SEED=%d CACHE_SEQUENCES=%d)", w.seed, w.nseq,
 		stepsPerSequence, w.seed, w.nseq)
 	w.rng = rand.New(rand.NewSource(w.seed))

@@ -125,7 +125,7 @@ func TestCacheIsUsed(t *testing.T) {
 	exec(t, (&world{rng: newRand(1)}).insertSQL(from.Add(10*24*time.Hour+1234567*time.Microsecond)))
 	step("stats after an insert inside the cached range", func() {
 		sameAsCold(t, "insert-old", ask(t, p, pc, stats, from, later, nil, nil), cold(stats, later))
-	}, 0, 0, -1)
+	}, 0, anyMove, -1) // the recomputation may count as a miss too
 	// Whether the recomputation refilled the entry or the next query does,
 	// two more queries include a hit.
 	step("stats twice more after the recomputation", func() {
