@@ -194,7 +194,8 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
  * statements that see one snapshot (gpx_pg_exec and COPY reads — neither
  * retries on a fresh connection inside it), then gpx_pg_end: COMMIT when
  * commit, else ROLLBACK (allowed within a stop's grace). A session whose
- * transaction could not be ended is marked broken (not pooled).
+ * transaction could not be ended is marked broken (not pooled). Behind a
+ * pooler the statement timeout is set local to the transaction after BEGIN.
  */
 int gpx_pg_begin(gpx_pg_session *s, const char *modes, gpx_pg_error *err);
 int gpx_pg_end(gpx_pg_session *s, int commit, gpx_pg_error *err);

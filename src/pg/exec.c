@@ -113,7 +113,7 @@ int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *co
      setting made at its start holds. (No named prepared statements: the
      unnamed one lives within the pipeline.) */
   s->pipelined = 0;
-  if (!cleanup && s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
+  if (!cleanup && !s->in_txn && s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
     const char *v[1] = {s->pool->timeout_ms};
     if (!PQenterPipelineMode(s->conn) ||
         !PQsendQueryParams(s->conn, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1, NULL, v, NULL,
@@ -132,7 +132,7 @@ int gpx__pg_send(gpx_pg_session *s, const char *sql, int nparams, const char *co
 
 int gpx__pg_send_copy(gpx_pg_session *s, const char *sql, gpx_pg_error *err) {
   s->copy_prefix = 0;
-  if (!(s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
+  if (s->in_txn || !(s->pool && GPX__PG_PROXY(s->pool) && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
     return gpx__pg_send(s, sql, 0, NULL, 0, 0, err);
   /* COPY cannot run in a pipeline: one simple query of two statements,
      one implicit transaction (the timeout applies to each statement). */
@@ -315,9 +315,22 @@ int gpx_pg_begin(gpx_pg_session *s, const char *modes, gpx_pg_error *err) {
   char sql[128];
   snprintf(sql, sizeof sql, "BEGIN %s", modes);
   PGresult *r = NULL;
-  int rc = gpx_pg_exec(s, sql, 0, NULL, 0, &r, err); /* may reconnect: nothing began yet */
+  /* BEGIN alone (an isolation level must come before any query, so not
+     after the pooler's set_config); inside, behind a pooler, the timeout
+     is set local to the transaction */
+  s->in_txn = 1;
+  int rc = gpx_pg_exec(s, sql, 0, NULL, 0, &r, err);
   PQclear(r);
-  if (rc == GPX_OK) s->in_txn = 1;
+  r = NULL;
+  if (rc == GPX_OK && s->pool && GPX__PG_PROXY(s->pool)) {
+    const char *v[1] = {s->pool->timeout_ms};
+    rc = gpx_pg_exec(s, "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1, v, 0, &r, err);
+    PQclear(r);
+  }
+  if (rc != GPX_OK) {
+    gpx_pg_error ignore;
+    gpx_pg_end(s, 0, &ignore);
+  }
   return rc;
 }
 

@@ -335,6 +335,7 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
   } else {
     /* the covered rows changed: read them all again, in this transaction */
     gpx__count(GPX_QCACHE_VERIFY_FAILED);
+    gpx__count(GPX_QCACHE_MISSES); /* the run reads the whole range, like a miss */
     gpx__rows_unref(cu->rows);
     cu->rows = NULL;
   }

@@ -786,6 +786,12 @@ int gpx_sql_fingerprint(gpx_stmt *st, const gpx_ds_settings *s, const gpx_query 
     if (i) GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
     GPX_RETURN_NOT_OK(gpx__expr(o, c, s, q, 0, q->missing));
     if (c->cast) GPX_RETURN_NOT_OK(gpx_buf_printf(&o->text, "::%s", c->cast));
+    if (i == GPX_SS_PNL) {
+      /* Postgres' numeric hash leaves the sign out (hash(-x) = hash(x)) */
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
+      GPX_RETURN_NOT_OK(gpx__expr(o, c, s, q, 0, q->missing));
+      GPX_RETURN_NOT_OK(gpx_sql_append(o, " < 0"));
+    }
   }
   if (gpx_col_present(s, GPX_COL_TRADE_ID) && !(q->missing & (UINT32_C(1) << GPX_COL_TRADE_ID))) {
     GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));

@@ -446,9 +446,13 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
   }
   if (rc == GPX_OK) {
     gpx__read *both[2] = {o, l};
-    if (two && need->legs_read) rc = gpx__run(r, both, 2);
+    /* behind a pooler in transaction mode the cache's transaction holds a
+       server connection the second session may need: the legs go after it */
+    if (two && need->legs_read && !(cached && gpx_pg_pool_behind_pooler(r->sess.pool))) rc = gpx__run(r, both, 2);
     else {
       rc = gpx__run(r, both, 1);
+      if (cached) gpx_qcache_finish(r, &cu, rc == GPX_OK);
+      cached = 0;
       if (rc == GPX_OK && need->legs_read) rc = gpx__run(r, both + 1, 1);
     }
   }

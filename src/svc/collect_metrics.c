@@ -157,7 +157,7 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
       {GPX_QCACHE_HITS, "gpx_cache_hits_total", "counter",
        "Queries answered from a fold-cache entry whose fingerprint matched, plus the trades after it."},
       {GPX_QCACHE_MISSES, "gpx_cache_misses_total", "counter",
-       "Queries that found no usable fold-cache entry and read their whole range (filling one)."},
+       "Queries that found no usable fold-cache entry (none, or one that failed its check) and read their whole range."},
       {GPX_QCACHE_VERIFY_FAILED, "gpx_cache_verify_failed_total", "counter",
        "Fold-cache entries whose covered trades changed (fingerprint mismatch): dropped and read again."},
       {GPX_QCACHE_EVICTIONS, "gpx_cache_evictions_total", "counter",
