@@ -70,6 +70,8 @@ export interface PnlQuery extends DataQuery, AnalyticsOverrides {
   window?: number;
   /** Grafana Live: the panel keeps receiving updates (docs/query-model.md "Live queries") */
   live?: boolean;
+  /** false: this query neither reads nor fills the backend's fold cache (docs/query-model.md "Cache"); absent = true */
+  cache?: boolean;
   /** Grafana's ad-hoc filters (adhoc.ts), ANDed with the lists above */
   adhocFilters?: Array<{ key: string; operator: string; value: string }>;
   /** annotations; a string only in a dashboard annotation: a "$variable" replaced before the query runs (annotations.ts) */
@@ -257,7 +259,12 @@ export interface PnlOptions extends DataSourceJsonData {
   /** queries of one request run at once (backend default 4, at most maxOpenConnections); not in SETTINGS_DEFAULTS so a smaller pool lowers it */
   concurrentQueries?: number;
   idleConnectionSeconds?: number;
+  /** the fold cache's size in MiB (backend default 64, 0 = off); not in SETTINGS_DEFAULTS: absent = the backend's default */
+  cacheMegabytes?: number;
 }
+
+/** `cacheMegabytes`: the backend's default and bounds (docs/query-model.md "Cache"). */
+export const CACHE_MEGABYTES = { default: 64, min: 0, max: 65536 };
 
 /** secureJsonData keys (PEM contents for the TLS ones). */
 export interface PnlSecureData {
@@ -323,6 +330,7 @@ export type QueryOption =
   | 'metric'
   | 'window'
   | 'live'
+  | 'cache'
   | 'events'
   | 'threshold';
 
@@ -355,6 +363,14 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
   { value: 'breakdown', label: 'Breakdown table', description: 'One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L', options: ['filters', 'groupBy', 'metrics', 'analytics', 'live'] },
   { value: 'annotations', label: 'Annotations', description: 'Events to mark on the time axis: trades, large losses, drawdown episodes or losing days', options: ['filters', 'groupBy', 'analytics', 'events', 'threshold'] },
 ];
+
+/**
+ * The kinds the backend's fold cache serves, for which the editor shows the
+ * Cache switch (`cache: false` turns it off for one query). The one list of
+ * them on this side: kinds.ts adds the `cache` option to these rows as long as
+ * the backend's `kinds` resource does not publish the option itself.
+ */
+export const CACHED_KINDS: QueryType[] = ['stats', 'breakdown', 'drawdown_episodes', 'drawdown', 'daily_pnl', 'rolling', 'period_returns'];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
 export const STAT_METRICS: Array<{ value: string; label: string }> = [

@@ -2,8 +2,8 @@ import React, { useState } from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import type { DataSourceSettings } from '@grafana/data';
 
-import { ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
-import { COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
+import { CACHE_MEGABYTES_TOOLTIP, cacheMegabytesError, ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
+import { CACHE_MEGABYTES, COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
 
 type Settings = DataSourceSettings<PnlOptions, PnlSecureData>;
 
@@ -130,5 +130,57 @@ describe('ConfigEditor', () => {
     fireEvent.change(screen.getByLabelText('Client key'), { target: { value: '-----BEGIN PRIVATE KEY-----' } });
     expect(last().secureJsonData?.tlsClientKey).toBe('-----BEGIN PRIVATE KEY-----');
     expect(JSON.stringify(last().jsonData)).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('ConfigEditor: cacheMegabytes', () => {
+  /** The tooltip an InlineField label shows when its info icon is hovered. */
+  async function tooltipOf(label: string): Promise<string> {
+    const lab = screen.getAllByText(label).map((e) => e.closest('label')).find((l) => l !== null)!;
+    const icon = lab.querySelector('svg') as Element; // the info icon (react-inlinesvg is a stand-in in jest)
+    fireEvent.mouseEnter(icon);
+    fireEvent.focus(icon);
+    return (await screen.findByRole('tooltip')).textContent ?? '';
+  }
+
+  it('is a number field in Limits, the backend default 64 as placeholder, not filled into a new data source', () => {
+    const { changes } = renderEditor(settings({ jsonData: {} as PnlOptions }));
+    expect(changes[0].jsonData).not.toHaveProperty('cacheMegabytes');
+    const input = screen.getByTestId('cfg-cacheMegabytes') as HTMLInputElement;
+    expect(input.type).toBe('number');
+    expect(input.value).toBe('');
+    expect(input.placeholder).toBe(String(CACHE_MEGABYTES.default));
+    expect(CACHE_MEGABYTES.default).toBe(64);
+  });
+
+  it('stores a number; 0 (off) is kept, not taken for empty; clearing removes the key; out of range is flagged', () => {
+    const { last } = renderEditor(settings());
+    const input = () => screen.getByTestId('cfg-cacheMegabytes');
+    fireEvent.change(input(), { target: { value: '256' } });
+    expect(last().jsonData.cacheMegabytes).toBe(256);
+    expect(screen.queryByText('a whole number from 0 to 65536')).toBeNull();
+    fireEvent.change(input(), { target: { value: '0' } });
+    expect(last().jsonData.cacheMegabytes).toBe(0);
+    expect('cacheMegabytes' in last().jsonData).toBe(true);
+    fireEvent.change(input(), { target: { value: '' } });
+    expect('cacheMegabytes' in last().jsonData).toBe(false);
+    fireEvent.change(input(), { target: { value: '70000' } });
+    expect(screen.getByText('a whole number from 0 to 65536')).toBeTruthy();
+    fireEvent.change(input(), { target: { value: '65536' } });
+    expect(screen.queryByText('a whole number from 0 to 65536')).toBeNull();
+    expect(cacheMegabytesError(1.5)).toBe('a whole number from 0 to 65536');
+    expect(cacheMegabytesError(-1)).toBe('a whole number from 0 to 65536');
+    expect(cacheMegabytesError(undefined)).toBeUndefined();
+  });
+
+  it('an existing value is shown and kept; the tooltip says what is cached, that answers are verified, and 0 = off', async () => {
+    const { changes } = renderEditor(settings({ jsonData: withDefaults({ cacheMegabytes: 512 }) }));
+    expect(changes).toHaveLength(0);
+    expect((screen.getByTestId('cfg-cacheMegabytes') as HTMLInputElement).value).toBe('512');
+    const tip = await tooltipOf('Cache (MiB)');
+    expect(tip).toBe(CACHE_MEGABYTES_TOOLTIP);
+    expect(tip).toMatch(/trades already read/);
+    expect(tip).toMatch(/verified against the table/);
+    expect(tip).toMatch(/Default 64 MiB; 0 turns the cache off/);
   });
 });

@@ -5,7 +5,7 @@ import { firstValueFrom } from 'rxjs';
 
 import { QueryEditor } from '../src/components/QueryEditor';
 import { VariableQueryEditor } from '../src/components/VariableQueryEditor';
-import { QUERY_TYPES } from '../src/types';
+import { CACHED_KINDS, QUERY_TYPES } from '../src/types';
 import type { PnlQuery, PnlVariableQuery } from '../src/types';
 import { makeDataSource, mockResources } from './helpers';
 import { renderQueryEditor } from './queryEditorHost';
@@ -116,6 +116,42 @@ describe('QueryEditor', () => {
     await pick('qe-query-type', 'Statistics');
     fireEvent.click(screen.getByTestId('qe-live'));
     expect('live' in last()).toBe(false);
+  });
+
+  it('cache: a switch, on by default, for the cached kinds only; off writes cache: false, on removes the key', async () => {
+    const { last, calls, runs } = renderQE({ refId: 'A', queryType: 'stats', metrics: ['sharpe'] });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    const sw = () => screen.getByTestId('qe-cache') as HTMLInputElement;
+    expect(sw().checked).toBe(true);
+    const before = runs.n;
+    fireEvent.click(sw());
+    expect(last()).toEqual({ refId: 'A', queryType: 'stats', metrics: ['sharpe'], cache: false });
+    expect(runs.n).toBe(before + 1);
+    expect(sw().checked).toBe(false);
+    fireEvent.click(sw());
+    expect(last()).toEqual({ refId: 'A', queryType: 'stats', metrics: ['sharpe'] });
+    expect(sw().checked).toBe(true);
+    const label = (v: string) => QUERY_TYPES.find((t) => t.value === v)!.label;
+    for (const t of QUERY_TYPES) {
+      await pick('qe-query-type', t.label);
+      expect(last().queryType).toBe(t.value);
+      expect([t.value, screen.queryByTestId('qe-cache') !== null]).toEqual([t.value, (CACHED_KINDS as string[]).includes(t.value)]);
+    }
+    await pick('qe-query-type', label('drawdown_episodes'));
+    expect(sw().checked).toBe(true);
+  });
+
+  it('cache: a stored cache: false shows the switch off; a backend that publishes the option decides which kinds show it', async () => {
+    const kinds = [
+      { name: 'stats', description: 'S', options: ['filters', 'metrics', 'cache'] },
+      { name: 'drawdown', description: 'D', options: ['filters', 'drawdownMode'] },
+    ];
+    const { calls } = renderQE({ refId: 'A', queryType: 'stats', cache: false }, { ...LISTS, kinds });
+    await waitFor(() => expect(calls).toHaveLength(8));
+    await waitFor(() => expect(screen.getByTestId('qe-description').textContent).toBe('S'));
+    expect((screen.getByTestId('qe-cache') as HTMLInputElement).checked).toBe(false);
+    await pick('qe-query-type', 'Drawdown');
+    expect(screen.queryByTestId('qe-cache')).toBeNull();
   });
 
   it('trades: limit is a number, group by hidden; options row holds the overrides', async () => {

@@ -62,6 +62,9 @@ if (view === 'config') {
   for (const id of ['initialCapital', 'annualization', 'riskFreeRate', 'maxOpenConnections', 'queryTimeoutSeconds', 'rowLimit']) {
     check(`${id} input`, q(`[data-testid="cfg-${id}"]`) !== null);
   }
+  const cache = q('input[data-testid="cfg-cacheMegabytes"]');
+  check('cache size input, empty with the default 64 as placeholder', cache && cache.getAttribute('type') === 'number' &&
+    cache.getAttribute('placeholder') === '64' && (cache.getAttribute('value') || '') === '');
 } else if (view === 'presets') {
   check('preset select shows freqtrade', q('#cfg-preset') !== null && /freqtrade/.test(selectText('cfg-preset')));
   check("the preset's one-line description", /^freqtrade's trades table/.test(q('[data-testid="cfg-preset-description"]')?.textContent || ''));
@@ -94,6 +97,8 @@ if (view === 'config') {
     .every((t) => radios.includes(t)));
   check('Options row with override summary', text.includes('Options — initialCapital: 50000'));
   check('initial capital override input', q('[data-testid="qe-initialCapital"]')?.getAttribute('value') === '50000');
+  const cacheSw = q('input[data-testid="qe-cache"]');
+  check('Cache switch shown for stats, on by default', cacheSw !== null && cacheSw.hasAttribute('checked'));
 } else if (view === 'period') {
   check('query type select shows Period returns', q('#qe-query-type') !== null && text.includes('Period returns'));
   check('the kind\'s one-line description', /week, month, quarter or year/.test(q('[data-testid="qe-description"]')?.textContent || ''));

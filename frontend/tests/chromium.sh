@@ -21,7 +21,7 @@ run_chrome() { # run_chrome <size> <extra args...>: a fresh profile each time, n
 
 p=0; f=0
 # view:width,height[:file name] (default <view>-editor)
-for spec in config:1100,2150 presets:1100,1750:config-editor-presets query:1100,480 period:1100,400 rolling:1100,400 \
+for spec in config:1100,2200 presets:1100,1750:config-editor-presets query:1100,480 period:1100,400 rolling:1100,400 \
     variable:800,240; do
   view=${spec%%:*}; rest=${spec#*:}; size=${rest%%:*}; name=$view-editor
   [ "$rest" != "$size" ] && name=${rest#*:}

@@ -1,6 +1,7 @@
 // check-dashboards.mjs — offline checks of dashboards/trading.json and dashboards/system.json
 // (ecosystem.md §6 rules we can check without Grafana, the guide's panel list, and
-// the plugin query contract). Writes the system dashboard's PromQL expressions, with
+// the plugin query contract, panels sharing another panel's query through Grafana's
+// Dashboard data source included). Writes the system dashboard's PromQL expressions, with
 // template variables substituted, to the file given as argv[2] (one JSON string per
 // line) so run.sh can have a real Prometheus parse them.
 import fs from 'node:fs';
@@ -16,6 +17,9 @@ function load(file) {
   return d;
 }
 const flat = (d) => d.panels.flatMap((p) => [p, ...(p.panels || [])]);
+// Grafana's built-in Dashboard data source: a panel on it shows another panel's query results
+const DASH_DS = '-- Dashboard --';
+const shared = (p) => p.datasource?.uid === DASH_DS;
 
 function common(file, d, dsType) {
   check(`${file}: uid set (<=40 chars), no top-level id, title, schemaVersion 39..42`, () => problems([
@@ -35,8 +39,8 @@ function common(file, d, dsType) {
     for (const p of panels) { if (!Number.isInteger(p.id) || seen.has(p.id)) bad.push(`id ${p.id}`); seen.add(p.id); }
     return problems(bad);
   });
-  check(`${file}: every non-row panel uses {type:${dsType}, uid:\${datasource}} on panel and targets`, () => problems(panels
-    .filter((p) => p.type !== 'row')
+  check(`${file}: every non-row panel not on the Dashboard data source uses {type:${dsType}, uid:\${datasource}} on panel and targets`, () => problems(panels
+    .filter((p) => p.type !== 'row' && !shared(p))
     .flatMap((p) => {
       const ok = (ds) => ds && ds.type === dsType && ds.uid === '${datasource}';
       const bad = [];
@@ -45,6 +49,29 @@ function common(file, d, dsType) {
       for (const t of p.targets || []) if (t.datasource && !ok(t.datasource)) bad.push(`panel "${p.title}" target ${t.refId}`);
       const refs = (p.targets || []).map((t) => t.refId);
       if (new Set(refs).size !== refs.length) bad.push(`panel "${p.title}" duplicate refId`);
+      return bad;
+    })));
+  check(`${file}: each panel on the Dashboard data source reuses one existing panel's own ${dsType} query ({type: datasource, uid: ${DASH_DS}}, one target {refId, panelId, withTransforms})`, () => problems(panels
+    .filter(shared).flatMap((p) => {
+      const bad = [];
+      if (p.datasource.type !== 'datasource') bad.push(`"${p.title}" datasource type ${p.datasource.type}`);
+      const ts = p.targets || [];
+      if (ts.length !== 1) return [...bad, `"${p.title}" has ${ts.length} targets (want 1)`];
+      const t = ts[0];
+      const extra = Object.keys(t).filter((k) => !['refId', 'datasource', 'panelId', 'withTransforms'].includes(k));
+      if (extra.length) bad.push(`"${p.title}" target keys ${extra.join(', ')}`);
+      if (!t.refId) bad.push(`"${p.title}" target without refId`);
+      if (t.datasource && !(t.datasource.type === 'datasource' && t.datasource.uid === DASH_DS)) bad.push(`"${p.title}" target datasource`);
+      if (t.withTransforms !== undefined && typeof t.withTransforms !== 'boolean') bad.push(`"${p.title}" withTransforms ${t.withTransforms}`);
+      const src = panels.find((x) => x.id === t.panelId);
+      if (!Number.isInteger(t.panelId) || !src) return [...bad, `"${p.title}" panelId ${t.panelId}: no such panel`];
+      if (src === p) return [...bad, `"${p.title}" reuses itself`];
+      // Grafana does not chain them: the source must run its own query
+      if (src.type === 'row' || shared(src)) bad.push(`"${p.title}" -> "${src.title}": a row or another shared panel`);
+      else if (src.datasource?.type !== dsType || !(src.targets || []).length) bad.push(`"${p.title}" -> "${src.title}": no ${dsType} query`);
+      // withTransforms hands over the frames after the source's own transformations (its field
+      // filter would leave only the source's own field)
+      if (t.withTransforms && (src.transformations || []).length) bad.push(`"${p.title}": withTransforms over "${src.title}"'s transformations`);
       return bad;
     })));
   check(`${file}: gridPos valid (24 columns) and no two panels overlap`, () => {
@@ -90,7 +117,55 @@ if (trading) {
   requirePanels(T, panels, ['Monthly Returns', 'Worst Drawdowns', 'Rolling 30-day Sharpe by Strategy', 'Strategy Breakdown',
     'Trade statistics', ...Object.keys(TRADE_STATS)]);
   const vars = Object.fromEntries((trading.templating?.list || []).map((v) => [v.name, v]));
-  const targets = panels.flatMap((p) => (p.targets || []).map((t) => ({ p, t })));
+  // the queries the dashboard sends: those of the panels not on the Dashboard data source
+  const own = panels.filter((p) => p.type !== 'row' && !shared(p));
+  const targets = own.flatMap((p) => (p.targets || []).map((t) => ({ p, t })));
+  // a panel's data: its own first query, or the first query of the panel it reuses
+  const sourceOf = (p) => (p && shared(p) ? panels.find((x) => x.id === p.targets?.[0]?.panelId) : p);
+  const queryOf = (p) => sourceOf(p)?.targets?.[0];
+  // the fields a query returns (stats: its metrics, all when empty; null = not modelled here)
+  const returns = (q) => (q?.queryType === 'stats' ? (q.metrics?.length ? q.metrics : qm.statFields) : null);
+  const fieldFilters = (p) => (p.transformations || []).filter((x) => x.id === 'filterFieldsByName');
+  // Grafana's filterFieldsByName keeps a field whose name or display name is listed
+  const matches = (f, names) => names.includes(f) || names.includes(qm.statInfo[f]?.display);
+  // the fields a panel shows: what its query returns, narrowed by its field filters
+  const shows = (p) => fieldFilters(p).reduce((keep, x) => keep && keep.filter((f) => matches(f, x.options?.include?.names || [])),
+    returns(queryOf(p)));
+  const dataPanels = panels.filter((p) => p.type !== 'row');
+  const calls = own.length;
+  check(`${T}: no two panels send the same query, they share it (${calls} QueryData calls per refresh for ${dataPanels.length} data panels)`, () => {
+    const seen = new Map(); const bad = [];
+    for (const p of own) {
+      const key = JSON.stringify((p.targets || []).map(({ refId, ...t }) => t));
+      if (seen.has(key)) bad.push(`"${p.title}" repeats "${seen.get(key)}"`); else seen.set(key, p.title);
+    }
+    return problems(bad);
+  });
+  const statPanels = panels.filter((p) => p.type === 'stat' && queryOf(p)?.queryType === 'stats');
+  check(`${T}: the ${statPanels.length} stat panels over stats send one stats query (the others reuse it through the Dashboard data source)`, () => {
+    const srcs = [...new Set(statPanels.map((p) => sourceOf(p)?.title))];
+    return srcs.length === 1 || `sources: ${srcs.join(', ')}`;
+  });
+  check(`${T}: each stat panel shows exactly one field its query returns; field filters list only that field's name and display name (docs/query-model.md)`, () => problems(statPanels.flatMap((p) => {
+    const bad = [];
+    for (const x of p.transformations || []) {
+      if (x.disabled) continue;
+      if (x.id !== 'filterFieldsByName') { bad.push(`"${p.title}": transformation ${x.id} not modelled by this check`); continue; }
+      const o = x.options || {};
+      if (o.exclude || o.include?.pattern || o.byVariable || !(o.include?.names || []).length) bad.push(`"${p.title}": filterFieldsByName is not an include list of names`);
+    }
+    const s = shows(p) || [];
+    if (s.length !== 1) return [...bad, `"${p.title}" shows ${s.length} fields (${s.join(', ')})`];
+    const f = s[0];
+    for (const x of fieldFilters(p)) for (const n of x.options?.include?.names || [])
+      if (n !== f && n !== qm.statInfo[f]?.display) bad.push(`"${p.title}": filter name "${n}" is neither ${f} nor "${qm.statInfo[f]?.display}"`);
+    return bad;
+  })));
+  check(`${T}: each stat panel's unit is the unit docs/query-model.md gives the field it shows (currency = currency<ISO>)`, () => problems(statPanels.flatMap((p) => {
+    const f = (shows(p) || [])[0]; const want = qm.statInfo[f]?.unit; const u = p.fieldConfig?.defaults?.unit;
+    const ok = want === 'currency' ? /^currency[A-Z]{3}$/.test(u || '') : u === want;
+    return ok ? [] : [`"${p.title}" (${f}) unit ${u}, want ${want}`];
+  })));
   check(`${T}: every queryType is one of docs/query-model.md (${qm.queryTypes.length} types)`, () => problems(targets
     .filter(({ t }) => !qm.queryTypes.includes(t.queryType)).map(({ p, t }) => `"${p.title}": ${t.queryType}`)));
   const metricsKinds = qm.kindsOf('metrics');
@@ -99,8 +174,8 @@ if (trading) {
     if (t.queryType === 'stats' && (!Array.isArray(t.metrics) || t.metrics.length === 0)) return [`"${p.title}": no metrics`];
     return (t.metrics || []).filter((m) => !qm.statFields.includes(m)).map((m) => `"${p.title}": unknown ${m}`);
   })));
-  const statOf = (title) => panels.find((p) => p.title === title)?.targets?.[0]?.metrics?.[0];
-  check(`${T}: guide stat cards query the right stat field`, () => problems(Object.entries({
+  const statOf = (title) => { const s = shows(panels.find((p) => p.title === title)) || []; return s.length === 1 ? s[0] : s.join('+'); };
+  check(`${T}: guide stat cards show the right stat field`, () => problems(Object.entries({
     'Win Rate': 'win_rate', 'Total P&L': 'total_pnl', 'Max Drawdown': 'max_drawdown', 'Trade Count': 'trade_count',
     'Sharpe Ratio': 'sharpe', 'Sortino Ratio': 'sortino', 'Profit Factor': 'profit_factor', 'Daily Loss': 'daily_loss' })
     .filter(([t, f]) => statOf(t) !== f).map(([t, f]) => `${t} -> ${statOf(t)} (want ${f})`)));
@@ -110,7 +185,7 @@ if (trading) {
       'Drawdown (Underwater)': ['drawdown', 'timeseries'], Trades: ['trades', 'table'] };
     return problems(Object.entries(want).flatMap(([title, [qt, type]]) => {
       const p = panels.find((x) => x.title === title);
-      return p && p.type === type && p.targets[0].queryType === qt ? [] : [`${title}`];
+      return p && p.type === type && queryOf(p)?.queryType === qt ? [] : [`${title}`];
     }));
   });
   check(`${T}: units follow the stats/frames table (currencyUSD, percentunit, suffix: bps)`, () => {
@@ -161,7 +236,7 @@ if (trading) {
     ['metrics', 'limit', 'drawdownMode', 'period', 'layout', 'metric', 'window'].filter((k) => t[k] !== undefined && !qm.kindsOf(k).includes(t.queryType))
       .map((k) => `"${p.title}": ${k} on ${t.queryType}`))));
   const panel = (title) => panels.find((p) => p.title === title);
-  const tgt = (title) => panel(title)?.targets?.[0] || {};
+  const tgt = (title) => queryOf(panel(title)) || {};
   check(`${T}: Monthly Returns is a table over period_returns, period month, layout grid`, () => {
     const p = panel('Monthly Returns'); const t = tgt('Monthly Returns');
     return (p?.type === 'table' && t.queryType === 'period_returns' && t.period === 'month' && t.layout === 'grid') || JSON.stringify(t);
@@ -202,10 +277,10 @@ if (trading) {
     return problems(Object.entries(TRADE_STATS).flatMap(([title, [field, unit]]) => {
       const p = inRow.find((x) => x.title === title);
       if (!p) return [`${title} not in the row`];
-      const t = p.targets?.[0] || {};
+      const t = queryOf(p) || {};
       const bad = [];
       if (p.type !== 'stat') bad.push(`${title} is a ${p.type}`);
-      if (t.queryType !== 'stats' || JSON.stringify(t.metrics) !== JSON.stringify([field])) bad.push(`${title} queries ${t.queryType} ${t.metrics}`);
+      if (t.queryType !== 'stats' || JSON.stringify(shows(p)) !== JSON.stringify([field])) bad.push(`${title} shows ${t.queryType} ${shows(p)}`);
       if (p.fieldConfig?.defaults?.unit !== unit) bad.push(`${title} unit ${p.fieldConfig?.defaults?.unit} (want ${unit})`);
       return bad;
     }));

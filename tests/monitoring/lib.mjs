@@ -35,6 +35,11 @@ export function queryModel() {
   const queryTypes = [...qcell.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
   const statsSection = md.slice(md.indexOf('`stats`: one'), md.indexOf('`pnl_distribution`:'));
   const statFields = [...statsSection.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+  // per stats field: its unit (currency, percentunit, none, s, suffix: bps) and display name
+  // (displayNameFromDS: the third cell up to a colon, without the `column` notes)
+  const statInfo = Object.fromEntries([...statsSection.matchAll(/^\| `([a-z_]+)` \| ([^|]*) \| ([^|]*)/gm)].map((m) => [m[1], {
+    unit: m[2].replace(/`/g, '').replace(/\s*\(.*$/, '').trim(),
+    display: m[3].split(':')[0].replace(/\s*\(`[^)]*`\)/g, '').trim() }]));
   const settings = md.slice(md.indexOf('## Data-source settings'), md.indexOf('## Query JSON'));
   const settingKeys = [...settings.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
   const metricsSec = md.slice(md.indexOf('## Backend metrics'));
@@ -51,7 +56,7 @@ export function queryModel() {
     const row = qj.split('\n').find((l) => l.startsWith('| `') && l.split('|')[1].includes('`' + key + '`'));
     return row ? [...row.split('|')[3].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]) : [];
   };
-  return { queryTypes, statFields, settingKeys, backendMetrics, groupBy, queryKeys, kindsOf };
+  return { queryTypes, statFields, statInfo, settingKeys, backendMetrics, groupBy, queryKeys, kindsOf };
 }
 
 // Grafana unit ids used in this bundle (subset of Grafana's unit registry,

@@ -81,6 +81,7 @@ if grep -qE '(api_url|routing_key|service_key|auth_password|smtp_auth_password):
 
 echo "--- dashboards, Grafana provisioning, Kubernetes (node checkers)"
 run_node tests/monitoring/check-dashboards.mjs "$TMP/exprs.jsonl"
+run_node tests/monitoring/mutate-dashboards.mjs
 run_node tests/monitoring/check-provisioning.mjs
 run_node tests/monitoring/check-k8s.mjs
 

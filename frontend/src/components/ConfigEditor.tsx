@@ -25,6 +25,7 @@ import {
 } from '@grafana/ui';
 
 import {
+  CACHE_MEGABYTES,
   PnlOptions,
   PnlSecureData,
   SETTINGS_DEFAULTS,
@@ -84,6 +85,18 @@ export function portError(host: string | undefined, port: number | string | unde
   }
   return undefined;
 }
+
+/** What the backend would reject in cacheMegabytes: a whole number from 0 to 65536. */
+export function cacheMegabytesError(v: number | undefined): string | undefined {
+  const { min, max } = CACHE_MEGABYTES;
+  return v === undefined || (Number.isInteger(v) && v >= min && v <= max) ? undefined : `a whole number from ${min} to ${max}`;
+}
+
+export const CACHE_MEGABYTES_TOOLTIP =
+  'Memory per data source for the cache of trades already read (statistics, breakdown, drawdown and drawdown-episode ' +
+  'queries): a refresh then reads only the trades added since. Every cached answer is first verified against the ' +
+  'table (a fingerprint of the rows it covers, taken in the same snapshot as the new trades); if older trades ' +
+  `changed, the query is recomputed in full. Default ${CACHE_MEGABYTES.default} MiB; 0 turns the cache off`;
 
 const SESSION_ATTRS: Array<SelectableValue<TargetSessionAttrs>> = TARGET_SESSION_ATTRS.map((a) => ({ ...a }));
 
@@ -283,6 +296,10 @@ export function ConfigEditor(props: ConfigEditorProps) {
         <NumberField label="Concurrent queries" tooltip="Queries of one dashboard refresh that run at once, each on its own connection (1 = one after another); at most Max open connections"
           value={jsonData.concurrentQueries} placeholder="4" min={1}
           testId="cfg-concurrentQueries" onChange={(v) => setJson('concurrentQueries', v)} />
+        <NumberField label="Cache (MiB)" tooltip={CACHE_MEGABYTES_TOOLTIP} value={jsonData.cacheMegabytes}
+          placeholder={String(CACHE_MEGABYTES.default)} min={CACHE_MEGABYTES.min} step={1}
+          error={cacheMegabytesError(jsonData.cacheMegabytes)}
+          testId="cfg-cacheMegabytes" onChange={(v) => setJson('cacheMegabytes', v)} />
         <NumberField label="Idle connection (s)" tooltip="Pooled connections idle longer than this are closed (0 = never)"
           value={jsonData.idleConnectionSeconds} placeholder={String(SETTINGS_DEFAULTS.idleConnectionSeconds)} min={0}
           testId="cfg-idleConnectionSeconds" onChange={(v) => setJson('idleConnectionSeconds', v)} />

@@ -8,7 +8,8 @@
  * period_returns, metric and window → rolling, limit → trades and
  * drawdown_episodes, drawdownMode → drawdown, events and threshold →
  * annotations, groupBy → all that group, the
- * Live switch → the kinds Grafana Live can push).
+ * Live switch → the kinds Grafana Live can push, the Cache switch → the kinds
+ * the backend's fold cache serves: CACHED_KINDS until the backend publishes it).
  * The filter choices of the seven dimensions come from the backend's list
  * resources plus the dashboard's template variables, so "$strategy" can be
  * picked and is expanded at query time (datasource.ts). The per-query
@@ -66,6 +67,9 @@ const LAYOUTS: Array<SelectableValue<PeriodLayout>> = [
   { value: 'series', label: 'Series', description: 'One row per period: time, return, pnl, trades' },
   { value: 'grid', label: 'Monthly grid', description: 'One row per year, Jan … Dec and the year (months only)' },
 ];
+export const CACHE_TOOLTIP =
+  "Answer a refresh from the data source's cache of the trades already read, reading only the new ones; the table is " +
+  'checked first (older trades changed → recomputed in full). Off: this query neither reads nor fills the cache';
 /** The main dimensions fill the first filter row, the others the second. */
 const FILTER_ROWS = [DIMENSIONS.slice(0, 3), DIMENSIONS.slice(3)];
 const OVERRIDE_KEYS = ['initialCapital', 'timezone', 'tradingDays', 'annualization', 'riskFreeRate'] as const;
@@ -282,13 +286,22 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
         </InlineFieldRow>
       )}
 
-      {reads('live') && (
+      {(reads('live') || reads('cache')) && (
         <InlineFieldRow>
-          <InlineField label="Live" labelWidth={LW}
-            tooltip="Push updates to the panel as trades are written (Grafana Live), without waiting for a refresh">
-            <InlineSwitch id="qe-live" data-testid="qe-live" value={query.live === true}
-              onChange={(e) => update({ live: e.currentTarget.checked ? true : undefined })} />
-          </InlineField>
+          {reads('live') && (
+            <InlineField label="Live" labelWidth={LW}
+              tooltip="Push updates to the panel as trades are written (Grafana Live), without waiting for a refresh">
+              <InlineSwitch id="qe-live" data-testid="qe-live" value={query.live === true}
+                onChange={(e) => update({ live: e.currentTarget.checked ? true : undefined })} />
+            </InlineField>
+          )}
+          {reads('cache') && (
+            <InlineField label="Cache" labelWidth={LW} tooltip={CACHE_TOOLTIP}>
+              <InlineSwitch id="qe-cache" data-testid="qe-cache" value={query.cache !== false}
+                // on is the default: the key is left out; off writes cache: false
+                onChange={(e) => update({ cache: e.currentTarget.checked ? undefined : false })} />
+            </InlineField>
+          )}
         </InlineFieldRow>
       )}
 

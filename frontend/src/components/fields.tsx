@@ -42,6 +42,8 @@ interface NumberFieldProps {
   width?: number;
   labelWidth?: number;
   testId?: string;
+  /** shown under the field (and the field marked invalid) when set */
+  error?: string;
   onChange: (v: number | undefined) => void;
 }
 
@@ -56,7 +58,8 @@ export function parseNumber(text: string): number | undefined | null {
 
 export function NumberField(p: NumberFieldProps) {
   return (
-    <InlineField label={p.label} labelWidth={p.labelWidth ?? LABEL_WIDTH} tooltip={p.tooltip}>
+    <InlineField label={p.label} labelWidth={p.labelWidth ?? LABEL_WIDTH} tooltip={p.tooltip} invalid={Boolean(p.error)}
+      error={p.error}>
       <Input
         type="number"
         width={p.width ?? INPUT_WIDTH}

@@ -38,9 +38,12 @@ type panel struct {
 	Targets []json.RawMessage `json:"targets"`
 }
 
-// dashboardQueries reads every panel target of the dashboard, its template
-// variables replaced by their defaults (All → an empty list, group_by none),
-// each with its own refId (P1, P2, … in panel order).
+// dashboardQueries reads every panel target of the dashboard that Grafana
+// sends to the data source, its template variables replaced by their
+// defaults (All → an empty list, group_by none), each with its own refId (P1,
+// P2, … in panel order). A target on Grafana's Dashboard data source
+// ("-- Dashboard --": the stat panels reusing one stats query) sends nothing:
+// Grafana hands it the other panel's answer.
 func dashboardQueries(file string) ([]string, []map[string]any) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -89,6 +92,9 @@ func dashboardQueries(file string) ([]string, []map[string]any) {
 				if err := json.Unmarshal(t, &q); err != nil {
 					die("%s: panel %q: %v", file, p.Title, err)
 				}
+				if ds, _ := q["datasource"].(map[string]any); ds != nil && ds["uid"] == "-- Dashboard --" {
+					continue
+				}
 				subst(q)
 				q["refId"] = fmt.Sprintf("P%d", len(qs)+1)
 				titles = append(titles, p.Title)
@@ -135,15 +141,16 @@ func timeRequest(p *harness.Plugin, pctx *pluginv2.PluginContext, qs []*pluginv2
 	return d, r.Responses
 }
 
-// tradeCount is the value the "Trade Count" stat panel shows (the workload's size, checked).
-func tradeCount(titles []string, res backend.Responses) string {
-	for i, t := range titles {
-		if t != "Trade Count" {
+// tradeCount is the value the "Trade Count" stat panel shows (the workload's
+// size, checked): the trade_count field of the dashboard's stats query.
+func tradeCount(qs []map[string]any, res backend.Responses) string {
+	for i, q := range qs {
+		if q["queryType"] != "stats" {
 			continue
 		}
 		for _, f := range res[fmt.Sprintf("P%d", i+1)].Frames {
 			for _, fl := range f.Fields {
-				if fl.Len() > 0 {
+				if fl.Name == "trade_count" && fl.Len() > 0 {
 					if v, ok := fl.ConcreteAt(0); ok {
 						return fmt.Sprintf("%.0f", v)
 					}
@@ -207,7 +214,7 @@ func main() {
 			dp = append(dp, d)
 		}
 		s, q := median(ds), median(dp)
-		fmt.Printf("| %s | %s | %.1f | %.1f | %.2f |\n", rg.name, tradeCount(titles, warm), ms(s), ms(q), float64(q)/float64(s))
+		fmt.Printf("| %s | %s | %.1f | %.1f | %.2f |\n", rg.name, tradeCount(qs, warm), ms(s), ms(q), float64(q)/float64(s))
 	}
 }
 
