@@ -36,6 +36,7 @@ enum {
   GPX_QOPT_ROLLING = 1 << 7,       /* metric, window (rolling) */
   GPX_QOPT_LIVE = 1 << 8,          /* live: Grafana Live pushes updates (live.c) */
   GPX_QOPT_EVENTS = 1 << 9,        /* events, threshold (annotations) */
+  GPX_QOPT_CACHE = 1 << 10,        /* cache: served by the fold cache (cache.c); `cache: false` bypasses it */
 };
 
 /** Flags of a kind. */

@@ -38,6 +38,7 @@ int gpx_kind_test_frame_run(gpx_qrun *r); /* kind_test_frame.c */
 #define G GPX_QOPT_GROUP_BY
 #define A GPX_QOPT_ANALYTICS
 #define L GPX_QOPT_LIVE
+#define C GPX_QOPT_CACHE
 
 const gpx_query_kind gpx_query_kinds[] = {
     {"equity", "Portfolio value E(t) = initial capital + all P&L up to t", F | G | A | L, 0, "timeseries-multi",
@@ -48,7 +49,7 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE | L,
      0, "timeseries-multi", gpx_kind_drawdown_run, NULL},
     {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A | L, 0, "timeseries-multi", gpx_kind_returns_run, NULL},
-    {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS | L,
+    {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS | L | C,
      0, "numeric-wide", gpx_kind_stats_run, gpx_kind_stats_need},
     {"pnl_distribution", "The daily P&L values, for a histogram", F | G | A, 0, "numeric-long",
      gpx_kind_pnl_distribution_run, NULL},
@@ -62,9 +63,9 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"rolling", "Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days",
      F | G | A | GPX_QOPT_ROLLING, 0, "timeseries-multi", gpx_kind_rolling_run, NULL},
     {"drawdown_episodes", "The deepest drawdowns: when each started, bottomed and recovered, how deep and how long",
-     F | G | A | GPX_QOPT_LIMIT, 0, "table", gpx_kind_drawdown_episodes_run, gpx_kind_drawdown_episodes_need},
+     F | G | A | GPX_QOPT_LIMIT | C, 0, "table", gpx_kind_drawdown_episodes_run, gpx_kind_drawdown_episodes_need},
     {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",
-     F | G | A | GPX_QOPT_METRICS | L, 0, "table", gpx_kind_breakdown_run, gpx_kind_breakdown_need},
+     F | G | A | GPX_QOPT_METRICS | L | C, 0, "table", gpx_kind_breakdown_run, gpx_kind_breakdown_need},
     {"annotations", "Events to mark on the time axis: trades, large losses, drawdown episodes or losing days",
      F | G | A | GPX_QOPT_EVENTS, 0, "table", gpx_kind_annotations_run, NULL},
     /* test-only kinds last: they are listed nowhere */
@@ -72,6 +73,7 @@ const gpx_query_kind gpx_query_kinds[] = {
      gpx_kind_test_frame_run, NULL},
 };
 
+#undef C
 #undef F
 #undef G
 #undef A

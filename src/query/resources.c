@@ -42,7 +42,7 @@ static const struct {
     {GPX_QOPT_DRAWDOWN_MODE, "drawdownMode"}, {GPX_QOPT_LIMIT, "limit"},       {GPX_QOPT_ANALYTICS, "analytics"},
     {GPX_QOPT_PERIOD, "period"},       {GPX_QOPT_PERIOD, "layout"},            {GPX_QOPT_ROLLING, "metric"},
     {GPX_QOPT_ROLLING, "window"},      {GPX_QOPT_LIVE, "live"},
-    {GPX_QOPT_EVENTS, "events"},           {GPX_QOPT_EVENTS, "threshold"},
+    {GPX_QOPT_EVENTS, "events"},           {GPX_QOPT_EVENTS, "threshold"},  {GPX_QOPT_CACHE, "cache"},
 };
 
 json_t *gpx_query_kinds_json(void) {
