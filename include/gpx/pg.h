@@ -111,7 +111,8 @@ typedef struct gpx_pg_session {
   int64_t fallback_until; /* a prefer-standby fallback: not pooled after this (CLOCK_MONOTONIC ms); 0 = no limit */
   /* private (src/pg) */
   int connect_flags;     /* GPX__PG_YIELD, GPX__PG_QUICK while connecting */
-  int pipelined;         /* the statement in flight was sent after a set_config in one pipeline */
+  int pipelined;         /* the statement in flight was sent in one pipeline after this many others (a
+                            set_config; or a DEALLOCATE and a Parse: exec.c) */
   int copy_prefix;       /* the COPY in flight follows a set_config result to skip */
 } gpx_pg_session;
 
