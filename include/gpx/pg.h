@@ -68,6 +68,14 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle);
  */
 int gpx_pg_pool_behind_pooler(gpx_pg_pool *p);
 
+/**
+ * How many named prepared statements each connection keeps (exec.c), from
+ * 0 (statements run unnamed, as behind a pooler) to 64, the default; the
+ * environment's GPX_PG_PREPARED (main.c), for benchmarks and tests. Call
+ * before queries run; connections holding more keep them until evicted.
+ */
+void gpx_pg_prepared_max(int n);
+
 /** Cancellation probe: returns 1 when the work should stop. */
 typedef int (*gpx_pg_cancel_fn)(void *arg);
 

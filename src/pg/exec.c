@@ -312,7 +312,7 @@ static int gpx__run(gpx_pg_session *s, const char *sql, int nparams, const char 
 
 /* Does gpx_pg_exec name this statement (module comment)? Its cache, else NULL. */
 static gpx__pg_prep *gpx__named_cache(gpx_pg_session *s, int nparams) {
-  if (nparams <= 0 || s->pool == NULL || GPX__PG_PROXY(s->pool) ||
+  if (nparams <= 0 || s->pool == NULL || GPX__PG_PROXY(s->pool) || gpx__pg_prep_cap() == 0 ||
       __atomic_load_n(&s->pool->prep_vanished, __ATOMIC_RELAXED) >= GPX__PG_PREP_VANISH_LIMIT)
     return NULL;
   return gpx__pg_prep_of(s->conn);

@@ -124,6 +124,8 @@ typedef struct gpx__pg_prep {
  * use; NULL when out of memory (the caller then runs the statement unnamed).
  */
 gpx__pg_prep *gpx__pg_prep_of(PGconn *conn);
+/** Entries per connection now (gpx_pg_prepared_max; 0: statements run unnamed). */
+int gpx__pg_prep_cap(void);
 /** The entry holding exactly sql (marked used), or -1. */
 int gpx__pg_prep_find(gpx__pg_prep *c, const char *sql);
 /**

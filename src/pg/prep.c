@@ -24,6 +24,7 @@
 
 #include "pg_int.h"
 
+static int gpx__prep_cap = GPX__PG_PREP_MAX; /* gpx_pg_prepared_max; __atomic */
 static unsigned gpx__prep_nonce;      /* per process: set once (first cache) */
 static unsigned gpx__prep_serial;     /* per connection: __atomic */
 
@@ -48,6 +49,12 @@ static int gpx__prep_event(PGEventId id, void *info, void *pass) {
   }
   return 1;
 }
+
+void gpx_pg_prepared_max(int n) {
+  __atomic_store_n(&gpx__prep_cap, n < 0 ? 0 : n > GPX__PG_PREP_MAX ? GPX__PG_PREP_MAX : n, __ATOMIC_RELAXED);
+}
+
+int gpx__pg_prep_cap(void) { return __atomic_load_n(&gpx__prep_cap, __ATOMIC_RELAXED); }
 
 gpx__pg_prep *gpx__pg_prep_of(PGconn *conn) {
   gpx__pg_prep *c = PQinstanceData(conn, gpx__prep_event);
@@ -100,8 +107,8 @@ int gpx__pg_prep_add(gpx__pg_prep *c, const char *sql, char *evicted, size_t cap
   evicted[0] = '\0';
   char *copy = strdup(sql);
   if (copy == NULL) return -1;
-  int slot;
-  if (c->n < GPX__PG_PREP_MAX) {
+  int slot, max = gpx__pg_prep_cap();
+  if (c->n < max || c->n == 0) {
     slot = c->n++;
   } else {
     slot = 0;

@@ -157,7 +157,7 @@ func steps(log string) map[string]*counts {
 	return m
 }
 
-func named(m map[string]*counts) (names []string) {
+func namedNames(m map[string]*counts) (names []string) {
 	for n := range m {
 		if strings.HasPrefix(n, "gpx_") {
 			names = append(names, n)
@@ -186,7 +186,7 @@ func TestRepeatedQueryReusesItsPreparedStatement(t *testing.T) {
 	m := steps(l.since(t))
 	// the trades statement: parsed once under a name, executed every time by it
 	found := false
-	for _, n := range named(m) {
+	for _, n := range namedNames(m) {
 		c := m[n]
 		if c.parse > 1 {
 			t.Errorf("%s parsed %d times", n, c.parse)
@@ -245,7 +245,7 @@ func TestKilledBackendPreparesAgainOnItsFreshConnection(t *testing.T) {
 	}
 	m := steps(l.since(t))
 	reprepared := false
-	for _, n := range named(m) {
+	for _, n := range namedNames(m) {
 		if m[n].parse == 1 && m[n].execute == 3 {
 			reprepared = true
 		}
@@ -424,11 +424,80 @@ func TestVanishedStatementsRunUnnamedAndThenNoneIsNamed(t *testing.T) {
 			t.Fatalf("round %d: the answer after the retry differs", round)
 		}
 		m = steps(l.since(t))
-		if round < 3 && len(named(m)) == 0 {
+		if round < 3 && len(namedNames(m)) == 0 {
 			t.Fatalf("round %d: no statement named again after the first vanish: %v", round, dump(m))
 		}
-		if round == 3 && len(named(m)) != 0 {
+		if round == 3 && len(namedNames(m)) != 0 {
 			t.Fatalf("after 3 vanishes a statement was still named: %v", dump(m))
+		}
+	}
+}
+
+func kindQuery(kind string, body map[string]any) *pluginv2.DataQuery {
+	m := map[string]any{"refId": "A", "queryType": kind, "intervalMs": 60000, "maxDataPoints": 300}
+	for k, v := range body {
+		m[k] = v
+	}
+	js, _ := json.Marshal(m)
+	return &pluginv2.DataQuery{RefId: "A", MaxDataPoints: 300, IntervalMS: 60000, Json: js,
+		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
+}
+
+// With room for 2 statements per connection, a third evicts the least
+// recently used one (DEALLOCATE in the same pipeline), and every answer,
+// twice over, is byte for byte the one of a plugin that names nothing
+// (GPX_PG_PREPARED=0), for every kind.
+func TestEvictionAndAnswersEqualUnnamed(t *testing.T) {
+	named := harness.Launch(t, harness.Options{Env: []string{"GPX_PG_PREPARED=2"}})
+	plain := harness.Launch(t, harness.Options{Env: []string{"GPX_PG_PREPARED=0"}})
+	pc := ctxFor("prep-evict", pg.Port)
+	shapes := []*pluginv2.DataQuery{
+		kindQuery("trades", map[string]any{"limit": 100, "strategies": []string{"momentum"}}),
+		kindQuery("trades", map[string]any{"limit": 100, "exchanges": []string{"binance"}}),
+		kindQuery("trades", map[string]any{"limit": 100, "sides": []string{"long"}}),
+	}
+	want := make([][][]byte, len(shapes))
+	for i, q := range shapes {
+		want[i] = frames(t, plain, pc, q)
+	}
+	l := mark(t)
+	// A B A C B A: C evicts B (A was used since), B evicts A, A evicts C
+	for _, i := range []int{0, 1, 0, 2, 1, 0} {
+		if got := frames(t, named, pc, shapes[i]); !sameFrames(got, want[i]) {
+			t.Fatalf("shape %d answered differently named", i)
+		}
+	}
+	log := l.since(t)
+	if strings.Contains(log, "ERROR:") {
+		t.Fatalf("errors in the server log:\n%s", log)
+	}
+	// the trades statements parsed under a name: A, B, C, B again, A again
+	tradesParse := regexp.MustCompile(`parse gpx_\S+: SELECT .* ORDER BY "closed_at" DESC, "trade_id" DESC LIMIT`)
+	if n := len(tradesParse.FindAllString(log, -1)); n != 5 {
+		t.Fatalf("%d named Parse messages of the trades statements, want 5:\n%s", n, log)
+	}
+	// every Parse beyond the first two (the data source's first query may
+	// also have prepared its setup statement) deallocated one
+	m := steps(log)
+	parses := 0
+	for _, n := range namedNames(m) {
+		parses += m[n].parse
+	}
+	if n := strings.Count(log, "execute <unnamed>: DEALLOCATE gpx_"); n != parses-2 {
+		t.Fatalf("%d DEALLOCATE for %d named Parse messages, want %d:\n%s", n, parses, parses-2, log)
+	}
+	for _, kind := range []string{"equity", "pnl", "returns", "drawdown", "daily_pnl", "pnl_distribution", "slippage",
+		"stats", "trade_count", "drawdown_episodes", "breakdown", "rolling", "period_returns", "annotations"} {
+		var body map[string]any
+		if kind == "breakdown" {
+			body = map[string]any{"groupBy": "symbol"}
+		}
+		q := kindQuery(kind, body)
+		w := frames(t, plain, pc, q)
+		for run := 0; run < 2; run++ {
+			if got := frames(t, named, pc, q); !sameFrames(got, w) {
+				t.Fatalf("%s run %d: the answer differs from the unnamed plugin's", kind, run+1)
+			}
 		}
 	}
 }
