@@ -32,6 +32,10 @@
 ** (26000: DISCARD ALL, a server session swapped by a pooler we did not
 ** detect) empties the connection's cache and the statement runs once more
 ** unnamed; after GPX__PG_PREP_VANISH_LIMIT of those the pool names none.
+** So does one whose cached plan went stale (0A000: a column changed type).
+** Plans are Postgres' business (plan_cache_mode auto: custom plans for the
+** first five runs of a name, then the generic plan when it is estimated no
+** dearer).
 */
 #include <poll.h>
 #include <stdio.h>
@@ -390,12 +394,17 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
   memset(err, 0, sizeof *err);
   gpx__pg_prep *named;
   if (gpx__run_exec(s, sql, nparams, params, binary_result, out, &named, err) == GPX_OK) return GPX_OK;
-  if (named != NULL && strcmp(err->sqlstate, "26000") == 0) {
-    /* Our named statement is gone from the server session: forget them all
-       and run this one unnamed, once (not in a transaction: it failed). */
+  int vanished = named != NULL && strcmp(err->sqlstate, "26000") == 0;
+  /* 0A000 "cached plan must not change result type": a column's type
+     changed under the statement, which can then never run again */
+  int stale = named != NULL && strcmp(err->sqlstate, "0A000") == 0 && strstr(err->msg, "cached plan") != NULL;
+  if (vanished || stale) {
+    /* Forget the connection's named statements and run this one unnamed,
+       once (not in a transaction: it failed). Names are never reused, so
+       the stale ones left on the server are merely unused. */
     gpx__pg_prep_forget(named);
-    int v = __atomic_add_fetch(&s->pool->prep_vanished, 1, __ATOMIC_RELAXED);
-    if (v == GPX__PG_PREP_VANISH_LIMIT)
+    if (vanished &&
+        __atomic_add_fetch(&s->pool->prep_vanished, 1, __ATOMIC_RELAXED) == GPX__PG_PREP_VANISH_LIMIT)
       gpx_log(GPX_LOG_WARN,
               "pg: prepared statements keep vanishing (a connection pooler in between?); statements run unnamed "
               "from now on", NULL);

@@ -501,3 +501,37 @@ func TestEvictionAndAnswersEqualUnnamed(t *testing.T) {
 		}
 	}
 }
+
+// A column that changes type under a named statement makes Postgres refuse
+// to run it ever again ("cached plan must not change result type"): the
+// query runs unnamed instead, and the next one is named afresh.
+func TestColumnTypeChangeRunsTheQueryUnnamed(t *testing.T) {
+	for _, sql := range []string{"DROP TABLE IF EXISTS trades_alt", "CREATE TABLE trades_alt AS SELECT * FROM trades",
+		"ALTER TABLE trades_alt OWNER TO grafana"} {
+		if out, err := pg.Psql("trading", sql); err != nil {
+			t.Fatal(sql, err, out)
+		}
+	}
+	p := harness.Launch(t, harness.Options{})
+	pc := harness.PluginContext("prep-alt", pg.JSONData(map[string]any{"table": "trades_alt", "maxOpenConnections": 1}),
+		pgfix.Secure(), 1)
+	frames(t, p, pc, tradesQuery("momentum"))
+	frames(t, p, pc, tradesQuery("momentum"))
+	if out, err := pg.Psql("trading", "ALTER TABLE trades_alt ALTER COLUMN fees TYPE float8"); err != nil {
+		t.Fatal(err, out)
+	}
+	l := mark(t)
+	frames(t, p, pc, tradesQuery("momentum"))
+	log := l.since(t)
+	if !strings.Contains(log, "cached plan must not change result type") {
+		t.Fatalf("the named statement did not go stale:\n%s", log)
+	}
+	if c := steps(log)["<unnamed>"]; c == nil || c.execute < 1 {
+		t.Fatalf("the query did not run again unnamed:\n%s", log)
+	}
+	l = mark(t)
+	frames(t, p, pc, tradesQuery("momentum"))
+	if m := steps(l.since(t)); len(namedNames(m)) == 0 {
+		t.Fatalf("not named afresh: %v", dump(m))
+	}
+}
