@@ -30,8 +30,8 @@ rc=$?
 # tests (tests/run-c.sh).
 ASAN_BIN=${BUILD_ASAN:-$ROOT/build-asan}/dist/gpx_algotrading_pnl_linux_amd64
 if [ -x "$ASAN_BIN" ]; then
-  echo "run-go: sanitizer pass of tests/harness, tests/analytics, tests/live and tests/flight against $ASAN_BIN" >>"$log"
-  (cd tests && GPX_PLUGIN_BIN=$ASAN_BIN ASAN_OPTIONS=detect_leaks=1 go test ./harness/ ./analytics/ ./live/ ./flight/ -count=1 -v 2>&1) |
+  echo "run-go: sanitizer pass of tests/harness, tests/analytics, tests/live, tests/flight and tests/prepared against $ASAN_BIN" >>"$log"
+  (cd tests && GPX_PLUGIN_BIN=$ASAN_BIN ASAN_OPTIONS=detect_leaks=1 go test ./harness/ ./analytics/ ./live/ ./flight/ ./prepared/ -count=1 -v 2>&1) |
     sed 's/^\(\s*--- [A-Z]*: \)/\1[asan] /' >>"$log"
   rc2=${PIPESTATUS[0]}
   [ "$rc2" -ne 0 ] && rc=$rc2
