@@ -68,7 +68,14 @@ section_flight() {
   [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
-SECTIONS=(arrow pg bouncer par flight)
+# --- prepared: trades with named prepared statements on vs off (issue 14 item 4) --
+section_prepared() {
+  echo "trades through the plugin, named prepared statements on vs off (GPX_PG_PREPARED=0), interleaved, vs psql."
+  (cd tests && go run ./cmd/prepbench) | tee bench/out/prepared.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer par flight prepared)
 [ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()

@@ -20,6 +20,7 @@
 
 #include "gpx/ds.h"
 #include "gpx/log.h"
+#include "gpx/pg.h"
 #include "gpx/rpc.h"
 #include "gpx/svc.h"
 
@@ -145,6 +146,10 @@ int main(int argc, char **argv) {
   /* single flight off only for benchmarks that measure what it saves */
   const char *sf = getenv("GPX_SINGLE_FLIGHT");
   gpx_query_single_flight(!(sf != NULL && strcmp(sf, "0") == 0));
+  /* named prepared statements per connection: fewer (0 = none) only for
+     benchmarks and tests */
+  const char *pp = getenv("GPX_PG_PREPARED");
+  if (pp != NULL && *pp) gpx_pg_prepared_max(atoi(pp));
   pthread_mutex_init(&app.qstats.mu, NULL);
   if (gpx_ds_cache_new(&app.ds) != GPX_OK) {
     gpx_log(GPX_LOG_ERROR, "out of memory", NULL);

@@ -32,11 +32,11 @@ rc=$?
 # tests (tests/run-c.sh).
 ASAN_BIN=${BUILD_ASAN:-$ROOT/build-asan}/dist/gpx_algotrading_pnl_linux_amd64
 if [ -x "$ASAN_BIN" ]; then
-  echo "run-go: sanitizer pass of tests/harness, tests/analytics, tests/live, tests/flight and tests/cache against $ASAN_BIN" >>"$log"
+  echo "run-go: sanitizer pass of tests/harness, tests/analytics, tests/live, tests/flight, tests/prepared and tests/cache against $ASAN_BIN" >>"$log"
   # tests/cache drives the fold cache's fills, verifications and LRU
   # evictions; fewer random sequences than in the first pass keep it short.
   (cd tests && GPX_PLUGIN_BIN=$ASAN_BIN ASAN_OPTIONS=detect_leaks=1 CACHE_SEQUENCES=${CACHE_SEQUENCES:-4} \
-    go test ./harness/ ./analytics/ ./live/ ./flight/ ./cache/ -count=1 -v 2>&1) |
+    go test ./harness/ ./analytics/ ./live/ ./flight/ ./prepared/ ./cache/ -count=1 -v 2>&1) |
     sed 's/^\(\s*--- [A-Z]*: \)/\1[asan] /' >>"$log"
   rc2=${PIPESTATUS[0]}
   [ "$rc2" -ne 0 ] && rc=$rc2

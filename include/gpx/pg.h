@@ -68,6 +68,14 @@ void gpx_pg_pool_stats(gpx_pg_pool *p, int *open, int *idle);
  */
 int gpx_pg_pool_behind_pooler(gpx_pg_pool *p);
 
+/**
+ * How many named prepared statements each connection keeps (exec.c), from
+ * 0 (statements run unnamed, as behind a pooler) to 64, the default; the
+ * environment's GPX_PG_PREPARED (main.c), for benchmarks and tests. Call
+ * before queries run; connections holding more keep them until evicted.
+ */
+void gpx_pg_prepared_max(int n);
+
 /** Cancellation probe: returns 1 when the work should stop. */
 typedef int (*gpx_pg_cancel_fn)(void *arg);
 
@@ -111,7 +119,8 @@ typedef struct gpx_pg_session {
   int64_t fallback_until; /* a prefer-standby fallback: not pooled after this (CLOCK_MONOTONIC ms); 0 = no limit */
   /* private (src/pg) */
   int connect_flags;     /* GPX__PG_YIELD, GPX__PG_QUICK while connecting */
-  int pipelined;         /* the statement in flight was sent after a set_config in one pipeline */
+  int pipelined;         /* the statement in flight was sent in one pipeline after this many others (a
+                            set_config; or a DEALLOCATE and a Parse: exec.c) */
   int copy_prefix;       /* the COPY in flight follows a set_config result to skip */
   int in_txn;            /* inside gpx_pg_begin … gpx_pg_end: a lost connection is not retried */
 } gpx_pg_session;

@@ -20,6 +20,22 @@
 ** a libpq pipeline after `SELECT set_config('statement_timeout', …, true)`
 ** with one Sync: one implicit transaction, one round trip, the setting
 ** gone at its end; pgbouncer in transaction mode keeps both on one server.
+**
+** Straight to Postgres, gpx_pg_exec runs a statement with parameters as a
+** named prepared statement of its connection (prep.c), so running it again
+** skips parse and plan: the first time Parse (after the DEALLOCATE of the
+** least recently used one when the cache is full) and Bind/Execute go in
+** one pipeline, one round trip as before; later only Bind/Execute. Not
+** behind a pooler (transaction mode hands each transaction another server
+** session), nor for COPY, cursors or statements without parameters (those
+** carry literals, or are BEGIN/COMMIT). A named statement that vanished
+** (26000: DISCARD ALL, a server session swapped by a pooler we did not
+** detect) empties the connection's cache and the statement runs once more
+** unnamed; after GPX__PG_PREP_VANISH_LIMIT of those the pool names none.
+** So does one whose cached plan went stale (0A000: a column changed type).
+** Plans are Postgres' business (plan_cache_mode auto: custom plans for the
+** first five runs of a name, then the generic plan when it is estimated no
+** dearer).
 */
 #include <poll.h>
 #include <stdio.h>
@@ -242,21 +258,37 @@ static PGresult *gpx__await(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
   return NULL;
 }
 
-/* gpx__await for a statement sent in a pipeline after its set_config
-   (gpx__pg_send): the set_config's result, the statement's, the Sync's;
-   then the connection leaves pipeline mode. The first failure is reported. */
-static PGresult *gpx__await_pipelined(gpx_pg_session *s, int cleanup, gpx_pg_error *err) {
+/* gpx__await for a statement sent in a pipeline after s->pipelined others
+   (gpx__pg_send's set_config; gpx__send_named's DEALLOCATE and Parse): their
+   results, the statement's, the Sync's; then the connection leaves pipeline
+   mode. The first failure is reported. *last_failed: the result just before
+   the statement's was not a success (a Parse that created nothing, or whose
+   answer never came). */
+static PGresult *gpx__await_pipelined(gpx_pg_session *s, int cleanup, gpx_pg_error *err, int *last_failed) {
+  int n = s->pipelined;
   s->pipelined = 0;
+  *last_failed = 0;
   gpx_pg_error pre_err;
   memset(&pre_err, 0, sizeof pre_err);
-  PGresult *pre = gpx__await(s, cleanup, &pre_err);
-  if (pre == NULL && s->broken) {
-    *err = pre_err;
-    return NULL;
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    gpx_pg_error e;
+    memset(&e, 0, sizeof e);
+    PGresult *pre = gpx__await(s, cleanup, &e); /* PGRES_PIPELINE_ABORTED after an earlier failure */
+    if (pre == NULL && s->broken) {
+      *err = failed ? pre_err : e;
+      *last_failed = 1;
+      return NULL;
+    }
+    if (pre == NULL && !failed) {
+      pre_err = e;
+      failed = 1;
+    }
+    if (i == n - 1) *last_failed = pre == NULL;
+    PQclear(pre);
   }
-  PQclear(pre);
-  PGresult *r = gpx__await(s, cleanup, err); /* PGRES_PIPELINE_ABORTED after a failed set_config */
-  if (pre == NULL) {
+  PGresult *r = gpx__await(s, cleanup, err);
+  if (failed) {
     PQclear(r);
     r = NULL;
     if (!s->broken || err->status == GPX_PG_OK) *err = pre_err;
@@ -277,7 +309,74 @@ static int gpx__run(gpx_pg_session *s, const char *sql, int nparams, const char 
                     int cleanup, PGresult **out, gpx_pg_error *err) {
   *out = NULL;
   GPX_RETURN_NOT_OK(gpx__pg_send(s, sql, nparams, params, binary, cleanup, err));
-  *out = s->pipelined ? gpx__await_pipelined(s, cleanup, err) : gpx__await(s, cleanup, err);
+  int last_failed;
+  *out = s->pipelined ? gpx__await_pipelined(s, cleanup, err, &last_failed) : gpx__await(s, cleanup, err);
+  return *out ? GPX_OK : EIO;
+}
+
+/* Does gpx_pg_exec name this statement (module comment)? Its cache, else NULL. */
+static gpx__pg_prep *gpx__named_cache(gpx_pg_session *s, int nparams) {
+  if (nparams <= 0 || s->pool == NULL || GPX__PG_PROXY(s->pool) || gpx__pg_prep_cap() == 0 ||
+      __atomic_load_n(&s->pool->prep_vanished, __ATOMIC_RELAXED) >= GPX__PG_PREP_VANISH_LIMIT)
+    return NULL;
+  return gpx__pg_prep_of(s->conn);
+}
+
+/* Queue sql as the named statement of c: by its name when c has it, else
+   Parse + Bind/Execute in one pipeline (*slot = the new entry, else -1). */
+static int gpx__send_named(gpx_pg_session *s, gpx__pg_prep *c, const char *sql, int nparams,
+                           const char *const *params, int binary, int *slot, gpx_pg_error *err) {
+  *slot = -1;
+  if (!gpx__may_go_on(s, 0, gpx_pg_now_ms())) {
+    gpx__pg_stop_error(s, err); /* nothing sent: the connection is intact */
+    return EIO;
+  }
+  s->pipelined = 0;
+  char name[64], evicted[64], dealloc[96];
+  int i = gpx__pg_prep_find(c, sql);
+  if (i >= 0) {
+    gpx__pg_prep_name(c, c->e[i].id, name, sizeof name);
+    if (!PQsendQueryPrepared(s->conn, name, nparams, params, NULL, NULL, binary)) {
+      gpx__pg_lost(s, err);
+      return EIO;
+    }
+    c->reuses++;
+    return gpx__flush(s, 0, err);
+  }
+  i = gpx__pg_prep_add(c, sql, evicted, sizeof evicted);
+  if (i < 0) return gpx__pg_send(s, sql, nparams, params, binary, 0, err); /* out of memory: unnamed */
+  gpx__pg_prep_name(c, c->e[i].id, name, sizeof name);
+  int ok = PQenterPipelineMode(s->conn);
+  if (ok && evicted[0]) {
+    snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", evicted);
+    ok = PQsendQueryParams(s->conn, dealloc, 0, NULL, NULL, NULL, NULL, 0);
+    s->pipelined++;
+  }
+  ok = ok && PQsendPrepare(s->conn, name, sql, 0, NULL);
+  s->pipelined++;
+  if (!ok || !PQsendQueryPrepared(s->conn, name, nparams, params, NULL, NULL, binary) ||
+      !PQpipelineSync(s->conn)) {
+    gpx__pg_lost(s, err); /* broken: closed at release, its cache with it */
+    return EIO;
+  }
+  c->parses++;
+  *slot = i;
+  return gpx__flush(s, 0, err);
+}
+
+/* gpx__run for gpx_pg_exec: named (gpx__named_cache) or not. *named = the
+   statement ran (or was to run) under a name of c. */
+static int gpx__run_exec(gpx_pg_session *s, const char *sql, int nparams, const char *const *params, int binary,
+                         PGresult **out, gpx__pg_prep **named, gpx_pg_error *err) {
+  *out = NULL;
+  gpx__pg_prep *c = *named = gpx__named_cache(s, nparams);
+  if (c == NULL) return gpx__run(s, sql, nparams, params, binary, 0, out, err);
+  int slot, last_failed = 0;
+  GPX_RETURN_NOT_OK(gpx__send_named(s, c, sql, nparams, params, binary, &slot, err));
+  *out = s->pipelined ? gpx__await_pipelined(s, 0, err, &last_failed) : gpx__await(s, 0, err);
+  /* The Parse did not answer OK: no such statement (or, had its answer
+     been lost to a stop, one that stays unused until the connection ends). */
+  if (slot >= 0 && last_failed) gpx__pg_prep_drop(c, slot);
   return *out ? GPX_OK : EIO;
 }
 
@@ -293,7 +392,27 @@ int gpx__pg_status_rc(const gpx_pg_error *err) {
 int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
                 int binary_result, PGresult **out, gpx_pg_error *err) {
   memset(err, 0, sizeof *err);
-  if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
+  gpx__pg_prep *named;
+  if (gpx__run_exec(s, sql, nparams, params, binary_result, out, &named, err) == GPX_OK) return GPX_OK;
+  int vanished = named != NULL && strcmp(err->sqlstate, "26000") == 0;
+  /* 0A000 "cached plan must not change result type": a column's type
+     changed under the statement, which can then never run again */
+  int stale = named != NULL && strcmp(err->sqlstate, "0A000") == 0 && strstr(err->msg, "cached plan") != NULL;
+  if (vanished || stale) {
+    /* Forget the connection's named statements and run this one unnamed,
+       once (not in a transaction: it failed). Names are never reused, so
+       the stale ones left on the server are merely unused. */
+    gpx__pg_prep_forget(named);
+    if (vanished &&
+        __atomic_add_fetch(&s->pool->prep_vanished, 1, __ATOMIC_RELAXED) == GPX__PG_PREP_VANISH_LIMIT)
+      gpx_log(GPX_LOG_WARN,
+              "pg: prepared statements keep vanishing (a connection pooler in between?); statements run unnamed "
+              "from now on", NULL);
+    if (s->stop == GPX_PG_OK && !s->broken && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
+      memset(err, 0, sizeof *err);
+      if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
+    }
+  }
   if (err->status == GPX_PG_UNAVAILABLE && s->stop == GPX_PG_OK && s->cancel_job == NULL && s->pool != NULL &&
       !s->in_txn) {
     /* A pooled connection may have died while idle (Postgres restarted):
@@ -306,7 +425,7 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
     }
     s->broken = 0;
     memset(err, 0, sizeof *err);
-    if (gpx__run(s, sql, nparams, params, binary_result, 0, out, err) == GPX_OK) return GPX_OK;
+    if (gpx__run_exec(s, sql, nparams, params, binary_result, out, &named, err) == GPX_OK) return GPX_OK;
   }
   return gpx__pg_status_rc(err);
 }

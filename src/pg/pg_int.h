@@ -42,6 +42,11 @@ struct gpx_pg_pool {
      one failed to connect and set up within GPX__PG_QUICK_MS (a pooler with
      no server to spare), so the next would most likely wait as long */
   int64_t no_new_second_until;
+  /* Named prepared statements that vanished from under a connection (SQLSTATE
+     26000: something between us and Postgres — a pooler we did not detect —
+     swaps or resets server sessions); at GPX__PG_PREP_VANISH_LIMIT the pool
+     stops naming statements. __atomic. */
+  int prep_vanished;
   char rootcert[600], cert[600], key[600];
 };
 
@@ -90,6 +95,51 @@ PGconn *gpx__pg_connect(gpx_pg_pool *p, gpx_pg_session *s, gpx_pg_error *err);
 
 /** A fresh connection in place of a dead one (same session, same slot). */
 int gpx__pg_reconnect(gpx_pg_session *s, gpx_pg_error *err);
+
+/* ---- prep.c ---- */
+
+/** Named prepared statements kept per connection, at most. */
+#define GPX__PG_PREP_MAX 64
+/** After this many vanished statements (26000) a pool stops preparing. */
+#define GPX__PG_PREP_VANISH_LIMIT 3
+
+typedef struct gpx__pg_prep_entry {
+  uint64_t hash;
+  char *sql;      /* owned */
+  uint64_t used;  /* the cache's clock at the last use (LRU) */
+  unsigned id;    /* the name's number (gpx__pg_prep_name) */
+} gpx__pg_prep_entry;
+
+/** The named statements one connection prepared (prep.c). */
+typedef struct gpx__pg_prep {
+  gpx__pg_prep_entry e[GPX__PG_PREP_MAX];
+  int n;
+  uint64_t clock;
+  unsigned next_id, nonce, serial;
+  uint64_t parses, reuses; /* statements prepared, and run again by name (tests, diagnostics) */
+} gpx__pg_prep;
+
+/**
+ * The cache of conn, created empty (and freed with the connection) on first
+ * use; NULL when out of memory (the caller then runs the statement unnamed).
+ */
+gpx__pg_prep *gpx__pg_prep_of(PGconn *conn);
+/** Entries per connection now (gpx_pg_prepared_max; 0: statements run unnamed). */
+int gpx__pg_prep_cap(void);
+/** The entry holding exactly sql (marked used), or -1. */
+int gpx__pg_prep_find(gpx__pg_prep *c, const char *sql);
+/**
+ * A new entry for sql (copied): a free slot, else the least recently used
+ * one, whose name goes to evicted (else evicted = ""): the caller
+ * deallocates it. -1 when out of memory.
+ */
+int gpx__pg_prep_add(gpx__pg_prep *c, const char *sql, char *evicted, size_t cap);
+/** Remove an entry (its Parse failed: no such statement on the server). */
+void gpx__pg_prep_drop(gpx__pg_prep *c, int slot);
+/** Forget every entry (they vanished from the server); names stay unused. */
+void gpx__pg_prep_forget(gpx__pg_prep *c);
+/** The statement name of entry id: gpx_<nonce>_<serial>_<id>. */
+void gpx__pg_prep_name(const gpx__pg_prep *c, unsigned id, char *out, size_t cap);
 
 /* ---- exec.c (shared with copy.c) ---- */
 
