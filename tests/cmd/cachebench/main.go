@@ -299,7 +299,10 @@ func (b *bench) measureKind(k kind) kindResult {
 		r.hits += int(h1 - h0)
 		r.warms += b.runs
 		r.warm[i] = median(warm)
-		_, cold := b.call(k.name+" cold check", pc, b.request(k.body, b.end, true), nil)
+		dc, cold := b.call(k.name+" cold check", pc, b.request(k.body, b.end, true), nil)
+		if os.Getenv("BENCH_VERBOSE") != "" {
+			fmt.Fprintf(os.Stderr, "%s after %g %%: warm runs %v, then cold %v\n", k.name, f*100, warm, dc)
+		}
 		if canon(last) != canon(cold) {
 			r.mismatch = append(r.mismatch, fmt.Sprintf("%g %%", f*100))
 		}
