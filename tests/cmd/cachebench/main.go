@@ -57,10 +57,20 @@ import (
 )
 
 var (
-	die    = benchkit.Die
 	median = benchkit.Median
 	ms     = benchkit.Ms
 )
+
+// launched is the plugin process once started: die stops it (Postgres has
+// its own watchdog), so a failed or timed-out run leaves nothing behind.
+var launched *harness.Plugin
+
+func die(format string, a ...any) {
+	if launched != nil {
+		launched.Client.Kill()
+	}
+	benchkit.Die(format, a...)
+}
 
 const (
 	days      = 365
@@ -530,6 +540,7 @@ func main() {
 	if err != nil {
 		die("%v", err)
 	}
+	launched = b.p
 	defer b.p.Client.Kill()
 	fmt.Printf("%d trades from %s to %s generated, VACUUM ANALYZEd in %.1f s (covering index, index-only scan checked); "+
 		"median of %d runs; plugin %s\n", n, b.from.Format("2006-01-02"), b.end0.Format("2006-01-02"), load.Seconds(), runs,
