@@ -86,16 +86,17 @@ type kind struct {
 	cols string
 }
 
+// bench is one run: the server, the plugin and where the table stands.
 type bench struct {
 	pg       *pgfix.Server
 	p        *harness.Plugin
 	n, runs  int
-	from     time.Time // the first trade's day (UTC midnight)
-	end0     time.Time // the fixed range end of the generated table
-	end      time.Time // the range end now (after the inserted trades)
-	nextID   int       // trade_id of the next inserted trade
-	updated  int64     // lastUpdated of the newest instance
-	timeout  time.Duration
+	from     time.Time     // the first trade's day (UTC midnight)
+	end0     time.Time     // the fixed range end of the generated table
+	end      time.Time     // the range end now (after the inserted trades)
+	nextID   int           // trade_id of the next inserted trade
+	updated  int64         // lastUpdated of the newest instance
+	timeout  time.Duration // for each statement and each call
 	jsonData map[string]any
 }
 
@@ -107,17 +108,17 @@ func (b *bench) instance() *pluginv2.PluginContext {
 	return harness.PluginContext("cachebench", b.jsonData, pgfix.Secure(), b.updated)
 }
 
-// psql runs script as the superuser on database trading within the
-// deadline and returns its unaligned, tuples-only output.
-func (b *bench) psql(timeout time.Duration, script string, args ...string) string {
-	c, cancel := context.WithTimeout(context.Background(), timeout)
+// psql runs script as the superuser on database trading within b.timeout
+// and returns its unaligned, tuples-only output.
+func (b *bench) psql(script string, args ...string) string {
+	c, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(c, "psql", append([]string{"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", b.pg.SockDir,
 		"-p", strconv.Itoa(b.pg.Port), "-U", "postgres", "-d", "trading"}, args...)...)
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
 	if c.Err() != nil {
-		die("psql gave no answer within %v to: %.200s", timeout, script)
+		die("psql gave no answer within %v to: %.200s", b.timeout, script)
 	}
 	if err != nil {
 		die("psql: %v\n%s\nscript: %.500s", err, out, script)
@@ -136,7 +137,7 @@ func (b *bench) copyTime(cols string, to time.Time, ordered bool) time.Duration 
 	}
 	sql := fmt.Sprintf("COPY (SELECT %s FROM trades WHERE closed_at > %s AND closed_at <= %s%s) TO STDOUT (FORMAT binary);\n",
 		cols, ts(b.from), ts(to), order)
-	out := b.psql(b.timeout, "\\timing on\n"+sql, "-o", "/dev/null")
+	out := b.psql("\\timing on\n"+sql, "-o", "/dev/null")
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Time:" {
 			v, err := strconv.ParseFloat(f[1], 64)
@@ -156,7 +157,7 @@ func (b *bench) reset() {
 	if b.end.Equal(b.end0) {
 		return
 	}
-	b.psql(b.timeout, fmt.Sprintf("DELETE FROM trades WHERE trade_id > %d;\nVACUUM trades;\n", b.n))
+	b.psql(fmt.Sprintf("DELETE FROM trades WHERE trade_id > %d;\nVACUUM trades;\n", b.n))
 	b.end = b.end0
 }
 
@@ -172,7 +173,7 @@ func (b *bench) insert(fraction float64) int {
 	after := float64(b.end.UnixMicro()) / 1e6
 	// trade j closes at after + span·(j − ½)/k: strictly inside (end, end + span]
 	c := fmt.Sprintf("to_timestamp(%.6f + %.6f * (j - 0.5) / %d)", after, span.Seconds(), k)
-	b.psql(b.timeout, fmt.Sprintf(`INSERT INTO trades (trade_id, account, exchange, strategy, symbol, side, qty, entry_price,
+	b.psql(fmt.Sprintf(`INSERT INTO trades (trade_id, account, exchange, strategy, symbol, side, qty, entry_price,
   exit_price, expected_entry_price, expected_exit_price, opened_at, closed_at, fees, realized_pnl, entry_tag, exit_reason)
 SELECT %[1]d + j, t.account, t.exchange, t.strategy, t.symbol, t.side, t.qty, t.entry_price, t.exit_price,
   t.expected_entry_price, t.expected_exit_price, %[2]s - (t.closed_at - t.opened_at), %[2]s, t.fees, t.realized_pnl,
@@ -517,7 +518,7 @@ func main() {
 	}
 	load := time.Since(t0)
 	// the range: the first trade's day to the midnight after the last trade
-	f := strings.Split(b.psql(b.timeout, "SELECT floor(extract(epoch FROM min(closed_at)) / 86400) * 86400, "+
+	f := strings.Split(b.psql("SELECT floor(extract(epoch FROM min(closed_at)) / 86400) * 86400, "+
 		"ceil(extract(epoch FROM max(closed_at)) / 86400) * 86400, max(trade_id), count(*) FROM trades"), "|")
 	if len(f) != 4 {
 		die("the generated table: %q", f)
@@ -530,7 +531,7 @@ func main() {
 	b.from, b.end0 = time.Unix(int64(from), 0).UTC(), time.Unix(int64(to), 0).UTC()
 	b.end = b.end0
 	// the cold read must be the covering index's index-only scan
-	plan := b.psql(b.timeout, fmt.Sprintf("EXPLAIN SELECT closed_at, realized_pnl, opened_at, side FROM trades WHERE closed_at > %s "+
+	plan := b.psql(fmt.Sprintf("EXPLAIN SELECT closed_at, realized_pnl, opened_at, side FROM trades WHERE closed_at > %s "+
 		"AND closed_at <= %s ORDER BY closed_at, trade_id", ts(b.from), ts(b.end0)))
 	if !strings.Contains(plan, "Index Only Scan using trades_closed_at_id_pnl_idx") {
 		die("the ordered read is not an index-only scan of sql/schema.sql's covering index:\n%s", plan)
