@@ -5,6 +5,8 @@
 #   bench/run.sh arrow pg      only the named sections
 #   BENCH_PART=1 bench/run.sh  every section and `part` (10 M trades, plain vs
 #                              partitioned; BENCH_TRADES to change N)
+#   BENCH_CACHE_10M=1 bench/run.sh  every section and `cache10m` (the cache
+#                              section on 10 M trades)
 #
 # Programs come from $GPX_BUILD_DIR (default build/, filled by `make build`).
 # To add a section: write a function `section_<name>` below and append
@@ -75,8 +77,26 @@ section_prepared() {
   [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
-SECTIONS=(arrow pg bouncer par flight prepared)
+# --- cache: the fold cache, cold vs after 0.1 % / 1 % new trades vs raw COPY ---
+section_cache() {
+  echo "Each cached kind, and the trading dashboard's full refresh (one call per panel, at once): cold vs warm after"
+  echo "0.1 % / 1 % new trades vs the raw binary COPY; ${BENCH_TRADES:-1000000} trades over one year, median of ${BENCH_RUNS:-5}."
+  (cd tests && go run ./cmd/cachebench) | tee bench/out/cache.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+# --- cache10m: the cache section on 10 M trades (opt-in) -----------------------
+# Not in the default run: generating 10 M trades takes ~3 min and the cold
+# cases ~10× those of 1 M (see bench/README.md for the time a run takes).
+section_cache10m() {
+  echo "The cache section on 10000000 trades, median of ${BENCH_RUNS:-3}."
+  (cd tests && BENCH_TRADES=10000000 BENCH_RUNS=${BENCH_RUNS:-3} go run ./cmd/cachebench) | tee bench/out/cache10m.md
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+SECTIONS=(arrow pg bouncer par flight prepared cache)
 [ "${BENCH_PART:-}" = 1 ] && SECTIONS+=(part)
+[ "${BENCH_CACHE_10M:-}" = 1 ] && SECTIONS+=(cache10m)
 [ $# -gt 0 ] && SECTIONS=("$@")
 failed=()
 for s in "${SECTIONS[@]}"; do

@@ -1,7 +1,8 @@
 // Package benchkit is what the benchmark programs under tests/cmd
-// (pgbench, partbench, bouncerbench) share: their environment knobs, a
-// fatal-error exit, medians, and building and timing one QueryData through
-// the plugin. It holds no benchmark of its own.
+// (pgbench, partbench, bouncerbench, parbench, cachebench) share: their
+// environment knobs, a fatal-error exit, medians, building and timing one
+// QueryData through the plugin, and the bundled dashboard's panel queries.
+// It holds no benchmark of its own.
 package benchkit
 
 import (
@@ -96,4 +97,80 @@ func TimeQuery(p *harness.Plugin, pctx *pluginv2.PluginContext, q *pluginv2.Data
 		return 0, e
 	}
 	return d, nil
+}
+
+// panel is what DashboardQueries reads of a dashboard panel (rows nest panels).
+type panel struct {
+	Type    string            `json:"type"`
+	Title   string            `json:"title"`
+	Panels  []panel           `json:"panels"`
+	Targets []json.RawMessage `json:"targets"`
+}
+
+// DashboardQueries reads every panel target of the dashboard that Grafana
+// sends to the data source, its template variables replaced by their
+// defaults (All → an empty list, group_by none), each with its own refId
+// (P1, P2, … in panel order). A target on Grafana's Dashboard data source
+// ("-- Dashboard --": the stat panels reusing one stats query) sends
+// nothing: Grafana hands it the other panel's answer.
+func DashboardQueries(file string) ([]string, []map[string]any) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		Die("%v", err)
+	}
+	var d struct {
+		Panels []panel `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		Die("%s: %v", file, err)
+	}
+	// the variables at the dashboard's defaults, as Grafana sends them: a
+	// multi-value variable at All becomes an empty list (= all)
+	vars := map[string]any{"$strategy": nil, "$symbol": nil, "$account": nil, "$group_by": "none",
+		"$large_loss": "200", "${datasource}": "bench"}
+	var subst func(v any) any
+	subst = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			if r, ok := vars[x]; ok {
+				return r
+			}
+		case []any:
+			out := []any{}
+			for _, e := range x {
+				if r := subst(e); r != nil {
+					out = append(out, r)
+				}
+			}
+			return out
+		case map[string]any:
+			for k, e := range x {
+				x[k] = subst(e)
+			}
+		}
+		return v
+	}
+	var titles []string
+	var qs []map[string]any
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			walk(p.Panels)
+			for _, t := range p.Targets {
+				var q map[string]any
+				if err := json.Unmarshal(t, &q); err != nil {
+					Die("%s: panel %q: %v", file, p.Title, err)
+				}
+				if ds, _ := q["datasource"].(map[string]any); ds != nil && ds["uid"] == "-- Dashboard --" {
+					continue
+				}
+				subst(q)
+				q["refId"] = fmt.Sprintf("P%d", len(qs)+1)
+				titles = append(titles, p.Title)
+				qs = append(qs, q)
+			}
+		}
+	}
+	walk(d.Panels)
+	return titles, qs
 }
