@@ -40,11 +40,7 @@ var (
 func TestMain(m *testing.M) {
 	pgfix.Main(m, func(s *pgfix.Server) error {
 		pg = s
-		s.Opts = append(s.Opts, "-c shared_preload_libraries=pg_stat_statements")
-		if err := s.Down(); err != nil {
-			return err
-		}
-		if err := s.Up(); err != nil {
+		if err := s.RestartWith("-c shared_preload_libraries=pg_stat_statements"); err != nil {
 			return err
 		}
 		if err := pg.LoadDemo(harness.RepoRoot(), 20000, 120, 7, "2025-01-01"); err != nil {

@@ -238,6 +238,16 @@ func (s *Server) Down() error {
 	return nil
 }
 
+// RestartWith restarts the server with more server options (e.g. "-c
+// shared_preload_libraries=pg_stat_statements"), kept for later restarts.
+func (s *Server) RestartWith(opts ...string) error {
+	s.Opts = append(s.Opts, opts...)
+	if err := s.Down(); err != nil {
+		return err
+	}
+	return s.Up()
+}
+
 // Close stops the server and removes its files.
 func (s *Server) Close() {
 	s.cmd("pg_ctl", "-D", s.Dir, "-m", "immediate", "-w", "stop").Run()

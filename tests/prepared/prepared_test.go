@@ -48,11 +48,7 @@ var (
 func TestMain(m *testing.M) {
 	pgfix.Main(m, func(s *pgfix.Server) error {
 		pg = s
-		s.Opts = append(s.Opts, "-c log_min_duration_statement=0")
-		if err := s.Down(); err != nil {
-			return err
-		}
-		if err := s.Up(); err != nil {
+		if err := s.RestartWith("-c log_min_duration_statement=0"); err != nil {
 			return err
 		}
 		return pg.LoadDemo(harness.RepoRoot(), 5000, 120, 7, "2025-01-01")
