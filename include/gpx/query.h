@@ -152,8 +152,8 @@ uint64_t gpx_query_coalesced_total(void);
 /* ------------------------------------------------------------ the fold cache (cache.c) */
 
 /** The fold cache's counters (CollectMetrics): hits, misses, failed checks, evictions; and bytes held now. */
-enum { GPX_QCACHE_HITS, GPX_QCACHE_MISSES, GPX_QCACHE_VERIFY_FAILED, GPX_QCACHE_EVICTIONS, GPX_QCACHE_NSTATS,
-       GPX_QCACHE_BYTES = GPX_QCACHE_NSTATS };
+enum { GPX_QCACHE_HITS, GPX_QCACHE_MISSES, GPX_QCACHE_VERIFY_FAILED, GPX_QCACHE_EVICTIONS, GPX_QCACHE_CHECKS_LOG,
+       GPX_QCACHE_CHECKS_FINGERPRINT, GPX_QCACHE_NSTATS, GPX_QCACHE_BYTES = GPX_QCACHE_NSTATS };
 uint64_t gpx_query_cache_stat(int which);
 
 /* ------------------------------------------------------------ live (live.c) */

@@ -121,12 +121,12 @@ static int gpx__rows_add_group(gpx_qcache_rows *w, const char *name, size_t len,
   return GPX_OK;
 }
 
-/* A new rows object holding a copy of old's rows and groups (old may be NULL). */
-static gpx_qcache_rows *gpx__rows_copy(const gpx_qcache_rows *old, size_t extra) {
+/* A new rows object holding a copy of old's first n rows and its groups (old may be NULL). */
+static gpx_qcache_rows *gpx__rows_copy(const gpx_qcache_rows *old, size_t n, size_t extra) {
   gpx_qcache_rows *w = calloc(1, sizeof *w);
   if (w == NULL) return NULL;
   atomic_init(&w->refs, 1);
-  size_t n = old ? old->n : 0;
+  if (old == NULL) n = 0;
   if (gpx__rows_reserve(w, n + extra) != GPX_OK) goto fail;
   if (n) {
     memcpy(w->ts, old->ts, n * sizeof *w->ts);
@@ -153,6 +153,9 @@ typedef struct gpx__entry {
   gpx_buf key;
   int64_t from_ms, w_ms;
   gpx_qcache_fp fp;
+  int log;            /* checked by the change log: its hours and versions over the span, else fp */
+  int64_t *lh, *lv;
+  size_t ln;
   gpx_qcache_rows *rows;
   size_t bytes;
 } gpx__entry;
@@ -199,6 +202,8 @@ static void gpx__entry_drop(gpx__cache *c, gpx__entry *e) {
   atomic_fetch_sub(&gpx__bytes_all, (long long)e->bytes);
   gpx__rows_unref(e->rows);
   gpx_buf_reset(&e->key);
+  free(e->lh);
+  free(e->lv);
   free(e);
 }
 
@@ -271,6 +276,20 @@ int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu) {
     cu->from_ms = e->from_ms;
     cu->w_ms = e->w_ms;
     cu->fp = e->fp;
+    cu->log = e->log;
+    if (e->log && e->ln) {
+      cu->lh = malloc(e->ln * sizeof *cu->lh);
+      cu->lv = malloc(e->ln * sizeof *cu->lv);
+      if (cu->lh && cu->lv) {
+        memcpy(cu->lh, e->lh, e->ln * sizeof *cu->lh);
+        memcpy(cu->lv, e->lv, e->ln * sizeof *cu->lv);
+        cu->ln = e->ln;
+      } else { /* cannot check it: a miss */
+        gpx__rows_unref(cu->rows);
+        cu->rows = NULL;
+        cu->from_ms = cu->w_ms = q->from_ms;
+      }
+    }
     gpx__unlink(c, e);
     gpx__push_front(c, e);
   }
@@ -288,14 +307,125 @@ static __int128 gpx__i128(const char *s) {
   return neg ? -v : v;
 }
 
-int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
+/* ------------------------------------------------------------ the change log */
+
+#define GPX__LOG_MEMO_S 30
+#define GPX__HOUR_MS INT64_C(3600000)
+#define GPX__TRUNCATE_HOUR INT64_MIN
+
+static int64_t gpx__hour(int64_t ms) { return ms >= 0 ? ms / GPX__HOUR_MS : -((-ms + GPX__HOUR_MS - 1) / GPX__HOUR_MS); }
+
+/* sql/cache_changes.sql's unit argument for the mapping's closed_at. */
+static const char *gpx__log_unit(const gpx_ds_settings *s) {
+  switch (s->columns[GPX_COL_CLOSED_AT].as) {
+    case GPX_AS_EPOCH_S: return "1";
+    case GPX_AS_EPOCH_MS: return "0.001";
+    case GPX_AS_EPOCH_US: return "0.000001";
+    case GPX_AS_EPOCH_NS: return "0.000000001";
+    default: return "timestamp";
+  }
+}
+
+/* Is the change log there and readable? Asked outside the transaction (a
+   missing table would abort it), remembered a while per instance; whether
+   its triggers are on this table is asked inside, every time. */
+static int gpx__log_present(gpx_qrun *r) {
+  char *memo = NULL;
+  if (gpx_ds_memo_get(r->inst, "cache:log", GPX__LOG_MEMO_S, &memo)) {
+    int on = memo[0] == '1';
+    free(memo);
+    return on;
+  }
   PGresult *res = NULL;
   gpx_pg_error pe;
-  /* not in executedQueryString (gpx__record in stream.c): the answer is the cold one */
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (gpx_pg_begin(&r->sess, "ISOLATION LEVEL REPEATABLE READ READ ONLY", &pe) != GPX_OK) return gpx_qrun_fail_pg(r, &pe);
-  cu->in_txn = 1;
+  int on = 0;
+  if (gpx_pg_exec(&r->sess,
+                  "SELECT CASE WHEN to_regclass('public.gpx_trade_changes') IS NULL THEN false "
+                  "ELSE has_table_privilege('public.gpx_trade_changes', 'SELECT') END",
+                  0, NULL, 0, &res, &pe) == GPX_OK &&
+      PQntuples(res) == 1)
+    on = PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  gpx_ds_memo_put(r->inst, "cache:log", on ? "1" : "0");
+  return on;
+}
+
+/* In the transaction, first: whether the four triggers are on this table,
+   enabled ALWAYS with this mapping's closed_at (a plain table), and the
+   versions of the hours in [lo, hi] and of TRUNCATE. 1: the log speaks for
+   the table (hours and versions into *h and *v, sorted); 0: it does not;
+   -1: an error. */
+static int gpx__log_read(gpx_qrun *r, int64_t lo, int64_t hi, int64_t **h, int64_t **v, size_t *n, gpx_pg_error *pe) {
+  gpx_buf name = {0};
+  PGresult *res = NULL;
+  *h = *v = NULL;
+  *n = 0;
+  if (gpx_sql_table_name(&name, r->s) != GPX_OK) {
+    gpx_buf_reset(&name);
+    return -1;
+  }
+  char los[24], his[24];
+  snprintf(los, sizeof los, "%lld", (long long)lo);
+  snprintf(his, sizeof his, "%lld", (long long)hi);
+  const char *params[5] = {(const char *)name.data, r->s->columns[GPX_COL_CLOSED_AT].name[0], gpx__log_unit(r->s), los,
+                           his};
+  int rc = gpx_pg_exec(
+      &r->sess,
+      "SELECT NULL::int8, (SELECT count(*) FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+      " WHERE t.tgrelid = to_regclass($1::text) AND c.relkind = 'r' AND t.tgenabled = 'A'"
+      " AND t.tgname IN ('gpx_trade_changes_ins', 'gpx_trade_changes_upd', 'gpx_trade_changes_del',"
+      " 'gpx_trade_changes_trunc') AND strpos(pg_catalog.pg_get_triggerdef(t.oid), 'gpx_trade_changes_log('"
+      " || pg_catalog.quote_literal($2::text) || ', ' || pg_catalog.quote_literal($3::text) || ')') > 0)"
+      " UNION ALL (SELECT hour, version FROM public.gpx_trade_changes WHERE tbl = to_regclass($1::text)"
+      " AND (hour BETWEEN $4::int8 AND $5::int8 OR hour = -9223372036854775808) ORDER BY hour)",
+      5, params, 0, &res, pe);
+  gpx_buf_reset(&name);
+  if (rc != GPX_OK) return -1;
+  int rows = PQntuples(res), ok = rows >= 1 && PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 1), "4") == 0;
+  if (ok && rows > 1) {
+    *h = malloc((size_t)(rows - 1) * sizeof **h);
+    *v = malloc((size_t)(rows - 1) * sizeof **v);
+    if (*h == NULL || *v == NULL) ok = -1;
+    for (int i = 1; ok == 1 && i < rows; i++) {
+      (*h)[i - 1] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+      (*v)[i - 1] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    }
+    *n = ok == 1 ? (size_t)(rows - 1) : 0;
+  }
+  PQclear(res);
+  if (ok != 1) {
+    free(*h);
+    free(*v);
+    *h = *v = NULL;
+    *n = 0;
+  }
+  return ok;
+}
+
+/* The first hour in [lo, hi] (or TRUNCATE's) where the entry's versions and
+   now's differ; INT64_MAX when none. Both lists sorted, TRUNCATE's first. */
+static int64_t gpx__log_first_change(const int64_t *eh, const int64_t *ev, size_t en, const int64_t *nh,
+                                     const int64_t *nv, size_t nn, int64_t lo, int64_t hi) {
+  size_t i = 0, j = 0;
+  for (;;) {
+    while (i < en && eh[i] != GPX__TRUNCATE_HOUR && (eh[i] < lo || eh[i] > hi)) i++;
+    while (j < nn && nh[j] != GPX__TRUNCATE_HOUR && (nh[j] < lo || nh[j] > hi)) j++;
+    if (i == en && j == nn) return INT64_MAX;
+    if (i == en) return nh[j];
+    if (j == nn) return eh[i];
+    if (eh[i] != nh[j]) return eh[i] < nh[j] ? eh[i] : nh[j];
+    if (ev[i] != nv[j]) return eh[i];
+    i++, j++;
+  }
+}
+
+/* ------------------------------------------------------------ the check */
+
+/* The fingerprint of the covered range and of the stretch after it: one
+   scan in Postgres. 1 done; ENOTSUP the server cannot; else the run failed. */
+static int gpx__fingerprint(gpx_qrun *r, gpx_qcache_run *cu, gpx_qcache_fp *old, gpx_qcache_fp *add) {
+  PGresult *res = NULL;
+  gpx_pg_error pe;
   gpx_stmt st = {0};
   int rc = gpx_sql_fingerprint(&st, r->s, r->q, cu->from_ms, cu->w_ms, cu->w_new);
   if (rc != GPX_OK) {
@@ -303,8 +433,6 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
     return gpx_qrun_fail(r, rc, "cache fingerprint", "building the statement failed");
   }
   rc = gpx_pg_exec(&r->sess, gpx_sql_cstr(&st.sql), st.sql.n, (const char *const *)st.sql.params, 1, &res, &pe);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->out->sql_seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (rc == GPX_OK && PQntuples(res) != 1) {
     PQclear(res);
     gpx_stmt_reset(&st);
@@ -320,33 +448,105 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
     }
     return gpx_qrun_fail_pg(r, &pe);
   }
-  gpx_qcache_fp old = {gpx_stmt_i64(&st, res, 0, GPX_FP_N_OLD), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_OLD, NULL))};
-  gpx_qcache_fp add = {gpx_stmt_i64(&st, res, 0, GPX_FP_N_NEW), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_NEW, NULL))};
+  *old = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_OLD), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_OLD, NULL))};
+  *add = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_NEW), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_NEW, NULL))};
   PQclear(res);
   gpx_stmt_reset(&st);
-  cu->fp_new.count = old.count + add.count;
-  cu->fp_new.hsum = old.hsum + add.hsum;
-  if (cu->rows == NULL) {
-    gpx__count(GPX_QCACHE_MISSES);
-  } else if (old.count == cu->fp.count && old.hsum == cu->fp.hsum) {
-    cu->verified = 1;
-    cu->read_from = cu->w_ms;
-    gpx__count(GPX_QCACHE_HITS);
-  } else {
-    /* the covered rows changed: read them all again, in this transaction */
-    gpx__count(GPX_QCACHE_VERIFY_FAILED);
-    gpx__count(GPX_QCACHE_MISSES); /* the run reads the whole range, like a miss */
-    gpx__rows_unref(cu->rows);
-    cu->rows = NULL;
+  return GPX_OK;
+}
+
+/* The entry cannot serve: the run reads its whole range and fills a new one. */
+static void gpx__as_miss(gpx_qrun *r, gpx_qcache_run *cu) {
+  gpx__rows_unref(cu->rows);
+  cu->rows = NULL;
+  cu->from_ms = cu->w_ms = cu->read_from = r->q->from_ms;
+}
+
+int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
+  gpx_pg_error pe;
+  int entry_log = cu->log;
+  int64_t *eh = cu->lh, *ev = cu->lv;
+  size_t en = cu->ln;
+  cu->lh = cu->lv = NULL;
+  cu->ln = 0;
+  int log_there = gpx__log_present(r);
+  /* not in executedQueryString (gpx__record in stream.c): the answer is the cold one */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = GPX_OK;
+  if (gpx_pg_begin(&r->sess, "ISOLATION LEVEL REPEATABLE READ READ ONLY", &pe) != GPX_OK) rc = gpx_qrun_fail_pg(r, &pe);
+  else cu->in_txn = 1;
+  cu->log = 0;
+  if (rc == GPX_OK && log_there) {
+    /* the span the new entry will keep versions for, with an hour to spare each side */
+    int64_t lo = gpx__hour(cu->rows ? cu->from_ms : r->q->from_ms) - 1, hi = gpx__hour(cu->w_new) + 1;
+    int got = gpx__log_read(r, lo, hi, &cu->lh, &cu->lv, &cu->ln, &pe);
+    if (got < 0) {
+      gpx_ds_memo_put(r->inst, "cache:log", "0"); /* asked again in a while */
+      rc = pe.status == GPX_PG_QUERY_ERROR ? ENOTSUP : gpx_qrun_fail_pg(r, &pe);
+    }
+    cu->log = got == 1;
   }
-  size_t keep = cu->verified && cu->w_new > cu->w_ms ? cu->rows->n : 0;
-  if (cu->verified && cu->w_new == cu->w_ms) return GPX_OK; /* nothing new to keep: the entry stays as it is */
-  cu->fresh = gpx__rows_copy(cu->verified ? cu->rows : NULL, keep / 64 + 1024);
+  if (rc == GPX_OK && cu->rows && entry_log != cu->log) gpx__as_miss(r, cu); /* checked the other way: cannot say */
+  if (rc == GPX_OK) gpx__count(cu->log ? GPX_QCACHE_CHECKS_LOG : GPX_QCACHE_CHECKS_FINGERPRINT);
+  if (rc == GPX_OK && cu->log) {
+    cu->fp_new = (gpx_qcache_fp){0};
+    if (cu->rows == NULL) {
+      gpx__count(GPX_QCACHE_MISSES);
+    } else {
+      int64_t lo = gpx__hour(cu->from_ms) - 1, hi = gpx__hour(cu->w_ms) + 1;
+      int64_t first = gpx__log_first_change(eh, ev, en, cu->lh, cu->lv, cu->ln, lo, hi);
+      /* the rows up to the hour before the first changed one are still good */
+      int64_t keep_to = first == INT64_MAX ? cu->w_ms : first == GPX__TRUNCATE_HOUR ? INT64_MIN : (first - 1) * GPX__HOUR_MS;
+      if (keep_to <= cu->from_ms) {
+        gpx__count(GPX_QCACHE_VERIFY_FAILED);
+        gpx__count(GPX_QCACHE_MISSES);
+        gpx__rows_unref(cu->rows);
+        cu->rows = NULL;
+      } else {
+        cu->verified = 1;
+        cu->read_from = keep_to;
+        cu->kept = gpx_qcache_lower(cu->rows, keep_to * 1000000);
+        gpx__count(GPX_QCACHE_HITS);
+      }
+    }
+  } else if (rc == GPX_OK) {
+    gpx_qcache_fp old = {0}, add = {0};
+    rc = gpx__fingerprint(r, cu, &old, &add);
+    if (rc == GPX_OK) {
+      cu->fp_new.count = old.count + add.count;
+      cu->fp_new.hsum = old.hsum + add.hsum;
+      if (cu->rows == NULL) {
+        gpx__count(GPX_QCACHE_MISSES);
+      } else if (old.count == cu->fp.count && old.hsum == cu->fp.hsum) {
+        cu->verified = 1;
+        cu->read_from = cu->w_ms;
+        cu->kept = gpx_qcache_rows_n(cu->rows);
+        gpx__count(GPX_QCACHE_HITS);
+      } else {
+        /* the covered rows changed: read them all again, in this transaction
+           (the fingerprint just taken covers the same range) */
+        gpx__count(GPX_QCACHE_VERIFY_FAILED);
+        gpx__count(GPX_QCACHE_MISSES); /* the run reads the whole range, like a miss */
+        gpx__rows_unref(cu->rows);
+        cu->rows = NULL;
+      }
+    }
+  }
+  free(eh);
+  free(ev);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->out->sql_seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  if (rc != GPX_OK) return rc;
+  if (cu->verified && cu->w_new == cu->w_ms && cu->kept == gpx_qcache_rows_n(cu->rows))
+    return GPX_OK; /* nothing new to keep: the entry stays as it is */
+  cu->fresh = gpx__rows_copy(cu->verified ? cu->rows : NULL, cu->kept, cu->kept / 64 + 1024);
   return cu->fresh ? GPX_OK : gpx_qrun_fail(r, ENOMEM, "cache", NULL);
 }
 
-int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows) {
+int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows, size_t *kept) {
   *rows = cu->verified ? cu->rows : NULL;
+  *kept = *rows ? cu->kept : 0;
   return *rows != NULL;
 }
 
@@ -432,7 +632,7 @@ void gpx_qcache_finish(gpx_qrun *r, gpx_qcache_run *cu, int ok) {
   if (ok && cu->fresh) {
     gpx_qcache_rows *w = cu->fresh;
     cu->fresh = NULL;
-    size_t bytes = gpx__rows_bytes(w) + sizeof(gpx__entry) + cu->key.len;
+    size_t bytes = gpx__rows_bytes(w) + sizeof(gpx__entry) + cu->key.len + cu->ln * 2 * sizeof(int64_t);
     size_t cap = (size_t)r->inst->settings.cache_mb << 20;
     pthread_mutex_lock(&c->mu);
     gpx__entry *e = gpx__find(c, &cu->key);
@@ -443,6 +643,11 @@ void gpx_qcache_finish(gpx_qrun *r, gpx_qcache_run *cu, int ok) {
       e->from_ms = cu->from_ms;
       e->w_ms = cu->w_new;
       e->fp = cu->fp_new;
+      e->log = cu->log;
+      e->lh = cu->lh;
+      e->lv = cu->lv;
+      e->ln = cu->ln;
+      cu->lh = cu->lv = NULL;
       e->rows = w;
       w = NULL;
       e->bytes = bytes;
@@ -456,12 +661,13 @@ void gpx_qcache_finish(gpx_qrun *r, gpx_qcache_run *cu, int ok) {
     }
     pthread_mutex_unlock(&c->mu);
     gpx__rows_unref(w);
-  } else if (!ok && cu->verified) {
-    /* a failed run keeps the entry: it was verified, nothing says it is wrong */
   }
+  /* a failed run leaves the entry as it was: nothing said it is wrong */
   gpx__rows_unref(cu->fresh);
   gpx__rows_unref(cu->rows);
   free(cu->r2e);
+  free(cu->lh);
+  free(cu->lv);
   gpx_buf_reset(&cu->key);
   memset(cu, 0, sizeof *cu);
 }

@@ -535,6 +535,10 @@ typedef struct gpx_qcache_run {
   int64_t w_new;         /* the watermark after this run */
   int64_t read_from;     /* the ordered read reads (read_from, to] */
   int verified, in_txn;
+  int log;               /* checked through sql/cache_changes.sql's change log (else the fingerprint) */
+  int64_t *lh, *lv;      /* the log's hours and versions for the new entry's span */
+  size_t ln;
+  size_t kept;           /* verified rows still good (the log narrowed a change to the hours after them) */
   gpx_qcache_rows *fresh; /* the rows the entry will hold: the verified ones + the new ones */
   int64_t *r2e;          /* run group index → fresh group index (-1: not yet) */
   size_t n_r2e;
@@ -553,8 +557,8 @@ int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu);
  * errors fail the run.
  */
 int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu);
-/** The verified rows to fold before the new ones (0 when none). */
-int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows);
+/** The verified rows to fold before the new ones (0 when none); *kept of them are still good. */
+int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows, size_t *kept);
 size_t gpx_qcache_rows_n(const gpx_qcache_rows *w);
 /** Index of the first row whose closed_at (ns) is after ns. */
 size_t gpx_qcache_lower(const gpx_qcache_rows *w, int64_t ns);

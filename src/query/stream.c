@@ -180,10 +180,11 @@ static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
 /* The verified cached trades inside the query's range, before the new ones. */
 static int gpx__feed_cached(gpx__read *x) {
   const gpx_qcache_rows *w;
-  if (!gpx_qcache_rows_view(x->cu, &w)) return GPX_OK;
+  size_t n;
+  if (!gpx_qcache_rows_view(x->cu, &w, &n)) return GPX_OK;
   gpx_qrun *r = x->r;
   int64_t to_ns = r->q->to_ms * 1000000;
-  size_t n = gpx_qcache_rows_n(w), ng = gpx_qcache_groups(w);
+  size_t ng = gpx_qcache_groups(w);
   int64_t *e2r = malloc((ng ? ng : 1) * sizeof *e2r);
   if (e2r == NULL) return gpx_qrun_fail(r, ENOMEM, "cache", NULL);
   for (size_t g = 0; g < ng; g++) e2r[g] = -1;

@@ -167,6 +167,11 @@ int gpx_svc_metrics_text(gpx_app *app, gpx_buf *b) {
   for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++)
     P("# HELP %s %s\n# TYPE %s %s\n%s %llu\n", fc[i].name, fc[i].help, fc[i].name, fc[i].type, fc[i].name,
       (unsigned long long)gpx_query_cache_stat(fc[i].which));
+  P("# HELP gpx_cache_checks_total Fold-cache checks, by method: the change log of sql/cache_changes.sql (reads a "
+    "few rows) or the fingerprint (scans the cached range).\n# TYPE gpx_cache_checks_total counter\n");
+  P("gpx_cache_checks_total{method=\"log\"} %llu\ngpx_cache_checks_total{method=\"fingerprint\"} %llu\n",
+    (unsigned long long)gpx_query_cache_stat(GPX_QCACHE_CHECKS_LOG),
+    (unsigned long long)gpx_query_cache_stat(GPX_QCACHE_CHECKS_FINGERPRINT));
   int open = 0, idle = 0, inst = 0;
   if (app->ds) gpx_ds_cache_pool_stats(app->ds, &open, &idle, &inst);
   P("# HELP gpx_pg_connections Postgres connections held by the plugin's pools, by state.\n");

@@ -31,6 +31,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,7 +81,35 @@ type sequence struct {
 
 const uid = "cache-eq"
 
-func TestCacheEqualsCold(t *testing.T) {
+func TestCacheEqualsCold(t *testing.T) { equalsCold(t) }
+
+// TestCacheEqualsColdWithChangeLog: the same with sql/cache_changes.sql
+// installed, so the cache is checked through the change log (and narrows a
+// change to the hours after it) instead of the fingerprint.
+func TestCacheEqualsColdWithChangeLog(t *testing.T) {
+	installChangeLog(t)
+	p := equalsCold(t)
+	m := metrics(t, p)
+	if log, fp := m[`gpx_cache_checks_total{method="log"}`], m[`gpx_cache_checks_total{method="fingerprint"}`]; log == 0 || fp != 0 {
+		t.Fatalf("with the change log installed: %v checks by the log, %v by the fingerprint; want all by the log", log, fp)
+	}
+}
+
+// installChangeLog installs sql/cache_changes.sql on the trades table for
+// the test, and removes its triggers after it.
+func installChangeLog(t *testing.T) {
+	t.Helper()
+	if err := pg.PsqlFiles("trading", map[string]string{"table": "trades"},
+		filepath.Join(harness.RepoRoot(), "sql", "cache_changes.sql")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec(t, "DROP TRIGGER gpx_trade_changes_ins ON trades; DROP TRIGGER gpx_trade_changes_upd ON trades; "+
+			"DROP TRIGGER gpx_trade_changes_del ON trades; DROP TRIGGER gpx_trade_changes_trunc ON trades")
+	})
+}
+
+func equalsCold(t *testing.T) *harness.Plugin {
 	w := &world{t: t, seed: envInt(t, "CACHE_SEED", time.Now().UnixNano()%1000000), nseq: envInt(t, "CACHE_SEQUENCES", 6)}
 	t.Logf("seed %d, %d sequences of %d steps (replay: CACHE_SEED=%d CACHE_SEQUENCES=%d)", w.seed, w.nseq,
 		stepsPerSequence, w.seed, w.nseq)
@@ -106,6 +135,7 @@ func TestCacheEqualsCold(t *testing.T) {
 		}
 	}
 	t.Logf("mutations applied: %v", counts)
+	return w.p
 }
 
 func (w *world) newSequence() *sequence {

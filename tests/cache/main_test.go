@@ -257,7 +257,8 @@ func value(v any) string {
 
 var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)`)
 
-// metrics reads CollectMetrics and sums each metric's samples over its labels.
+// metrics reads CollectMetrics: each metric's samples summed over its
+// labels, and each labelled sample under its name with the labels too.
 func metrics(t *testing.T, p *harness.Plugin) map[string]float64 {
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -278,6 +279,9 @@ func metrics(t *testing.T, p *harness.Plugin) map[string]float64 {
 			t.Fatalf("CollectMetrics: bad sample %q", l)
 		}
 		out[m[1]] += v
+		if m[2] != "" {
+			out[m[1]+m[2]] = v
+		}
 	}
 	return out
 }

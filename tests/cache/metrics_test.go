@@ -271,3 +271,43 @@ func TestComparisonSeesChanges(t *testing.T) {
 	}
 	t.Logf("a P&L change of 1e-8 is reported as: %s", d)
 }
+
+// TestCacheChangeLog: with sql/cache_changes.sql installed the cache is
+// checked through the log (gpx_cache_checks_total{method="log"}); an old
+// trade inserted is narrowed to its hours (a hit, not a failed check); a
+// trigger disabled makes the log untrusted and the fingerprint checks
+// again — an update the log never saw is still noticed.
+func TestCacheChangeLog(t *testing.T) {
+	if err := reload(3000, 9); err != nil {
+		t.Fatal(err)
+	}
+	installChangeLog(t)
+	p := harness.Launch(t, harness.Options{})
+	pc := ctxFor("cache-log", pg.JSONData(nil), 1)
+	from, to := dataStart.Add(5*24*time.Hour), dataStart.Add(40*24*time.Hour)
+	stats := spec{"stats", map[string]any{"queryType": "stats"}}
+	cold := func() [][]byte { return ask(t, p, pc, stats, from, to, map[string]any{"cache": false}, nil) }
+	checks := func() (float64, float64) {
+		m := metrics(t, p)
+		return m[`gpx_cache_checks_total{method="log"}`], m[`gpx_cache_checks_total{method="fingerprint"}`]
+	}
+	ask(t, p, pc, stats, from, to, nil, nil) // fills
+	l0, f0 := checks()
+	before := cacheCounters(t, p)
+	exec(t, (&world{rng: newRand(2)}).insertSQL(from.Add(20*24*time.Hour+777*time.Microsecond)))
+	sameAsCold(t, "insert-old through the log", ask(t, p, pc, stats, from, to, nil, nil), cold())
+	expect(t, "insert-old through the log", moved(before, cacheCounters(t, p)), 1, 0, 0)
+	if l1, f1 := checks(); l1 != l0+1 || f1 != f0 {
+		t.Errorf("checks by the log %v → %v, by the fingerprint %v → %v; want one more by the log", l0, l1, f0, f1)
+	}
+
+	exec(t, "ALTER TABLE trades DISABLE TRIGGER gpx_trade_changes_upd")
+	exec(t, fmt.Sprintf("UPDATE trades SET realized_pnl = -realized_pnl WHERE trade_id = (SELECT min(trade_id) FROM trades "+
+		"WHERE closed_at > '%s' AND realized_pnl <> 0)", from.Add(24*time.Hour).Format(time.RFC3339Nano)))
+	l1, f1 := checks()
+	sameAsCold(t, "an update with the log's trigger disabled", ask(t, p, pc, stats, from, to, nil, nil), cold())
+	if l2, f2 := checks(); l2 != l1 || f2 != f1+1 {
+		t.Errorf("with a trigger disabled: checks by the log %v → %v, by the fingerprint %v → %v; want the fingerprint", l1,
+			l2, f1, f2)
+	}
+}
