@@ -2,7 +2,8 @@
 // prepared statements of issue 14 item 4 on and off (GPX_PG_PREPARED=0, the
 // same binary), and the build at BENCH_COMPARE_BIN if set, interleaved run
 // by run on one Postgres with BENCH_TRADES trades (default 1,000,000), next
-// to psql running `SELECT * … ORDER BY closed_at DESC LIMIT 1000` (\timing).
+// to psql running `SELECT * … ORDER BY closed_at DESC LIMIT 1000` (\timing),
+// also interleaved: one statement per round in one psql session.
 // Per variant: the median QueryData wall time, the median time the plugin
 // spent in its statement (sqlSeconds of its debug log: send, server,
 // receive), and the CPU time per query of its Postgres backend and of the
@@ -14,6 +15,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,8 +123,14 @@ func main() {
 		return harness.PluginContext("bench", pg.JSONData(map[string]any{"queryTimeoutSeconds": 600, "user": v.user,
 			"maxOpenConnections": 1}), pgfix.Secure(), 1)
 	}
+	tf := fmt.Sprintf("closed_at > '%s' AND closed_at <= '%s'", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	ps := startPsql(pg, fmt.Sprintf("SELECT * FROM trades WHERE %s ORDER BY closed_at DESC LIMIT 1000", tf))
+	defer ps.close()
+	var psqlRuns []time.Duration
+	var psqlCPU time.Duration
 	for i := 0; i < runs+1; i++ {
-		if i == 1 { // after the warm-up: each variant's one backend, and the CPU so far
+		if i == 1 {
+			psqlCPU = -cpu(ps.pid, false) // after the warm-up: each variant's one backend, and the CPU so far
 			for _, v := range vs {
 				out, err := pg.Psql("postgres", "SELECT pid FROM pg_stat_activity WHERE usename = '"+v.user+"'")
 				if v.backend, err = strconv.Atoi(strings.TrimSpace(out)); err != nil {
@@ -140,19 +148,20 @@ func main() {
 				v.wall = append(v.wall, d)
 			}
 		}
+		if d := ps.run(); i > 0 {
+			psqlRuns = append(psqlRuns, d)
+		}
 		time.Sleep(5 * time.Millisecond) // the debug lines reach Stderr asynchronously
 		for _, v := range vs {
 			v.newSQL(i > 0)
 		}
 	}
+	psqlCPU += cpu(ps.pid, false)
 	for _, v := range vs {
 		v.cpuPG += cpu(v.backend, false)
 		v.cpuPl += cpu(v.p.Pid, true)
 	}
-	tf := fmt.Sprintf("closed_at > '%s' AND closed_at <= '%s'", from.Format(time.RFC3339), to.Format(time.RFC3339))
-	sql := fmt.Sprintf("SELECT * FROM trades WHERE %s ORDER BY closed_at DESC LIMIT 1000", tf)
-	ps, psqlCPU := psqlRuns(pg, sql, runs)
-	psql := benchkit.Median(ps)
+	psql := benchkit.Median(psqlRuns)
 	fmt.Printf("\n| variant | QueryData median (ms) | / psql | its statement, median (ms) | backend CPU / query (ms) | plugin CPU / query (ms) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, v := range vs {
 		sq := "—"
@@ -167,9 +176,26 @@ func main() {
 		benchkit.Ms(psql), benchkit.Ms(psqlCPU)/float64(runs))
 }
 
-// psqlRuns runs sql runs+1 times in one psql session (\timing) and returns
-// the timings after the first, and its backend's CPU time over those.
-func psqlRuns(pg *pgfix.Server, sql string, runs int) ([]time.Duration, time.Duration) {
+// psqlSession is one psql process (\timing on, rows to /dev/null) that
+// runs the baseline statement one at a time, so its runs interleave with
+// the plugins'.
+type psqlSession struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	rd   *bufio.Scanner
+	sql  string
+	pid  int
+	cpu0 time.Duration
+}
+
+func (p *psqlSession) line() string {
+	if !p.rd.Scan() {
+		benchkit.Die("psql ended early")
+	}
+	return p.rd.Text()
+}
+
+func startPsql(pg *pgfix.Server, sql string) *psqlSession {
 	cmd := exec.Command("psql", "-X", "-q", "-A", "-t", "-h", pg.SockDir, "-p", strconv.Itoa(pg.Port), "-U", "postgres",
 		"-d", "trading")
 	in, _ := cmd.StdinPipe()
@@ -178,34 +204,30 @@ func psqlRuns(pg *pgfix.Server, sql string, runs int) ([]time.Duration, time.Dur
 	if err := cmd.Start(); err != nil {
 		benchkit.Die("psql: %v", err)
 	}
-	rd := bufio.NewScanner(outp)
-	rd.Buffer(make([]byte, 1<<20), 1<<20)
-	line := func() string {
-		if !rd.Scan() {
-			benchkit.Die("psql ended early")
-		}
-		return rd.Text()
-	}
-	fmt.Fprintf(in, "\\o /dev/null\n%s;\n\\o\nSELECT pg_backend_pid();\n", sql) // the warm-up
-	pid, err := strconv.Atoi(strings.TrimSpace(line()))
-	if err != nil {
+	p := &psqlSession{cmd: cmd, in: in, rd: bufio.NewScanner(outp), sql: sql}
+	p.rd.Buffer(make([]byte, 1<<20), 1<<20)
+	fmt.Fprintf(in, "SELECT pg_backend_pid();\n\\o /dev/null\n\\timing on\n")
+	var err error
+	if p.pid, err = strconv.Atoi(strings.TrimSpace(p.line())); err != nil {
 		benchkit.Die("psql: backend pid: %v", err)
 	}
-	c0 := cpu(pid, false)
-	fmt.Fprintf(in, "\\o /dev/null\n\\timing on\n%s\\timing off\n\\o\n\\echo DONE\n", strings.Repeat(sql+";\n", runs))
-	var ps []time.Duration
-	re := regexp.MustCompile(`^Time: ([0-9.]+) ms`)
-	for l := line(); l != "DONE"; l = line() {
-		if m := re.FindStringSubmatch(l); m != nil {
-			f, _ := strconv.ParseFloat(m[1], 64)
-			ps = append(ps, time.Duration(f*1e6))
-		}
+	return p
+}
+
+var timeRe = regexp.MustCompile(`^Time: ([0-9.]+) ms`)
+
+// run runs the statement once and returns psql's \timing of it.
+func (p *psqlSession) run() time.Duration {
+	fmt.Fprintf(p.in, "%s;\n", p.sql)
+	m := timeRe.FindStringSubmatch(p.line())
+	if m == nil {
+		benchkit.Die("psql: no timing")
 	}
-	c := cpu(pid, false) - c0
-	in.Close()
-	cmd.Wait()
-	if len(ps) == 0 {
-		benchkit.Die("psql printed no timings")
-	}
-	return ps, c
+	f, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(f * 1e6)
+}
+
+func (p *psqlSession) close() {
+	p.in.Close()
+	p.cmd.Wait()
 }
