@@ -2,6 +2,8 @@
 // the fold cache saves when a dashboard refreshes after a few new trades.
 //
 //	BENCH_TRADES (default 1000000) generated trades over one year,
+//	BENCH_CACHE_LOG=1: sql/cache_changes.sql installed (the cache checks
+//	through the change log), BENCH_CACHE_MB: the data source's cacheMegabytes,
 //	BENCH_RUNS (default 5) timed runs per case, BENCH_KINDS (default all;
 //	"none" for the dashboard part alone), BENCH_DEADLINE_MIN (default 30
 //	+ 30 per million trades): the whole run's deadline, BENCH_VERBOSE=1:
@@ -512,11 +514,27 @@ func main() {
 	defer pg.Close()
 	b := &bench{pg: pg, n: n, runs: runs, nextID: n + 1, timeout: time.Duration(10*(1+n/1000000)) * time.Minute,
 		jsonData: pg.JSONData(map[string]any{"queryTimeoutSeconds": 3600, "maxQueuedQueries": 100})}
+	if v := os.Getenv("BENCH_CACHE_MB"); v != "" { // cacheMegabytes (default: the plugin's, 64)
+		mb, err := strconv.Atoi(v)
+		if err != nil || mb < 0 {
+			die("BENCH_CACHE_MB %q: a number of MiB", v)
+		}
+		b.jsonData["cacheMegabytes"] = mb
+	}
 	t0 := time.Now()
 	if err := pg.LoadDemo(root, n, days, 1, "2024-01-01"); err != nil { // schema.sql (its indexes), VACUUM ANALYZE
 		die("%v", err)
 	}
 	load := time.Since(t0)
+	check := "the fingerprint (no change log)"
+	if os.Getenv("BENCH_CACHE_LOG") == "1" {
+		// the cache checks through sql/cache_changes.sql's per-hour versions
+		if err := pg.PsqlFiles("trading", map[string]string{"table": "trades"},
+			filepath.Join(root, "sql", "cache_changes.sql")); err != nil {
+			die("installing sql/cache_changes.sql: %v", err)
+		}
+		check = "the change log (sql/cache_changes.sql installed)"
+	}
 	// the range: the first trade's day to the midnight after the last trade
 	f := strings.Split(b.psql("SELECT floor(extract(epoch FROM min(closed_at)) / 86400) * 86400, "+
 		"ceil(extract(epoch FROM max(closed_at)) / 86400) * 86400, max(trade_id), count(*) FROM trades"), "|")
@@ -544,8 +562,8 @@ func main() {
 	launched = b.p
 	defer b.p.Client.Kill()
 	fmt.Printf("%d trades from %s to %s generated, VACUUM ANALYZEd in %.1f s (covering index, index-only scan checked); "+
-		"median of %d runs; plugin %s\n", n, b.from.Format("2006-01-02"), b.end0.Format("2006-01-02"), load.Seconds(), runs,
-		pluginName())
+		"median of %d runs; plugin %s; cache checked by %s\n", n, b.from.Format("2006-01-02"), b.end0.Format("2006-01-02"),
+		load.Seconds(), runs, pluginName(), check)
 
 	failed := false
 	if len(kinds) > 0 {
