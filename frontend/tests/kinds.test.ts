@@ -64,12 +64,12 @@ describe('kinds', () => {
 
   it('a backend that does not publish cache yet: added to its rows of CACHED_KINDS, also when a row falls back to the static options', () => {
     const k = kindsFromBackend([
-      { name: 'rolling', description: 'R', options: ['filters', 'metric', 'window'] },
-      { name: 'period_returns' },
+      { name: 'breakdown', description: 'B', options: ['filters', 'groupBy', 'metrics'] },
+      { name: 'drawdown_episodes' },
       { name: 'slippage', description: 'S', options: ['filters', 'groupBy'] },
     ]);
-    expect(kindInfo(k, 'rolling').options).toEqual(['filters', 'metric', 'window', 'cache']);
-    expect(kindInfo(k, 'period_returns').options).toContain('cache');
+    expect(kindInfo(k, 'breakdown').options).toEqual(['filters', 'groupBy', 'metrics', 'cache']);
+    expect(kindInfo(k, 'drawdown_episodes').options).toContain('cache');
     expect(kindInfo(k, 'slippage').options).toEqual(['filters', 'groupBy']);
   });
 });
