@@ -40,8 +40,8 @@ describe('kinds', () => {
     expect(labelFromName('drawdown_episodes')).toBe('Drawdown episodes');
   });
 
-  it('cache: the static rows offer it exactly for CACHED_KINDS, the kinds the fold cache serves (the registry marks the same ones)', () => {
-    expect([...CACHED_KINDS].sort()).toEqual(['breakdown', 'drawdown_episodes', 'stats']);
+  it('cache: the static rows offer it exactly for CACHED_KINDS, the kinds the fold cache serves (the backend\'s registry marks the same ones)', () => {
+    expect([...CACHED_KINDS].sort()).toEqual(['breakdown', 'drawdown', 'drawdown_episodes', 'stats']);
     for (const k of STATIC_KINDS) {
       expect(k.options.includes('cache')).toBe((CACHED_KINDS as string[]).includes(k.value));
     }
@@ -64,11 +64,11 @@ describe('kinds', () => {
 
   it('a backend that does not publish cache yet: added to its rows of CACHED_KINDS, also when a row falls back to the static options', () => {
     const k = kindsFromBackend([
-      { name: 'breakdown', description: 'B', options: ['filters', 'groupBy', 'metrics'] },
+      { name: 'drawdown', description: 'D', options: ['filters', 'drawdownMode'] },
       { name: 'drawdown_episodes' },
       { name: 'slippage', description: 'S', options: ['filters', 'groupBy'] },
     ]);
-    expect(kindInfo(k, 'breakdown').options).toEqual(['filters', 'groupBy', 'metrics', 'cache']);
+    expect(kindInfo(k, 'drawdown').options).toEqual(['filters', 'drawdownMode', 'cache']);
     expect(kindInfo(k, 'drawdown_episodes').options).toContain('cache');
     expect(kindInfo(k, 'slippage').options).toEqual(['filters', 'groupBy']);
   });

@@ -58,13 +58,13 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   err->standby = hs != NULL && strcmp(hs, "on") == 0;
   if (strstr(err->msg, "statement pooling mode")) {
     /* pgbouncer with pool_mode = statement ends a client that opens a
-       transaction (the per-trade reads use a cursor in one): a setting to
-       change, not an outage. */
+       transaction (the fold cache checks and reads in one snapshot; a
+       cursor lives in one): a setting to change, not an outage. */
     char orig[sizeof err->msg];
     snprintf(orig, sizeof orig, "%s", err->msg);
     snprintf(err->msg, sizeof err->msg,
-             "pgbouncer's pool_mode = statement allows no transaction, and this query reads through a cursor in "
-             "one: set pool_mode = transaction (or session) for this database in pgbouncer (%s)",
+             "pgbouncer's pool_mode = statement allows no transaction, and this query reads in one: "
+             "set pool_mode = transaction (or session) for this database in pgbouncer (%s)",
              orig);
     err->status = GPX_PG_QUERY_ERROR;
     s->broken = 1;

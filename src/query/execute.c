@@ -216,15 +216,6 @@ int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res) {
   return rc == GPX_OK ? GPX_OK : gpx_qrun_fail_pg(r, &pe);
 }
 
-int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *pe) {
-  gpx_qrun_record(r, "DECLARE gpx_stream NO SCROLL CURSOR FOR ", &st->sql);
-  double t0 = gpx__now();
-  int rc = gpx_pg_stream(&r->sess, gpx_sql_cstr(&st->sql), st->sql.n, (const char *const *)st->sql.params,
-                         chunk_rows, fn, arg, pe);
-  r->out->sql_seconds += gpx__now() - t0; /* includes folding the chunks */
-  return rc;
-}
-
 /* ------------------------------------------------------------ the entry */
 
 void gpx_qrun_pooled(gpx_qrun *r, gpx_ds_instance *inst, gpx_pg_cancel_fn cancelled, void *cancel_arg) {

@@ -109,6 +109,9 @@ int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   PUT(need.ordered_cols);
   PUT(need.leg_cols);
   PUT(need.episodes);
+  PUT(need.curve); /* the curve kinds' curve, not stats' one bucket (q->kind says so too) */
+  PUT(need.curve_bucket_ns);
+  PUT(need.curve_max);
   if (rc == GPX_OK) rc = gpx_qrun_rows_key(q, k);
   PUT(q->drawdown_money);
   PUT(q->limit);

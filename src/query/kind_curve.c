@@ -6,8 +6,9 @@
 ** running sum of bucket sums, so Postgres returns one row per bucket and C
 ** cumulates; with no more trades than maxDataPoints, one row per trade.
 ** drawdown needs every trade in order (a bucket keeps its deepest point):
-** the trade stream is folded per trade and down-sampled only once a group
-** has more trades than maxDataPoints. Each line starts at the range start.
+** the one-pass read (stream.c, curve mode, served by the fold cache) folds
+** each trade and down-samples only once a group has more trades than
+** maxDataPoints. Each line starts at the range start.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -91,10 +92,17 @@ int gpx_kind_equity_run(gpx_qrun *r) { return gpx__run_curve(r, GPX__PT_EQUITY, 
 int gpx_kind_pnl_run(gpx_qrun *r) { return gpx__run_curve(r, GPX__PT_PNL, "pnl", "Cumulative P&L"); }
 int gpx_kind_returns_run(gpx_qrun *r) { return gpx__run_curve(r, GPX__PT_RETURN, "returns", "Cumulative return"); }
 
+void gpx_kind_drawdown_need(const gpx_query *q, gpx_stream_need *need) {
+  need->curve = 1;
+  need->curve_bucket_ns = gpx_query_bucket_ns(q);
+  need->curve_max = (size_t)q->max_points;
+}
+
 int gpx_kind_drawdown_run(gpx_qrun *r) {
-  int rc = gpx_qrun_load_base(r);
-  if (rc == GPX_OK) rc = gpx_qrun_stream_curves(r, gpx_query_bucket_ns(r->q), (size_t)r->q->max_points);
-  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) return gpx_qrun_fail(r, rc, "drawdown", NULL);
+  gpx_stream_need need = {0};
+  gpx_kind_drawdown_need(r->q, &need);
+  /* the one-pass read in curve mode (stream.c): base, trades, finished and ordered groups */
+  int rc = gpx_qrun_load_stream(r, &need);
   if (rc != GPX_OK) return rc;
   char cur[32];
   gpx_qrun_currency_unit(r, cur, sizeof cur);

@@ -18,6 +18,7 @@ int gpx_kind_equity_run(gpx_qrun *r); /* kind_curve.c */
 int gpx_kind_pnl_run(gpx_qrun *r);
 int gpx_kind_returns_run(gpx_qrun *r);
 int gpx_kind_drawdown_run(gpx_qrun *r);
+void gpx_kind_drawdown_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_daily_pnl_run(gpx_qrun *r); /* kind_daily.c */
 int gpx_kind_pnl_distribution_run(gpx_qrun *r);
 int gpx_kind_stats_run(gpx_qrun *r);      /* kind_stats.c */
@@ -46,8 +47,8 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"pnl", "Cumulative P&L since the range start", F | G | A | L, 0, "timeseries-multi", gpx_kind_pnl_run, NULL},
     {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A | L, 0,
      "timeseries-multi", gpx_kind_daily_pnl_run, NULL},
-    {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE | L,
-     0, "timeseries-multi", gpx_kind_drawdown_run, NULL},
+    {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE | L | C,
+     0, "timeseries-multi", gpx_kind_drawdown_run, gpx_kind_drawdown_need},
     {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A | L, 0, "timeseries-multi", gpx_kind_returns_run, NULL},
     {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS | L | C,
      0, "numeric-wide", gpx_kind_stats_run, gpx_kind_stats_need},

@@ -5,15 +5,14 @@
 ** Data path (README "Design of the data path"):
 **   base             Σ p before the range per group → E(from);
 **   buckets          one row per bucket (Σ p, count), cumulated in C;
-**   trade stream     a binary cursor over (closed_at, pnl) for the
-**                    per-trade curve and drawdown — never all in memory;
+**   curve start      a group's per-trade curve as drawdown draws it (the
+**                    trades come from stream.c's one-pass read);
 **   days, daily      the calendar of the range and Σ p per local day
 **                    (time zones/DST are Postgres' job);
 **   slippage         sums per bucket and side.
 */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "query_int.h"
 
@@ -89,99 +88,15 @@ static int gpx__row_trade(gpx_qrun *r, gpx_qgroup *g, const gpx_stmt *st, const 
 
 int gpx_qrun_load_trades(gpx_qrun *r) { return gpx_qrun_each_row(r, &gpx_stmt_trade_stream, 0, gpx__row_trade, NULL); }
 
-/* ---- the per-trade stream ---- */
+/* ---- the curve kinds' curve (read by stream.c) ---- */
 
-typedef struct gpx__stream_ctx {
-  gpx_qrun *r;
-  struct timespec deadline; /* the whole stream, not each FETCH, within the query timeout */
-  const gpx_stmt *st;
-  gpx_qgroup *cur;
-  int64_t bucket_ns;
-  size_t per_trade_max;
-  int rc;
-  gpx_error err;
-  int64_t tsbuf[4096];
-  double pbuf[4096];
-} gpx__stream_ctx;
-
-static int gpx__curve_start(gpx_qrun *r, gpx_qgroup *g, int64_t bucket_ns, size_t per_trade_max, gpx_error *err) {
+int gpx_qrun_curve_start(gpx_qrun *r, gpx_qgroup *g, int64_t bucket_ns, size_t per_trade_max, gpx_error *err) {
   if (g->curve_ready) return GPX_OK;
   g->curve_ready = 1;
   double e0 = gpx_qrun_base_equity(r, g);
   int64_t from_ns = r->q->from_ms * 1000000;
   if (per_trade_max > 0) return gpx_curve_init_auto(&g->curve, e0, from_ns, bucket_ns, per_trade_max, err);
   return gpx_curve_init(&g->curve, e0, from_ns, bucket_ns, err);
-}
-
-static int gpx__flush(gpx__stream_ctx *sc, size_t *k) {
-  if (*k && sc->cur) sc->rc = gpx_curve_push(&sc->cur->curve, sc->tsbuf, sc->pbuf, *k, &sc->err);
-  *k = 0;
-  return sc->rc;
-}
-
-/* One fetched chunk: feed each group's curve in slices. Rows come ordered
-   by group, so a group's trades are contiguous. */
-static int gpx__on_chunk(const PGresult *res, void *arg) {
-  gpx__stream_ctx *sc = arg;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > sc->deadline.tv_sec || (now.tv_sec == sc->deadline.tv_sec && now.tv_nsec > sc->deadline.tv_nsec)) {
-    /* statement_timeout bounds each FETCH; this bounds them all together */
-    sc->rc = gpx_query_fail(sc->r->out, ETIMEDOUT, 504, "downstream", "query timed out after %d s",
-                            sc->r->s->query_timeout_s);
-    return 1;
-  }
-  if (gpx_qrun_cancelled(sc->r)) return sc->rc = ECANCELED, 1;
-  int n = PQntuples(res);
-  size_t k = 0;
-  for (int i = 0; i < n; i++) {
-    const char *name = gpx_stmt_group(sc->st, res, i);
-    if (sc->cur == NULL || (name && (sc->cur->name == NULL || strcmp(sc->cur->name, name) != 0))) {
-      if (gpx__flush(sc, &k)) return 1;
-      if ((sc->rc = gpx_qrun_group(sc->r, name, &sc->cur)) != GPX_OK) return 1; /* the run is failed */
-      sc->rc = gpx__curve_start(sc->r, sc->cur, sc->bucket_ns, sc->per_trade_max, &sc->err);
-      if (sc->rc) return 1;
-    }
-    sc->tsbuf[k] = gpx_stmt_i64(sc->st, res, i, GPX_TS_TS);
-    sc->pbuf[k] = gpx_stmt_num(sc->st, res, i, GPX_TS_PNL);
-    if (++k == 4096 && gpx__flush(sc, &k)) return 1;
-  }
-  return gpx__flush(sc, &k) ? 1 : 0;
-}
-
-int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max) {
-  gpx_stmt st = {0};
-  int rc = gpx_stmt_build(&st, &gpx_stmt_trade_stream, r->s, r->q, 0, 0);
-  gpx__stream_ctx *sc = rc == GPX_OK ? calloc(1, sizeof *sc) : NULL;
-  if (rc != GPX_OK || sc == NULL) {
-    gpx_stmt_reset(&st);
-    return gpx_qrun_fail(r, rc ? rc : ENOMEM, "trade stream", "building the statement failed");
-  }
-  sc->r = r;
-  clock_gettime(CLOCK_MONOTONIC, &sc->deadline);
-  sc->deadline.tv_sec += r->s->query_timeout_s;
-  sc->st = &st;
-  sc->bucket_ns = bucket_ns;
-  sc->per_trade_max = per_trade_max;
-  gpx_pg_error pe;
-  rc = gpx_qrun_stream(r, &st, 65536, gpx__on_chunk, sc, &pe);
-  if (rc != GPX_OK) rc = sc->rc != GPX_OK ? gpx_qrun_fail(r, sc->rc, "curve", sc->err.msg) : gpx_qrun_fail_pg(r, &pe);
-  /* (gpx_qrun_fail keeps an error the chunk callback recorded first) */
-  free(sc);
-  gpx_stmt_reset(&st);
-  /* groups with no trade in the range still get their (flat) curve */
-  gpx_error err;
-  int64_t skipped = 0;
-  for (size_t i = 0; rc == GPX_OK && i < r->groups.n; i++) {
-    gpx_qgroup *g = &r->groups.g[i];
-    rc = gpx__curve_start(r, g, bucket_ns, per_trade_max, &err);
-    if (rc == GPX_OK) rc = gpx_curve_finish(&g->curve, &err);
-    if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "curve", err.msg);
-    skipped += g->curve.skipped;
-  }
-  /* the curve left out trades whose P&L is not a number: say so */
-  if (rc == GPX_OK && skipped > 0) rc = gpx_qrun_note_bad_pnl(r);
-  return rc;
 }
 
 /* ---- days ---- */

@@ -426,8 +426,6 @@ void gpx_qrun_record(gpx_qrun *r, const char *prefix, gpx_sql *sql);
 int gpx_qrun_exec(gpx_qrun *r, gpx_stmt *st, PGresult **res);
 /** The same without failing the run: the caller decides what a Postgres error means. */
 int gpx_qrun_exec_raw(gpx_qrun *r, gpx_stmt *st, PGresult **res, gpx_pg_error *pe);
-/** Record a streamed statement and stream it through a binary cursor (gpx_pg_stream). */
-int gpx_qrun_stream(gpx_qrun *r, gpx_stmt *st, int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *pe);
 /**
  * Which mapped number columns the table stores as real (float4), into
  * q->widen: Postgres sums a real in real precision, so statements read
@@ -468,11 +466,11 @@ int gpx_qrun_load_buckets(gpx_qrun *r, int64_t width_ns, int64_t *total);
 /** One row per trade (ts, v = p, n = 1). */
 int gpx_qrun_load_trades(gpx_qrun *r);
 /**
- * Stream every trade into each group's curve: one point per trade while a
- * group has at most per_trade_max trades, buckets of bucket_ns beyond
- * (per_trade_max 0: always buckets of bucket_ns).
+ * Start g's curve (once: g->curve_ready) at E(from) for the curve kinds: one
+ * point per trade while the group has at most per_trade_max trades, buckets
+ * of bucket_ns beyond (per_trade_max 0: always buckets of bucket_ns).
  */
-int gpx_qrun_stream_curves(gpx_qrun *r, int64_t bucket_ns, size_t per_trade_max);
+int gpx_qrun_curve_start(gpx_qrun *r, gpx_qgroup *g, int64_t bucket_ns, size_t per_trade_max, gpx_error *err);
 int gpx_qrun_load_days(gpx_qrun *r);
 int gpx_qrun_load_daily(gpx_qrun *r);
 /** Daily rows with the day's wins and losses (g->dagg), for per-trade ratios over days. */
@@ -492,6 +490,10 @@ typedef struct gpx_stream_need {
   uint32_t ordered_cols; /* optional columns the trade statistics want (1 << gpx_col): opened_at, side */
   uint32_t leg_cols;     /* leg columns wanted: side, qty, prices, fees (0: no legs read) */
   size_t episodes;       /* keep this many drawdown episodes per group (0: none) */
+  int curve;             /* the curve per trade the curve kinds draw (gpx_qrun_curve_start: one point per trade up
+                            to curve_max, buckets of curve_bucket_ns beyond) instead of one bucket over the range */
+  int64_t curve_bucket_ns;
+  size_t curve_max;
   int legs_read;         /* out: the legs were read (some wanted leg column exists) */
 } gpx_stream_need;
 /**

@@ -1,6 +1,6 @@
 /*
-** stream.c — the one-pass read of the trades behind stats, breakdown and
-** drawdown_episodes (README "Design of the data path").
+** stream.c — the one-pass read of the trades behind stats, breakdown,
+** drawdown_episodes and drawdown (README "Design of the data path").
 **
 ** One ordered read of the range, by (closed_at, trade_id) — grouped, each
 ** group's trades in that order and the groups interleaved, so no sort by
@@ -16,7 +16,12 @@
 ** Columns the table lacks are found when a read is described (SQLSTATE
 ** 42703): the table's columns are looked up once, the optional ones it
 ** lacks read as NULL (q->missing), and the kind nulls the numbers that need
-** them with a notice. What this is not: the numbers (trading/) or frames.
+** them with a notice. In curve mode (need->curve: drawdown) each group's
+** curve is started as the curve kinds' own read starts it — a point per
+** trade, buckets beyond maxDataPoints — and nothing else is folded: a
+** group's trades come in the same order either way, so the curve is the
+** same, and the fold cache serves it. What this is not: the numbers
+** (trading/) or frames.
 */
 #include <math.h>
 #include <stdio.h>
@@ -93,10 +98,12 @@ static int gpx__start(gpx_qrun *r, gpx_qgroup *g, const gpx_stream_need *need, g
   g->stream_ready = 1;
   double e0 = gpx_qrun_base_equity(r, g);
   int64_t from_ns = r->q->from_ms * 1000000;
+  gpx_trade_acc_init(&g->trades, from_ns);
+  /* the curve kinds: the curve as their own read starts it, nothing else */
+  if (need->curve) return gpx_qrun_curve_start(r, g, need->curve_bucket_ns, need->curve_max, err);
   /* one bucket over the range: the curve carries the drawdown and the aggregates */
   GPX_RETURN_NOT_OK(gpx_curve_init(&g->curve, e0, from_ns, (r->q->to_ms - r->q->from_ms) * 1000000 + 1, err));
   g->curve_ready = 1;
-  gpx_trade_acc_init(&g->trades, from_ns);
   if (need->days) gpx_day_fold_init(&g->days, r->day_start_ms, r->n_days, r->first_day);
   if (need->episodes) GPX_RETURN_NOT_OK(gpx_episodes_init(&g->episodes, e0, from_ns, need->episodes, err));
   return GPX_OK;

@@ -158,9 +158,9 @@ func TestStatsTwoSessionsWithATinyPgbouncerPool(t *testing.T) {
 	}
 }
 
-// pool_mode = statement allows no transaction: what reads through a cursor
-// (drawdown's per-trade curve) cannot work, and its error names the
-// pgbouncer setting to change; everything else works.
+// pool_mode = statement allows no transaction: what reads in one (the fold
+// cache's check and read, in one snapshot: stats, drawdown, …) cannot work,
+// and its error names the pgbouncer setting to change; everything else works.
 func TestStatementPoolingModeIsNamed(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	b := pg.StartBouncer(t, pgfix.BouncerOpts{Mode: "statement", PoolSize: 2})
@@ -177,7 +177,7 @@ func TestStatementPoolingModeIsNamed(t *testing.T) {
 		named++
 	}
 	if named == 0 {
-		t.Errorf("no kind read through a cursor: the test proves nothing")
+		t.Errorf("no kind read in a transaction: the test proves nothing")
 	}
 	// the connection pgbouncer closed is not reused: the next query works
 	framesJSON(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"])

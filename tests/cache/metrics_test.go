@@ -108,6 +108,19 @@ func TestCacheIsUsed(t *testing.T) {
 	step("a refresh whose range end moved forward", func() {
 		sameAsCold(t, "refresh", ask(t, p, pc, stats, from, later, nil, nil), cold(stats, later))
 	}, 1, 0, 0)
+	// drawdown folds the same entry (the key is the rows, not the kind)
+	dd := spec{"drawdown", map[string]any{"queryType": "drawdown"}}
+	step("a drawdown query on the stats query's key", func() {
+		sameAsCold(t, "drawdown", ask(t, p, pc, dd, from, later, nil, nil), cold(dd, later))
+	}, 1, 0, 0)
+	ddm := spec{"drawdown money groupBy=strategy", map[string]any{"queryType": "drawdown", "drawdownMode": "money",
+		"groupBy": "strategy"}}
+	step("a drawdown query on a new key", func() {
+		sameAsCold(t, "drawdown money", ask(t, p, pc, ddm, from, later, nil, nil), cold(ddm, later))
+	}, 0, 1, 0)
+	step("the same drawdown query again", func() {
+		sameAsCold(t, "drawdown money again", ask(t, p, pc, ddm, from, later, nil, nil), cold(ddm, later))
+	}, 1, 0, 0)
 	step(`"cache": false on a cached query`, func() { cold(stats, later) }, 0, 0, 0)
 	skip := map[string]string{"X-Cache-Skip": "true"}
 	step("header X-Cache-Skip: true on a cached query", func() { ask(t, p, pc, stats, from, later, nil, skip) }, 0, 0, 0)

@@ -310,3 +310,55 @@ func TestLeaderPastItsDeadlineWaitersStartOverTogether(t *testing.T) {
 		t.Errorf("Postgres ran %d ordered reads for the three waiters, want 1", n)
 	}
 }
+
+func kindQuery(refID string, body map[string]any) *pluginv2.DataQuery {
+	m := map[string]any{"refId": refID, "strategies": []string{}, "groupBy": "none", "intervalMs": 60000,
+		"maxDataPoints": 300}
+	for k, v := range body {
+		m[k] = v
+	}
+	js, _ := json.Marshal(m)
+	return &pluginv2.DataQuery{RefId: refID, MaxDataPoints: 300, IntervalMS: 60000, Json: js,
+		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
+}
+
+// drawdown is the one-pass read in curve mode: identical drawdown queries
+// share it; a stats query on the same rows (one bucket's curve, not the
+// per-trade one) and a drawdown in money mode are computations of their own.
+func TestDrawdownSharesOnlyWithDrawdown(t *testing.T) {
+	p := harness.Launch(t, harness.Options{})
+	pc := ctx("flight-dd")
+	bodies := []map[string]any{
+		{"queryType": "drawdown"}, {"queryType": "drawdown"}, {"queryType": "drawdown"},
+		{"queryType": "drawdown", "drawdownMode": "money"},
+		{"queryType": "stats", "metrics": []string{"max_drawdown"}},
+	}
+	want := make([][][]byte, len(bodies))
+	for i, b := range bodies {
+		a := call(context.Background(), p, pc, kindQuery("A", b))
+		ok(t, fmt.Sprintf("alone %v", b), a)
+		want[i] = a.frames
+	}
+	base := coalesced(t, p)
+	got := make([]answer, len(bodies))
+	var wg sync.WaitGroup
+	for i, b := range bodies {
+		wg.Add(1)
+		go func(i int, b map[string]any) {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			got[i] = call(c, p, pc, kindQuery("A", b))
+		}(i, b)
+	}
+	wg.Wait()
+	for i, b := range bodies {
+		ok(t, fmt.Sprintf("at once %v", b), got[i])
+		if !same(got[i].frames, want[i]) {
+			t.Errorf("%v at once: the answer differs from the answer alone", b)
+		}
+	}
+	if n := coalesced(t, p) - base; n != 2 {
+		t.Errorf("gpx_query_coalesced_total rose by %d, want 2 (the three identical drawdown queries: one read)", n)
+	}
+}
