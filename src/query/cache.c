@@ -474,8 +474,15 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int rc = GPX_OK;
-  if (gpx_pg_begin(&r->sess, "ISOLATION LEVEL REPEATABLE READ READ ONLY", &pe) != GPX_OK) rc = gpx_qrun_fail_pg(r, &pe);
-  else cu->in_txn = 1;
+  if (gpx_pg_begin(&r->sess, "ISOLATION LEVEL REPEATABLE READ READ ONLY", &pe) != GPX_OK) {
+    /* pgbouncer's pool_mode = statement refuses transactions (and drops the
+       client): this query fails naming the setting, the next ones of this
+       data source run without the cache */
+    if (pe.status == GPX_PG_QUERY_ERROR && strstr(pe.msg, "pool_mode")) atomic_store(&((gpx__cache *)cu->cache)->unsupported, 1);
+    rc = gpx_qrun_fail_pg(r, &pe);
+  } else {
+    cu->in_txn = 1;
+  }
   cu->log = 0;
   if (rc == GPX_OK && log_there) {
     /* the span the new entry will keep versions for, with an hour to spare each side */

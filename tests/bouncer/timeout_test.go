@@ -159,8 +159,9 @@ func TestStatsTwoSessionsWithATinyPgbouncerPool(t *testing.T) {
 }
 
 // pool_mode = statement allows no transaction: what reads in one (the fold
-// cache's check and read, in one snapshot: stats, drawdown, …) cannot work,
-// and its error names the pgbouncer setting to change; everything else works.
+// cache's check and read, in one snapshot: stats, drawdown, …) fails with an
+// error naming the pgbouncer setting to change, and from then on the data
+// source runs without the cache, so every kind answers.
 func TestStatementPoolingModeIsNamed(t *testing.T) {
 	p := harness.Launch(t, harness.Options{})
 	b := pg.StartBouncer(t, pgfix.BouncerOpts{Mode: "statement", PoolSize: 2})
@@ -181,4 +182,11 @@ func TestStatementPoolingModeIsNamed(t *testing.T) {
 	}
 	// the connection pgbouncer closed is not reused: the next query works
 	framesJSON(t, p.Query(t, ctx, query("A", "equity", nil, 100))["A"])
+	// the first refusal turns the fold cache off for the data source: the
+	// same queries now answer without a transaction
+	for _, k := range kinds {
+		if r := p.Query(t, ctx, query("A", k.kind, k.body, 500))["A"]; r.Error != nil {
+			t.Errorf("%s %v again: %d %v; want 200 once the cache is off for the data source", k.kind, k.body, r.Status, r.Error)
+		}
+	}
 }
