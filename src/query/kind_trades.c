@@ -127,7 +127,14 @@ int gpx_kind_trades_run(gpx_qrun *r) {
   Oid types[GPX_TR_NCOLS];
   for (int c = 0; c < GPX_TR_NCOLS; c++) types[c] = PQftype(res, st.first + c);
   /* every row's room at once, not grown value by value */
-  for (int c = 0; c <= GPX__SHOWN && rc == GPX_OK; c++) rc = gpx_field_reserve(fl[c], (size_t)n, &err);
+  for (int c = 0; c <= GPX__SHOWN && rc == GPX_OK; c++) {
+    rc = gpx_field_reserve(fl[c], (size_t)n, &err);
+    if (rc == GPX_OK && c < GPX__SHOWN && st.def->cols[c].dec == GPX_DEC_TEXT) {
+      size_t bytes = 0; /* as read: invalid UTF-8 repaired may grow, and then regrows */
+      for (int i = 0; i < n; i++) bytes += (size_t)PQgetlength(res, i, st.first + c);
+      rc = gpx_field_reserve_text(fl[c], bytes, &err);
+    }
+  }
   int64_t out_of_range = 0;
   for (int i = 0; i < n && rc == GPX_OK; i++) rc = gpx__row(&st, res, types, i, fl, &out_of_range, &err);
   PQclear(res);
