@@ -304,12 +304,49 @@ START_TEST(strings_are_valid_utf8) {
 }
 END_TEST
 
+/* Text room reserved up front: appends then fill it without growing. */
+START_TEST(reserve_text_room) {
+  gpx_frame f;
+  gpx_frame_init(&f);
+  gpx_error err;
+  gpx_field *s = gpx_frame_add_field(&f, "s", GPX_FIELD_STRING, 1, &err);
+  gpx_field *x = gpx_frame_add_field(&f, "x", GPX_FIELD_FLOAT64, 1, &err);
+  ck_assert_int_eq(gpx_field_reserve(s, 100, &err), 0);
+  ck_assert_int_eq(gpx_field_reserve_text(s, 500, &err), 0);
+  ck_assert_uint_ge(s->values.cap, 500);
+  ck_assert_uint_ge(s->offsets.cap, 100 * 4);
+  uint8_t *values = s->values.data, *offsets = s->offsets.data;
+  for (int i = 0; i < 100; i++) ck_assert_int_eq(gpx_field_append_str(s, "abcde", 5, &err), 0);
+  ck_assert_ptr_eq(s->values.data, values);
+  ck_assert_ptr_eq(s->offsets.data, offsets);
+  ck_assert_uint_eq(s->values.len, 500);
+  ck_assert_int_eq(gpx_field_reserve_text(x, 8, &err), EINVAL);
+  gpx_frame_reset(&f);
+}
+END_TEST
+
 START_TEST(utf8_helpers) {
   ck_assert_int_eq(gpx_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), 1);
   ck_assert_int_eq(gpx_utf8_valid("\xc0\x80", 2), 0);         /* overlong NUL */
   ck_assert_int_eq(gpx_utf8_valid("\xed\xa0\x80", 3), 0);     /* surrogate */
   ck_assert_int_eq(gpx_utf8_valid("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
   ck_assert_int_eq(gpx_utf8_valid("\xe2\x82", 2), 0);         /* incomplete */
+  /* the ASCII fast path (eight bytes at a time): a bad byte at every
+     position of a longer text is still found, the text checked to its end */
+  for (size_t at = 0; at < 20; at++) {
+    char t[20];
+    memset(t, 'a', sizeof t);
+    ck_assert_int_eq(gpx_utf8_valid(t, sizeof t), 1);
+    t[at] = '\xff';
+    ck_assert_int_eq(gpx_utf8_valid(t, sizeof t), 0);
+    ck_assert_int_eq(gpx_utf8_valid(t, at), 1); /* up to it: valid */
+    if (at + 2 <= sizeof t) { /* a well-formed character there */
+      t[at] = '\xc3', t[at + 1] = '\xa9';
+      ck_assert_int_eq(gpx_utf8_valid(t, sizeof t), 1);
+      ck_assert_int_eq(gpx_utf8_valid(t, at + 1), 0); /* cut inside it */
+    }
+  }
+  ck_assert_int_eq(gpx_utf8_valid("abcdefgh\0jklmnop", 17), 1); /* NUL is ASCII */
   /* a cut never splits a character */
   ck_assert_uint_eq(gpx_utf8_clip("ab\xc3\xa9", 3), 2);
   ck_assert_uint_eq(gpx_utf8_clip("ab\xc3\xa9", 4), 4);
@@ -423,6 +460,7 @@ int main(void) {
   tcase_add_test(tc, testframes_build_and_encode);
   tcase_add_test(tc, random_is_deterministic_and_described);
   tcase_add_test(tc, strings_are_valid_utf8);
+  tcase_add_test(tc, reserve_text_room);
   tcase_add_test(tc, utf8_helpers);
   tcase_add_test(tc, json_frame_for_live_packets);
   suite_add_tcase(s, tc);

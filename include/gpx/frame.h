@@ -165,6 +165,8 @@ int gpx_field_append_i64s(gpx_field *fl, const int64_t *v, size_t n, gpx_error *
 int gpx_field_append_f64s(gpx_field *fl, const double *v, size_t n, gpx_error *err);
 /** Reserve room for n more rows (avoids regrowth when the count is known). */
 int gpx_field_reserve(gpx_field *fl, size_t n, gpx_error *err);
+/** STRING/JSON: reserve room for `bytes` more bytes of text (with gpx_field_reserve for the rows). */
+int gpx_field_reserve_text(gpx_field *fl, size_t bytes, gpx_error *err);
 
 /** Row accessors (for tests and callers that post-process). */
 int gpx_field_is_null(const gpx_field *fl, size_t row);

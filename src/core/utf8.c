@@ -48,7 +48,14 @@ void gpx_utf8_scrub(char *s) {
 
 int gpx_utf8_valid(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  for (size_t i = 0; i < n;) {
+  size_t i = 0;
+  /* ASCII, eight bytes at a time: most text values are nothing else */
+  for (uint64_t w; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    if (w & UINT64_C(0x8080808080808080)) break;
+  }
+  while (i < n && p[i] < 0x80) i++;
+  while (i < n) {
     size_t k = gpx__seq(p + i, n - i);
     if (k == 0) return 0;
     i += k;

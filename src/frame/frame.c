@@ -423,6 +423,11 @@ int gpx_field_reserve(gpx_field *fl, size_t n, gpx_error *err) {
   return rc ? oom(err) : 0;
 }
 
+int gpx_field_reserve_text(gpx_field *fl, size_t bytes, gpx_error *err) {
+  if (fl->type != GPX_FIELD_STRING && fl->type != GPX_FIELD_JSON) return type_err(fl, "text room", err);
+  return gpx_buf_reserve(&fl->values, bytes) ? oom(err) : 0;
+}
+
 int gpx_field_append_i64s(gpx_field *fl, const int64_t *v, size_t n, gpx_error *err) {
   if (fl->type != GPX_FIELD_TIME && fl->type != GPX_FIELD_INT64)
     return type_err(fl, "int64 arrays", err);

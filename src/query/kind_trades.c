@@ -3,8 +3,21 @@
 ** frame; at most `limit` rows (a warning notice says when rows were cut).
 ** The frame's columns are the statement's column table (sql.c) read in
 ** order, plus each trade's slippage.
+**
+** Newest first means (closed_at, trade_id) descending. The rows are read
+** ordered by closed_at alone (gpx_stmt_trades_fast: a backward index scan,
+** no sort in Postgres); when no two of the n+1 rows share a closed_at that
+** is already the full order, and the first n are the newest n whatever the
+** trade ids. Otherwise — a tie among them, which may also reach past the
+** cut — the statement ordered by both (gpx_stmt_trades) runs instead, so
+** the answer is the same either way and never depends on how Postgres
+** breaks ties. A tie is judged on the closed_at values read (the
+** timestamptz made from the stored column): values equal as stored are
+** equal there too, so no tie is missed.
 */
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "query_int.h"
 
@@ -15,14 +28,23 @@ static gpx_field_type gpx__type(gpx_dec d) {
   return d == GPX_DEC_TIME ? GPX_FIELD_TIME : d == GPX_DEC_TEXT ? GPX_FIELD_STRING : GPX_FIELD_FLOAT64;
 }
 
-static int gpx__row(const gpx_stmt *st, const PGresult *res, int i, gpx_field **fl, int64_t *out_of_range,
-                    gpx_error *err) {
+/* One row into the frame. Each value is read once (numbers decoded once,
+   for their column and for the slippage), by libpq's plain accessors with
+   the column's type looked up once per result (types[]). */
+static int gpx__row(const gpx_stmt *st, const PGresult *res, const Oid *types, int i, gpx_field **fl,
+                    int64_t *out_of_range, gpx_error *err) {
   int rc = GPX_OK;
-  for (int c = 0; c < GPX__SHOWN && rc == GPX_OK; c++) {
-    if (gpx_stmt_isnull(st, res, i, c)) {
-      rc = gpx_field_append_null(fl[c], err);
+  double num[GPX_TR_NCOLS];
+  const char *side = NULL;
+  for (int c = 0; c < GPX_TR_NCOLS && rc == GPX_OK; c++) {
+    int col = st->first + c;
+    num[c] = NAN;
+    if (PQgetisnull(res, i, col)) {
+      if (c < GPX__SHOWN) rc = gpx_field_append_null(fl[c], err);
       continue;
     }
+    const char *v = PQgetvalue(res, i, col);
+    int len = PQgetlength(res, i, col);
     int64_t ns;
     switch (st->def->cols[c].dec) {
       case GPX_DEC_TIME:
@@ -33,22 +55,31 @@ static int gpx__row(const gpx_stmt *st, const PGresult *res, int i, gpx_field **
           rc = gpx_field_append_null(fl[c], err);
         }
         break;
-      case GPX_DEC_TEXT: {
-        size_t len;
-        const char *v = gpx_stmt_text(st, res, i, c, &len);
-        rc = gpx_field_append_str(fl[c], v, len, err);
+      case GPX_DEC_TEXT:
+        if (c == GPX_TR_SIDE) side = v;
+        rc = gpx_field_append_str(fl[c], v, (size_t)len, err);
         break;
-      }
-      default: rc = gpx_field_append_f64(fl[c], gpx_stmt_num(st, res, i, c), err); break;
+      default:
+        num[c] = gpx_pg_number(types[c], v, len);
+        if (c < GPX__SHOWN) rc = gpx_field_append_f64(fl[c], num[c], err);
+        break;
     }
   }
   if (rc != GPX_OK) return rc;
-  gpx_side side = gpx_side_parse(gpx_stmt_text(st, res, i, GPX_TR_SIDE, NULL));
-#define NUM(c) gpx_stmt_num(st, res, i, c)
-  double bps = gpx_trade_slippage_bps(side, NUM(GPX_TR_QTY), NUM(GPX_TR_ENTRY), NUM(GPX_TR_EXIT), NUM(GPX_TR_EXP_ENTRY),
-                                      NUM(GPX_TR_EXP_EXIT));
-#undef NUM
+  double bps = gpx_trade_slippage_bps(gpx_side_parse(side), num[GPX_TR_QTY], num[GPX_TR_ENTRY], num[GPX_TR_EXIT],
+                                      num[GPX_TR_EXP_ENTRY], num[GPX_TR_EXP_EXIT]);
   return gpx_field_append_f64(fl[GPX__SHOWN], bps, err);
+}
+
+/* Whether two of rows 0..n-1 next to each other share their closed_at. */
+static int gpx__ties(const gpx_stmt *st, const PGresult *res, int n) {
+  int col = st->first + GPX_TR_CLOSED_AT;
+  for (int i = 0; i + 1 < n; i++) {
+    int len = PQgetlength(res, i, col);
+    if (len == PQgetlength(res, i + 1, col) && memcmp(PQgetvalue(res, i, col), PQgetvalue(res, i + 1, col), len) == 0)
+      return 1;
+  }
+  return 0;
 }
 
 int gpx_kind_trades_run(gpx_qrun *r) {
@@ -57,9 +88,18 @@ int gpx_kind_trades_run(gpx_qrun *r) {
   r->null_what = "In the trades table, these are";
   gpx_stmt st = {0};
   PGresult *res = NULL;
-  int rc = gpx_stmt_build(&st, &gpx_stmt_trades, r->s, r->q, 0, r->q->limit);
+  /* without a trade id column closed_at is the whole order anyway */
+  int by_id = gpx_col_present(r->s, GPX_COL_TRADE_ID);
+  int rc = gpx_stmt_build(&st, by_id ? &gpx_stmt_trades_fast : &gpx_stmt_trades, r->s, r->q, 0, r->q->limit);
   if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "trades", "building the statement failed");
   else rc = gpx_qrun_exec(r, &st, &res);
+  if (rc == GPX_OK && by_id && gpx__ties(&st, res, PQntuples(res))) {
+    PQclear(res);
+    res = NULL;
+    rc = gpx_stmt_build(&st, &gpx_stmt_trades, r->s, r->q, 0, r->q->limit);
+    if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, "trades", "building the statement failed");
+    else rc = gpx_qrun_exec(r, &st, &res);
+  }
   if (rc != GPX_OK) {
     gpx_stmt_reset(&st);
     return rc;
@@ -84,8 +124,19 @@ int gpx_kind_trades_run(gpx_qrun *r) {
     else if (c == GPX_TR_FEES || c == GPX_TR_PNL) rc = gpx_field_set_unit(fl[c], cur, &err);
     else if (c == GPX__SHOWN) rc = gpx_field_set_unit(fl[c], "suffix: bps", &err);
   }
+  Oid types[GPX_TR_NCOLS];
+  for (int c = 0; c < GPX_TR_NCOLS; c++) types[c] = PQftype(res, st.first + c);
+  /* every row's room at once, not grown value by value */
+  for (int c = 0; c <= GPX__SHOWN && rc == GPX_OK; c++) {
+    rc = gpx_field_reserve(fl[c], (size_t)n, &err);
+    if (rc == GPX_OK && c < GPX__SHOWN && st.def->cols[c].dec == GPX_DEC_TEXT) {
+      size_t bytes = 0; /* as read: invalid UTF-8 repaired may grow, and then regrows */
+      for (int i = 0; i < n; i++) bytes += (size_t)PQgetlength(res, i, st.first + c);
+      rc = gpx_field_reserve_text(fl[c], bytes, &err);
+    }
+  }
   int64_t out_of_range = 0;
-  for (int i = 0; i < n && rc == GPX_OK; i++) rc = gpx__row(&st, res, i, fl, &out_of_range, &err);
+  for (int i = 0; i < n && rc == GPX_OK; i++) rc = gpx__row(&st, res, types, i, fl, &out_of_range, &err);
   PQclear(res);
   gpx_stmt_reset(&st);
   if (rc == GPX_OK && cut) {

@@ -200,8 +200,11 @@ int gpx_adhoc_where(gpx_sql *o, const gpx_ds_settings *s, const gpx_query *q);
 typedef enum { GPX_RANGE_IN = 0, GPX_RANGE_BEFORE, GPX_RANGE_UPTO } gpx_range;
 /* TIME: by group, then (closed_at, trade_id) — a group's rows contiguous;
    TIME_ALL: (closed_at, trade_id) only — every group's rows in order, the
-   groups interleaved (no sort by group: the covering index's order). */
-typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT, GPX_ORDER_TIME_ALL } gpx_order;
+   groups interleaved (no sort by group: the covering index's order).
+   NEWEST_LIMIT: closed_at DESC, trade_id DESC, LIMIT n+1; NEWEST_FIRST:
+   closed_at DESC alone, LIMIT n+1 (ties among closed_at in any order). */
+typedef enum { GPX_ORDER_NONE = 0, GPX_ORDER_TIME, GPX_ORDER_NEWEST_LIMIT, GPX_ORDER_TIME_ALL,
+               GPX_ORDER_NEWEST_FIRST } gpx_order;
 
 /** A statement over the trade table, described once. */
 typedef struct gpx_stmt_def {
@@ -209,7 +212,7 @@ typedef struct gpx_stmt_def {
   const gpx_sql_col *cols;
   int ncols;
   gpx_range range;
-  gpx_order order;          /* NEWEST_LIMIT takes the limit argument of gpx_stmt_build */
+  gpx_order order;          /* NEWEST_* take the limit argument of gpx_stmt_build */
   int grouped;              /* 1: a leading "g" column when the query groups */
   int broken_pnl;           /* 1: only the rows whose P&L is NULL, NaN or ±Infinity */
 } gpx_stmt_def;
@@ -279,6 +282,7 @@ enum { GPX_TR_CLOSED_AT, GPX_TR_OPENED_AT, GPX_TR_TRADE_ID, GPX_TR_ACCOUNT, GPX_
        GPX_TR_SYMBOL, GPX_TR_SIDE, GPX_TR_QTY, GPX_TR_ENTRY, GPX_TR_EXIT, GPX_TR_FEES, GPX_TR_PNL,
        GPX_TR_EXP_ENTRY, GPX_TR_EXP_EXIT, GPX_TR_NCOLS };
 extern const gpx_stmt_def gpx_stmt_trades;    /* the trades, newest first */
+extern const gpx_stmt_def gpx_stmt_trades_fast; /* the same ordered by closed_at alone (kind_trades.c) */
 
 /* The one-pass stats read (stream.c): every trade in order with the columns
    the per-trade numbers need, and — order-free, on a second session — the

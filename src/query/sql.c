@@ -355,11 +355,12 @@ static int gpx__build(gpx_stmt *st, const gpx_stmt_def *def, const gpx_ds_settin
       }
       break;
     case GPX_ORDER_NEWEST_LIMIT:
+    case GPX_ORDER_NEWEST_FIRST:
       /* one row more than the limit tells the reader it was cut */
       GPX_RETURN_NOT_OK(gpx_sql_append(o, " ORDER BY "));
       GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_CLOSED_AT, GPX_CX_RAW));
       GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC"));
-      if (gpx_col_present(s, GPX_COL_TRADE_ID)) {
+      if (def->order == GPX_ORDER_NEWEST_LIMIT && gpx_col_present(s, GPX_COL_TRADE_ID)) {
         GPX_RETURN_NOT_OK(gpx_sql_append(o, ", "));
         GPX_RETURN_NOT_OK(gpx_sql_column(o, s, GPX_COL_TRADE_ID, GPX_CX_RAW));
         GPX_RETURN_NOT_OK(gpx_sql_append(o, " DESC"));
@@ -522,6 +523,14 @@ static const gpx_sql_col gpx__trade_cols[GPX_TR_NCOLS] = {
 };
 const gpx_stmt_def gpx_stmt_trades = {"trades", gpx__trade_cols, GPX_TR_NCOLS, GPX_RANGE_IN, GPX_ORDER_NEWEST_LIMIT,
                                       0, 0};
+/* The same rows by closed_at alone: a backward scan of any closed_at index
+   and no sort at all. With (closed_at, trade_id) Postgres reaches for the
+   closed_at index plus an Incremental Sort (~0.35 ms for 1,001 rows) even
+   where a (closed_at, trade_id) index gives that order directly — the two
+   estimates are a hair apart. kind_trades.c runs this first and keeps its
+   answer when no two closed_at tie (else it runs gpx_stmt_trades). */
+const gpx_stmt_def gpx_stmt_trades_fast = {"trades", gpx__trade_cols, GPX_TR_NCOLS, GPX_RANGE_IN,
+                                           GPX_ORDER_NEWEST_FIRST, 0, 0};
 
 /* Trades up to the range end whose P&L is not a finite number: how many,
    and the first trade id (for the notice). Only run when a sum or the

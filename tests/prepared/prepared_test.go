@@ -468,7 +468,7 @@ func TestEvictionAndAnswersEqualUnnamed(t *testing.T) {
 		t.Fatalf("errors in the server log:\n%s", log)
 	}
 	// the trades statements parsed under a name: A, B, C, B again, A again
-	tradesParse := regexp.MustCompile(`parse gpx_\S+: SELECT .* ORDER BY "closed_at" DESC, "trade_id" DESC LIMIT`)
+	tradesParse := regexp.MustCompile(`parse gpx_\S+: SELECT .* ORDER BY "closed_at" DESC LIMIT`)
 	if n := len(tradesParse.FindAllString(log, -1)); n != 5 {
 		t.Fatalf("%d named Parse messages of the trades statements, want 5:\n%s", n, log)
 	}
