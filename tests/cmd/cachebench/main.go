@@ -5,7 +5,8 @@
 //	BENCH_CACHE_LOG=1: sql/cache_changes.sql installed (the cache checks
 //	through the change log), BENCH_CACHE_MB: the data source's cacheMegabytes,
 //	BENCH_RUNS (default 5) timed runs per case, BENCH_KINDS (default all;
-//	"none" for the dashboard part alone), BENCH_DEADLINE_MIN (default 30
+//	"none" for the dashboard part alone), BENCH_DASHBOARD=0: no dashboard
+//	part, BENCH_DEADLINE_MIN (default 30
 //	+ 30 per million trades): the whole run's deadline, BENCH_VERBOSE=1:
 //	each kind's cold executedQueryString on stderr.
 //
@@ -597,6 +598,12 @@ func main() {
 		fmt.Printf("\nraw COPY columns (and the time each row took): %s\n", strings.Join(cols, "; "))
 	}
 
+	if os.Getenv("BENCH_DASHBOARD") == "0" {
+		if failed {
+			die("a cached answer differs from the cold one (see above)")
+		}
+		return
+	}
 	fmt.Printf("\nThe trading dashboard's full refresh: its %d panel queries (%s … %s), each its own QueryData call, all at once, "+
 		"over the year; raw COPY = binary COPY of (closed_at, realized_pnl) for the year. Hits and misses: the cache "+
 		"counters' rise per refresh.\n\n", len(qs), titles[0], titles[len(titles)-1])
