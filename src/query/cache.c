@@ -294,6 +294,7 @@ int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu) {
     gpx__push_front(c, e);
   }
   pthread_mutex_unlock(&c->mu);
+  cu->wt = w;
   cu->w_new = w > cu->w_ms ? w : cu->w_ms;
   cu->read_from = cu->from_ms;
   return 1;
@@ -423,11 +424,11 @@ static int64_t gpx__log_first_change(const int64_t *eh, const int64_t *ev, size_
 
 /* The fingerprint of the covered range and of the stretch after it: one
    scan in Postgres. 1 done; ENOTSUP the server cannot; else the run failed. */
-static int gpx__fingerprint(gpx_qrun *r, gpx_qcache_run *cu, gpx_qcache_fp *old, gpx_qcache_fp *add) {
+static int gpx__fingerprint(gpx_qrun *r, gpx_qcache_run *cu, gpx_qcache_fp *old, gpx_qcache_fp *wt, gpx_qcache_fp *all) {
   PGresult *res = NULL;
   gpx_pg_error pe;
   gpx_stmt st = {0};
-  int rc = gpx_sql_fingerprint(&st, r->s, r->q, cu->from_ms, cu->w_ms, cu->w_new);
+  int rc = gpx_sql_fingerprint(&st, r->s, r->q, cu->from_ms, cu->w_ms, cu->wt, cu->w_new);
   if (rc != GPX_OK) {
     gpx_stmt_reset(&st);
     return gpx_qrun_fail(r, rc, "cache fingerprint", "building the statement failed");
@@ -449,7 +450,8 @@ static int gpx__fingerprint(gpx_qrun *r, gpx_qcache_run *cu, gpx_qcache_fp *old,
     return gpx_qrun_fail_pg(r, &pe);
   }
   *old = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_OLD), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_OLD, NULL))};
-  *add = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_NEW), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_NEW, NULL))};
+  *wt = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_WT), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_WT, NULL))};
+  *all = (gpx_qcache_fp){gpx_stmt_i64(&st, res, 0, GPX_FP_N_ALL), gpx__i128(gpx_stmt_text(&st, res, 0, GPX_FP_H_ALL, NULL))};
   PQclear(res);
   gpx_stmt_reset(&st);
   return GPX_OK;
@@ -518,14 +520,16 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
       }
     }
   } else if (rc == GPX_OK) {
-    gpx_qcache_fp old = {0}, add = {0};
-    rc = gpx__fingerprint(r, cu, &old, &add);
+    gpx_qcache_fp old = {0}, wt = {0}, all = {0};
+    rc = gpx__fingerprint(r, cu, &old, &wt, &all);
     if (rc == GPX_OK) {
-      cu->fp_new.count = old.count + add.count;
-      cu->fp_new.hsum = old.hsum + add.hsum;
+      /* the new entry covers (from, w_new]: all of the statement's range when
+         the cached rows hold, else what this run reads, up to wt */
+      cu->fp_new = wt;
       if (cu->rows == NULL) {
         gpx__count(GPX_QCACHE_MISSES);
       } else if (old.count == cu->fp.count && old.hsum == cu->fp.hsum) {
+        cu->fp_new = all;
         cu->verified = 1;
         cu->read_from = cu->w_ms;
         cu->kept = gpx_qcache_rows_n(cu->rows);
@@ -542,6 +546,9 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
   }
   free(eh);
   free(ev);
+  /* the entry ends where its good rows end or where this run's read ends,
+     whichever is later: never past what was read (a re-read stops at to) */
+  if (rc == GPX_OK) cu->w_new = cu->read_from > cu->wt ? cu->read_from : cu->wt;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->out->sql_seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (rc != GPX_OK) return rc;

@@ -538,7 +538,9 @@ typedef struct gpx_qcache_run {
   gpx_qcache_rows *rows; /* the entry's rows (a reference); NULL on a miss or after a failed check */
   int64_t from_ms, w_ms; /* the entry's covered range (from_ms, w_ms]; a miss: both the query's from */
   gpx_qcache_fp fp, fp_new;
-  int64_t w_new;         /* the watermark after this run */
+  int64_t wt;            /* the query's settled end: min(to, now - GPX_QCACHE_SETTLE_MS) */
+  int64_t w_new;         /* the watermark after this run: max(where the good cached rows end, wt);
+                            before the check, max(w_ms, wt), the furthest it can be */
   int64_t read_from;     /* the ordered read reads (read_from, to] */
   int verified, in_txn;
   int log;               /* checked through sql/cache_changes.sql's change log (else the fingerprint) */
@@ -578,11 +580,12 @@ int gpx_qcache_keep(gpx_qcache_run *cu, size_t run_group, const char *name, size
 /** End the transaction (COMMIT when ok, else ROLLBACK) and, when ok, store the entry; releases everything. */
 void gpx_qcache_finish(gpx_qrun *r, gpx_qcache_run *cu, int ok);
 
-/** The fingerprint statement (sql.c): over (from, w2], rows up to w and after it: count and Σ hash (text). */
-enum { GPX_FP_N_OLD, GPX_FP_H_OLD, GPX_FP_N_NEW, GPX_FP_H_NEW, GPX_FP_NCOLS };
+/** The fingerprint statement (sql.c): over (from, hi], count and Σ hash (text) of the rows up to w,
+    of those up to wt, and of all. */
+enum { GPX_FP_N_OLD, GPX_FP_H_OLD, GPX_FP_N_WT, GPX_FP_H_WT, GPX_FP_N_ALL, GPX_FP_H_ALL, GPX_FP_NCOLS };
 extern const gpx_stmt_def gpx_stmt_fingerprint;
 int gpx_sql_fingerprint(gpx_stmt *st, const gpx_ds_settings *s, const gpx_query *q, int64_t from_ms, int64_t w_ms,
-                        int64_t w2_ms);
+                        int64_t wt_ms, int64_t hi_ms);
 
 /* The stats fields described once (stat_fields.c), indexed like gpx_stats_field_names. */
 typedef enum gpx_stat_unit_kind {

@@ -760,32 +760,37 @@ int gpx_sql_live_watermark(gpx_sql *o, const gpx_ds_settings *s, const char *sin
 }
 
 /* The fold cache's fingerprint (cache.c) of the rows the one-pass read
-   selects in (from, w2]: for those up to w and those after it, how many and
-   the sum of a 64-bit hash of each one's columns as that read reads them,
-   the group and trade_id. Sums of int8 are exact (numeric), sent as text. */
+   selects in (from, hi]: for those up to w (the entry's), up to wt (the
+   query's settled end) and all, how many and the sum of a 64-bit hash of
+   each one's columns as that read reads them, the group and trade_id. Sums
+   of int8 are exact (numeric), sent as text. */
 static const gpx_sql_col gpx__fp_cols[GPX_FP_NCOLS] = {
     [GPX_FP_N_OLD] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "n_old", GPX_DEC_I8},
     [GPX_FP_H_OLD] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "h_old", GPX_DEC_TEXT},
-    [GPX_FP_N_NEW] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "n_new", GPX_DEC_I8},
-    [GPX_FP_H_NEW] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "h_new", GPX_DEC_TEXT},
+    [GPX_FP_N_WT] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "n_wt", GPX_DEC_I8},
+    [GPX_FP_H_WT] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "h_wt", GPX_DEC_TEXT},
+    [GPX_FP_N_ALL] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "n_all", GPX_DEC_I8},
+    [GPX_FP_H_ALL] = {GPX_EXPR_COUNT, NOCOL, NOCOL, NULL, "h_all", GPX_DEC_TEXT},
 };
 const gpx_stmt_def gpx_stmt_fingerprint = {"cache fingerprint", gpx__fp_cols, GPX_FP_NCOLS, GPX_RANGE_IN,
                                            GPX_ORDER_NONE, 0, 0};
 
 int gpx_sql_fingerprint(gpx_stmt *st, const gpx_ds_settings *s, const gpx_query *q, int64_t from_ms, int64_t w_ms,
-                        int64_t w2_ms) {
+                        int64_t wt_ms, int64_t hi_ms) {
   gpx_stmt_reset(st);
   st->def = &gpx_stmt_fingerprint;
   gpx_sql *o = &st->sql;
   o->widen = q->widen;
   gpx_query range = *q; /* shallow: only the bounds differ, nothing is freed */
   range.from_ms = from_ms;
-  range.to_ms = w2_ms;
+  range.to_ms = hi_ms;
   GPX_RETURN_NOT_OK(gpx_sql_append(o, "SELECT count(*) FILTER (WHERE o), coalesce(sum(h) FILTER (WHERE o), 0)::text, "
-                                      "count(*) FILTER (WHERE NOT o), coalesce(sum(h) FILTER (WHERE NOT o), 0)::text "
-                                      "FROM (SELECT ("));
+                                      "count(*) FILTER (WHERE t), coalesce(sum(h) FILTER (WHERE t), 0)::text, "
+                                      "count(*), coalesce(sum(h), 0)::text FROM (SELECT ("));
   GPX_RETURN_NOT_OK(gpx__time_bound(o, s, "<=", w_ms));
-  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") AS o, hash_record_extended(ROW("));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") AS o, ("));
+  GPX_RETURN_NOT_OK(gpx__time_bound(o, s, "<=", wt_ms));
+  GPX_RETURN_NOT_OK(gpx_sql_append(o, ") AS t, hash_record_extended(ROW("));
   if (q->group_by != GPX_GROUP_NONE) {
     GPX_RETURN_NOT_OK(gpx__col(o, s, gpx_group_col(q->group_by)));
     GPX_RETURN_NOT_OK(gpx_sql_append(o, "::text, "));
