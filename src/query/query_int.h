@@ -488,6 +488,7 @@ int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg
 /** What the one-pass read of the trades folds (gpx_qrun_load_stream). */
 typedef struct gpx_stream_need {
   int days;              /* daily sums (loads the calendar first) */
+  int day_aggs;          /* with days: each day's wins, losses and their sums (g->dagg) */
   int trades;            /* trade statistics */
   uint32_t ordered_cols; /* optional columns the trade statistics want (1 << gpx_col): opened_at, side */
   uint32_t leg_cols;     /* leg columns wanted: side, qty, prices, fees (0: no legs read) */
