@@ -13,8 +13,8 @@
 **
 ** Nothing is computed here: trades are the trades table's statement
 ** (gpx_stmt_trades, newest first, with a P&L bound for large losses),
-** episodes the one ordered read folded by trading/episodes.c, days the
-** daily sums on Postgres' local midnights. At most the row limit of
+** episodes and days the one ordered read (stream.c) folded by
+** trading/episodes.c and trading/daily.c on Postgres' local midnights. At most the row limit of
 ** events (a warning notice says when more matched): the newest trades,
 ** the deepest episodes, the worst days. Definitions: docs/analytics.md
 ** "Annotations". What this is not: a table — the trades kind is that.
@@ -255,9 +255,9 @@ static int gpx__day_cmp(const void *x, const void *y) {
 
 static int gpx__daily(gpx_qrun *r, gpx__anno *a) {
   const int64_t limit = r->s->row_limit;
-  int rc = gpx_qrun_load_days(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_daily(r);
-  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) return gpx_qrun_fail(r, rc, "daily", NULL);
+  gpx_stream_need need = {0};
+  need.days = 1;
+  int rc = gpx_qrun_load_stream(r, &need); /* the calendar, the daily sums, the groups ordered */
   if (rc != GPX_OK) return rc;
   size_t n = 0;
   for (size_t i = 0; i < r->groups.n; i++) n += r->groups.g[i].nd;
