@@ -257,7 +257,7 @@ static int gpx__daily(gpx_qrun *r, gpx__anno *a) {
   const int64_t limit = r->s->row_limit;
   gpx_stream_need need = {0};
   need.days = 1;
-  int rc = gpx_qrun_load_stream(r, &need); /* the calendar, the daily sums, the groups ordered */
+  int rc = gpx_qrun_load_day_sums(r, &need, 0); /* the calendar, the daily sums, the groups ordered */
   if (rc != GPX_OK) return rc;
   size_t n = 0;
   for (size_t i = 0; i < r->groups.n; i++) n += r->groups.g[i].nd;

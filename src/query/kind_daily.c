@@ -3,7 +3,8 @@
 ** the query's time zone, every day of the range (days without trades are
 ** 0; `weekdays` drops empty weekends). Postgres gives the local days'
 ** boundaries; the one-pass read (stream.c, so the fold cache and single
-** flight serve it) sums each day's trades and C completes the calendar
+** flight serve it) sums each day's trades — grouped, Postgres sums per
+** group and day (gpx_qrun_load_day_sums) — and C completes the calendar
 ** (trading/daily.c).
 */
 #include <stdlib.h>
@@ -25,7 +26,7 @@ void gpx_kind_daily_need(const gpx_query *q, gpx_stream_need *need) {
 static int gpx__run(gpx_qrun *r, gpx__daily_frame_fn frame) {
   gpx_stream_need need;
   gpx_kind_daily_need(r->q, &need);
-  int rc = gpx_qrun_load_stream(r, &need);
+  int rc = gpx_qrun_load_day_sums(r, &need, 0); /* daily P&L needs no E(from) */
   char cur[32];
   gpx_qrun_currency_unit(r, cur, sizeof cur);
   for (size_t i = 0; i < r->groups.n && rc == GPX_OK; i++) {

@@ -7,7 +7,8 @@
 **
 ** Data: the daily sums per local day (with each day's wins and losses for
 ** win_rate and profit_factor) and E(from), folded by the one-pass read
-** (stream.c: the fold cache and single flight serve it). trading/rolling.c
+** (stream.c: the fold cache and single flight serve it; grouped, the sums
+** without wins and losses come from Postgres: gpx_qrun_load_day_sums). trading/rolling.c
 ** slides the window in O(days) with the formulas of `stats`.
 */
 #include <stdio.h>
@@ -73,7 +74,8 @@ int gpx_kind_rolling_run(gpx_qrun *r) {
   int on_trades = gpx__on_trades(m);
   gpx_stream_need need;
   gpx_kind_rolling_need(r->q, &need);
-  int rc = gpx_qrun_load_stream(r, &need);
+  /* P&L and the trade ratios need no E(from) */
+  int rc = gpx_qrun_load_day_sums(r, &need, !on_trades && m != GPX_ROLL_PNL);
   gpx_analytics_opts o;
   gpx_analytics_opts_default(&o);
   o.trading_days = (gpx_trading_days)r->q->a.trading_days;

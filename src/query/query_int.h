@@ -504,6 +504,14 @@ typedef struct gpx_stream_need {
  * q->missing. Curves, folds and episodes are finished; groups are ordered.
  */
 int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need);
+/**
+ * The daily sums of the day-based kinds (need.days, need.day_aggs): from the
+ * one-pass read (gpx_qrun_load_stream: the fold cache and single flight
+ * serve it) when ungrouped or when each day's wins and losses are wanted;
+ * grouped, from the GROUP BY day statement (with E(from) when base), which
+ * is faster there. Groups are ordered. Fails the run.
+ */
+int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base);
 
 /* ------------------------------------------------------------ the fold cache (cache.c) */
 

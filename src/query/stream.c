@@ -27,12 +27,7 @@
 
 #include "query_int.h"
 
-#define GPX__BATCH 1024
-/* Batches kept at once: the groups' trades come interleaved (ordered by
-   closed_at, not by group), so each of the first GPX__SLOTS - 1 groups has
-   its own batch and a group switch costs nothing; later groups share the
-   last one, flushed when its group changes (a batch of one trade, at worst). */
-#define GPX__SLOTS 65
+#define GPX__BATCH 4096
 /* From how many rows (the planner's estimate) a new connection for the
    legs read pays: measured, a second read of 1 M trades at the same time
    saves ~40 % of the wall time; of 10,000 trades, less than connecting. */
@@ -44,15 +39,6 @@ static const uint32_t gpx__ordered_opt = BIT(GPX_COL_OPENED_AT) | BIT(GPX_COL_SI
 static const uint32_t gpx__legs_opt = BIT(GPX_COL_SIDE) | BIT(GPX_COL_QTY) | BIT(GPX_COL_ENTRY_PRICE) |
                                       BIT(GPX_COL_EXIT_PRICE) | BIT(GPX_COL_EXPECTED_ENTRY_PRICE) |
                                       BIT(GPX_COL_EXPECTED_EXIT_PRICE) | BIT(GPX_COL_FEES);
-
-/* Trades of one group waiting to be folded (in their order). */
-typedef struct gpx__slot {
-  size_t grp;        /* its group (run index) while k > 0 */
-  size_t k;
-  int64_t ts[GPX__BATCH];
-  double pnl[GPX__BATCH];
-  gpx_trade tr[GPX__BATCH];
-} gpx__slot;
 
 /* One read: its statement, its COPY and the group its last row belonged to
    (an index: a new group may move the group array). */
@@ -71,7 +57,10 @@ typedef struct gpx__read {
   uint32_t want;     /* optional ordered columns the fold takes (others as if NULL, as a cold read omits them) */
   gpx_qcache_run *cu; /* the fold cache of this read, or NULL */
   int64_t from_ns;   /* rows at or before it are kept for the cache, not folded */
-  gpx__slot *slot[GPX__SLOTS]; /* the groups' batches (allocated when first used) */
+  size_t k;          /* rows batched for the current group */
+  int64_t ts[GPX__BATCH];
+  double pnl[GPX__BATCH];
+  gpx_trade tr[GPX__BATCH];
 } gpx__read;
 
 /* The group of a row, found by its bytes; the last one is checked first. */
@@ -116,29 +105,22 @@ static int gpx__start(gpx_qrun *r, gpx_qgroup *g, const gpx_stream_need *need, g
   return GPX_OK;
 }
 
-/* Fold a batch into its group. */
-static int gpx__flush_slot(gpx__read *x, gpx__slot *b) {
-  if (b == NULL || b->k == 0) return GPX_OK;
-  gpx_qgroup *g = &x->r->groups.g[b->grp];
-  int rc = gpx_curve_push(&g->curve, b->ts, b->pnl, b->k, &x->err);
-  if (rc == GPX_OK && x->need->trades) rc = gpx_trade_acc_push(&g->trades, b->tr, b->k, &x->err);
-  if (rc == GPX_OK && x->need->days) rc = gpx_day_fold_push(&g->days, b->ts, b->pnl, b->k, &x->err);
-  if (rc == GPX_OK && x->need->episodes) rc = gpx_episodes_push(&g->episodes, b->ts, b->pnl, b->k, &x->err);
-  b->k = 0;
+static int gpx__flush(gpx__read *x) {
+  if (x->k == 0 || !x->have_cur) return GPX_OK;
+  gpx_qgroup *g = &x->r->groups.g[x->cur];
+  int rc = gpx_curve_push(&g->curve, x->ts, x->pnl, x->k, &x->err);
+  if (rc == GPX_OK && x->need->trades) rc = gpx_trade_acc_push(&g->trades, x->tr, x->k, &x->err);
+  if (rc == GPX_OK && x->need->days) rc = gpx_day_fold_push(&g->days, x->ts, x->pnl, x->k, &x->err);
+  if (rc == GPX_OK && x->need->episodes) rc = gpx_episodes_push(&g->episodes, x->ts, x->pnl, x->k, &x->err);
+  x->k = 0;
   if (rc != GPX_OK) x->rc = gpx_qrun_fail(x->r, rc, "stats stream", x->err.msg);
   return rc;
 }
 
-/* Fold every waiting batch. */
-static int gpx__flush(gpx__read *x) {
-  for (int i = 0; i < GPX__SLOTS; i++)
-    if (gpx__flush_slot(x, x->slot[i]) != GPX_OK) return x->rc;
-  return GPX_OK;
-}
-
-/* Make run group gi the current group and start it. */
+/* Make run group gi the batch's group (flushing the other's batch) and start it. */
 static int gpx__use_group(gpx__read *x, size_t gi) {
   if (x->have_cur && x->cur == gi) return GPX_OK;
+  if (gpx__flush(x) != GPX_OK) return x->rc;
   gpx_qgroup *g = &x->r->groups.g[gi];
   x->cur = gi;
   x->cur_len = g->name ? strlen(g->name) : 0;
@@ -151,30 +133,22 @@ static int gpx__use_group(gpx__read *x, size_t gi) {
 /* One trade of the current group into its batch: the columns the fold does
    not take read as NULL, exactly as the cold read that omits them. */
 static int gpx__batch(gpx__read *x, const gpx_qcache_row_t *row) {
-  size_t si = x->cur < GPX__SLOTS - 1 ? x->cur : GPX__SLOTS - 1;
-  gpx__slot *b = x->slot[si];
-  if (b == NULL) {
-    if ((b = x->slot[si] = malloc(sizeof *b)) == NULL) return x->rc = gpx_qrun_fail(x->r, ENOMEM, "stats stream", NULL);
-    b->k = 0;
-  }
-  if (b->k > 0 && b->grp != x->cur && gpx__flush_slot(x, b) != GPX_OK) return x->rc; /* the shared batch */
-  if (b->k == 0) b->grp = x->cur;
-  b->ts[b->k] = row->ts;
-  b->pnl[b->k] = row->pnl;
+  x->ts[x->k] = row->ts;
+  x->pnl[x->k] = row->pnl;
   if (x->need->trades) {
-    gpx_trade *t = &b->tr[b->k];
+    gpx_trade *t = &x->tr[x->k];
     int op = (x->want & BIT(GPX_COL_OPENED_AT)) && row->has_opened;
     *t = (gpx_trade){.closed_ns = row->ts, .pnl = row->pnl,
                      .side = (x->want & BIT(GPX_COL_SIDE)) ? row->side : GPX_SIDE_UNKNOWN,
                      .has_opened = op, .opened_ns = op ? row->opened : 0};
   }
-  if (++b->k == GPX__BATCH && gpx__flush_slot(x, b) != GPX_OK) return x->rc;
+  if (++x->k == GPX__BATCH && gpx__flush(x) != GPX_OK) return x->rc;
   return GPX_OK;
 }
 
 /* A row of the ordered read: every group's trades in order, the groups
-   interleaved; each group's trades are batched. With the fold cache, a
-   settled row is also kept for the entry. */
+   interleaved; a run of one group's trades is batched. With the fold
+   cache, a settled row is also kept for the entry. */
 static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
   gpx__read *x = arg;
   gpx_crow row = {v, x->copy.types};
@@ -183,7 +157,7 @@ static int gpx__on_ordered(const gpx_pg_value *v, int n, void *arg) {
   int same = x->have_cur && (gname == NULL || (x->cur_len == glen && memcmp(x->r->groups.g[x->cur].name, gname, glen) == 0));
   if (!same) {
     gpx_qgroup *g;
-    if (gpx__group(x, gname, glen, &g) != GPX_OK) return 1;
+    if (gpx__flush(x) != GPX_OK || gpx__group(x, gname, glen, &g) != GPX_OK) return 1;
     if ((x->rc = gpx__start(x->r, g, x->need, &x->err)) != GPX_OK) {
       x->rc = gpx_qrun_fail(x->r, x->rc, "stats stream", x->err.msg);
       return 1;
@@ -229,7 +203,7 @@ static int gpx__feed_cached(gpx__read *x) {
       size_t len;
       const char *name = gpx_qcache_group_name(w, t.grp, &len);
       gpx_qgroup *g;
-      if ((rc = gpx__group(x, name, len, &g)) != GPX_OK) break;
+      if ((rc = gpx__flush(x)) != GPX_OK || (rc = gpx__group(x, name, len, &g)) != GPX_OK) break;
       e2r[t.grp] = (int64_t)x->cur;
       gpx_qcache_map_group(x->cu, x->cur, t.grp);
       x->have_cur = 0; /* started by gpx__use_group */
@@ -344,7 +318,6 @@ static gpx__read *gpx__read_new(gpx_qrun *r, const gpx_stream_need *need, const 
 
 static void gpx__read_free(gpx__read *x) {
   if (x == NULL) return;
-  for (int i = 0; i < GPX__SLOTS; i++) free(x->slot[i]);
   gpx_stmt_reset(&x->st);
   gpx_stmt_reset(&x->shown);
   free(x);
