@@ -377,7 +377,6 @@ export const CACHED_KINDS: QueryType[] = [
   'daily_pnl',
   'pnl_distribution',
   'rolling',
-  'period_returns',
 ];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */

@@ -45,7 +45,6 @@ describe('kinds', () => {
       'breakdown',
       'daily_pnl',
       'drawdown_episodes',
-      'period_returns',
       'pnl_distribution',
       'rolling',
       'stats',
@@ -73,11 +72,13 @@ describe('kinds', () => {
   it('a backend that does not publish cache yet: added to its rows of CACHED_KINDS, also when a row falls back to the static options', () => {
     const k = kindsFromBackend([
       { name: 'rolling', description: 'R', options: ['filters', 'metric', 'window'] },
+      { name: 'pnl_distribution' },
       { name: 'period_returns' },
       { name: 'slippage', description: 'S', options: ['filters', 'groupBy'] },
     ]);
     expect(kindInfo(k, 'rolling').options).toEqual(['filters', 'metric', 'window', 'cache']);
-    expect(kindInfo(k, 'period_returns').options).toContain('cache');
+    expect(kindInfo(k, 'pnl_distribution').options).toContain('cache');
+    expect(kindInfo(k, 'period_returns').options).not.toContain('cache');
     expect(kindInfo(k, 'slippage').options).toEqual(['filters', 'groupBy']);
   });
 });

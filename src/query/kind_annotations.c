@@ -13,8 +13,8 @@
 **
 ** Nothing is computed here: trades are the trades table's statement
 ** (gpx_stmt_trades, newest first, with a P&L bound for large losses),
-** episodes and days the one ordered read (stream.c) folded by
-** trading/episodes.c and trading/daily.c on Postgres' local midnights. At most the row limit of
+** episodes the one ordered read folded by trading/episodes.c, days the
+** daily sums on Postgres' local midnights. At most the row limit of
 ** events (a warning notice says when more matched): the newest trades,
 ** the deepest episodes, the worst days. Definitions: docs/analytics.md
 ** "Annotations". What this is not: a table — the trades kind is that.
@@ -257,7 +257,7 @@ static int gpx__daily(gpx_qrun *r, gpx__anno *a) {
   const int64_t limit = r->s->row_limit;
   gpx_stream_need need = {0};
   need.days = 1;
-  int rc = gpx_qrun_load_day_sums(r, &need, 0); /* the calendar, the daily sums, the groups ordered */
+  int rc = gpx_qrun_load_day_sums(r, &need, 0, 0); /* the GROUP BY is faster (load.c) */
   if (rc != GPX_OK) return rc;
   size_t n = 0;
   for (size_t i = 0; i < r->groups.n; i++) n += r->groups.g[i].nd;

@@ -5,11 +5,9 @@
 ** with `layout: "grid"`, the monthly-returns grid (one table row per year:
 ** Jan … Dec and the year).
 **
-** Data: E(from) and the daily sums per local day, folded by the one-pass
-** read (stream.c: the fold cache and single flight serve it; grouped,
-** Postgres sums per group and day: gpx_qrun_load_day_sums) on the local
-** days' boundaries Postgres gives (so DST is settled before C sees a day
-** ordinal); C groups the
+** Data: E(from) and the daily sums per local day (Postgres decides the
+** local day, so DST is settled before C sees a day ordinal; the one-pass
+** read would cost more: gpx_qrun_load_day_sums); C groups the
 ** days into periods by calendar arithmetic (trading/periods.c). Each
 ** point is stamped with the start of its calendar period in the time zone
 ** (pandas' period-start label, as quantstats/empyrical aggregate by
@@ -115,7 +113,7 @@ int gpx_kind_period_returns_run(gpx_qrun *r) {
   gpx_period per = (gpx_period)r->q->period;
   gpx_stream_need need;
   gpx_kind_period_returns_need(r->q, &need);
-  int rc = gpx_qrun_load_day_sums(r, &need, 1);
+  int rc = gpx_qrun_load_day_sums(r, &need, 1, 0); /* the GROUP BY is faster (load.c) */
   /* the calendar is the same for every group: one look-up at most */
   int64_t first_start = gpx_period_first_day(r->first_day, per), first_start_ns = 0;
   if (rc == GPX_OK && !r->q->period_grid && first_start < r->first_day)

@@ -6,9 +6,9 @@
 ** daily_pnl, one series per group.
 **
 ** Data: the daily sums per local day (with each day's wins and losses for
-** win_rate and profit_factor) and E(from), folded by the one-pass read
-** (stream.c: the fold cache and single flight serve it; grouped, the sums
-** without wins and losses come from Postgres: gpx_qrun_load_day_sums). trading/rolling.c
+** win_rate and profit_factor) and E(from): for the trade ratios,
+** ungrouped, folded by the one-pass read (stream.c: the fold cache serves
+** it), else Postgres' sums per local day (gpx_qrun_load_day_sums). trading/rolling.c
 ** slides the window in O(days) with the formulas of `stats`.
 */
 #include <stdio.h>
@@ -75,7 +75,8 @@ int gpx_kind_rolling_run(gpx_qrun *r) {
   gpx_stream_need need;
   gpx_kind_rolling_need(r->q, &need);
   /* P&L and the trade ratios need no E(from) */
-  int rc = gpx_qrun_load_day_sums(r, &need, !on_trades && m != GPX_ROLL_PNL);
+  /* on the read only for the trade ratios, ungrouped: else the GROUP BY is faster (load.c) */
+  int rc = gpx_qrun_load_day_sums(r, &need, !on_trades && m != GPX_ROLL_PNL, on_trades && r->q->group_by == GPX_GROUP_NONE);
   gpx_analytics_opts o;
   gpx_analytics_opts_default(&o);
   o.trading_days = (gpx_trading_days)r->q->a.trading_days;

@@ -62,7 +62,7 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"trade_count", "Number of trades closed per time bucket", F | G, 0, "timeseries-multi",
      gpx_kind_trade_count_run, NULL},
     {"period_returns", "Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)",
-     F | G | A | GPX_QOPT_PERIOD | C, 0, "timeseries-multi", gpx_kind_period_returns_run,
+     F | G | A | GPX_QOPT_PERIOD, 0, "timeseries-multi", gpx_kind_period_returns_run,
      gpx_kind_period_returns_need},
     {"rolling", "Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days",
      F | G | A | GPX_QOPT_ROLLING | C, 0, "timeseries-multi", gpx_kind_rolling_run, gpx_kind_rolling_need},

@@ -235,17 +235,12 @@ int gpx_qrun_load_daily_trades(gpx_qrun *r) {
   return gpx_qrun_each_row(r, &gpx_stmt_daily_trades, 0, gpx__row_day_trades, NULL);
 }
 
-int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base) {
-  /* Grouped, the per-trade read takes the group column too, which the
-     covering index lacks: measured on 1 M trades (by strategy), daily_pnl
-     took 2.0x and period_returns 1.5x the GROUP BY statement's time, so
-     grouped sums stay on SQL (not cached); the day's wins and losses are
-     faster folded than as FILTER sums, grouped or not. */
-  if (r->q->group_by == GPX_GROUP_NONE || need->day_aggs) return gpx_qrun_load_stream(r, need);
+int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base, int on_stream) {
+  if (on_stream) return gpx_qrun_load_stream(r, need);
   if (r->loaded) return GPX_OK; /* another run's, borrowed (flight.c) */
   int rc = base ? gpx_qrun_load_base(r) : gpx_qrun_ensure_ungrouped(r);
   if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_daily(r);
+  if (rc == GPX_OK) rc = need->day_aggs ? gpx_qrun_load_daily_trades(r) : gpx_qrun_load_daily(r);
   if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "daily", NULL);
   if (rc == GPX_OK) r->loaded = 1;
   return rc;

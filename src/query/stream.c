@@ -1,8 +1,7 @@
 /*
 ** stream.c — the one-pass read of the trades behind stats, breakdown,
-** drawdown_episodes and the day-based kinds (daily_pnl, pnl_distribution,
-** rolling, period_returns, daily_loss annotations; README "Design of the
-** data path").
+** drawdown_episodes and, ungrouped, daily_pnl, pnl_distribution and
+** rolling's win_rate/profit_factor (README "Design of the data path").
 **
 ** One ordered read of the range, by (closed_at, trade_id) — grouped, each
 ** group's trades in that order and the groups interleaved, so no sort by
