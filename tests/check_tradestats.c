@@ -253,6 +253,49 @@ START_TEST(test_day_fold) {
 }
 END_TEST
 
+/* With gpx_day_fold_keep_agg: each day's wins, losses and their sums, as
+   gpx_curve counts them (zero P&L neither, non-finite left out), the day's
+   sum and count beside them; a compensated sum keeps small wins a large
+   one would swallow. */
+START_TEST(test_day_fold_agg) {
+  int64_t start[4];
+  for (int i = 0; i < 4; i++) start[i] = (int64_t)i * 86400000;
+  const int64_t D = 86400 * S;
+  int64_t ts[] = {1, 2, 3, 4, 5, D + 1, D + 2, 3 * D, 3 * D + 1, 3 * D + 2, 3 * D + 3};
+  double p[] = {5, -2, 0, NAN, 3, -1, -4, 1e16, 1, 1, -7};
+  gpx_day_fold f = {0};
+  gpx_day_fold_init(&f, start, 4, 100);
+  gpx_day_fold_keep_agg(&f);
+  ck_assert_int_eq(gpx_day_fold_push(&f, ts, p, 4, NULL), 0);
+  ck_assert_int_eq(gpx_day_fold_push(&f, ts + 4, p + 4, 7, NULL), 0);
+  ck_assert_int_eq(gpx_day_fold_finish(&f, NULL), 0);
+  ck_assert_uint_eq(f.nd, 3);
+  ck_assert_ptr_nonnull(f.agg);
+  const gpx_trade_agg want[] = {{.count = 4, .wins = 2, .losses = 1, .sum_pnl = 6, .sum_win = 8, .sum_loss = -2},
+                                {.count = 2, .wins = 0, .losses = 2, .sum_pnl = -5, .sum_win = 0, .sum_loss = -5},
+                                {.count = 4, .wins = 3, .losses = 1, .sum_pnl = 1e16 - 5, .sum_win = 1e16 + 2,
+                                 .sum_loss = -7}};
+  for (int i = 0; i < 3; i++) {
+    const gpx_trade_agg *a = &f.agg[i];
+    ck_assert_int_eq(a->count, want[i].count);
+    ck_assert_int_eq(a->count, f.count[i]);
+    ck_assert_int_eq(a->wins, want[i].wins);
+    ck_assert_int_eq(a->losses, want[i].losses);
+    ck_near(a->sum_pnl, want[i].sum_pnl, 0);
+    ck_near(a->sum_pnl, f.pnl[i], 0);
+    ck_near(a->sum_win, want[i].sum_win, 0);
+    ck_near(a->sum_loss, want[i].sum_loss, 0);
+  }
+  gpx_day_fold_reset(&f);
+  /* without keep_agg: no aggregates */
+  gpx_day_fold_init(&f, start, 4, 100);
+  ck_assert_int_eq(gpx_day_fold_push(&f, ts, p, 11, NULL), 0);
+  ck_assert_int_eq(gpx_day_fold_finish(&f, NULL), 0);
+  ck_assert_ptr_null(f.agg);
+  gpx_day_fold_reset(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------------ episodes */
 
 /* base 100, from 0, to 20 s; trades at t = 1..10 s:
@@ -367,6 +410,7 @@ static Suite *tradestats_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("daily_fold");
   tcase_add_test(tc, test_day_fold);
+  tcase_add_test(tc, test_day_fold_agg);
   suite_add_tcase(s, tc);
   tc = tcase_create("episodes");
   tcase_add_test(tc, test_episodes_hand_series);

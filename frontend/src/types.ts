@@ -370,7 +370,15 @@ export const QUERY_TYPES: Array<{ value: QueryType; label: string; description: 
  * them on this side: kinds.ts adds the `cache` option to these rows as long as
  * the backend's `kinds` resource does not publish the option itself.
  */
-export const CACHED_KINDS: QueryType[] = ['stats', 'breakdown', 'drawdown_episodes', 'drawdown'];
+export const CACHED_KINDS: QueryType[] = [
+  'stats',
+  'breakdown',
+  'drawdown_episodes',
+  'drawdown',
+  'daily_pnl',
+  'pnl_distribution',
+  'rolling',
+];
 
 /** Stat fields the `stats` and `breakdown` queries can return (docs/query-model.md "Frames"). */
 export const STAT_METRICS: Array<{ value: string; label: string }> = [

@@ -40,8 +40,16 @@ describe('kinds', () => {
     expect(labelFromName('drawdown_episodes')).toBe('Drawdown episodes');
   });
 
-  it('cache: the static rows offer it exactly for CACHED_KINDS, the kinds the fold cache serves (the backend\'s registry marks the same ones)', () => {
-    expect([...CACHED_KINDS].sort()).toEqual(['breakdown', 'drawdown', 'drawdown_episodes', 'stats']);
+  it('cache: the static rows offer it exactly for CACHED_KINDS, the kinds the fold cache serves (the backend registry marks the same ones)', () => {
+    expect([...CACHED_KINDS].sort()).toEqual([
+      'breakdown',
+      'daily_pnl',
+      'drawdown',
+      'drawdown_episodes',
+      'pnl_distribution',
+      'rolling',
+      'stats',
+    ]);
     for (const k of STATIC_KINDS) {
       expect(k.options.includes('cache')).toBe((CACHED_KINDS as string[]).includes(k.value));
     }
@@ -64,12 +72,14 @@ describe('kinds', () => {
 
   it('a backend that does not publish cache yet: added to its rows of CACHED_KINDS, also when a row falls back to the static options', () => {
     const k = kindsFromBackend([
-      { name: 'drawdown', description: 'D', options: ['filters', 'drawdownMode'] },
-      { name: 'drawdown_episodes' },
+      { name: 'rolling', description: 'R', options: ['filters', 'metric', 'window'] },
+      { name: 'pnl_distribution' },
+      { name: 'period_returns' },
       { name: 'slippage', description: 'S', options: ['filters', 'groupBy'] },
     ]);
-    expect(kindInfo(k, 'drawdown').options).toEqual(['filters', 'drawdownMode', 'cache']);
-    expect(kindInfo(k, 'drawdown_episodes').options).toContain('cache');
+    expect(kindInfo(k, 'rolling').options).toEqual(['filters', 'metric', 'window', 'cache']);
+    expect(kindInfo(k, 'pnl_distribution').options).toContain('cache');
+    expect(kindInfo(k, 'period_returns').options).not.toContain('cache');
     expect(kindInfo(k, 'slippage').options).toEqual(['filters', 'groupBy']);
   });
 });

@@ -349,6 +349,8 @@ void gpx_legs_add(gpx_legs_acc *a, gpx_side side, double qty, double entry, doub
  * day whose start is <= its closed_at. The boundaries are borrowed. Output:
  * day/pnl/count[0..nd), only days with trades, ascending — the input of
  * gpx_daily_build. Zeroed + gpx_day_fold_init; free with gpx_day_fold_reset.
+ * With gpx_day_fold_keep_agg, also each day's gpx_trade_agg (wins, losses
+ * and their sums, as gpx_curve counts them) in agg[0..nd).
  */
 typedef struct gpx_day_fold {
   const int64_t *start_ms;
@@ -364,9 +366,16 @@ typedef struct gpx_day_fold {
   double *pnl;
   int64_t *count;
   size_t nd, cap;
+  /* per-day trade aggregates (gpx_day_fold_keep_agg) */
+  int keep_agg;
+  gpx_trade_agg cur_agg;
+  double wcomp, lcomp;
+  gpx_trade_agg *agg;
 } gpx_day_fold;
 
 void gpx_day_fold_init(gpx_day_fold *f, const int64_t *start_ms, size_t n, int32_t first_day);
+/** Keep each day's trade aggregates too (after init, before the first push). */
+void gpx_day_fold_keep_agg(gpx_day_fold *f);
 /**
  * Fold n trades. Non-finite P&L is left out. EINVAL when a trade lies before
  * the first day's start or closed_at goes backwards; ENOMEM.

@@ -105,6 +105,7 @@ int gpx_qrun_flight_key(const gpx_qrun *r, gpx_buf *k) {
   need.legs_read = 0; /* an output of the read */
   PUT(q->kind);
   PUT(need.days);
+  PUT(need.day_aggs);
   PUT(need.trades);
   PUT(need.ordered_cols);
   PUT(need.leg_cols);

@@ -1,8 +1,11 @@
 /*
 ** kind_daily.c — daily_pnl and pnl_distribution: P&L per calendar day in
 ** the query's time zone, every day of the range (days without trades are
-** 0; `weekdays` drops empty weekends). Postgres sums per local day; C
-** completes the calendar (trading/daily.c).
+** 0; `weekdays` drops empty weekends). Postgres gives the local days'
+** boundaries; ungrouped, the one-pass read (stream.c, so the fold cache
+** serves it) sums each day's trades — grouped, Postgres sums per group and
+** day (gpx_qrun_load_day_sums) — and C completes the calendar
+** (trading/daily.c).
 */
 #include <stdlib.h>
 
@@ -10,14 +13,21 @@
 
 typedef int (*gpx__daily_frame_fn)(gpx_qrun *r, const gpx_qgroup *g, const gpx_daily *d, const char *cur);
 
-/* Load the calendar and the daily sums, then one frame per group. Daily
-   P&L needs no E(from): no aggregate over the history before the range
-   (the daily returns computed alongside are not shown). */
+/* What the one-pass read folds for daily_pnl and pnl_distribution: the
+   daily sums only. */
+void gpx_kind_daily_need(const gpx_query *q, gpx_stream_need *need) {
+  (void)q;
+  memset(need, 0, sizeof *need);
+  need->days = 1;
+}
+
+/* Load the calendar and the daily sums (the read orders the groups), then
+   one frame per group. */
 static int gpx__run(gpx_qrun *r, gpx__daily_frame_fn frame) {
-  int rc = gpx_qrun_ensure_ungrouped(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_daily(r);
-  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "daily", NULL);
+  gpx_stream_need need;
+  gpx_kind_daily_need(r->q, &need);
+  /* daily P&L needs no E(from); grouped, the GROUP BY is faster (load.c) */
+  int rc = gpx_qrun_load_day_sums(r, &need, 0, r->q->group_by == GPX_GROUP_NONE);
   char cur[32];
   gpx_qrun_currency_unit(r, cur, sizeof cur);
   for (size_t i = 0; i < r->groups.n && rc == GPX_OK; i++) {

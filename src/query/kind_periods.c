@@ -6,7 +6,8 @@
 ** Jan … Dec and the year).
 **
 ** Data: E(from) and the daily sums per local day (Postgres decides the
-** local day, so DST is settled before C sees a day ordinal); C groups the
+** local day, so DST is settled before C sees a day ordinal; the one-pass
+** read would cost more: gpx_qrun_load_day_sums); C groups the
 ** days into periods by calendar arithmetic (trading/periods.c). Each
 ** point is stamped with the start of its calendar period in the time zone
 ** (pandas' period-start label, as quantstats/empyrical aggregate by
@@ -101,12 +102,18 @@ static int gpx__grid_rows(gpx__grid *t, const gpx_qgroup *g, const gpx_periods *
   return rc;
 }
 
+/* What the one-pass read folds: the daily sums. */
+void gpx_kind_period_returns_need(const gpx_query *q, gpx_stream_need *need) {
+  (void)q;
+  memset(need, 0, sizeof *need);
+  need->days = 1;
+}
+
 int gpx_kind_period_returns_run(gpx_qrun *r) {
   gpx_period per = (gpx_period)r->q->period;
-  int rc = gpx_qrun_load_base(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_daily(r);
-  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "period_returns", NULL);
+  gpx_stream_need need;
+  gpx_kind_period_returns_need(r->q, &need);
+  int rc = gpx_qrun_load_day_sums(r, &need, 1, 0); /* the GROUP BY is faster (load.c) */
   /* the calendar is the same for every group: one look-up at most */
   int64_t first_start = gpx_period_first_day(r->first_day, per), first_start_ns = 0;
   if (rc == GPX_OK && !r->q->period_grid && first_start < r->first_day)

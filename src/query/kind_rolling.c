@@ -6,9 +6,10 @@
 ** daily_pnl, one series per group.
 **
 ** Data: the daily sums per local day (with each day's wins and losses for
-** win_rate and profit_factor: the daily-trades statement) and, for the
-** metrics on returns, E(from). trading/rolling.c slides the window in
-** O(days) with the formulas of `stats`.
+** win_rate and profit_factor) and E(from): for the trade ratios,
+** ungrouped, folded by the one-pass read (stream.c: the fold cache serves
+** it), else Postgres' sums per local day (gpx_qrun_load_day_sums). trading/rolling.c
+** slides the window in O(days) with the formulas of `stats`.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,15 +59,24 @@ static int gpx__group(gpx_qrun *r, const gpx_qgroup *g, gpx_rolling_metric m, in
   return rc;
 }
 
+static int gpx__on_trades(gpx_rolling_metric m) { return m == GPX_ROLL_WIN_RATE || m == GPX_ROLL_PROFIT_FACTOR; }
+
+/* What the one-pass read folds: the daily sums, with each day's wins and
+   losses for the trade ratios. */
+void gpx_kind_rolling_need(const gpx_query *q, gpx_stream_need *need) {
+  memset(need, 0, sizeof *need);
+  need->days = 1;
+  need->day_aggs = gpx__on_trades((gpx_rolling_metric)q->rolling_metric);
+}
+
 int gpx_kind_rolling_run(gpx_qrun *r) {
   gpx_rolling_metric m = (gpx_rolling_metric)r->q->rolling_metric;
-  int on_trades = m == GPX_ROLL_WIN_RATE || m == GPX_ROLL_PROFIT_FACTOR;
-  /* P&L and the trade ratios need no E(from): no aggregate over the history */
-  int on_returns = !on_trades && m != GPX_ROLL_PNL;
-  int rc = on_returns ? gpx_qrun_load_base(r) : gpx_qrun_ensure_ungrouped(r);
-  if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
-  if (rc == GPX_OK) rc = on_trades ? gpx_qrun_load_daily_trades(r) : gpx_qrun_load_daily(r);
-  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "rolling", NULL);
+  int on_trades = gpx__on_trades(m);
+  gpx_stream_need need;
+  gpx_kind_rolling_need(r->q, &need);
+  /* P&L and the trade ratios need no E(from) */
+  /* on the read only for the trade ratios, ungrouped: else the GROUP BY is faster (load.c) */
+  int rc = gpx_qrun_load_day_sums(r, &need, !on_trades && m != GPX_ROLL_PNL, on_trades && r->q->group_by == GPX_GROUP_NONE);
   gpx_analytics_opts o;
   gpx_analytics_opts_default(&o);
   o.trading_days = (gpx_trading_days)r->q->a.trading_days;

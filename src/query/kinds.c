@@ -21,13 +21,16 @@ int gpx_kind_drawdown_run(gpx_qrun *r);
 void gpx_kind_drawdown_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_daily_pnl_run(gpx_qrun *r); /* kind_daily.c */
 int gpx_kind_pnl_distribution_run(gpx_qrun *r);
+void gpx_kind_daily_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_stats_run(gpx_qrun *r);      /* kind_stats.c */
 void gpx_kind_stats_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_slippage_run(gpx_qrun *r);   /* kind_slippage.c */
 int gpx_kind_trades_run(gpx_qrun *r);     /* kind_trades.c */
 int gpx_kind_trade_count_run(gpx_qrun *r); /* kind_trade_count.c */
 int gpx_kind_period_returns_run(gpx_qrun *r); /* kind_periods.c */
+void gpx_kind_period_returns_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_rolling_run(gpx_qrun *r);    /* kind_rolling.c */
+void gpx_kind_rolling_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_drawdown_episodes_run(gpx_qrun *r); /* kind_episodes.c */
 void gpx_kind_drawdown_episodes_need(const gpx_query *q, gpx_stream_need *need);
 int gpx_kind_breakdown_run(gpx_qrun *r);   /* kind_breakdown.c */
@@ -45,24 +48,25 @@ const gpx_query_kind gpx_query_kinds[] = {
     {"equity", "Portfolio value E(t) = initial capital + all P&L up to t", F | G | A | L, 0, "timeseries-multi",
      gpx_kind_equity_run, NULL},
     {"pnl", "Cumulative P&L since the range start", F | G | A | L, 0, "timeseries-multi", gpx_kind_pnl_run, NULL},
-    {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A | L, 0,
-     "timeseries-multi", gpx_kind_daily_pnl_run, NULL},
+    {"daily_pnl", "P&L per calendar day in the time zone, every day of the range", F | G | A | L | C, 0,
+     "timeseries-multi", gpx_kind_daily_pnl_run, gpx_kind_daily_need},
     {"drawdown", "Drawdown from the running peak per trade (fraction or money)", F | G | A | GPX_QOPT_DRAWDOWN_MODE | L | C,
      0, "timeseries-multi", gpx_kind_drawdown_run, gpx_kind_drawdown_need},
     {"returns", "Cumulative return E(t)/E(from) - 1", F | G | A | L, 0, "timeseries-multi", gpx_kind_returns_run, NULL},
     {"stats", "One row of performance statistics (Sharpe, max drawdown, win rate, ...)", F | G | A | GPX_QOPT_METRICS | L | C,
      0, "numeric-wide", gpx_kind_stats_run, gpx_kind_stats_need},
-    {"pnl_distribution", "The daily P&L values, for a histogram", F | G | A, 0, "numeric-long",
-     gpx_kind_pnl_distribution_run, NULL},
+    {"pnl_distribution", "The daily P&L values, for a histogram", F | G | A | C, 0, "numeric-long",
+     gpx_kind_pnl_distribution_run, gpx_kind_daily_need},
     {"slippage", "Notional-weighted average slippage in bps over time", F | G, 0, "timeseries-multi",
      gpx_kind_slippage_run, NULL},
     {"trades", "The trades, newest first, up to the row limit", F | GPX_QOPT_LIMIT | L, 0, "table", gpx_kind_trades_run, NULL},
     {"trade_count", "Number of trades closed per time bucket", F | G, 0, "timeseries-multi",
      gpx_kind_trade_count_run, NULL},
     {"period_returns", "Return, P&L and trades per calendar week, month, quarter or year (or the monthly-returns grid)",
-     F | G | A | GPX_QOPT_PERIOD, 0, "timeseries-multi", gpx_kind_period_returns_run, NULL},
+     F | G | A | GPX_QOPT_PERIOD, 0, "timeseries-multi", gpx_kind_period_returns_run,
+     gpx_kind_period_returns_need},
     {"rolling", "Sharpe, Sortino, volatility, return, P&L, win rate or profit factor over a sliding window of days",
-     F | G | A | GPX_QOPT_ROLLING, 0, "timeseries-multi", gpx_kind_rolling_run, NULL},
+     F | G | A | GPX_QOPT_ROLLING | C, 0, "timeseries-multi", gpx_kind_rolling_run, gpx_kind_rolling_need},
     {"drawdown_episodes", "The deepest drawdowns: when each started, bottomed and recovered, how deep and how long",
      F | G | A | GPX_QOPT_LIMIT | C, 0, "table", gpx_kind_drawdown_episodes_run, gpx_kind_drawdown_episodes_need},
     {"breakdown", "One row per group (strategy, symbol, ...): trades, P&L, win rate, Sharpe, ... sorted by P&L",

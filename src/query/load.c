@@ -150,6 +150,17 @@ int gpx_qrun_load_daily_trades(gpx_qrun *r) {
   return gpx_qrun_each_row(r, &gpx_stmt_daily_trades, 0, gpx__row_day_trades, NULL);
 }
 
+int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base, int on_stream) {
+  if (on_stream) return gpx_qrun_load_stream(r, need);
+  if (r->loaded) return GPX_OK; /* another run's, borrowed (flight.c) */
+  int rc = base ? gpx_qrun_load_base(r) : gpx_qrun_ensure_ungrouped(r);
+  if (rc == GPX_OK) rc = gpx_qrun_load_days(r);
+  if (rc == GPX_OK) rc = need->day_aggs ? gpx_qrun_load_daily_trades(r) : gpx_qrun_load_daily(r);
+  if (rc == GPX_OK && (rc = gpx_groups_order(&r->groups)) != GPX_OK) rc = gpx_qrun_fail(r, rc, "daily", NULL);
+  if (rc == GPX_OK) r->loaded = 1;
+  return rc;
+}
+
 int64_t gpx_qrun_day_start_ns(const gpx_qrun *r, int32_t day) {
   int64_t idx = (int64_t)day - r->first_day;
   return (idx >= 0 && (size_t)idx < r->n_days ? r->day_start_ms[idx] : (int64_t)day * 86400000) * 1000000;

@@ -490,6 +490,7 @@ int gpx_qrun_load_slippage(gpx_qrun *r, int64_t width_ns, int per_bucket, gpx_pg
 /** What the one-pass read of the trades folds (gpx_qrun_load_stream). */
 typedef struct gpx_stream_need {
   int days;              /* daily sums (loads the calendar first) */
+  int day_aggs;          /* with days: each day's wins, losses and their sums (g->dagg) */
   int trades;            /* trade statistics */
   uint32_t ordered_cols; /* optional columns the trade statistics want (1 << gpx_col): opened_at, side */
   uint32_t leg_cols;     /* leg columns wanted: side, qty, prices, fees (0: no legs read) */
@@ -509,6 +510,22 @@ typedef struct gpx_stream_need {
  * q->missing. Curves, folds and episodes are finished; groups are ordered.
  */
 int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need);
+/**
+ * The daily sums of the day-based kinds (need.days, need.day_aggs): from the
+ * one-pass read (gpx_qrun_load_stream: the fold cache serves it) when
+ * on_stream, else from the GROUP BY day statement (with E(from) when base;
+ * with need.day_aggs, the one with each day's wins and losses). Either way the run is marked loaded, so
+ * single flight shares it. Groups are ordered. Fails the run.
+ *
+ * Which kinds fold on the read (measured, 1 M trades, cold, vs the GROUP BY
+ * statement; docs/query-model.md "Cache"), ungrouped only (grouped, the
+ * read of the group column took 1.2–2.0x): rolling's win_rate and
+ * profit_factor (0.63x: the FILTER sums are slow), daily_pnl and
+ * pnl_distribution (1.15x); not period_returns (1.27x), rolling's other
+ * metrics (1.2–1.26x) nor daily_loss annotations (1.26x): over the ~20 %
+ * a cold query may lose.
+ */
+int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base, int on_stream);
 
 /* ------------------------------------------------------------ the fold cache (cache.c) */
 

@@ -1,6 +1,7 @@
 /*
 ** stream.c — the one-pass read of the trades behind stats, breakdown,
-** drawdown_episodes and drawdown (README "Design of the data path").
+** drawdown_episodes, drawdown and, ungrouped, daily_pnl, pnl_distribution
+** and rolling's win_rate/profit_factor (README "Design of the data path").
 **
 ** One ordered read of the range, by (closed_at, trade_id) — grouped, each
 ** group's trades in that order and the groups interleaved, so no sort by
@@ -105,6 +106,7 @@ static int gpx__start(gpx_qrun *r, gpx_qgroup *g, const gpx_stream_need *need, g
   GPX_RETURN_NOT_OK(gpx_curve_init(&g->curve, e0, from_ns, (r->q->to_ms - r->q->from_ms) * 1000000 + 1, err));
   g->curve_ready = 1;
   if (need->days) gpx_day_fold_init(&g->days, r->day_start_ms, r->n_days, r->first_day);
+  if (need->days && need->day_aggs) gpx_day_fold_keep_agg(&g->days);
   if (need->episodes) GPX_RETURN_NOT_OK(gpx_episodes_init(&g->episodes, e0, from_ns, need->episodes, err));
   return GPX_OK;
 }
@@ -348,7 +350,8 @@ static int gpx__finish(gpx_qrun *r, const gpx_stream_need *need) {
     if (rc == GPX_OK) rc = gpx_curve_finish(&g->curve, &err);
     if (rc == GPX_OK && need->days) rc = gpx_day_fold_finish(&g->days, &err);
     for (size_t d = 0; rc == GPX_OK && need->days && d < g->days.nd; d++)
-      rc = gpx_group_push_day(g, g->days.day[d], g->days.pnl[d], g->days.count[d]);
+      rc = g->days.agg ? gpx_group_push_day_agg(g, g->days.day[d], g->days.pnl[d], &g->days.agg[d])
+                       : gpx_group_push_day(g, g->days.day[d], g->days.pnl[d], g->days.count[d]);
     if (rc == GPX_OK && need->episodes) rc = gpx_episodes_finish(&g->episodes, r->q->to_ms * 1000000, &err);
     if (rc == ENOMEM) return gpx_qrun_fail(r, rc, "stats", NULL);
     if (rc != GPX_OK) return gpx_qrun_fail(r, rc, "stats", err.msg);

@@ -127,7 +127,10 @@ void gpx_day_fold_init(gpx_day_fold *f, const int64_t *start_ms, size_t n, int32
   f->first_day = first_day;
 }
 
+void gpx_day_fold_keep_agg(gpx_day_fold *f) { f->keep_agg = 1; }
+
 void gpx_day_fold_reset(gpx_day_fold *f) {
+  free(f->agg);
   free(f->day);
   free(f->pnl);
   free(f->count);
@@ -159,8 +162,10 @@ static int reserve_days(gpx_day_fold *f, size_t extra, gpx_error *err) {
   double *p = d ? realloc(f->pnl, cap * sizeof *p) : NULL;
   if (p) f->pnl = p;
   int64_t *c = p ? realloc(f->count, cap * sizeof *c) : NULL;
-  if (c == NULL) return gpx_error_set(err, ENOMEM, "daily: out of memory for %zu days", cap);
-  f->count = c;
+  if (c) f->count = c;
+  gpx_trade_agg *a = c && f->keep_agg ? realloc(f->agg, cap * sizeof *a) : NULL;
+  if (a) f->agg = a;
+  if (c == NULL || (f->keep_agg && a == NULL)) return gpx_error_set(err, ENOMEM, "daily: out of memory for %zu days", cap);
   f->cap = cap;
   return GPX_OK;
 }
@@ -169,6 +174,14 @@ static void emit_day(gpx_day_fold *f) {
   f->day[f->nd] = f->first_day + (int32_t)f->cur;
   f->pnl[f->nd] = f->sum + f->comp;
   f->count[f->nd] = f->cnt;
+  if (f->keep_agg) {
+    gpx_trade_agg *a = &f->agg[f->nd];
+    *a = f->cur_agg;
+    a->count = f->cnt;
+    a->sum_pnl = f->pnl[f->nd];
+    a->sum_win += f->wcomp;
+    a->sum_loss += f->lcomp;
+  }
   f->nd++;
   f->open = 0;
 }
@@ -195,9 +208,18 @@ int gpx_day_fold_push(gpx_day_fold *f, const int64_t *ts, const double *pnl, siz
       f->cur = d;
       f->sum = f->comp = 0;
       f->cnt = 0;
+      memset(&f->cur_agg, 0, sizeof f->cur_agg);
+      f->wcomp = f->lcomp = 0;
     }
     gpx__nsum(&f->sum, &f->comp, pnl[i]);
     f->cnt++;
+    if (f->keep_agg && pnl[i] > 0) {
+      f->cur_agg.wins++;
+      gpx__nsum(&f->cur_agg.sum_win, &f->wcomp, pnl[i]);
+    } else if (f->keep_agg && pnl[i] < 0) {
+      f->cur_agg.losses++;
+      gpx__nsum(&f->cur_agg.sum_loss, &f->lcomp, pnl[i]);
+    }
   }
   return GPX_OK;
 }
