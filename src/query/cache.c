@@ -351,6 +351,15 @@ static int gpx__log_present(gpx_qrun *r) {
   return on;
 }
 
+int gpx_qcache_log_installed(gpx_qrun *r) {
+  const gpx_ds_instance *inst = r->inst;
+  if (inst == NULL || inst->settings.cache_mb <= 0 || r->sess.conn == NULL || PQserverVersion(r->sess.conn) < 140000)
+    return 0;
+  const gpx__cache *c = atomic_load(&((gpx_ds_instance *)inst)->fold_cache);
+  if (c && atomic_load(&c->unsupported)) return 0;
+  return gpx__log_present(r);
+}
+
 /* In the transaction, first: whether the four triggers are on this table,
    enabled ALWAYS with this mapping's closed_at (a plain table), and the
    versions of the hours in [lo, hi] and of TRUNCATE. 1: the log speaks for

@@ -151,6 +151,7 @@ int gpx_qrun_load_daily_trades(gpx_qrun *r) {
 }
 
 int gpx_qrun_load_day_sums(gpx_qrun *r, gpx_stream_need *need, int base, int on_stream) {
+  if (on_stream && !r->loaded && !gpx_qcache_log_installed(r)) on_stream = 0;
   if (on_stream) return gpx_qrun_load_stream(r, need);
   if (r->loaded) return GPX_OK; /* another run's, borrowed (flight.c) */
   int rc = base ? gpx_qrun_load_base(r) : gpx_qrun_ensure_ungrouped(r);
