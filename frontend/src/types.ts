@@ -261,6 +261,8 @@ export interface PnlOptions extends DataSourceJsonData {
   idleConnectionSeconds?: number;
   /** the fold cache's size in MiB (backend default 64, 0 = off); not in SETTINGS_DEFAULTS: absent = the backend's default */
   cacheMegabytes?: number;
+  /** without the change log, check the cache by a fingerprint scan (backend default false) */
+  cacheFingerprint?: boolean;
 }
 
 /** `cacheMegabytes`: the backend's default and bounds (docs/query-model.md "Cache"). */

@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
 import type { DataSourceSettings } from '@grafana/data';
 
-import { CACHE_MEGABYTES_TOOLTIP, cacheMegabytesError, ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
+import { CACHE_FINGERPRINT_TOOLTIP, CACHE_MEGABYTES_TOOLTIP, cacheMegabytesError, ConfigEditor, portError, withDefaults } from '../src/components/ConfigEditor';
 import { CACHE_MEGABYTES, COLUMN_KEYS, PnlOptions, PnlSecureData, SETTINGS_DEFAULTS } from '../src/types';
 
 type Settings = DataSourceSettings<PnlOptions, PnlSecureData>;
@@ -180,7 +180,21 @@ describe('ConfigEditor: cacheMegabytes', () => {
     const tip = await tooltipOf('Cache (MiB)');
     expect(tip).toBe(CACHE_MEGABYTES_TOOLTIP);
     expect(tip).toMatch(/trades already read/);
-    expect(tip).toMatch(/verified against the table/);
+    expect(tip).toMatch(/checked against the table/);
     expect(tip).toMatch(/Default 64 MiB; 0 turns the cache off/);
+  });
+
+  it('cacheFingerprint: a switch, off by default and then left out; on stores true, off again removes the key', async () => {
+    const { changes, last } = renderEditor(settings({ jsonData: {} as PnlOptions }));
+    expect(changes[0].jsonData).not.toHaveProperty('cacheFingerprint');
+    const sw = () => screen.getByTestId('cfg-cacheFingerprint') as HTMLInputElement;
+    expect(sw().checked).toBe(false);
+    fireEvent.click(sw());
+    expect(last().jsonData.cacheFingerprint).toBe(true);
+    fireEvent.click(sw());
+    expect('cacheFingerprint' in last().jsonData).toBe(false);
+    const tip = await tooltipOf('Cache fingerprint');
+    expect(tip).toBe(CACHE_FINGERPRINT_TOOLTIP);
+    expect(tip).toMatch(/sql\/cache_changes\.sql/);
   });
 });

@@ -131,6 +131,7 @@ typedef struct gpx_ds_settings {
   int live_poll_s;         /* live queries without the NOTIFY trigger: watermark poll interval */
   int max_live_channels;   /* live channels open at once for this data source */
   int cache_mb;            /* the fold cache's bound per instance (src/query/cache.c), MiB; 0 = off */
+  int cache_fingerprint;   /* without the change log, check entries by a fingerprint scan (else no cache) */
   /* secrets (owned, NUL-terminated; NULL when absent) */
   char *password;
   char *tls_ca_cert;

@@ -1,7 +1,7 @@
 /*
 ** pg.h — Postgres access: a bounded connection pool per data-source
-** instance, parameterised queries that can be cancelled, and a binary
-** cursor stream for per-trade data.
+** instance, parameterised queries that can be cancelled, explicit
+** transactions, and binary COPY reads for per-trade data (copy.c).
 **
 ** Every value reaches Postgres as a bound parameter; identifiers from the
 ** settings are quoted with gpx_pg_quote_ident. Queries run with the async
@@ -208,17 +208,6 @@ int gpx_pg_exec(gpx_pg_session *s, const char *sql, int nparams, const char *con
  */
 int gpx_pg_begin(gpx_pg_session *s, const char *modes, gpx_pg_error *err);
 int gpx_pg_end(gpx_pg_session *s, int commit, gpx_pg_error *err);
-
-/** Called for each fetched chunk (binary rows); non-zero aborts the stream. */
-typedef int (*gpx_pg_chunk_fn)(const PGresult *chunk, void *arg);
-
-/**
- * Stream a SELECT through a binary cursor in chunks of chunk_rows rows,
- * inside its own read-only transaction; bounded like gpx_pg_exec (the
- * ROLLBACK after a stop may use the cancel's grace, no more).
- */
-int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
-                  int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *err);
 
 /* ---- a connection of its own, for LISTEN (listen.c) ---- */
 

@@ -254,6 +254,17 @@ static int gpx__num(json_t *o, const char *prefix, const char *key, double *dst,
   return GPX_OK;
 }
 
+/* A boolean: true/false (or "true"/"false", as a form may store it). */
+static int gpx__bool(json_t *o, const char *key, int *dst, gpx_error *err) {
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v)) return GPX_OK;
+  if (json_is_boolean(v)) *dst = json_is_true(v);
+  else if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0) *dst = 1;
+  else if (json_is_string(v) && strcmp(json_string_value(v), "false") == 0) *dst = 0;
+  else return gpx_error_set(err, EINVAL, "jsonData.%s: must be true or false", key);
+  return GPX_OK;
+}
+
 /* Shared with query parsing: the analytics keys have the same names in
    jsonData and in a query's overrides. */
 int gpx_analytics_parse(json_t *o, const char *prefix, gpx_analytics_settings *a, gpx_error *err) {
@@ -423,6 +434,7 @@ int gpx_ds_settings_parse(const uint8_t *js, size_t len, const gpx_ds_secret *se
   d = s->cache_mb;
   TRY(gpx__num(o, "jsonData.", "cacheMegabytes", &d, 0, 65536, 1, err));
   s->cache_mb = (int)d;
+  TRY(gpx__bool(o, "cacheFingerprint", &s->cache_fingerprint, err));
 #undef TRY
   json_decref(o);
   for (size_t i = 0; rc == GPX_OK && i < n_secure; i++) {

@@ -1,7 +1,7 @@
 /*
 ** exec.c — run parameterised SQL on a checked-out connection, with
-** cancellation, deadlines, timeout classification and a binary cursor
-** stream.
+** cancellation, deadlines, timeout classification, and explicit
+** transactions (gpx_pg_begin/gpx_pg_end: the fold cache's one snapshot).
 **
 ** Nothing here waits on libpq: the connection is nonblocking, a statement
 ** is queued with PQsendQueryParams and flushed with PQflush as the socket
@@ -27,7 +27,7 @@
 ** least recently used one when the cache is full) and Bind/Execute go in
 ** one pipeline, one round trip as before; later only Bind/Execute. Not
 ** behind a pooler (transaction mode hands each transaction another server
-** session), nor for COPY, cursors or statements without parameters (those
+** session), nor for COPY or statements without parameters (those
 ** carry literals, or are BEGIN/COMMIT). A named statement that vanished
 ** (26000: DISCARD ALL, a server session swapped by a pooler we did not
 ** detect) empties the connection's cache and the statement runs once more
@@ -58,8 +58,8 @@ void gpx__pg_classify(gpx_pg_session *s, const PGresult *r, gpx_pg_error *err) {
   err->standby = hs != NULL && strcmp(hs, "on") == 0;
   if (strstr(err->msg, "statement pooling mode")) {
     /* pgbouncer with pool_mode = statement ends a client that opens a
-       transaction (the fold cache checks and reads in one snapshot; a
-       cursor lives in one): a setting to change, not an outage. */
+       transaction (the fold cache checks and reads in one snapshot): a
+       setting to change, not an outage. */
     char orig[sizeof err->msg];
     snprintf(orig, sizeof orig, "%s", err->msg);
     snprintf(err->msg, sizeof err->msg,
@@ -463,53 +463,4 @@ int gpx_pg_end(gpx_pg_session *s, int commit, gpx_pg_error *err) {
   s->in_txn = 0;
   if (rc != GPX_OK) s->broken = 1; /* never pool a connection left inside a transaction */
   return rc == GPX_OK ? GPX_OK : gpx__pg_status_rc(err);
-}
-
-int gpx_pg_stream(gpx_pg_session *s, const char *sql, int nparams, const char *const *params,
-                  int chunk_rows, gpx_pg_chunk_fn fn, void *arg, gpx_pg_error *err) {
-  PGresult *r = NULL;
-  int rc = gpx_pg_exec(s, "BEGIN READ ONLY", 0, NULL, 0, &r, err);
-  PQclear(r);
-  if (rc != GPX_OK) return rc;
-  gpx_buf decl = {0};
-  if (gpx_buf_printf(&decl, "DECLARE gpx_stream NO SCROLL CURSOR FOR %s", sql) != GPX_OK ||
-      gpx_buf_terminate(&decl) != GPX_OK) {
-    gpx_buf_reset(&decl);
-    s->broken = 1;
-    snprintf(err->msg, sizeof err->msg, "out of memory");
-    return ENOMEM;
-  }
-  rc = gpx__run(s, (const char *)decl.data, nparams, params, 0, 0, &r, err);
-  gpx_buf_reset(&decl);
-  PQclear(r);
-  int aborted = 0; /* the consumer stopped the stream */
-  char fetch[64];
-  snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM gpx_stream", chunk_rows > 0 ? chunk_rows : 65536);
-  while (rc == GPX_OK) {
-    rc = gpx__run(s, fetch, 0, NULL, 1, 0, &r, err);
-    if (rc != GPX_OK) break;
-    int n = PQntuples(r);
-    if (n > 0 && fn(r, arg) != 0) {
-      PQclear(r);
-      snprintf(err->msg, sizeof err->msg, "stream aborted by consumer");
-      err->status = GPX_PG_QUERY_ERROR;
-      aborted = 1;
-      rc = ECANCELED;
-      break;
-    }
-    PQclear(r);
-    if (n == 0) break;
-  }
-  if (rc == GPX_OK) {
-    rc = gpx__run(s, "COMMIT", 0, NULL, 0, 0, &r, err);
-    PQclear(r);
-  } else if (!s->broken && s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
-    /* cleanup: allowed within a stop's grace, so a cancelled stream's
-       connection can still go back to the pool */
-    gpx_pg_error ignore;
-    if (gpx__run(s, "ROLLBACK", 0, NULL, 0, 1, &r, &ignore) == GPX_OK) PQclear(r);
-    else s->broken = 1;
-  }
-  if (rc == GPX_OK) return GPX_OK;
-  return aborted ? ECANCELED : gpx__pg_status_rc(err);
 }

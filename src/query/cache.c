@@ -242,13 +242,23 @@ static int64_t gpx__now_ms(void) {
 
 /* ------------------------------------------------------------ a run */
 
-int gpx_qcache_possible(const gpx_qrun *r) {
+static int gpx__log_present(gpx_qrun *r);
+
+/* The data source may cache at all: on, a server that can fingerprint
+   (hash_record_extended came with Postgres 14), not found unable. */
+static int gpx__cache_on(const gpx_qrun *r) {
   const gpx_ds_instance *inst = r->inst;
-  if (inst == NULL || inst->settings.cache_mb <= 0 || r->q->no_cache) return 0;
+  if (inst == NULL || inst->settings.cache_mb <= 0 || r->sess.conn == NULL || PQserverVersion(r->sess.conn) < 140000)
+    return 0;
   const gpx__cache *c = atomic_load(&((gpx_ds_instance *)inst)->fold_cache);
-  if (c && atomic_load(&c->unsupported)) return 0;
-  /* the fingerprint's hash_record_extended came with Postgres 14 */
-  return r->sess.conn != NULL && PQserverVersion(r->sess.conn) >= 140000;
+  return !(c && atomic_load(&c->unsupported));
+}
+
+int gpx_qcache_possible(gpx_qrun *r) {
+  /* without the change log an entry is checked by a scan of its range,
+     which costs about what reading it does (bench/README.md): only when
+     the data source asks for it (cacheFingerprint, e.g. over a slow link) */
+  return !r->q->no_cache && gpx__cache_on(r) && (r->inst->settings.cache_fingerprint || gpx__log_present(r));
 }
 
 int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu) {
@@ -351,14 +361,7 @@ static int gpx__log_present(gpx_qrun *r) {
   return on;
 }
 
-int gpx_qcache_log_installed(gpx_qrun *r) {
-  const gpx_ds_instance *inst = r->inst;
-  if (inst == NULL || inst->settings.cache_mb <= 0 || r->sess.conn == NULL || PQserverVersion(r->sess.conn) < 140000)
-    return 0;
-  const gpx__cache *c = atomic_load(&((gpx_ds_instance *)inst)->fold_cache);
-  if (c && atomic_load(&c->unsupported)) return 0;
-  return gpx__log_present(r);
-}
+int gpx_qcache_log_installed(gpx_qrun *r) { return gpx__cache_on(r) && gpx__log_present(r); }
 
 /* In the transaction, first: whether the four triggers are on this table,
    enabled ALWAYS with this mapping's closed_at (a plain table), and the
@@ -505,6 +508,7 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
     }
     cu->log = got == 1;
   }
+  if (rc == GPX_OK && !cu->log && !r->inst->settings.cache_fingerprint) rc = ENOTSUP; /* the log does not speak: cold */
   if (rc == GPX_OK && cu->rows && entry_log != cu->log) gpx__as_miss(r, cu); /* checked the other way: cannot say */
   if (rc == GPX_OK) gpx__count(cu->log ? GPX_QCACHE_CHECKS_LOG : GPX_QCACHE_CHECKS_FINGERPRINT);
   if (rc == GPX_OK && cu->log) {
@@ -599,18 +603,23 @@ const char *gpx_qcache_group_name(const gpx_qcache_rows *w, size_t g, size_t *le
   return w->names[g];
 }
 
+/* Room in the run group → entry group map for run_group (new slots -1). ENOMEM. */
+static int gpx__r2e_reserve(gpx_qcache_run *cu, size_t run_group) {
+  if (run_group < cu->n_r2e) return GPX_OK;
+  size_t n = cu->n_r2e ? cu->n_r2e : 16;
+  while (n <= run_group) n *= 2;
+  int64_t *m = realloc(cu->r2e, n * sizeof *m);
+  if (m == NULL) return ENOMEM;
+  for (size_t i = cu->n_r2e; i < n; i++) m[i] = -1;
+  cu->r2e = m;
+  cu->n_r2e = n;
+  return GPX_OK;
+}
+
 int gpx_qcache_keep(gpx_qcache_run *cu, size_t run_group, const char *name, size_t len, const gpx_qcache_row_t *row) {
   gpx_qcache_rows *w = cu->fresh;
   if (w == NULL || row->ts > cu->w_new * 1000000) return GPX_OK;
-  if (run_group >= cu->n_r2e) {
-    size_t n = cu->n_r2e ? cu->n_r2e : 16;
-    while (n <= run_group) n *= 2;
-    int64_t *m = realloc(cu->r2e, n * sizeof *m);
-    if (m == NULL) return ENOMEM;
-    for (size_t i = cu->n_r2e; i < n; i++) m[i] = -1;
-    cu->r2e = m;
-    cu->n_r2e = n;
-  }
+  GPX_RETURN_NOT_OK(gpx__r2e_reserve(cu, run_group));
   if (cu->r2e[run_group] < 0) {
     /* a group met for the first time in this run: one of the entry's, or new */
     uint32_t g = UINT32_MAX;
@@ -632,15 +641,7 @@ int gpx_qcache_keep(gpx_qcache_run *cu, size_t run_group, const char *name, size
 
 void gpx_qcache_map_group(gpx_qcache_run *cu, size_t run_group, uint32_t entry_group) {
   if (cu->fresh == NULL) return;
-  if (run_group >= cu->n_r2e) {
-    size_t n = cu->n_r2e ? cu->n_r2e : 16;
-    while (n <= run_group) n *= 2;
-    int64_t *m = realloc(cu->r2e, n * sizeof *m);
-    if (m == NULL) return; /* found again by name in gpx_qcache_keep */
-    for (size_t i = cu->n_r2e; i < n; i++) m[i] = -1;
-    cu->r2e = m;
-    cu->n_r2e = n;
-  }
+  if (gpx__r2e_reserve(cu, run_group) != GPX_OK) return; /* found again by name in gpx_qcache_keep */
   cu->r2e[run_group] = entry_group; /* the fresh rows copied the entry's groups in order */
 }
 

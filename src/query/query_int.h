@@ -573,8 +573,9 @@ typedef struct gpx_qcache_run {
 } gpx_qcache_run;
 /** The bytes of what selects a query's rows (filters, ad-hoc filters, groupBy, learnt columns): the cache key. */
 int gpx_qrun_rows_key(const gpx_query *q, gpx_buf *k);
-/** 1 when r may use the cache (on for its instance and query, a server that can fingerprint). */
-int gpx_qcache_possible(const gpx_qrun *r);
+/** 1 when r may use the cache: on for its instance and query, a server that can fingerprint, and a
+    way to check entries — the change log, or cacheFingerprint. */
+int gpx_qcache_possible(gpx_qrun *r);
 /**
  * 1 when this data source's cache is on (cacheMegabytes > 0, a server that
  * can fingerprint) and sql/cache_changes.sql's log is installed and readable

@@ -115,7 +115,13 @@ func query(refID, qtype string, body map[string]any, maxPoints int64) *pluginv2.
 		TimeRange: &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()}}
 }
 
+// The fold cache checked by its fingerprint (cacheFingerprint): every
+// cached kind then reads in a REPEATABLE READ transaction, which is what has
+// to work through the pooler.
 func dsCtx(uid string, jsonData map[string]any) *pluginv2.PluginContext {
+	if _, set := jsonData["cacheFingerprint"]; !set {
+		jsonData["cacheFingerprint"] = true
+	}
 	return harness.PluginContext(uid, jsonData, pgfix.Secure(), 1)
 }
 

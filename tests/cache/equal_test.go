@@ -118,7 +118,7 @@ func equalsCold(t *testing.T) *harness.Plugin {
 		t.Fatal(err)
 	}
 	w.p = harness.Launch(t, harness.Options{})
-	w.settings = pg.JSONData(nil)
+	w.settings = pg.JSONData(map[string]any{"cacheFingerprint": true}) // checked by the fingerprint where no change log
 	w.updated = 1
 	counts := map[string]int{}
 	for q := int64(0); q < w.nseq; q++ {

@@ -79,7 +79,7 @@ func TestCacheIsUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := harness.Launch(t, harness.Options{})
-	pc := ctxFor("cache-used", pg.JSONData(nil), 1)
+	pc := ctxFor("cache-used", pg.JSONData(map[string]any{"cacheFingerprint": true}), 1)
 	from, to := dataStart.Add(5*24*time.Hour), dataStart.Add(40*24*time.Hour)
 	stats := spec{"stats", map[string]any{"queryType": "stats"}}
 	cold := func(s spec, to time.Time) [][]byte {
@@ -147,6 +147,15 @@ func TestCacheIsUsed(t *testing.T) {
 	}, -1, anyMove, 0)
 
 	// cacheMegabytes 0: the cache is off for that data source.
+	// Default settings and no change log: an entry could only be checked by
+	// a scan costing about what the read does, so nothing is cached.
+	plain := ctxFor("cache-plain", pg.JSONData(nil), 1)
+	step("default settings without the change log (no cacheFingerprint): no cache", func() {
+		for i := 0; i < 2; i++ {
+			sameAsCold(t, "default settings", ask(t, p, plain, stats, from, later, nil, nil), cold(stats, later))
+		}
+	}, 0, 0, 0)
+
 	off := ctxFor("cache-off", pg.JSONData(map[string]any{"cacheMegabytes": 0}), 1)
 	before := cacheCounters(t, p)
 	for i := 0; i < 3; i++ {
@@ -180,7 +189,7 @@ func TestCacheBound(t *testing.T) {
 		}
 	}
 	p := harness.Launch(t, harness.Options{})
-	pc := ctxFor("cache-bound", pg.JSONData(map[string]any{"database": "trading_big", "cacheMegabytes": 1}), 1)
+	pc := ctxFor("cache-bound", pg.JSONData(map[string]any{"database": "trading_big", "cacheMegabytes": 1, "cacheFingerprint": true}), 1)
 	start := cacheCounters(t, p)
 	kinds := []map[string]any{{"queryType": "stats"}, {"queryType": "drawdown"}, {"queryType": "drawdown_episodes"},
 		{"queryType": "breakdown", "groupBy": "strategy"}, {"queryType": "daily_pnl"}}
@@ -256,7 +265,7 @@ func TestComparisonSeesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := harness.Launch(t, harness.Options{})
-	pc := ctxFor("cache-compare", pg.JSONData(nil), 1)
+	pc := ctxFor("cache-compare", pg.JSONData(map[string]any{"cacheFingerprint": true}), 1)
 	from, to := dataStart.Add(3*24*time.Hour), dataStart.Add(20*24*time.Hour)
 	stats := spec{"stats", map[string]any{"queryType": "stats", "cache": false}}
 	a := ask(t, p, pc, stats, from, to, nil, nil)
@@ -296,7 +305,7 @@ func TestCacheChangeLog(t *testing.T) {
 	}
 	installChangeLog(t)
 	p := harness.Launch(t, harness.Options{})
-	pc := ctxFor("cache-log", pg.JSONData(nil), 1)
+	pc := ctxFor("cache-log", pg.JSONData(map[string]any{"cacheFingerprint": true}), 1)
 	from, to := dataStart.Add(5*24*time.Hour), dataStart.Add(40*24*time.Hour)
 	stats := spec{"stats", map[string]any{"queryType": "stats"}}
 	cold := func() [][]byte { return ask(t, p, pc, stats, from, to, map[string]any{"cache": false}, nil) }

@@ -17,6 +17,7 @@ import {
   CollapsableSection,
   FieldSet,
   InlineField,
+  InlineSwitch,
   Input,
   RadioButtonGroup,
   SecretInput,
@@ -93,10 +94,15 @@ export function cacheMegabytesError(v: number | undefined): string | undefined {
 }
 
 export const CACHE_MEGABYTES_TOOLTIP =
-  'Memory per data source for the cache of trades already read (statistics, breakdown, drawdown and drawdown-episode ' +
-  'queries): a refresh then reads only the trades added since. Every cached answer is first verified against the ' +
-  'table (a fingerprint of the rows it covers, taken in the same snapshot as the new trades); if older trades ' +
-  `changed, the query is recomputed in full. Default ${CACHE_MEGABYTES.default} MiB; 0 turns the cache off`;
+  'Memory per data source for the cache of trades already read (statistics, breakdown, drawdown, drawdown-episode and ' +
+  'daily queries): a refresh then reads only the trades added since. Every cached answer is first checked against the ' +
+  'table in the same snapshot as the new trades (through the change log of sql/cache_changes.sql, or a fingerprint); ' +
+  `if older trades changed, they are read again. Default ${CACHE_MEGABYTES.default} MiB; 0 turns the cache off`;
+
+export const CACHE_FINGERPRINT_TOOLTIP =
+  'Without the change log (sql/cache_changes.sql) installed, check cached trades by a fingerprint that Postgres ' +
+  'computes over them: it saves sending them again and the plugin\'s work, but scans them in Postgres — worth it ' +
+  'when the database is far away or the link slow; off (the default), the cache is used only with the change log';
 
 const SESSION_ATTRS: Array<SelectableValue<TargetSessionAttrs>> = TARGET_SESSION_ATTRS.map((a) => ({ ...a }));
 
@@ -300,6 +306,11 @@ export function ConfigEditor(props: ConfigEditorProps) {
           placeholder={String(CACHE_MEGABYTES.default)} min={CACHE_MEGABYTES.min} step={1}
           error={cacheMegabytesError(jsonData.cacheMegabytes)}
           testId="cfg-cacheMegabytes" onChange={(v) => setJson('cacheMegabytes', v)} />
+        <InlineField label="Cache fingerprint" labelWidth={LABEL_WIDTH} tooltip={CACHE_FINGERPRINT_TOOLTIP}>
+          <InlineSwitch id="cfg-cacheFingerprint" data-testid="cfg-cacheFingerprint" value={jsonData.cacheFingerprint === true}
+            // off is the default: the key is left out
+            onChange={(e) => setJson('cacheFingerprint', e.currentTarget.checked ? true : undefined)} />
+        </InlineField>
         <NumberField label="Idle connection (s)" tooltip="Pooled connections idle longer than this are closed (0 = never)"
           value={jsonData.idleConnectionSeconds} placeholder={String(SETTINGS_DEFAULTS.idleConnectionSeconds)} min={0}
           testId="cfg-idleConnectionSeconds" onChange={(v) => setJson('idleConnectionSeconds', v)} />

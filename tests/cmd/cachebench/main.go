@@ -535,6 +535,8 @@ func main() {
 			die("installing sql/cache_changes.sql: %v", err)
 		}
 		check = "the change log (sql/cache_changes.sql installed)"
+	} else {
+		b.jsonData["cacheFingerprint"] = true // without the log, the cache only with the fingerprint check
 	}
 	// the range: the first trade's day to the midnight after the last trade
 	f := strings.Split(b.psql("SELECT floor(extract(epoch FROM min(closed_at)) / 86400) * 86400, "+
