@@ -156,6 +156,36 @@ START_TEST(concurrent_queries_bounded_by_the_pool) {
 }
 END_TEST
 
+/* The fold cache's settings: cacheMegabytes 64 by default, 0 (off) to
+   65536, whole; cacheFingerprint false by default, a boolean (or its text). */
+START_TEST(cache_settings) {
+  gpx_ds_settings s;
+  gpx_error e;
+  ck_assert_int_eq(parse(NULL, &s, &e), GPX_OK);
+  ck_assert_int_eq(s.cache_mb, 64);
+  ck_assert_int_eq(s.cache_fingerprint, 0);
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"cacheMegabytes\":0,\"cacheFingerprint\":true}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.cache_mb, 0);
+  ck_assert_int_eq(s.cache_fingerprint, 1);
+  gpx_ds_settings_reset(&s);
+  ck_assert_int_eq(parse("{\"cacheMegabytes\":\"512\",\"cacheFingerprint\":\"false\"}", &s, &e), GPX_OK);
+  ck_assert_int_eq(s.cache_mb, 512);
+  ck_assert_int_eq(s.cache_fingerprint, 0);
+  gpx_ds_settings_reset(&s);
+  const char *wrong[][2] = {{"{\"cacheMegabytes\":-1}", "jsonData.cacheMegabytes: "},
+                            {"{\"cacheMegabytes\":65537}", "jsonData.cacheMegabytes: "},
+                            {"{\"cacheMegabytes\":1.5}", "jsonData.cacheMegabytes: "},
+                            {"{\"cacheFingerprint\":1}", "jsonData.cacheFingerprint: must be true or false"},
+                            {"{\"cacheFingerprint\":\"yes\"}", "jsonData.cacheFingerprint: must be true or false"}};
+  for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+    ck_assert_int_eq(parse(wrong[i][0], &s, &e), EINVAL);
+    ck_assert_msg(strncmp(e.msg, wrong[i][1], strlen(wrong[i][1])) == 0, "%s → %s", wrong[i][0], e.msg);
+    gpx_ds_settings_reset(&s);
+  }
+}
+END_TEST
+
 /* A column name of 128 bytes is one too long (the name's buffer). */
 START_TEST(column_names_are_bounded) {
   char js[400], name[129];
@@ -462,6 +492,7 @@ static Suite *ds_suite(void) {
   tcase_add_loop_test(tc, bad_values_name_the_field, 0, (int)(sizeof bad / sizeof bad[0]));
   tcase_add_test(tc, column_names_are_bounded);
   tcase_add_test(tc, concurrent_queries_bounded_by_the_pool);
+  tcase_add_test(tc, cache_settings);
   tcase_add_test(tc, column_mapping_forms);
   tcase_add_test(tc, freqtrade_preset_and_overrides);
   tcase_add_test(tc, secrets_only_from_secure_map);
