@@ -265,7 +265,6 @@ int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu) {
   memset(cu, 0, sizeof *cu);
   gpx_ds_instance *inst = r->inst;
   const gpx_query *q = r->q;
-  if (!gpx_qcache_possible(r)) return 0;
   int64_t w = q->to_ms, settled = gpx__now_ms() - GPX_QCACHE_SETTLE_MS;
   if (w > settled) w = settled;
   if (w <= q->from_ms) return 0; /* the whole range is still settling: nothing worth keeping */
@@ -545,7 +544,7 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
         cu->fp_new = all;
         cu->verified = 1;
         cu->read_from = cu->w_ms;
-        cu->kept = gpx_qcache_rows_n(cu->rows);
+        cu->kept = cu->rows->n;
         gpx__count(GPX_QCACHE_HITS);
       } else {
         /* the covered rows changed: read them all again, in this transaction
@@ -565,7 +564,7 @@ int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->out->sql_seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (rc != GPX_OK) return rc;
-  if (cu->verified && cu->w_new == cu->w_ms && cu->kept == gpx_qcache_rows_n(cu->rows))
+  if (cu->verified && cu->w_new == cu->w_ms && cu->kept == cu->rows->n)
     return GPX_OK; /* nothing new to keep: the entry stays as it is */
   cu->fresh = gpx__rows_copy(cu->verified ? cu->rows : NULL, cu->kept, cu->kept / 64 + 1024);
   return cu->fresh ? GPX_OK : gpx_qrun_fail(r, ENOMEM, "cache", NULL);
@@ -596,7 +595,6 @@ void gpx_qcache_row(const gpx_qcache_rows *w, size_t i, gpx_qcache_row_t *out) {
   out->grp = w->grp[i];
 }
 
-size_t gpx_qcache_rows_n(const gpx_qcache_rows *w) { return w->n; }
 size_t gpx_qcache_groups(const gpx_qcache_rows *w) { return w->ngroups; }
 const char *gpx_qcache_group_name(const gpx_qcache_rows *w, size_t g, size_t *len) {
   *len = w->name_len[g];

@@ -584,7 +584,8 @@ int gpx_qcache_possible(gpx_qrun *r);
  * query answers the same bytes as a cached one.
  */
 int gpx_qcache_log_installed(gpx_qrun *r);
-/** 1 when r goes through the cache (an entry is looked up and referenced); 0: cold path. */
+/** For a run gpx_qcache_possible allowed: 1 when it goes through the cache (an entry is looked up and
+    referenced); 0: cold path (the range is still settling). */
 int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu);
 /**
  * Begin the REPEATABLE READ transaction and check the entry's fingerprint:
@@ -596,7 +597,6 @@ int gpx_qcache_start(gpx_qrun *r, gpx_qcache_run *cu);
 int gpx_qcache_verify(gpx_qrun *r, gpx_qcache_run *cu);
 /** The verified rows to fold before the new ones (0 when none); *kept of them are still good. */
 int gpx_qcache_rows_view(const gpx_qcache_run *cu, const gpx_qcache_rows **rows, size_t *kept);
-size_t gpx_qcache_rows_n(const gpx_qcache_rows *w);
 /** Index of the first row whose closed_at (ns) is after ns. */
 size_t gpx_qcache_lower(const gpx_qcache_rows *w, int64_t ns);
 void gpx_qcache_row(const gpx_qcache_rows *w, size_t i, gpx_qcache_row_t *out);
