@@ -390,6 +390,22 @@ static int gpx__second_session(gpx_qrun *r, const gpx__read *l, gpx_pg_session *
   return gpx_pg_acquire_more(&r->sess, s2, 1, &pe) == GPX_OK;
 }
 
+/* In one snapshot: the cache entry's check, then the ordered read set to
+   read only what the entry lacks, after its rows are folded. ENOTSUP: the
+   check cannot be made here (the run goes on cold). */
+static int gpx__cache_begin(gpx__read *o, gpx_qcache_run *cu) {
+  gpx_qrun *r = o->r;
+  int rc = gpx_qcache_verify(r, cu);
+  if (rc != GPX_OK) return rc;
+  gpx_query qd = *r->q; /* shallow: only the range start differs */
+  qd.from_ms = cu->read_from;
+  o->cu = cu;
+  if ((rc = gpx_stmt_build_copy(&o->st, o->def, r->s, &qd, o->omit, &r->sess)) != GPX_OK)
+    return gpx_qrun_fail(r, rc, o->def->name, "building the statement failed");
+  o->copy.select = gpx_sql_cstr(&o->st.sql);
+  return gpx__feed_cached(o);
+}
+
 int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
   if (r->loaded) { /* another run's read, borrowed (flight.c) */
     need->legs_read = r->legs_read;
@@ -428,32 +444,16 @@ int gpx_qrun_load_stream(gpx_qrun *r, gpx_stream_need *need) {
     if (rc == EIO) rc = gpx_qrun_fail_pg(r, &pe);
     need->legs_read = rc == GPX_OK && (lcols & ~r->q->missing);
   }
-  gpx_qcache_run cu;
-  int cached = rc == GPX_OK && may_cache && gpx_qcache_start(r, &cu);
   if (rc == GPX_OK && may_cache) {
     rc = gpx_stmt_build_copy(&o->shown, o->def, r->s, r->q, gpx__ordered_opt & ~ocols, &r->sess);
     if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, o->def->name, "building the statement failed");
   }
-  if (cached && rc != GPX_OK) {
-    gpx_qcache_finish(r, &cu, 0);
+  gpx_qcache_run cu;
+  int cached = rc == GPX_OK && may_cache && gpx_qcache_start(r, &cu);
+  if (cached && (rc = gpx__cache_begin(o, &cu)) == ENOTSUP) {
+    gpx_qcache_finish(r, &cu, 0); /* this one runs cold */
     cached = 0;
-  }
-  if (cached) {
-    /* in one snapshot: the entry's check, then the trades it lacks */
-    rc = gpx_qcache_verify(r, &cu);
-    if (rc == ENOTSUP) {
-      gpx_qcache_finish(r, &cu, 0);
-      cached = 0;
-      rc = GPX_OK;
-    } else if (rc == GPX_OK) {
-      gpx_query qd = *r->q; /* shallow: only the range start differs */
-      qd.from_ms = cu.read_from;
-      o->cu = &cu;
-      rc = gpx_stmt_build_copy(&o->st, o->def, r->s, &qd, o->omit, &r->sess);
-      if (rc != GPX_OK) rc = gpx_qrun_fail(r, rc, o->def->name, "building the statement failed");
-      o->copy.select = gpx_sql_cstr(&o->st.sql);
-      if (rc == GPX_OK) rc = gpx__feed_cached(o);
-    }
+    rc = GPX_OK;
   }
   if (rc == GPX_OK) {
     gpx__read *both[2] = {o, l};
